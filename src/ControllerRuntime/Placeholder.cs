@@ -1,0 +1,1 @@
+namespace ControllerRuntime; internal static class Placeholder;

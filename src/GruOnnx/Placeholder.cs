@@ -1,0 +1,1 @@
+namespace GruOnnx; internal static class Placeholder;

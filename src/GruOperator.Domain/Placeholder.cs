@@ -1,0 +1,1 @@
+namespace GruOperator.Domain; internal static class Placeholder;

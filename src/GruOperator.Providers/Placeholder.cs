@@ -1,0 +1,1 @@
+namespace GruOperator.Providers; internal static class Placeholder;

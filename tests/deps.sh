@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the real components the tests talk to, when they are missing: Prometheus and the
+# OCI registry (Distribution 2.8) from Debian's packages. kubectl is expected on PATH.
+set -euo pipefail
+need=()
+command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(prometheus)
+command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # --no-install-recommends and policy-rc.d: we want the binaries, not system services started.
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null; $SUDO chmod +x /usr/sbin/policy-rc.d
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  $SUDO rm -f /usr/sbin/policy-rc.d
+fi
+command -v kubectl >/dev/null 2>&1 || echo "warning: kubectl not on PATH; the kubectl tests will fail" >&2
