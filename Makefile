@@ -40,7 +40,7 @@ run:
 
 ## Regenerates config/crds from the C# types.
 manifests:
-	$(DOTNET) run -c $(CONFIG) --project src/GruOperator -- manifests --output config/crds
+	$(DOTNET) run -c $(CONFIG) --project src/GruOperator -- manifests --output $(CURDIR)/config/crds
 
 clean:
 	$(DOTNET) clean GruOperator.sln -c $(CONFIG)
