@@ -34,9 +34,10 @@ build-gpu:
 cluster:
 	$(DOTNET) run -c $(CONFIG) --project src/LocalCluster --
 
-## The operator against the current kubeconfig context.
+## The operator against the current kubeconfig context (one local instance: no leader election).
+## Extra flags: make run ARGS="--namespaces ml --workers 8".
 run:
-	$(DOTNET) run -c $(CONFIG) --project src/GruOperator --
+	$(DOTNET) run -c $(CONFIG) --project src/GruOperator -- --leader-elect false --metrics-port 8080 --health-port 8081 $(ARGS)
 
 ## Regenerates config/crds from the C# types.
 manifests:
