@@ -227,7 +227,7 @@ internal sealed partial class DeploymentController : IAsyncDisposable
         for (var i = pods.Count; i < desired; i++)
         {
             var template = rs["spec"]!["template"]!.DeepClone().AsObject();
-            var podMeta = template["metadata"] as JsonObject ?? new JsonObject();
+            var podMeta = template["metadata"]?.DeepClone() as JsonObject ?? new JsonObject();
             podMeta["generateName"] = name + "-";
             podMeta["namespace"] = ns;
             podMeta["ownerReferences"] = new JsonArray(OwnerReference("apps/v1", "ReplicaSet", name, uid));

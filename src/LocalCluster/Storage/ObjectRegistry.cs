@@ -171,6 +171,13 @@ internal sealed class ObjectRegistry
                 next = old.DeepClone().AsObject();
                 if (candidate["status"] is { } s) next["status"] = s.DeepClone();
                 else next.Remove("status");
+                if (operation == "Apply")
+                {
+                    // Apply computed the new field ownership on the candidate; keep it.
+                    var nextMeta = (JsonObject)next["metadata"]!;
+                    if (meta["managedFields"] is { } mf) nextMeta["managedFields"] = mf.DeepClone();
+                    else nextMeta.Remove("managedFields");
+                }
             }
             else
             {

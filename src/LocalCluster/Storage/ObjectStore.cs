@@ -115,14 +115,17 @@ internal sealed class ObjectStore
         return result;
     }
 
+    /// <summary>Semantic equality (key order does not matter) ignoring metadata.resourceVersion.</summary>
     private static bool SameContent(JsonObject candidate, StoredObject current)
     {
+        var existing = current.ToJson();
         var metadata = (JsonObject)candidate["metadata"]!;
-        var saved = metadata["resourceVersion"]?.DeepClone();
-        metadata["resourceVersion"] = current.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(candidate, JsonOptions.Compact);
-        metadata["resourceVersion"] = saved;
-        return bytes.AsSpan().SequenceEqual(current.Json);
+        var saved = metadata["resourceVersion"];
+        metadata.Remove("resourceVersion");
+        ((JsonObject)existing["metadata"]!).Remove("resourceVersion");
+        var same = JsonNode.DeepEquals(candidate, existing);
+        if (saved is not null) metadata["resourceVersion"] = saved;
+        return same;
     }
 
     private void Record(WatchEvent e)
