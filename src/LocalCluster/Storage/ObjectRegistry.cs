@@ -281,18 +281,7 @@ internal sealed class ObjectRegistry
         return (result.Object!, removed);
     }
 
-    private bool HasDependents(string uid)
-    {
-        foreach (var type in _catalog.All.DistinctBy(t => t.StorageKey))
-        {
-            var (items, _) = _store.Snapshot(type.StorageKey);
-            foreach (var o in items.Values)
-            {
-                if (o.OwnerUids.Contains(uid)) return true;
-            }
-        }
-        return false;
-    }
+    private bool HasDependents(string uid) => _store.DependentsOf(uid).Count > 0;
 
     private static bool HasNamespaceFinalizers(ResourceType type, JsonObject obj) =>
         type is { Group: "", Kind: "Namespace" } && obj["spec"]?["finalizers"] is JsonArray { Count: > 0 };
