@@ -35,7 +35,7 @@ build-gpu:
 CLUSTER_KUBECONFIG ?= .tmp/local-cluster/kubeconfig
 CLUSTER_PORT ?= 6443
 cluster:
-	$(DOTNET) run -c $(CONFIG) --project src/LocalCluster -- --kubeconfig $(CLUSTER_KUBECONFIG) --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
+	$(DOTNET) run -c $(CONFIG) --project src/LocalCluster -- --kubeconfig $(abspath $(CLUSTER_KUBECONFIG)) --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
 
 ## The operator against the current kubeconfig context.
 run:
