@@ -20,12 +20,14 @@ internal sealed partial class LifecycleController : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private readonly WriteOptions _options = new(false, "local-cluster-controller-manager", FieldValidation.Ignore);
+    private readonly Action<WatchEvent> _subscription;
 
     public LifecycleController(ObjectRegistry registry, ILogger logger)
     {
         _registry = registry;
         _logger = logger;
-        registry.Store.Committed += e => _events.Writer.TryWrite(e);
+        _subscription = e => _events.Writer.TryWrite(e);
+        registry.Store.Committed += _subscription;
         _loop = Task.Run(() => RunAsync(_stop.Token));
     }
 
@@ -201,6 +203,7 @@ internal sealed partial class LifecycleController : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Store.Committed -= _subscription;
         _events.Writer.TryComplete();
         await _stop.CancelAsync();
         try

@@ -159,7 +159,9 @@ internal sealed class ObjectRegistry
             {
                 throw ApiError.StaleResourceVersion(type.Group, type.Plural, name);
             }
-            if (requestedRv.Length == 0 && !type.IsBuiltIn || requestedRv.Length == 0 && type.Kind == "CustomResourceDefinition")
+            // Custom resources and CRDs do not allow unconditional updates (AllowUnconditionalUpdate is false).
+            var unconditionalAllowed = type.IsBuiltIn && type.Kind != "CustomResourceDefinition";
+            if (requestedRv.Length == 0 && !unconditionalAllowed)
             {
                 throw ApiError.Invalid(type.Group, type.Kind, name, [new StatusCause("FieldValueInvalid", "Invalid value: 0: must be specified for an update", "metadata.resourceVersion")]);
             }
