@@ -26,11 +26,17 @@ public sealed class DeploymentControllerTests : IClassFixture<ControllerClusterF
         },
     };
 
-    [Fact]
-    public async Task A_deployment_gets_a_replicaset_and_ready_pods_and_reports_Available()
+    private async Task<string> NamespaceAsync()
     {
         var ns = $"dc-{Guid.NewGuid():N}"[..12];
         await _f.Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
+        return ns;
+    }
+
+    [Fact]
+    public async Task A_deployment_gets_a_replicaset_and_ready_pods_and_reports_Available()
+    {
+        var ns = await NamespaceAsync();
         await _f.Client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("web", 3, "example/web:1"), ns);
         var d = await Eventually.GetAsync(() => _f.Client.AppsV1.ReadNamespacedDeploymentAsync("web", ns),
             x => x.Status?.AvailableReplicas == 3 && x.Status.ObservedGeneration == 1, "3 available replicas");
@@ -46,8 +52,7 @@ public sealed class DeploymentControllerTests : IClassFixture<ControllerClusterF
     [Fact]
     public async Task Changing_the_template_rolls_to_a_new_replicaset_and_scales_the_old_one_down()
     {
-        var ns = $"dc-{Guid.NewGuid():N}"[..12];
-        await _f.Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
+        var ns = await NamespaceAsync();
         await _f.Client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("api", 2, "example/api:1"), ns);
         await Eventually.GetAsync(() => _f.Client.AppsV1.ReadNamespacedDeploymentAsync("api", ns), x => x.Status?.AvailableReplicas == 2, "first rollout");
         var patch = """{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"example/api:2"}]}}}}""";
@@ -64,8 +69,7 @@ public sealed class DeploymentControllerTests : IClassFixture<ControllerClusterF
     [Fact]
     public async Task Deleting_a_deployment_collects_its_replicasets_and_pods()
     {
-        var ns = $"dc-{Guid.NewGuid():N}"[..12];
-        await _f.Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
+        var ns = await NamespaceAsync();
         await _f.Client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("tmp", 2, "example/tmp:1"), ns);
         await Eventually.GetAsync(() => _f.Client.AppsV1.ReadNamespacedDeploymentAsync("tmp", ns), x => x.Status?.AvailableReplicas == 2, "rollout");
         await _f.Client.AppsV1.DeleteNamespacedDeploymentAsync("tmp", ns);
