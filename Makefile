@@ -31,8 +31,11 @@ build-gpu:
 	$(DOTNET) publish src/GruServer -c $(CONFIG) -p:OnnxRuntimePackage=Microsoft.ML.OnnxRuntime.Gpu -o out/gruserver-gpu
 
 ## An embedded Kubernetes API server on 127.0.0.1 with a kubeconfig; runs until Ctrl-C.
+## Deployment controller and auto-ready pods are on: e.g. make cluster CLUSTER_PORT=7443 CLUSTER_ARGS="--auto-ready-pods false".
+CLUSTER_KUBECONFIG ?= .tmp/local-cluster/kubeconfig
+CLUSTER_PORT ?= 6443
 cluster:
-	$(DOTNET) run -c $(CONFIG) --project src/LocalCluster --
+	$(DOTNET) run -c $(CONFIG) --project src/LocalCluster -- --kubeconfig $(abspath $(CLUSTER_KUBECONFIG)) --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
 
 ## The operator against the current kubeconfig context (one local instance: no leader election).
 ## Extra flags: make run ARGS="--namespaces ml --workers 8".

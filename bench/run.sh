@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-echo "no benchmarks yet"
+# LocalCluster: create and watch 10,000 ConfigMaps through KubernetesClient over HTTPS (bench/results/local-cluster.json).
+dotnet run -c Release --project bench/LocalCluster.Bench -- 10000 8 bench/results

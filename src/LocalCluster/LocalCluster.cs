@@ -105,6 +105,8 @@ public sealed class LocalCluster : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = 3 * 1024 * 1024;
+            // Informers multiplex many watches over one HTTP/2 connection; the real server allows 1000 streams.
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
             kestrel.Listen(IPAddress.Loopback, options.Port, listen =>
             {
                 if (certificates is not null)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Kube.Local;
 using Microsoft.Extensions.Logging;
 
@@ -36,8 +37,21 @@ root.Options.Add(http);
 root.Options.Add(deployments);
 root.Options.Add(autoReady);
 root.Options.Add(history);
-root.SetAction(async (parse, ct) =>
+root.SetAction(async (parse, commandToken) =>
 {
+    // Ctrl-C and SIGTERM (docker stop, kill) both mean "stop gracefully, exit 0".
+    using var stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken);
+    using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+    {
+        signal.Cancel = true;
+        stop.Cancel();
+    });
+    using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, signal =>
+    {
+        signal.Cancel = true;
+        stop.Cancel();
+    });
+    var ct = stop.Token;
     var options = new LocalClusterOptions
     {
         UseHttps = !parse.GetValue(http),

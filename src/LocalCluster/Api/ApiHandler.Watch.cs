@@ -71,6 +71,8 @@ internal sealed partial class ApiHandler
         timeoutCts.CancelAfter(timeout);
         var token = timeoutCts.Token;
         await ctx.Response.StartAsync(ct);
+        // Headers out now: clients (kubectl wait, informers) treat the watch as established only then.
+        await ctx.Response.Body.FlushAsync(ct);
         var buffer = new ArrayBufferWriter<byte>(16 * 1024);
         var initialPending = from is null ? CountInitial(sub) : 0;
         var initialEndSent = !(sendInitialEvents && bookmarks);

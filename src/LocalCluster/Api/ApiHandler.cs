@@ -67,6 +67,14 @@ internal sealed partial class ApiHandler
             // A field of the wrong JSON type where the server reads it (e.g. metadata.name: 5).
             await WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request has a field of the wrong type: {e.Message}"), ct);
         }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's own limits (body too large, malformed request) as a Status like any other error.
+            var error = e.StatusCode == 413
+                ? new ApiError(413, "RequestEntityTooLarge", $"the request body is too large: {e.Message}")
+                : ApiError.BadRequest(e.Message);
+            await WriteStatusAsync(ctx, error, ct);
+        }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // The client went away.

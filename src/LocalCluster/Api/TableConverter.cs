@@ -74,7 +74,7 @@ internal sealed class TableConverter
         if (type.Schema is { } schema)
         {
             if (schema.PrinterColumns.Count == 0) return [name, age];
-            return [name, .. schema.PrinterColumns.Select(p => new Column(p.Name, p.Type == "date" ? "string" : p.Type, p.Format, p.Description, p.Priority, o => CustomCell(p, o)))];
+            return [name, .. schema.PrinterColumns.Select(p => new Column(p.Name, p.Type, p.Format, p.Description, p.Priority, o => CustomCell(p, o)))];
         }
         return (type.Group, type.Kind) switch
         {
@@ -164,14 +164,16 @@ internal sealed class TableConverter
         }
         if (results.Count == 0 || results[0] is null) return null;
         var value = results[0]!;
+        var kind = value.GetValueKind();
+        // As the CRD table convertor: a value of the wrong JSON type for the column prints as <none>.
         return column.Type switch
         {
-            "date" => Age(value),
-            "integer" when value.GetValueKind() == JsonValueKind.Number => value.DeepClone(),
-            "number" when value.GetValueKind() == JsonValueKind.Number => value.DeepClone(),
-            "boolean" when value.GetValueKind() is JsonValueKind.True or JsonValueKind.False => value.DeepClone(),
-            "string" => value.GetValueKind() == JsonValueKind.String ? value.DeepClone() : value.ToJsonString(),
-            _ => value.DeepClone(),
+            "date" => kind == JsonValueKind.String ? Age(value) : null,
+            "integer" => kind == JsonValueKind.Number ? (long)Math.Truncate(value.GetValue<double>()) : null,
+            "number" => kind == JsonValueKind.Number ? value.DeepClone() : null,
+            "boolean" => kind is JsonValueKind.True or JsonValueKind.False ? value.DeepClone() : null,
+            "string" => kind == JsonValueKind.String ? value.DeepClone() : value.ToJsonString(),
+            _ => null,
         };
     }
 

@@ -85,7 +85,7 @@ internal sealed class ManagedFields
         }
         if (conflicts.Count > 0 && !force)
         {
-            var causes = conflicts.Select(c => new StatusCause("FieldManagerConflict", $"conflict with \"{c.Owner.Manager}\"{(c.Owner.Operation == "Update" ? "" : "")} using {c.Owner.ApiVersion}", Display(c.Path))).ToList();
+            var causes = conflicts.Select(c => new StatusCause("FieldManagerConflict", $"conflict with \"{c.Owner.Manager}\" using {c.Owner.ApiVersion}", Display(c.Path))).ToList();
             var list = string.Join("\n", conflicts.Select(c => $"- conflict with \"{c.Owner.Manager}\" using {c.Owner.ApiVersion}: {Display(c.Path)}"));
             var message = conflicts.Count == 1
                 ? $"Apply failed with 1 conflict: conflict with \"{conflicts[0].Owner.Manager}\" using {conflicts[0].Owner.ApiVersion}: {Display(conflicts[0].Path)}"
@@ -249,7 +249,4 @@ internal sealed class ManagedFields
         }
         metadata["managedFields"] = arr;
     }
-
-    /// <summary>True when the serialized JSON is a well-formed managedFields list (used to accept client-sent entries).</summary>
-    public static bool LooksValid(JsonNode? node) => node is null || node.GetValueKind() == JsonValueKind.Array;
 }

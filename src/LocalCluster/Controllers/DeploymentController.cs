@@ -193,6 +193,16 @@ internal sealed partial class DeploymentController : IAsyncDisposable
             var want = recreate && oldPods > 0 ? 0 : desired;
             Scale(newRs, want);
         }
+        // The Deployment carries its current revision, as `kubectl rollout history` reads it.
+        var newRevision = newRs["metadata"]?["annotations"]?["deployment.kubernetes.io/revision"]?.GetValue<string>();
+        if (newRevision is not null && meta["annotations"]?["deployment.kubernetes.io/revision"]?.GetValue<string>() != newRevision)
+        {
+            _registry.Patch(Deployments, ns, name, false, _options, "Update", out _, current =>
+            {
+                BuiltInStrategy.Obj(BuiltInStrategy.Obj(current!, "metadata"), "annotations")["deployment.kubernetes.io/revision"] = newRevision;
+                return current!;
+            });
+        }
         var newReady = newRs["status"]?["readyReplicas"]?.GetValue<int>() ?? 0;
         // Old ReplicaSets shrink as the new one becomes ready (Recreate: at once).
         var oldBudget = recreate ? 0 : Math.Max(0, desired - newReady);
@@ -227,7 +237,7 @@ internal sealed partial class DeploymentController : IAsyncDisposable
         for (var i = pods.Count; i < desired; i++)
         {
             var template = rs["spec"]!["template"]!.DeepClone().AsObject();
-            var podMeta = template["metadata"] as JsonObject ?? new JsonObject();
+            var podMeta = template["metadata"]?.DeepClone() as JsonObject ?? new JsonObject();
             podMeta["generateName"] = name + "-";
             podMeta["namespace"] = ns;
             podMeta["ownerReferences"] = new JsonArray(OwnerReference("apps/v1", "ReplicaSet", name, uid));

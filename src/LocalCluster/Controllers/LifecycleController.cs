@@ -20,12 +20,14 @@ internal sealed partial class LifecycleController : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private readonly WriteOptions _options = new(false, "local-cluster-controller-manager", FieldValidation.Ignore);
+    private readonly Action<WatchEvent> _subscription;
 
     public LifecycleController(ObjectRegistry registry, ILogger logger)
     {
         _registry = registry;
         _logger = logger;
-        registry.Store.Committed += e => _events.Writer.TryWrite(e);
+        _subscription = e => _events.Writer.TryWrite(e);
+        registry.Store.Committed += _subscription;
         _loop = Task.Run(() => RunAsync(_stop.Token));
     }
 
@@ -76,17 +78,7 @@ internal sealed partial class LifecycleController : IAsyncDisposable
 
     private void ReconcileUid(string uid)
     {
-        foreach (var type in Types())
-        {
-            foreach (var obj in Store.Snapshot(type.StorageKey).Items.Values)
-            {
-                if (obj.Uid == uid && obj.IsDeleting)
-                {
-                    Reconcile(type.StorageKey, obj.Namespace, obj.Name);
-                    return;
-                }
-            }
-        }
+        if (Store.FindByUid(uid) is { } found && found.Object.IsDeleting) Reconcile(found.StorageKey, found.Object.Namespace, found.Object.Name);
     }
 
     /// <summary>Moves a deleting object forward: handles its finalizers that belong to the control plane.</summary>
@@ -167,7 +159,7 @@ internal sealed partial class LifecycleController : IAsyncDisposable
         if (!dependent.IsDeleting) _registry.Delete(type, dependent.Namespace, dependent.Name, new DeleteOptions("Background", null, null, false));
     }
 
-    private bool Exists(string uid) => Types().Any(t => Store.Snapshot(t.StorageKey).Items.Values.Any(o => o.Uid == uid));
+    private bool Exists(string uid) => Store.FindByUid(uid) is not null;
 
     private void RemoveOwnerReference(ResourceType type, StoredObject dependent, string ownerUid)
     {
@@ -198,12 +190,9 @@ internal sealed partial class LifecycleController : IAsyncDisposable
 
     private IEnumerable<(ResourceType Type, StoredObject Object)> Dependents(string ownerUid)
     {
-        foreach (var type in Types())
+        foreach (var (storageKey, o) in Store.DependentsOf(ownerUid))
         {
-            foreach (var o in Store.Snapshot(type.StorageKey).Items.Values)
-            {
-                if (o.OwnerUids.Contains(ownerUid)) yield return (type, o);
-            }
+            if (TypeOf(storageKey) is { } type) yield return (type, o);
         }
     }
 
@@ -214,6 +203,7 @@ internal sealed partial class LifecycleController : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Store.Committed -= _subscription;
         _events.Writer.TryComplete();
         await _stop.CancelAsync();
         try

@@ -34,9 +34,9 @@ internal static class StrategicMergePatch
 
     private static readonly HashSet<string> PrimitiveSetLists = new(StringComparer.Ordinal) { "finalizers" };
 
-    public static JsonObject Apply(JsonObject original, JsonObject patch) => MergeObject(original, patch, parentField: null);
+    public static JsonObject Apply(JsonObject original, JsonObject patch) => MergeObject(original, patch);
 
-    private static JsonObject MergeObject(JsonObject target, JsonObject patch, string? parentField)
+    private static JsonObject MergeObject(JsonObject target, JsonObject patch)
     {
         if (patch["$patch"]?.GetValue<string>() is { } directive)
         {
@@ -92,9 +92,9 @@ internal static class StrategicMergePatch
             var existing = target[key];
             target[key] = (existing, value) switch
             {
-                (JsonObject eo, JsonObject po) => MergeObject(eo.DeepClone().AsObject(), po, key),
+                (JsonObject eo, JsonObject po) => MergeObject(eo.DeepClone().AsObject(), po),
                 (JsonArray ea, JsonArray pa) => MergeList(key, ea, pa),
-                (_, JsonObject po) => MergeObject(new JsonObject(), po, key),
+                (_, JsonObject po) => MergeObject(new JsonObject(), po),
                 (_, JsonArray pa) => MergeList(key, new JsonArray(), pa),
                 _ => value.DeepClone(),
             };
@@ -107,7 +107,6 @@ internal static class StrategicMergePatch
                 if (target[field] is JsonArray list) target[field] = Reorder(field, list, order);
             }
         }
-        _ = parentField;
         return target;
     }
 
@@ -148,7 +147,7 @@ internal static class StrategicMergePatch
                 if (index >= 0) merged.RemoveAt(index);
                 continue;
             }
-            if (index >= 0) merged[index] = MergeObject(((JsonObject)merged[index]!).DeepClone().AsObject(), po, field);
+            if (index >= 0) merged[index] = MergeObject(((JsonObject)merged[index]!).DeepClone().AsObject(), po);
             else
             {
                 var added = po.DeepClone().AsObject();

@@ -159,7 +159,9 @@ internal sealed class ObjectRegistry
             {
                 throw ApiError.StaleResourceVersion(type.Group, type.Plural, name);
             }
-            if (requestedRv.Length == 0 && !type.IsBuiltIn || requestedRv.Length == 0 && type.Kind == "CustomResourceDefinition")
+            // Custom resources and CRDs do not allow unconditional updates (AllowUnconditionalUpdate is false).
+            var unconditionalAllowed = type.IsBuiltIn && type.Kind != "CustomResourceDefinition";
+            if (requestedRv.Length == 0 && !unconditionalAllowed)
             {
                 throw ApiError.Invalid(type.Group, type.Kind, name, [new StatusCause("FieldValueInvalid", "Invalid value: 0: must be specified for an update", "metadata.resourceVersion")]);
             }
@@ -171,6 +173,13 @@ internal sealed class ObjectRegistry
                 next = old.DeepClone().AsObject();
                 if (candidate["status"] is { } s) next["status"] = s.DeepClone();
                 else next.Remove("status");
+                if (operation == "Apply")
+                {
+                    // Apply computed the new field ownership on the candidate; keep it.
+                    var nextMeta = (JsonObject)next["metadata"]!;
+                    if (meta["managedFields"] is { } mf) nextMeta["managedFields"] = mf.DeepClone();
+                    else nextMeta.Remove("managedFields");
+                }
             }
             else
             {
@@ -274,18 +283,7 @@ internal sealed class ObjectRegistry
         return (result.Object!, removed);
     }
 
-    private bool HasDependents(string uid)
-    {
-        foreach (var type in _catalog.All.DistinctBy(t => t.StorageKey))
-        {
-            var (items, _) = _store.Snapshot(type.StorageKey);
-            foreach (var o in items.Values)
-            {
-                if (o.OwnerUids.Contains(uid)) return true;
-            }
-        }
-        return false;
-    }
+    private bool HasDependents(string uid) => _store.DependentsOf(uid).Count > 0;
 
     private static bool HasNamespaceFinalizers(ResourceType type, JsonObject obj) =>
         type is { Group: "", Kind: "Namespace" } && obj["spec"]?["finalizers"] is JsonArray { Count: > 0 };

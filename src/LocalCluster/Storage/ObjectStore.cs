@@ -18,6 +18,9 @@ internal sealed class ObjectStore
     private readonly Dictionary<string, ImmutableSortedDictionary<string, StoredObject>> _buckets = new(StringComparer.Ordinal);
     private readonly Queue<WatchEvent> _history = new();
     private readonly Dictionary<string, List<WatchSubscription>> _watchers = new(StringComparer.Ordinal);
+    // Indexes for the garbage collector: uid → object, owner uid → dependents (bucket, key).
+    private readonly Dictionary<string, (string StorageKey, string Key)> _byUid = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<(string StorageKey, string Key)>> _dependents = new(StringComparer.Ordinal);
     private readonly int _historySize;
     private long _rv;
     private long _compactedRv;
@@ -90,6 +93,8 @@ internal sealed class ObjectStore
                         if (dryRun) return new WriteResult(next, false);
                         _rv = rv;
                         _buckets[storageKey] = bucket.SetItem(key, next);
+                        Unindex(storageKey, key, current);
+                        Index(storageKey, key, next);
                         committed = new WatchEvent(current is null ? WatchEventType.Added : WatchEventType.Modified, storageKey, next, current);
                         result = new WriteResult(next, true);
                         break;
@@ -102,6 +107,7 @@ internal sealed class ObjectStore
                         if (dryRun) return new WriteResult(final, false);
                         _rv = rv;
                         _buckets[storageKey] = bucket.Remove(key);
+                        Unindex(storageKey, key, current);
                         committed = new WatchEvent(WatchEventType.Deleted, storageKey, final, current);
                         result = new WriteResult(final, true);
                         break;
@@ -115,14 +121,56 @@ internal sealed class ObjectStore
         return result;
     }
 
+    /// <summary>Semantic equality (key order does not matter) ignoring metadata.resourceVersion.</summary>
     private static bool SameContent(JsonObject candidate, StoredObject current)
     {
+        var existing = current.ToJson();
         var metadata = (JsonObject)candidate["metadata"]!;
-        var saved = metadata["resourceVersion"]?.DeepClone();
-        metadata["resourceVersion"] = current.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(candidate, JsonOptions.Compact);
-        metadata["resourceVersion"] = saved;
-        return bytes.AsSpan().SequenceEqual(current.Json);
+        var saved = metadata["resourceVersion"];
+        metadata.Remove("resourceVersion");
+        ((JsonObject)existing["metadata"]!).Remove("resourceVersion");
+        var same = JsonNode.DeepEquals(candidate, existing);
+        if (saved is not null) metadata["resourceVersion"] = saved;
+        return same;
+    }
+
+    private void Index(string storageKey, string key, StoredObject o)
+    {
+        if (o.Uid.Length > 0) _byUid[o.Uid] = (storageKey, key);
+        foreach (var owner in o.OwnerUids)
+        {
+            if (!_dependents.TryGetValue(owner, out var set)) _dependents[owner] = set = [];
+            set.Add((storageKey, key));
+        }
+    }
+
+    private void Unindex(string storageKey, string key, StoredObject? o)
+    {
+        if (o is null) return;
+        _byUid.Remove(o.Uid);
+        foreach (var owner in o.OwnerUids)
+        {
+            if (_dependents.TryGetValue(owner, out var set) && set.Remove((storageKey, key)) && set.Count == 0) _dependents.Remove(owner);
+        }
+    }
+
+    /// <summary>The live objects whose ownerReferences name <paramref name="ownerUid"/>.</summary>
+    public IReadOnlyList<(string StorageKey, StoredObject Object)> DependentsOf(string ownerUid)
+    {
+        lock (_gate)
+        {
+            if (!_dependents.TryGetValue(ownerUid, out var set)) return [];
+            return set.Select(d => (d.StorageKey, _buckets[d.StorageKey][d.Key])).ToList();
+        }
+    }
+
+    /// <summary>The live object with this uid, if any.</summary>
+    public (string StorageKey, StoredObject Object)? FindByUid(string uid)
+    {
+        lock (_gate)
+        {
+            return _byUid.TryGetValue(uid, out var at) ? (at.StorageKey, _buckets[at.StorageKey][at.Key]) : null;
+        }
     }
 
     private void Record(WatchEvent e)
