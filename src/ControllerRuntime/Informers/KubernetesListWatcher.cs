@@ -1,7 +1,5 @@
 using System.Net;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -81,50 +79,47 @@ public sealed class KubernetesListWatcher<T, TList> : IListWatcher<T>
             throw new ResourceExpiredException($"resourceVersion {resourceVersion} is too old.", ex);
         }
 
+        Exception? streamError = null;
         using (response)
         {
-            var stream = await response.Response.Content.ReadAsStreamAsync(watchCts.Token).ConfigureAwait(false);
-            using var reader = new StreamReader(stream);
+            // KubernetesClient wraps watch responses in its own line reader, reachable only through this extension. Its
+            // suggested replacements exist per built-in kind, not for custom resources, so the generic path stays here.
+#pragma warning disable CS0618
+            var events = Task.FromResult(response).WatchAsync<T, TList>(ex =>
+            {
+                streamError ??= ex;
+                // An ERROR event ends this watch; the server closes the stream right after it anyway.
+                watchCts.Cancel();
+            }, watchCts.Token);
+#pragma warning restore CS0618
+
+            await using var enumerator = events.GetAsyncEnumerator(watchCts.Token);
             while (true)
             {
-                string? line;
+                bool moved;
                 try
                 {
-                    line = await reader.ReadLineAsync(watchCts.Token).ConfigureAwait(false);
+                    moved = await enumerator.MoveNextAsync().ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is OperationCanceledException or IOException && !cancellationToken.IsCancellationRequested)
+                catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
                 {
-                    // A dropped or silent connection ends this watch; the informer resumes from its last resourceVersion.
-                    yield break;
+                    // A dropped, silent or failed connection ends this watch; the informer resumes from its last resourceVersion.
+                    if (ex is not OperationCanceledException) streamError ??= ex;
+                    moved = false;
                 }
-                if (line is null) yield break;
-                if (line.Length == 0) continue;
-                yield return ParseEvent(line);
+                if (!moved) break;
+                yield return enumerator.Current;
             }
         }
-    }
 
-    private static (WatchEventType Type, T Object) ParseEvent(string line)
-    {
-        var raw = KubernetesJson.Deserialize<RawWatchEvent>(line);
-        if (raw.Type == WatchEventType.Error)
+        switch (streamError)
         {
-            var status = KubernetesJson.Deserialize<V1Status>(raw.Object);
-            if (status.Code == (int)HttpStatusCode.Gone)
-            {
-                throw new ResourceExpiredException(status.Message ?? "resourceVersion expired.");
-            }
-            throw new IOException($"The watch reported an error: {status.Code} {status.Reason}: {status.Message}");
+            case KubernetesException { Status.Code: (int)HttpStatusCode.Gone } expired:
+                throw new ResourceExpiredException(expired.Status.Message ?? "resourceVersion expired.", expired);
+            case KubernetesException failed:
+                throw new IOException($"The watch reported an error: {failed.Status.Code} {failed.Status.Reason}: {failed.Status.Message}", failed);
+            case not null:
+                throw new IOException("The watch stream failed: " + streamError.Message, streamError);
         }
-        return (raw.Type, KubernetesJson.Deserialize<T>(raw.Object));
-    }
-
-    private sealed class RawWatchEvent
-    {
-        [JsonPropertyName("type")]
-        public WatchEventType Type { get; set; }
-
-        [JsonPropertyName("object")]
-        public JsonElement Object { get; set; }
     }
 }

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Serialization;
 
 namespace GruOperator.Domain.Conditions;
 
@@ -23,6 +24,7 @@ public sealed record Condition(
     public const string Unknown = "Unknown";
 
     /// <summary>Whether the condition holds.</summary>
+    [JsonIgnore]
     public bool IsTrue => Status == True;
 }
 

@@ -66,6 +66,11 @@ internal static class ServingWorkloadBuilder
         {
             Name = ServerContainer,
             Image = serving.Image ?? defaults.ServerImage,
+            ImagePullPolicy = "IfNotPresent",
+            // Set explicitly (the API server would default them) so every apply states the same template: no spurious
+            // rollouts. FallbackToLogsOnError puts a crash's last log lines into the pod status, where status reporting reads them.
+            TerminationMessagePath = "/dev/termination-log",
+            TerminationMessagePolicy = "FallbackToLogsOnError",
             Args = ServerArgs(model, source, modelPath, revision, track, serving),
             Env =
             [
@@ -254,6 +259,9 @@ internal static class ServingWorkloadBuilder
     {
         Name = FetcherContainer,
         Image = defaults.ModelFetcherImage,
+        ImagePullPolicy = "IfNotPresent",
+        TerminationMessagePath = "/dev/termination-log",
+        TerminationMessagePolicy = "FallbackToLogsOnError",
         Command = ["/bin/sh", "-c", FetchScript],
         Env =
         [

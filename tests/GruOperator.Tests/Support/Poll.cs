@@ -31,6 +31,7 @@ internal static class Poll
             }
             await Task.Delay(100);
         }
-        throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0}s waiting for {what}; last value: {value}", last);
+        var shown = value is null ? "none" : k8s.KubernetesJson.Serialize(value);
+        throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0}s waiting for {what}; last value: {shown}", last);
     }
 }
