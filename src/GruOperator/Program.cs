@@ -9,6 +9,7 @@ if (args.Length > 0 && args[0] == "manifests")
 }
 
 var app = OperatorHost.Build(args);
+var leadership = app.Services.GetRequiredService<LeadershipState>();
 await app.RunAsync();
 // Leadership lost: exit non-zero so the pod restarts as a fresh candidate (controller-runtime does the same).
-return app.Services.GetRequiredService<LeadershipState>().Lost ? 1 : 0;
+return leadership.Lost ? 1 : 0;

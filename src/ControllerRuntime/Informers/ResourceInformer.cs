@@ -128,6 +128,7 @@ public sealed partial class ResourceInformer<T> : IInformer where T : IKubernete
 
         foreach (var item in fresh)
         {
+            Trim(item);
             seen.Add(ObjectKey.Of(item));
             var old = _cache.Upsert(item);
             if (old is null || old.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
@@ -150,6 +151,7 @@ public sealed partial class ResourceInformer<T> : IInformer where T : IKubernete
 
     private void Apply(WatchEventType type, T item)
     {
+        Trim(item);
         var version = item.Metadata?.ResourceVersion;
         switch (type)
         {
@@ -168,6 +170,13 @@ public sealed partial class ResourceInformer<T> : IInformer where T : IKubernete
                 return;
         }
         if (!string.IsNullOrEmpty(version)) Volatile.Write(ref _resourceVersion, version);
+    }
+
+    // managedFields are often the largest part of an object and no reconciler reads them from the cache
+    // (controller-runtime's TransformStripManagedFields does the same).
+    private static void Trim(T item)
+    {
+        if (item.Metadata is { } meta) meta.ManagedFields = null;
     }
 
     private void Notify(ResourceChange<T> change)

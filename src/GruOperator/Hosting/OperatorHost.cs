@@ -53,6 +53,9 @@ internal static class OperatorHost
     public static WebApplication Build(string[] args, KubernetesClientConfiguration? clientConfiguration = null, IDictionary<string, string?>? overrides = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // kubectl's KUBECONFIG (first file of the list) is the lowest-precedence source of --kubeconfig.
+        var kubeconfigEnv = Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        if (kubeconfigEnv is not null) builder.Configuration.AddInMemoryCollection([new(nameof(OperatorOptions.Kubeconfig), kubeconfigEnv)]);
         builder.Configuration.AddEnvironmentVariables("GRU_OPERATOR_");
         builder.Configuration.AddCommandLine(args, Flags.ToDictionary(f => f.Key, f => f.Value));
         if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
