@@ -29,7 +29,6 @@ public sealed partial class Controller : IDisposable
         _time = time;
         _logger = logger;
         Queue = new WorkQueue(time, new ExponentialBackoff(options.BackoffBase, options.BackoffMax));
-        metrics.Initialize(name);
         metrics.TrackQueue(name, () => Queue.Count);
     }
 
@@ -46,6 +45,8 @@ public sealed partial class Controller : IDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         Log.Starting(_logger, Name, _options.Workers);
+        // Here rather than in the constructor: by now the host's metric exporters listen, so the zeros are seen.
+        _metrics.Initialize(Name);
         using var registration = cancellationToken.Register(Queue.ShutDown);
         var workers = Enumerable.Range(0, _options.Workers).Select(_ => Task.Run(() => WorkAsync(cancellationToken), CancellationToken.None)).ToArray();
         await Task.WhenAll(workers).ConfigureAwait(false);

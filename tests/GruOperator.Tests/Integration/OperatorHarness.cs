@@ -43,11 +43,11 @@ internal sealed class OperatorHarness : IAsyncDisposable
     }
 
     /// <summary>Starts an operator in this process against the cluster; returns it so a test can stop it.</summary>
-    public async Task<WebApplication> StartOperatorAsync(string identity = "op-1", bool leaderElection = false, int workers = 2)
+    public async Task<WebApplication> StartOperatorAsync(string identity = "op-1", bool leaderElection = false, int workers = 2, int metricsPort = 0)
     {
         var app = OperatorHost.Build(
         [
-            "--metrics-port", "0", "--health-port", "0", "--bind-address", "127.0.0.1",
+            "--metrics-port", metricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--health-port", "0", "--bind-address", "127.0.0.1",
             "--server-image", ServerImage, "--workers", workers.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--leader-elect", leaderElection ? "true" : "false", "--identity", identity, "--lease-namespace", "default",
         ],
