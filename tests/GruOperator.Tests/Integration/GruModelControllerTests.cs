@@ -5,6 +5,7 @@ using GruOperator.Serving;
 using GruOperator.Tests.Support;
 using k8s;
 using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GruOperator.Tests.Integration;
 
@@ -248,6 +249,31 @@ public sealed class GruModelControllerTests
         await harness.CreateAsync(Models.Cpu("after", Ns));
         await harness.WaitForStatusAsync(Ns, "after", m => m.Status!.Phase == ModelPhase.Healthy, "a model created after the handover");
         Assert.All(await harness.EventsAsync(Ns, "after"), e => Assert.Equal("op-b", e.ReportingInstance));
+    }
+}
+
+[Collection(IntegrationCollection.Name)]
+public sealed class LeadershipTests
+{
+    [Fact]
+    public async Task ALeaderThatLosesItsLeaseStopsTheProcessAndReportsIt()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        var leader = await harness.StartOperatorAsync("op-a", leaderElection: true);
+        await Poll.UntilAsync(() => OperatorHarness.IsLeader(leader), OperatorHarness.Timeout, "op-a to lead");
+        var lifetime = leader.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
+
+        // Another holder takes the Lease (as after a network partition): op-a can no longer renew.
+        var lease = await harness.Client.CoordinationV1.ReadNamespacedLeaseAsync("gru-operator-leader", "default");
+        lease.Spec.HolderIdentity = "intruder";
+        lease.Spec.LeaseDurationSeconds = 600;
+        lease.Spec.RenewTime = DateTime.UtcNow;
+        await harness.Client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, "gru-operator-leader", "default");
+
+        await Poll.UntilAsync(() => lifetime.ApplicationStopping.IsCancellationRequested, OperatorHarness.Timeout, "the process to stop");
+        var state = leader.Services.GetRequiredService<global::ControllerRuntime.Leadership.LeadershipState>();
+        Assert.True(state.Lost);
+        Assert.False(state.IsLeader);
     }
 }
 
