@@ -17,7 +17,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Metrics;
 
 namespace GruOperator.Hosting;
 
@@ -70,28 +69,27 @@ internal static class OperatorHost
         builder.Services.AddOptions<LeaderElectionOptions>().Bind(builder.Configuration.GetSection("LeaderElection")).ValidateDataAnnotations().ValidateOnStart();
         var options = builder.Configuration.Get<OperatorOptions>() ?? new OperatorOptions();
 
-        builder.WebHost.UseUrls($"http://{options.BindAddress}:{options.HealthPort}");
+        builder.WebHost.UseUrls(options.MetricsPort > 0
+            ? [$"http://{options.BindAddress}:{options.HealthPort}", $"http://{options.BindAddress}:{options.MetricsPort}"]
+            : [$"http://{options.BindAddress}:{options.HealthPort}"]);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IKubernetes>(_ => new Kubernetes(clientConfiguration ?? LoadClientConfiguration(options)));
         builder.Services.AddSingleton<LeadershipState>();
         builder.Services.AddSingleton<ControllerMetrics>();
         builder.Services.AddMetrics();
-        if (options.MetricsPort > 0)
-        {
-            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-                .AddMeter(ControllerMetrics.MeterName)
-                .AddPrometheusHttpListener(o =>
-                {
-                    // HttpListener spells "every interface" as "+".
-                    o.Host = options.BindAddress == "0.0.0.0" ? "+" : options.BindAddress;
-                    o.Port = options.MetricsPort;
-                }));
-        }
+        builder.Services.AddSingleton(_ => new PrometheusTextExporter(ControllerMetrics.MeterName));
 
         AddGruModelController(builder.Services, options);
         builder.Services.AddHostedService<ControllerHost>();
 
         var app = builder.Build();
+        if (options.MetricsPort > 0)
+        {
+            // Created before the controllers so it sees their instruments from the first measurement.
+            var exporter = app.Services.GetRequiredService<PrometheusTextExporter>();
+            app.MapGet("/metrics", () => Results.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"))
+                .RequireHost($"*:{options.MetricsPort}");
+        }
         app.MapGet("/healthz", () => Results.Ok("ok"));
         // A standby replica is ready too: readiness is about the process, leadership about who acts.
         app.MapGet("/readyz", () => Results.Ok("ok"));
