@@ -17,13 +17,14 @@ public sealed class PrometheusTextExporter : IDisposable
     private readonly ConcurrentDictionary<Instrument, Series> _series = new();
     private readonly Lock _observeLock = new();
 
-    /// <summary>Starts listening to the meters named <paramref name="meterNames"/>.</summary>
-    public PrometheusTextExporter(params string[] meterNames)
+    /// <summary>Starts listening to the meters named <paramref name="meterNames"/> that <paramref name="scope"/> created.</summary>
+    /// <remarks>Filtering by the factory keeps two hosts in one process (tests) from reporting each other's series.</remarks>
+    public PrometheusTextExporter(IMeterFactory scope, params string[] meterNames)
     {
         var names = new HashSet<string>(meterNames, StringComparer.Ordinal);
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (!names.Contains(instrument.Meter.Name)) return;
+            if (!names.Contains(instrument.Meter.Name) || !ReferenceEquals(instrument.Meter.Scope, scope)) return;
             _series[instrument] = new Series(instrument);
             listener.EnableMeasurementEvents(instrument);
         };

@@ -77,7 +77,7 @@ internal static class OperatorHost
         builder.Services.AddSingleton<LeadershipState>();
         builder.Services.AddSingleton<ControllerMetrics>();
         builder.Services.AddMetrics();
-        builder.Services.AddSingleton(_ => new PrometheusTextExporter(ControllerMetrics.MeterName));
+        builder.Services.AddSingleton(sp => new PrometheusTextExporter(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), ControllerMetrics.MeterName));
 
         AddGruModelController(builder.Services, options);
         builder.Services.AddHostedService<ControllerHost>();

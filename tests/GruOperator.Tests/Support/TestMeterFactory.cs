@@ -9,6 +9,8 @@ internal sealed class TestMeterFactory : IMeterFactory
 
     public Meter Create(MeterOptions options)
     {
+        // Like the real factory: meters belong to the factory that made them.
+        options.Scope = this;
         var meter = new Meter(options);
         _meters.Add(meter);
         return meter;
