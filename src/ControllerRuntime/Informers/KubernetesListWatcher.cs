@@ -57,6 +57,12 @@ public sealed class KubernetesListWatcher<T, TList> : IListWatcher<T>
             // A continue token outlived the server's history: the caller starts the list again.
             throw new ResourceExpiredException("The list's continue token expired.", ex);
         }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            // The usual cause on a fresh cluster; say so instead of logging a bare 404 on every retry.
+            throw new InvalidOperationException(
+                $"The API server does not serve this resource (404 on list{(Namespace is null ? "" : " in namespace " + Namespace)}): install its CustomResourceDefinition, e.g. kubectl apply -f config/crds.", ex);
+        }
     }
 
     /// <inheritdoc />
