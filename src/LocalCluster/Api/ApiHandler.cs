@@ -45,6 +45,7 @@ internal sealed partial class ApiHandler
     public async Task HandleAsync(HttpContext ctx)
     {
         var ct = ctx.RequestAborted;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var path = ctx.Request.Path.Value ?? "/";
@@ -83,6 +84,11 @@ internal sealed partial class ApiHandler
         {
             Log.Unhandled(_logger, ctx.Request.Method, ctx.Request.Path.Value ?? "", e);
             await WriteStatusAsync(ctx, new ApiError(500, "InternalError", $"Internal error occurred: {e.Message}"), ct);
+        }
+        finally
+        {
+            Log.Served(_logger, ctx.Request.Method, ctx.Request.Path.Value ?? "", ctx.Request.QueryString.Value ?? "", ctx.Response.StatusCode,
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
@@ -575,5 +581,8 @@ internal sealed partial class ApiHandler
     {
         [LoggerMessage(1, LogLevel.Error, "Unhandled error serving {Method} {Path}")]
         public static partial void Unhandled(ILogger logger, string method, string path, Exception e);
+
+        [LoggerMessage(2, LogLevel.Debug, "{Method} {Path}{Query} -> {Status} in {Milliseconds:F1} ms")]
+        public static partial void Served(ILogger logger, string method, string path, string query, int status, double milliseconds);
     }
 }

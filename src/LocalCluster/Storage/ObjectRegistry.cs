@@ -296,6 +296,8 @@ internal sealed class ObjectRegistry
         if (crd is null)
         {
             _catalog.SetCustomResources(result.Object.Name, []);
+            var parts = result.Object.Name.Split('.', 2);
+            if (parts.Length == 2) _store.CloseWatches($"{parts[1]}/{parts[0]}");
         }
         else
         {

@@ -251,6 +251,17 @@ internal sealed class ObjectStore
         return all.Count;
     }
 
+    /// <summary>Ends the watches on one bucket (its resource stopped being served).</summary>
+    public void CloseWatches(string storageKey)
+    {
+        List<WatchSubscription>? list;
+        lock (_gate)
+        {
+            if (_watchers.Remove(storageKey, out list) is false) return;
+        }
+        foreach (var w in list!) w.Close();
+    }
+
     /// <summary>Forgets all history, as an etcd compaction would: any watch from an older resourceVersion gets 410.</summary>
     public void ExpireHistory()
     {
