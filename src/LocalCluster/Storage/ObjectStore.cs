@@ -262,12 +262,17 @@ internal sealed class ObjectStore
         foreach (var w in list!) w.Close();
     }
 
-    /// <summary>Forgets all history, as an etcd compaction would: any watch from an older resourceVersion gets 410.</summary>
+    /// <summary>
+    /// Forgets all history, as an etcd compaction would. The revision advances by one (revisions are opaque and
+    /// shared by all resources, so a gap is ordinary), so every resourceVersion handed out before this call,
+    /// including the latest, is now too old: watches and continues from them get 410 Expired.
+    /// </summary>
     public void ExpireHistory()
     {
         lock (_gate)
         {
             _history.Clear();
+            _rv++;
             _compactedRv = _rv;
         }
     }
