@@ -47,6 +47,7 @@ internal sealed class ObjectRegistry
 
     private StoredObject CreateCore(ResourceType type, string ns, JsonObject body, WriteOptions options, bool manageFields)
     {
+        ObjectMetaShape.Check(body);
         CheckTypeMeta(type, body);
         var metadata = body["metadata"] as JsonObject ?? new JsonObject();
         body["metadata"] = metadata;
@@ -102,6 +103,7 @@ internal sealed class ObjectRegistry
     /// <summary>PUT: replaces the object (or only its status through the status subresource).</summary>
     public StoredObject Update(ResourceType type, string ns, string name, JsonObject body, bool statusSubresource, WriteOptions options)
     {
+        ObjectMetaShape.Check(body);
         CheckTypeMeta(type, body);
         var metadata = body["metadata"] as JsonObject ?? throw ApiError.BadRequest("metadata is required for an update");
         CheckNamespace(type, ns, metadata);
@@ -131,6 +133,7 @@ internal sealed class ObjectRegistry
         if (createIfMissing && _store.Get(type.StorageKey, ns, name) is null)
         {
             var fresh = produce(null);
+            ObjectMetaShape.Check(fresh);
             CheckTypeMeta(type, fresh);
             var meta = (JsonObject)(fresh["metadata"] ??= new JsonObject());
             meta["name"] = name;
@@ -151,6 +154,7 @@ internal sealed class ObjectRegistry
             if (current is null) throw ApiError.NotFound(type.Group, type.Plural, name);
             var old = current.ToJson();
             var candidate = produce(current.ToJson());
+            ObjectMetaShape.Check(candidate);
             CheckTypeMeta(type, candidate);
             var meta = candidate["metadata"] as JsonObject ?? throw ApiError.BadRequest("metadata is required");
             var oldMeta = (JsonObject)old["metadata"]!;
