@@ -89,9 +89,17 @@ internal sealed class BuiltInStrategy
         }
     }
 
-    public void PrepareForUpdate(ResourceType type, JsonObject obj)
+    public void PrepareForUpdate(ResourceType type, JsonObject old, JsonObject obj)
     {
         if (type is { Group: "", Kind: "Secret" }) MergeStringData(obj);
+        if (type is { Group: "", Kind: "Service" } && obj["spec"] is JsonObject spec && old["spec"] is JsonObject oldSpec)
+        {
+            // Allocated values are kept when an update leaves them out, as the service REST strategy does.
+            foreach (var allocated in new[] { "clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy" })
+            {
+                if (spec[allocated] is null && oldSpec[allocated] is { } v) spec[allocated] = v.DeepClone();
+            }
+        }
     }
 
     /// <summary>Validates built-in fields the server rejects with 422 (only those clients commonly trip over).</summary>
@@ -126,6 +134,40 @@ internal sealed class BuiltInStrategy
             }
         }
     }
+
+    /// <summary>Fields the real server refuses to change after create (422 "field is immutable").</summary>
+    public static IEnumerable<StatusCause> ValidateUpdate(ResourceType type, JsonObject old, JsonObject next)
+    {
+        if (!type.IsBuiltIn) yield break;
+        switch (type.Group, type.Kind)
+        {
+            case ("apps", "Deployment" or "ReplicaSet") when !JsonNode.DeepEquals(old["spec"]?["selector"], next["spec"]?["selector"]):
+                {
+                    var selector = next["spec"]?["selector"]?.ToJsonString() ?? "null";
+                    yield return new StatusCause("FieldValueInvalid", "Invalid value: " + selector + ": field is immutable", "spec.selector");
+                    break;
+                }
+            case ("", "ConfigMap" or "Secret") when old["immutable"]?.GetValue<bool>() == true:
+                foreach (var field in new[] { "data", "binaryData" })
+                {
+                    if (!JsonNode.DeepEquals(old[field], next[field]))
+                    {
+                        yield return new StatusCause("FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", field);
+                    }
+                }
+                if (next["immutable"]?.GetValue<bool>() != true)
+                {
+                    yield return new StatusCause("FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", "immutable");
+                }
+                break;
+            case ("", "Service") when ClusterIpChanged(old, next):
+                yield return new StatusCause("FieldValueInvalid", "Invalid value: " + next["spec"]!["clusterIP"]!.ToJsonString() + ": field is immutable", "spec.clusterIP");
+                break;
+        }
+    }
+
+    private static bool ClusterIpChanged(JsonObject old, JsonObject next) =>
+        old["spec"]?["clusterIP"] is { } ip && next["spec"]?["clusterIP"] is { } nextIp && !JsonNode.DeepEquals(ip, nextIp);
 
     private static void MergeStringData(JsonObject obj)
     {

@@ -210,7 +210,7 @@ internal sealed class ObjectRegistry
                             [new StatusCause("FieldValueForbidden", "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers " + JsonSerializer.Serialize(added), "metadata.finalizers")]);
                     }
                 }
-                _builtIns.PrepareForUpdate(type, next);
+                _builtIns.PrepareForUpdate(type, old, next);
             }
             var causes = new List<StatusCause>();
             if (type.Kind == "CustomResourceDefinition" && type.Group == "apiextensions.k8s.io" && !statusSubresource)
@@ -222,6 +222,7 @@ internal sealed class ObjectRegistry
             causes.AddRange(Admit(type, next, options));
             causes.AddRange(LabelCauses((JsonObject)next["metadata"]!));
             causes.AddRange(BuiltInStrategy.Validate(type, next));
+            if (!statusSubresource) causes.AddRange(BuiltInStrategy.ValidateUpdate(type, old, next));
             if (causes.Count > 0) throw ApiError.Invalid(type.Group, type.Kind, name, causes);
 
             if (type.TracksGeneration && !statusSubresource && SpecChanged(old, next))

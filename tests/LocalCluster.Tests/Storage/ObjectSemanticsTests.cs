@@ -160,6 +160,38 @@ public sealed class ObjectSemanticsTests : IClassFixture<ClusterFixture>
     }
 
     [Fact]
+    public async Task Immutable_fields_are_refused_with_422_naming_them()
+    {
+        var ns = await _f.NamespaceAsync();
+        var frozen = ConfigMap("frozen");
+        frozen.Immutable = true;
+        await _f.Client.CoreV1.CreateNamespacedConfigMapAsync(frozen, ns);
+        var status = await Errors.StatusAsync(() => _f.Client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("""{"data":{"k":"2"}}""", V1Patch.PatchType.MergePatch), "frozen", ns),
+            (HttpStatusCode)422, "Invalid");
+        Assert.Equal("data: Forbidden: field is immutable when `immutable` is set", status["message"]!.GetValue<string>().Split(": ", 2)[1]);
+        await _f.Client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("""{"metadata":{"labels":{"ok":"yes"}}}""", V1Patch.PatchType.MergePatch), "frozen", ns);
+
+        var deployment = new V1Deployment
+        {
+            Metadata = new V1ObjectMeta { Name = "d" },
+            Spec = new V1DeploymentSpec
+            {
+                Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = "a" } },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = "a", ["v"] = "1" } },
+                    Spec = new V1PodSpec { Containers = [new V1Container { Name = "c", Image = "example/c:1" }] },
+                },
+            },
+        };
+        await _f.Client.AppsV1.CreateNamespacedDeploymentAsync(deployment, ns);
+        var selector = await Errors.StatusAsync(() => _f.Client.AppsV1.PatchNamespacedDeploymentAsync(
+            new V1Patch("""{"spec":{"selector":{"matchLabels":{"v":"1"}}}}""", V1Patch.PatchType.MergePatch), "d", ns), (HttpStatusCode)422, "Invalid");
+        Assert.Contains("spec.selector: Invalid value: ", selector["message"]!.GetValue<string>());
+        Assert.Contains("field is immutable", selector["message"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Secret_stringData_is_merged_into_base64_data_and_type_defaults_to_Opaque()
     {
         var ns = await _f.NamespaceAsync();
