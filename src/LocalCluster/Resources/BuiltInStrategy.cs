@@ -16,35 +16,78 @@ internal sealed class BuiltInStrategy
     public void PrepareForCreate(ResourceType type, JsonObject obj)
     {
         if (!type.IsBuiltIn) return;
+        ApplyDefaults(type, obj);
         switch (type.Group, type.Kind)
         {
             case ("", "Namespace"):
-                {
-                    var spec = Obj(obj, "spec");
-                    spec["finalizers"] = new JsonArray("kubernetes");
-                    obj["status"] = new JsonObject { ["phase"] = "Active" };
-                    var labels = Obj(Obj(obj, "metadata"), "labels");
-                    labels["kubernetes.io/metadata.name"] = obj["metadata"]!["name"]!.GetValue<string>();
-                    break;
-                }
+                Obj(obj, "spec")["finalizers"] = new JsonArray("kubernetes");
+                obj["status"] = new JsonObject { ["phase"] = "Active" };
+                break;
             case ("", "Pod"):
-                DefaultPodSpec(Obj(obj, "spec"));
                 obj["status"] = new JsonObject { ["phase"] = "Pending", ["qosClass"] = QosClass(obj) };
                 break;
             case ("", "Service"):
                 {
                     var spec = Obj(obj, "spec");
-                    spec["type"] ??= "ClusterIP";
-                    spec["sessionAffinity"] ??= "None";
                     if (spec["type"]!.GetValue<string>() != "ExternalName" && spec["clusterIP"]?.GetValue<string>() is null or "")
                     {
                         var ip = AllocateServiceIp();
                         spec["clusterIP"] = ip;
                         spec["clusterIPs"] = new JsonArray(ip);
                     }
-                    spec["ipFamilies"] ??= new JsonArray("IPv4");
-                    spec["ipFamilyPolicy"] ??= "SingleStack";
-                    spec["internalTrafficPolicy"] ??= "Cluster";
+                    obj["status"] = new JsonObject { ["loadBalancer"] = new JsonObject() };
+                    break;
+                }
+            case ("apps", "Deployment" or "ReplicaSet"):
+                obj.Remove("status");
+                break;
+            case ("", "Secret"):
+                MergeStringData(obj);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Update-time preparation: defaults again (the real server defaults every decoded object, so an apply or PUT
+    /// that leaves out a defaulted field does not change the object), allocated values kept, stringData merged.
+    /// </summary>
+    public void PrepareForUpdate(ResourceType type, JsonObject old, JsonObject obj)
+    {
+        if (!type.IsBuiltIn) return;
+        if (type is { Group: "", Kind: "Service" } && obj["spec"] is JsonObject spec && old["spec"] is JsonObject oldSpec)
+        {
+            // Allocated values are kept when an update leaves them out, as the service REST strategy does.
+            foreach (var allocated in new[] { "clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy" })
+            {
+                if (spec[allocated] is null && oldSpec[allocated] is { } v) spec[allocated] = v.DeepClone();
+            }
+        }
+        ApplyDefaults(type, obj);
+        if (type is { Group: "", Kind: "Secret" }) MergeStringData(obj);
+    }
+
+    /// <summary>SetDefaults_* of k8s.io/api for the fields clients read back.</summary>
+    private static void ApplyDefaults(ResourceType type, JsonObject obj)
+    {
+        switch (type.Group, type.Kind)
+        {
+            case ("", "Namespace"):
+                Obj(Obj(obj, "metadata"), "labels")["kubernetes.io/metadata.name"] = obj["metadata"]!["name"]!.GetValue<string>();
+                break;
+            case ("", "Pod"):
+                DefaultPodSpec(Obj(obj, "spec"));
+                break;
+            case ("", "Service"):
+                {
+                    var spec = Obj(obj, "spec");
+                    spec["type"] ??= "ClusterIP";
+                    spec["sessionAffinity"] ??= "None";
+                    if (spec["type"]!.GetValue<string>() != "ExternalName")
+                    {
+                        spec["ipFamilies"] ??= new JsonArray("IPv4");
+                        spec["ipFamilyPolicy"] ??= "SingleStack";
+                        spec["internalTrafficPolicy"] ??= "Cluster";
+                    }
                     if (spec["ports"] is JsonArray ports)
                     {
                         foreach (var p in ports.OfType<JsonObject>())
@@ -53,7 +96,6 @@ internal sealed class BuiltInStrategy
                             if (!p.ContainsKey("targetPort") && p["port"] is { } port) p["targetPort"] = port.DeepClone();
                         }
                     }
-                    obj["status"] = new JsonObject { ["loadBalancer"] = new JsonObject() };
                     break;
                 }
             case ("apps", "Deployment"):
@@ -71,7 +113,6 @@ internal sealed class BuiltInStrategy
                         ru["maxSurge"] ??= "25%";
                     }
                     DefaultPodSpec(Obj(Obj(spec, "template"), "spec"));
-                    obj.Remove("status");
                     break;
                 }
             case ("apps", "ReplicaSet"):
@@ -79,26 +120,11 @@ internal sealed class BuiltInStrategy
                     var spec = Obj(obj, "spec");
                     spec["replicas"] ??= 1;
                     DefaultPodSpec(Obj(Obj(spec, "template"), "spec"));
-                    obj.Remove("status");
                     break;
                 }
             case ("", "Secret"):
                 if (obj["type"]?.GetValue<string>() is null or "") obj["type"] = "Opaque";
-                MergeStringData(obj);
                 break;
-        }
-    }
-
-    public void PrepareForUpdate(ResourceType type, JsonObject old, JsonObject obj)
-    {
-        if (type is { Group: "", Kind: "Secret" }) MergeStringData(obj);
-        if (type is { Group: "", Kind: "Service" } && obj["spec"] is JsonObject spec && old["spec"] is JsonObject oldSpec)
-        {
-            // Allocated values are kept when an update leaves them out, as the service REST strategy does.
-            foreach (var allocated in new[] { "clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy" })
-            {
-                if (spec[allocated] is null && oldSpec[allocated] is { } v) spec[allocated] = v.DeepClone();
-            }
         }
     }
 
