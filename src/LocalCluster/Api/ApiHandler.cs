@@ -179,8 +179,14 @@ internal sealed partial class ApiHandler
         var query = ctx.Request.Query;
         if (target.Subresource is { } sub)
         {
-            var allowed = sub == "status" && type.HasStatus || sub == "finalize" && type is { Group: "", Kind: "Namespace" } && method == "PUT";
+            var allowed = sub == "status" && type.HasStatus || sub == "scale" && type.Scale is not null ||
+                sub == "finalize" && type is { Group: "", Kind: "Namespace" } && method == "PUT";
             if (!allowed) throw NotFoundPath(ctx.Request.Path.Value ?? "");
+            if (sub == "scale" && target.Name is { } scaled)
+            {
+                await ScaleAsync(ctx, type, target.Namespace ?? "", scaled, method, ct);
+                return;
+            }
         }
         var ns = target.Namespace ?? "";
         if (target.Name is null)
@@ -280,6 +286,49 @@ internal sealed partial class ApiHandler
             default:
                 throw ApiError.MethodNotAllowed("the server does not allow this method on the requested resource");
         }
+    }
+
+    /// <summary>/scale: an autoscaling/v1 Scale view of the replicas; writes go to the main object (generation included).</summary>
+    private async Task ScaleAsync(HttpContext ctx, ResourceType type, string ns, string name, string method, CancellationToken ct)
+    {
+        var paths = type.Scale!;
+        if (method == "GET")
+        {
+            await WriteJsonAsync(ctx, 200, paths.ToScale(_registry.Get(type, ns, name).ToJson()), ct);
+            return;
+        }
+        var options = WriteOptionsFrom(ctx);
+        Func<JsonObject, JsonObject> change;
+        switch (method)
+        {
+            case "PUT":
+                {
+                    var body = await ReadObjectAsync(ctx, ct);
+                    change = _ => body;
+                    break;
+                }
+            case "PATCH":
+                {
+                    var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
+                    var patch = ParseJson(Encoding.UTF8.GetString(await ReadBodyAsync(ctx, ct)));
+                    change = contentType switch
+                    {
+                        "application/merge-patch+json" or "application/strategic-merge-patch+json" =>
+                            scale => JsonMergePatch.Apply(scale, patch) as JsonObject ?? throw ApiError.BadRequest("patch must produce an object"),
+                        "application/json-patch+json" => scale => JsonPatch.Apply(scale, patch) as JsonObject ?? throw ApiError.BadRequest("patch must produce an object"),
+                        _ => throw new ApiError(415, "UnsupportedMediaType", "the /scale subresource accepts application/merge-patch+json, application/strategic-merge-patch+json and application/json-patch+json"),
+                    };
+                    break;
+                }
+            default:
+                throw ApiError.MethodNotAllowed("the server does not allow this method on the requested resource");
+        }
+        var updated = _registry.Patch(type, ns, name, false, options, "Update", out _, current =>
+        {
+            paths.Apply(current!, change(paths.ToScale(current!)));
+            return current!;
+        });
+        await WriteJsonAsync(ctx, 200, paths.ToScale(updated.ToJson()), ct);
     }
 
     private async Task PatchAsync(HttpContext ctx, ResourceType type, string ns, string name, bool status, CancellationToken ct)

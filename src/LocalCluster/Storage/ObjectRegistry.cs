@@ -47,6 +47,7 @@ internal sealed class ObjectRegistry
 
     private StoredObject CreateCore(ResourceType type, string ns, JsonObject body, WriteOptions options, bool manageFields)
     {
+        body = Normalize(body);
         ObjectMetaShape.Check(body);
         CheckTypeMeta(type, body);
         var metadata = body["metadata"] as JsonObject ?? new JsonObject();
@@ -153,7 +154,7 @@ internal sealed class ObjectRegistry
         {
             if (current is null) throw ApiError.NotFound(type.Group, type.Plural, name);
             var old = current.ToJson();
-            var candidate = produce(current.ToJson());
+            var candidate = Normalize(produce(current.ToJson()));
             ObjectMetaShape.Check(candidate);
             CheckTypeMeta(type, candidate);
             var meta = candidate["metadata"] as JsonObject ?? throw ApiError.BadRequest("metadata is required");
@@ -395,6 +396,13 @@ internal sealed class ObjectRegistry
             throw ApiError.Forbidden(type.Group, type.Plural, name, $"unable to create new content in namespace {ns} because it is being terminated");
         }
     }
+
+    /// <summary>
+    /// Re-reads an object built or patched in memory so every value behaves like parsed JSON (a number set from a
+    /// long reads as double, and the other way round), whatever code produced it.
+    /// </summary>
+    private static JsonObject Normalize(JsonObject obj) =>
+        JsonNode.Parse(JsonSerializer.SerializeToUtf8Bytes(obj, JsonOptions.Compact))!.AsObject();
 
     internal static List<string> Finalizers(JsonObject meta) =>
         meta["finalizers"] is JsonArray f ? f.Select(x => x?.GetValue<string>() ?? "").ToList() : [];

@@ -172,6 +172,18 @@ public sealed class KubectlTests : IClassFixture<KubectlFixture>
     }
 
     [Fact]
+    public async Task Scale_a_custom_resource_through_its_scale_subresource()
+    {
+        await InstallCrdAsync();
+        var ns = await NamespaceAsync("kc-scale");
+        await OkAsync("apply -f -", Widget(ns, "sc", replicas: 1));
+        var scaled = await OkAsync($"scale widget sc -n {ns} --replicas=4");
+        Assert.Contains("widget.example.com/sc scaled", scaled.Stdout);
+        var replicas = await OkAsync($"get widget sc -n {ns} -o jsonpath={{.spec.replicas}}");
+        Assert.Equal("4", replicas.Stdout.Trim());
+    }
+
+    [Fact]
     public async Task Api_resources_lists_built_ins_and_custom_resources()
     {
         await InstallCrdAsync();
