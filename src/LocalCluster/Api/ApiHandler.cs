@@ -63,7 +63,7 @@ internal sealed partial class ApiHandler
         {
             await WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request is not valid JSON: {e.Message}"), ct);
         }
-        catch (InvalidOperationException e) when (e.Message.Contains("JsonValue", StringComparison.Ordinal) || e.Message.Contains("JsonNode", StringComparison.Ordinal) || e.Message.Contains("element of type", StringComparison.Ordinal))
+        catch (InvalidOperationException e) when (e.Source == "System.Text.Json")
         {
             // A field of the wrong JSON type where the server reads it (e.g. metadata.name: 5).
             await WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request has a field of the wrong type: {e.Message}"), ct);
