@@ -359,7 +359,7 @@ internal sealed partial class ApiHandler
                         {
                             throw ApiError.BadRequest($"the name of the object ({configName}) does not match the name on the URL ({name})");
                         }
-                        var applied = _registry.ManagedFields.Apply(current, storedConfig, manager, type.GroupVersion, force, status ? "status" : null,
+                        var applied = _registry.ManagedFields.Apply(current, storedConfig, manager, type.GroupVersion, force, status ? "status" : null, type.IsBuiltIn,
                             type.Group, type.Plural, name);
                         if (current is not null) ((JsonObject)applied["metadata"]!)["resourceVersion"] = current["metadata"]!["resourceVersion"]!.DeepClone();
                         return applied;
