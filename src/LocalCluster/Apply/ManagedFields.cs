@@ -85,6 +85,10 @@ internal sealed class ManagedFields
                 }
             }
         }
+        if (conflicts.Count > 0 && !force && UpgradesClientSideApply(current, manager, conflicts.Select(c => c.Path), subresource, associativeLists))
+        {
+            force = true;
+        }
         if (conflicts.Count > 0 && !force)
         {
             var causes = conflicts.Select(c => new StatusCause("FieldManagerConflict", $"conflict with \"{c.Owner.Manager}\" using {c.Owner.ApiVersion}", Display(c.Path))).ToList();
@@ -117,6 +121,31 @@ internal sealed class ManagedFields
         var meta = (JsonObject)(target["metadata"] ??= new JsonObject());
         Write(meta, entries);
         return target;
+    }
+
+    /// <summary>
+    /// The real server's last-applied upgrade: kubectl's server-side apply takes over, without conflicts, the fields
+    /// that client-side apply had applied (those in the last-applied-configuration annotation). Only for the
+    /// "kubectl" manager, as upstream, so other managers still see their conflicts.
+    /// </summary>
+    private static bool UpgradesClientSideApply(JsonObject? current, string manager, IEnumerable<string> conflictPaths, string? subresource, bool associativeLists)
+    {
+        if (manager != "kubectl" || current?["metadata"]?["annotations"]?["kubectl.kubernetes.io/last-applied-configuration"] is not JsonValue annotation)
+        {
+            return false;
+        }
+        JsonObject? lastApplied;
+        try
+        {
+            lastApplied = JsonNode.Parse(annotation.GetValue<string>()) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+        if (lastApplied is null) return false;
+        var allowed = Leaves(lastApplied, subresource, associativeLists);
+        return conflictPaths.All(allowed.ContainsKey);
     }
 
     /// <summary>A path as the real server prints it: .spec.template.spec.containers[name="web"].image.</summary>
