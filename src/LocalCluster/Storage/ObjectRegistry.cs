@@ -252,6 +252,11 @@ internal sealed class ObjectRegistry
         {
             throw ApiError.BadRequest($"DeleteOptions.propagationPolicy: Unsupported value: \"{policy}\": supported values: \"Foreground\", \"Background\", \"Orphan\"");
         }
+        if (type is { Group: "", Kind: "Namespace" } && name is "default" or "kube-system" or "kube-public")
+        {
+            // NamespaceLifecycle admission protects the immortal namespaces.
+            throw ApiError.Forbidden("", "namespaces", name, "this namespace may not be deleted");
+        }
         var removed = false;
         var result = _store.Write(type.StorageKey, ns, name, current =>
         {

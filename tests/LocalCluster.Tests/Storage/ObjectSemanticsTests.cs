@@ -142,6 +142,13 @@ public sealed class ObjectSemanticsTests : IClassFixture<ClusterFixture>
     }
 
     [Fact]
+    public async Task The_system_namespaces_may_not_be_deleted()
+    {
+        var status = await Errors.StatusAsync(() => _f.Client.CoreV1.DeleteNamespaceAsync("default"), HttpStatusCode.Forbidden, "Forbidden");
+        Assert.Equal("namespaces \"default\" is forbidden: this namespace may not be deleted", status["message"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_terminating_namespace_refuses_new_content_with_403()
     {
         var ns = await _f.NamespaceAsync("term");
