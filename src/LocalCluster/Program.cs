@@ -30,6 +30,12 @@ var history = new Option<int>("--watch-history")
     DefaultValueFactory = _ => 10_000,
 };
 
+var logLevel = new Option<LogLevel>("--log-level")
+{
+    Description = "Debug logs every request with its status and duration",
+    DefaultValueFactory = _ => LogLevel.Warning,
+};
+
 var root = new RootCommand("LocalCluster: an embedded Kubernetes API server on 127.0.0.1 (runs until Ctrl-C)");
 root.Options.Add(kubeconfig);
 root.Options.Add(port);
@@ -37,6 +43,7 @@ root.Options.Add(http);
 root.Options.Add(deployments);
 root.Options.Add(autoReady);
 root.Options.Add(history);
+root.Options.Add(logLevel);
 root.SetAction(async (parse, commandToken) =>
 {
     // Ctrl-C and SIGTERM (docker stop, kill) both mean "stop gracefully, exit 0".
@@ -60,7 +67,9 @@ root.SetAction(async (parse, commandToken) =>
         AutoReadyPods = parse.GetValue(autoReady),
         WatchHistorySize = parse.GetValue(history),
     };
-    using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+    // The host's own start-up failure is reported below in one line naming the flag, not as a stack trace.
+    using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(parse.GetValue(logLevel))
+        .AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical));
     LocalCluster cluster;
     try
     {

@@ -45,6 +45,7 @@ internal sealed partial class ApiHandler
     public async Task HandleAsync(HttpContext ctx)
     {
         var ct = ctx.RequestAborted;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var path = ctx.Request.Path.Value ?? "/";
@@ -62,7 +63,7 @@ internal sealed partial class ApiHandler
         {
             await WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request is not valid JSON: {e.Message}"), ct);
         }
-        catch (InvalidOperationException e) when (e.Message.Contains("JsonValue", StringComparison.Ordinal) || e.Message.Contains("JsonNode", StringComparison.Ordinal) || e.Message.Contains("element of type", StringComparison.Ordinal))
+        catch (InvalidOperationException e) when (e.Source == "System.Text.Json")
         {
             // A field of the wrong JSON type where the server reads it (e.g. metadata.name: 5).
             await WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request has a field of the wrong type: {e.Message}"), ct);
@@ -83,6 +84,11 @@ internal sealed partial class ApiHandler
         {
             Log.Unhandled(_logger, ctx.Request.Method, ctx.Request.Path.Value ?? "", e);
             await WriteStatusAsync(ctx, new ApiError(500, "InternalError", $"Internal error occurred: {e.Message}"), ct);
+        }
+        finally
+        {
+            Log.Served(_logger, ctx.Request.Method, ctx.Request.Path.Value ?? "", ctx.Request.QueryString.Value ?? "", ctx.Response.StatusCode,
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
@@ -173,8 +179,14 @@ internal sealed partial class ApiHandler
         var query = ctx.Request.Query;
         if (target.Subresource is { } sub)
         {
-            var allowed = sub == "status" && type.HasStatus || sub == "finalize" && type is { Group: "", Kind: "Namespace" } && method == "PUT";
+            var allowed = sub == "status" && type.HasStatus || sub == "scale" && type.Scale is not null ||
+                sub == "finalize" && type is { Group: "", Kind: "Namespace" } && method == "PUT";
             if (!allowed) throw NotFoundPath(ctx.Request.Path.Value ?? "");
+            if (sub == "scale" && target.Name is { } scaled)
+            {
+                await ScaleAsync(ctx, type, target.Namespace ?? "", scaled, method, ct);
+                return;
+            }
         }
         var ns = target.Namespace ?? "";
         if (target.Name is null)
@@ -276,6 +288,49 @@ internal sealed partial class ApiHandler
         }
     }
 
+    /// <summary>/scale: an autoscaling/v1 Scale view of the replicas; writes go to the main object (generation included).</summary>
+    private async Task ScaleAsync(HttpContext ctx, ResourceType type, string ns, string name, string method, CancellationToken ct)
+    {
+        var paths = type.Scale!;
+        if (method == "GET")
+        {
+            await WriteJsonAsync(ctx, 200, paths.ToScale(_registry.Get(type, ns, name).ToJson()), ct);
+            return;
+        }
+        var options = WriteOptionsFrom(ctx);
+        Func<JsonObject, JsonObject> change;
+        switch (method)
+        {
+            case "PUT":
+                {
+                    var body = await ReadObjectAsync(ctx, ct);
+                    change = _ => body;
+                    break;
+                }
+            case "PATCH":
+                {
+                    var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
+                    var patch = ParseJson(Encoding.UTF8.GetString(await ReadBodyAsync(ctx, ct)));
+                    change = contentType switch
+                    {
+                        "application/merge-patch+json" or "application/strategic-merge-patch+json" =>
+                            scale => JsonMergePatch.Apply(scale, patch) as JsonObject ?? throw ApiError.BadRequest("patch must produce an object"),
+                        "application/json-patch+json" => scale => JsonPatch.Apply(scale, patch) as JsonObject ?? throw ApiError.BadRequest("patch must produce an object"),
+                        _ => throw new ApiError(415, "UnsupportedMediaType", "the /scale subresource accepts application/merge-patch+json, application/strategic-merge-patch+json and application/json-patch+json"),
+                    };
+                    break;
+                }
+            default:
+                throw ApiError.MethodNotAllowed("the server does not allow this method on the requested resource");
+        }
+        var updated = _registry.Patch(type, ns, name, false, options, "Update", out _, current =>
+        {
+            paths.Apply(current!, change(paths.ToScale(current!)));
+            return current!;
+        });
+        await WriteJsonAsync(ctx, 200, paths.ToScale(updated.ToJson()), ct);
+    }
+
     private async Task PatchAsync(HttpContext ctx, ResourceType type, string ns, string name, bool status, CancellationToken ct)
     {
         var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
@@ -304,7 +359,7 @@ internal sealed partial class ApiHandler
                         {
                             throw ApiError.BadRequest($"the name of the object ({configName}) does not match the name on the URL ({name})");
                         }
-                        var applied = _registry.ManagedFields.Apply(current, storedConfig, manager, type.GroupVersion, force, status ? "status" : null,
+                        var applied = _registry.ManagedFields.Apply(current, storedConfig, manager, type.GroupVersion, force, status ? "status" : null, type.IsBuiltIn,
                             type.Group, type.Plural, name);
                         if (current is not null) ((JsonObject)applied["metadata"]!)["resourceVersion"] = current["metadata"]!["resourceVersion"]!.DeepClone();
                         return applied;
@@ -575,5 +630,8 @@ internal sealed partial class ApiHandler
     {
         [LoggerMessage(1, LogLevel.Error, "Unhandled error serving {Method} {Path}")]
         public static partial void Unhandled(ILogger logger, string method, string path, Exception e);
+
+        [LoggerMessage(2, LogLevel.Debug, "{Method} {Path}{Query} -> {Status} in {Milliseconds:F1} ms")]
+        public static partial void Served(ILogger logger, string method, string path, string query, int status, double milliseconds);
     }
 }

@@ -68,6 +68,19 @@ internal static class Discovery
                     ["verbs"] = new JsonArray("get", "patch", "update"),
                 });
             }
+            if (r.Scale is not null)
+            {
+                list.Add(new JsonObject
+                {
+                    ["name"] = r.Plural + "/scale",
+                    ["singularName"] = "",
+                    ["namespaced"] = r.Namespaced,
+                    ["group"] = "autoscaling",
+                    ["version"] = "v1",
+                    ["kind"] = "Scale",
+                    ["verbs"] = new JsonArray("get", "patch", "update"),
+                });
+            }
             if (r is { Group: "", Kind: "Namespace" })
             {
                 list.Add(new JsonObject { ["name"] = "namespaces/finalize", ["singularName"] = "", ["namespaced"] = false, ["kind"] = "Namespace", ["verbs"] = new JsonArray("update") });

@@ -77,7 +77,8 @@ public sealed class PodDriver
             BuiltInStrategy.Obj(pod!, "spec")["nodeName"] ??= NodeName;
             return pod!;
         });
-        var ip = $"10.244.{Interlocked.Increment(ref _nextIp) / 250}.{(_nextIp % 250) + 1}";
+        var n = Interlocked.Increment(ref _nextIp);
+        var ip = $"10.244.{n / 250}.{(n % 250) + 1}";
         WriteStatus(ns, name, pod =>
         {
             var status = BuiltInStrategy.Obj(pod, "status");

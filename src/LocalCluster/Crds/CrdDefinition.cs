@@ -106,6 +106,9 @@ internal static class CrdDefinition
                 TracksGeneration = true,
                 IsBuiltIn = false,
                 Schema = new CrdVersionSchema(v["schema"]?["openAPIV3Schema"] as JsonObject, columns, hasStatus),
+                Scale = v["subresources"]?["scale"] is JsonObject scale
+                    ? new ScalePaths(Str(scale, "specReplicasPath"), Str(scale, "statusReplicasPath"), Str(scale, "labelSelectorPath") is { Length: > 0 } l ? l : null)
+                    : null,
             });
         }
         return list;

@@ -275,8 +275,14 @@ internal sealed class CrdVersionSchema
                         {
                             ok = Regex.IsMatch(s, pattern, RegexOptions.None, TimeSpan.FromSeconds(1));
                         }
+                        catch (RegexMatchTimeoutException)
+                        {
+                            // .NET backtracks where Go's RE2 would not; a runaway match fails the field rather than the server.
+                            ok = false;
+                        }
                         catch (ArgumentException)
                         {
+                            // A pattern .NET cannot compile (RE2-only syntax) is not enforced.
                             ok = true;
                         }
                         if (!ok)

@@ -38,7 +38,7 @@ public sealed class LocalClusterFaults
         }
     }
 
-    /// <summary>Drops all watch history, as an etcd compaction: a watch or continue from any older resourceVersion gets 410 Expired.</summary>
+    /// <summary>Drops all watch history, as an etcd compaction: a watch or continue from any resourceVersion handed out before this call gets 410 Expired.</summary>
     public void ExpireHistory() => _store.ExpireHistory();
 
     /// <summary>How many injected failures are still pending.</summary>

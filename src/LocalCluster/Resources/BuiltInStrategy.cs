@@ -16,35 +16,78 @@ internal sealed class BuiltInStrategy
     public void PrepareForCreate(ResourceType type, JsonObject obj)
     {
         if (!type.IsBuiltIn) return;
+        ApplyDefaults(type, obj);
         switch (type.Group, type.Kind)
         {
             case ("", "Namespace"):
-                {
-                    var spec = Obj(obj, "spec");
-                    spec["finalizers"] = new JsonArray("kubernetes");
-                    obj["status"] = new JsonObject { ["phase"] = "Active" };
-                    var labels = Obj(Obj(obj, "metadata"), "labels");
-                    labels["kubernetes.io/metadata.name"] = obj["metadata"]!["name"]!.GetValue<string>();
-                    break;
-                }
+                Obj(obj, "spec")["finalizers"] = new JsonArray("kubernetes");
+                obj["status"] = new JsonObject { ["phase"] = "Active" };
+                break;
             case ("", "Pod"):
-                DefaultPodSpec(Obj(obj, "spec"));
                 obj["status"] = new JsonObject { ["phase"] = "Pending", ["qosClass"] = QosClass(obj) };
                 break;
             case ("", "Service"):
                 {
                     var spec = Obj(obj, "spec");
-                    spec["type"] ??= "ClusterIP";
-                    spec["sessionAffinity"] ??= "None";
                     if (spec["type"]!.GetValue<string>() != "ExternalName" && spec["clusterIP"]?.GetValue<string>() is null or "")
                     {
                         var ip = AllocateServiceIp();
                         spec["clusterIP"] = ip;
                         spec["clusterIPs"] = new JsonArray(ip);
                     }
-                    spec["ipFamilies"] ??= new JsonArray("IPv4");
-                    spec["ipFamilyPolicy"] ??= "SingleStack";
-                    spec["internalTrafficPolicy"] ??= "Cluster";
+                    obj["status"] = new JsonObject { ["loadBalancer"] = new JsonObject() };
+                    break;
+                }
+            case ("apps", "Deployment" or "ReplicaSet"):
+                obj.Remove("status");
+                break;
+            case ("", "Secret"):
+                MergeStringData(obj);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Update-time preparation: defaults again (the real server defaults every decoded object, so an apply or PUT
+    /// that leaves out a defaulted field does not change the object), allocated values kept, stringData merged.
+    /// </summary>
+    public void PrepareForUpdate(ResourceType type, JsonObject old, JsonObject obj)
+    {
+        if (!type.IsBuiltIn) return;
+        if (type is { Group: "", Kind: "Service" } && obj["spec"] is JsonObject spec && old["spec"] is JsonObject oldSpec)
+        {
+            // Allocated values are kept when an update leaves them out, as the service REST strategy does.
+            foreach (var allocated in new[] { "clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy" })
+            {
+                if (spec[allocated] is null && oldSpec[allocated] is { } v) spec[allocated] = v.DeepClone();
+            }
+        }
+        ApplyDefaults(type, obj);
+        if (type is { Group: "", Kind: "Secret" }) MergeStringData(obj);
+    }
+
+    /// <summary>SetDefaults_* of k8s.io/api for the fields clients read back.</summary>
+    private static void ApplyDefaults(ResourceType type, JsonObject obj)
+    {
+        switch (type.Group, type.Kind)
+        {
+            case ("", "Namespace"):
+                Obj(Obj(obj, "metadata"), "labels")["kubernetes.io/metadata.name"] = obj["metadata"]!["name"]!.GetValue<string>();
+                break;
+            case ("", "Pod"):
+                DefaultPodSpec(Obj(obj, "spec"));
+                break;
+            case ("", "Service"):
+                {
+                    var spec = Obj(obj, "spec");
+                    spec["type"] ??= "ClusterIP";
+                    spec["sessionAffinity"] ??= "None";
+                    if (spec["type"]!.GetValue<string>() != "ExternalName")
+                    {
+                        spec["ipFamilies"] ??= new JsonArray("IPv4");
+                        spec["ipFamilyPolicy"] ??= "SingleStack";
+                        spec["internalTrafficPolicy"] ??= "Cluster";
+                    }
                     if (spec["ports"] is JsonArray ports)
                     {
                         foreach (var p in ports.OfType<JsonObject>())
@@ -53,7 +96,6 @@ internal sealed class BuiltInStrategy
                             if (!p.ContainsKey("targetPort") && p["port"] is { } port) p["targetPort"] = port.DeepClone();
                         }
                     }
-                    obj["status"] = new JsonObject { ["loadBalancer"] = new JsonObject() };
                     break;
                 }
             case ("apps", "Deployment"):
@@ -71,7 +113,6 @@ internal sealed class BuiltInStrategy
                         ru["maxSurge"] ??= "25%";
                     }
                     DefaultPodSpec(Obj(Obj(spec, "template"), "spec"));
-                    obj.Remove("status");
                     break;
                 }
             case ("apps", "ReplicaSet"):
@@ -79,19 +120,12 @@ internal sealed class BuiltInStrategy
                     var spec = Obj(obj, "spec");
                     spec["replicas"] ??= 1;
                     DefaultPodSpec(Obj(Obj(spec, "template"), "spec"));
-                    obj.Remove("status");
                     break;
                 }
             case ("", "Secret"):
                 if (obj["type"]?.GetValue<string>() is null or "") obj["type"] = "Opaque";
-                MergeStringData(obj);
                 break;
         }
-    }
-
-    public void PrepareForUpdate(ResourceType type, JsonObject obj)
-    {
-        if (type is { Group: "", Kind: "Secret" }) MergeStringData(obj);
     }
 
     /// <summary>Validates built-in fields the server rejects with 422 (only those clients commonly trip over).</summary>
@@ -126,6 +160,40 @@ internal sealed class BuiltInStrategy
             }
         }
     }
+
+    /// <summary>Fields the real server refuses to change after create (422 "field is immutable").</summary>
+    public static IEnumerable<StatusCause> ValidateUpdate(ResourceType type, JsonObject old, JsonObject next)
+    {
+        if (!type.IsBuiltIn) yield break;
+        switch (type.Group, type.Kind)
+        {
+            case ("apps", "Deployment" or "ReplicaSet") when !JsonNode.DeepEquals(old["spec"]?["selector"], next["spec"]?["selector"]):
+                {
+                    var selector = next["spec"]?["selector"]?.ToJsonString() ?? "null";
+                    yield return new StatusCause("FieldValueInvalid", "Invalid value: " + selector + ": field is immutable", "spec.selector");
+                    break;
+                }
+            case ("", "ConfigMap" or "Secret") when old["immutable"]?.GetValue<bool>() == true:
+                foreach (var field in new[] { "data", "binaryData" })
+                {
+                    if (!JsonNode.DeepEquals(old[field], next[field]))
+                    {
+                        yield return new StatusCause("FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", field);
+                    }
+                }
+                if (next["immutable"]?.GetValue<bool>() != true)
+                {
+                    yield return new StatusCause("FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", "immutable");
+                }
+                break;
+            case ("", "Service") when ClusterIpChanged(old, next):
+                yield return new StatusCause("FieldValueInvalid", "Invalid value: " + next["spec"]!["clusterIP"]!.ToJsonString() + ": field is immutable", "spec.clusterIP");
+                break;
+        }
+    }
+
+    private static bool ClusterIpChanged(JsonObject old, JsonObject next) =>
+        old["spec"]?["clusterIP"] is { } ip && next["spec"]?["clusterIP"] is { } nextIp && !JsonNode.DeepEquals(ip, nextIp);
 
     private static void MergeStringData(JsonObject obj)
     {

@@ -25,6 +25,9 @@ internal sealed record ResourceType
     /// <summary>Has a /status subresource: the main endpoint ignores status, /status changes only status.</summary>
     public bool HasStatus { get; init; }
 
+    /// <summary>Has a /scale subresource, and where its fields live; null when not scalable.</summary>
+    public ScalePaths? Scale { get; init; }
+
     /// <summary>metadata.generation is set on create and bumped when anything outside metadata and status changes.</summary>
     public bool TracksGeneration { get; init; }
 

@@ -47,6 +47,8 @@ internal sealed class ObjectRegistry
 
     private StoredObject CreateCore(ResourceType type, string ns, JsonObject body, WriteOptions options, bool manageFields)
     {
+        body = Normalize(body);
+        ObjectMetaShape.Check(body);
         CheckTypeMeta(type, body);
         var metadata = body["metadata"] as JsonObject ?? new JsonObject();
         body["metadata"] = metadata;
@@ -92,7 +94,7 @@ internal sealed class ObjectRegistry
         causes.AddRange(Admit(type, body, options));
         causes.AddRange(LabelCauses(metadata));
         if (causes.Count > 0) throw ApiError.Invalid(type.Group, type.Kind, name, causes);
-        if (manageFields) _managedFields.RecordUpdate(null, body, options.FieldManager, type.GroupVersion, "Update", subresource: null);
+        if (manageFields) _managedFields.RecordUpdate(null, body, options.FieldManager, type.GroupVersion, "Update", subresource: null, type.IsBuiltIn);
         var result = _store.Write(type.StorageKey, ns, name, current =>
             current is null ? new WriteDecision.Put(body) : throw ApiError.AlreadyExists(type.Group, type.Plural, name), options.DryRun);
         AfterWrite(type, result);
@@ -102,6 +104,7 @@ internal sealed class ObjectRegistry
     /// <summary>PUT: replaces the object (or only its status through the status subresource).</summary>
     public StoredObject Update(ResourceType type, string ns, string name, JsonObject body, bool statusSubresource, WriteOptions options)
     {
+        ObjectMetaShape.Check(body);
         CheckTypeMeta(type, body);
         var metadata = body["metadata"] as JsonObject ?? throw ApiError.BadRequest("metadata is required for an update");
         CheckNamespace(type, ns, metadata);
@@ -131,6 +134,7 @@ internal sealed class ObjectRegistry
         if (createIfMissing && _store.Get(type.StorageKey, ns, name) is null)
         {
             var fresh = produce(null);
+            ObjectMetaShape.Check(fresh);
             CheckTypeMeta(type, fresh);
             var meta = (JsonObject)(fresh["metadata"] ??= new JsonObject());
             meta["name"] = name;
@@ -150,7 +154,8 @@ internal sealed class ObjectRegistry
         {
             if (current is null) throw ApiError.NotFound(type.Group, type.Plural, name);
             var old = current.ToJson();
-            var candidate = produce(current.ToJson());
+            var candidate = Normalize(produce(current.ToJson()));
+            ObjectMetaShape.Check(candidate);
             CheckTypeMeta(type, candidate);
             var meta = candidate["metadata"] as JsonObject ?? throw ApiError.BadRequest("metadata is required");
             var oldMeta = (JsonObject)old["metadata"]!;
@@ -206,7 +211,7 @@ internal sealed class ObjectRegistry
                             [new StatusCause("FieldValueForbidden", "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers " + JsonSerializer.Serialize(added), "metadata.finalizers")]);
                     }
                 }
-                _builtIns.PrepareForUpdate(type, next);
+                _builtIns.PrepareForUpdate(type, old, next);
             }
             var causes = new List<StatusCause>();
             if (type.Kind == "CustomResourceDefinition" && type.Group == "apiextensions.k8s.io" && !statusSubresource)
@@ -218,6 +223,7 @@ internal sealed class ObjectRegistry
             causes.AddRange(Admit(type, next, options));
             causes.AddRange(LabelCauses((JsonObject)next["metadata"]!));
             causes.AddRange(BuiltInStrategy.Validate(type, next));
+            if (!statusSubresource) causes.AddRange(BuiltInStrategy.ValidateUpdate(type, old, next));
             if (causes.Count > 0) throw ApiError.Invalid(type.Group, type.Kind, name, causes);
 
             if (type.TracksGeneration && !statusSubresource && SpecChanged(old, next))
@@ -226,7 +232,7 @@ internal sealed class ObjectRegistry
             }
             if (operation != "Apply")
             {
-                _managedFields.RecordUpdate(old, next, options.FieldManager, type.GroupVersion, "Update", statusSubresource ? "status" : null);
+                _managedFields.RecordUpdate(old, next, options.FieldManager, type.GroupVersion, "Update", statusSubresource ? "status" : null, type.IsBuiltIn);
             }
             if (current.IsDeleting && Finalizers((JsonObject)next["metadata"]!).Count == 0 && !HasNamespaceFinalizers(type, next))
             {
@@ -245,6 +251,11 @@ internal sealed class ObjectRegistry
         if (policy is not ("Background" or "Foreground" or "Orphan"))
         {
             throw ApiError.BadRequest($"DeleteOptions.propagationPolicy: Unsupported value: \"{policy}\": supported values: \"Foreground\", \"Background\", \"Orphan\"");
+        }
+        if (type is { Group: "", Kind: "Namespace" } && name is "default" or "kube-system" or "kube-public")
+        {
+            // NamespaceLifecycle admission protects the immortal namespaces.
+            throw ApiError.Forbidden("", "namespaces", name, "this namespace may not be deleted");
         }
         var removed = false;
         var result = _store.Write(type.StorageKey, ns, name, current =>
@@ -296,6 +307,8 @@ internal sealed class ObjectRegistry
         if (crd is null)
         {
             _catalog.SetCustomResources(result.Object.Name, []);
+            var parts = result.Object.Name.Split('.', 2);
+            if (parts.Length == 2) _store.CloseWatches($"{parts[1]}/{parts[0]}");
         }
         else
         {
@@ -388,6 +401,13 @@ internal sealed class ObjectRegistry
             throw ApiError.Forbidden(type.Group, type.Plural, name, $"unable to create new content in namespace {ns} because it is being terminated");
         }
     }
+
+    /// <summary>
+    /// Re-reads an object built or patched in memory so every value behaves like parsed JSON (a number set from a
+    /// long reads as double, and the other way round), whatever code produced it.
+    /// </summary>
+    private static JsonObject Normalize(JsonObject obj) =>
+        JsonNode.Parse(JsonSerializer.SerializeToUtf8Bytes(obj, JsonOptions.Compact))!.AsObject();
 
     internal static List<string> Finalizers(JsonObject meta) =>
         meta["finalizers"] is JsonArray f ? f.Select(x => x?.GetValue<string>() ?? "").ToList() : [];

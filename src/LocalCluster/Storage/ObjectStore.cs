@@ -251,12 +251,28 @@ internal sealed class ObjectStore
         return all.Count;
     }
 
-    /// <summary>Forgets all history, as an etcd compaction would: any watch from an older resourceVersion gets 410.</summary>
+    /// <summary>Ends the watches on one bucket (its resource stopped being served).</summary>
+    public void CloseWatches(string storageKey)
+    {
+        List<WatchSubscription>? list;
+        lock (_gate)
+        {
+            if (_watchers.Remove(storageKey, out list) is false) return;
+        }
+        foreach (var w in list!) w.Close();
+    }
+
+    /// <summary>
+    /// Forgets all history, as an etcd compaction would. The revision advances by one (revisions are opaque and
+    /// shared by all resources, so a gap is ordinary), so every resourceVersion handed out before this call,
+    /// including the latest, is now too old: watches and continues from them get 410 Expired.
+    /// </summary>
     public void ExpireHistory()
     {
         lock (_gate)
         {
             _history.Clear();
+            _rv++;
             _compactedRv = _rv;
         }
     }

@@ -65,6 +65,33 @@ public sealed class DiscoveryTests : IClassFixture<ClusterFixture>
         Assert.Equal("UnsupportedMediaType", unsupported!["reason"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("""{"metadata":"x"}""", "cannot unmarshal string into Go struct field metadata of type v1.ObjectMeta")]
+    [InlineData("""{"metadata":{"name":5}}""", "cannot unmarshal number into Go struct field metadata.name of type string")]
+    [InlineData("""{"metadata":{"name":"a","labels":{"x":1}}}""", "cannot unmarshal number into Go struct field metadata.labels.x of type string")]
+    [InlineData("""{"metadata":{"name":"a","finalizers":"f"}}""", "cannot unmarshal string into Go struct field metadata.finalizers of type []string")]
+    [InlineData("""{"metadata":{"name":"a","ownerReferences":[{"kind":"X","name":"o","uid":"u"}]}}""", "metadata.ownerReferences[0].apiVersion: Required value")]
+    [InlineData("""{"kind":7,"metadata":{"name":"a"}}""", "cannot unmarshal number into Go struct field kind of type string")]
+    public async Task Wrongly_typed_metadata_is_400_naming_the_field(string body, string message)
+    {
+        var (code, status) = await _f.SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", body);
+        Assert.Equal(400, code);
+        Assert.Equal("BadRequest", status!["reason"]!.GetValue<string>());
+        Assert.Contains(message, status["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Wrongly_typed_delete_options_are_400_not_500()
+    {
+        await _f.SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", """{"metadata":{"name":"del-typed"}}""");
+        var (code, status) = await _f.SendAsync(HttpMethod.Delete, "/api/v1/namespaces/default/configmaps/del-typed", """{"propagationPolicy":5}""");
+        Assert.Equal(400, code);
+        Assert.Equal("BadRequest", status!["reason"]!.GetValue<string>());
+        var (bad, policy) = await _f.SendAsync(HttpMethod.Delete, "/api/v1/namespaces/default/configmaps/del-typed", """{"propagationPolicy":"Sometimes"}""");
+        Assert.Equal(400, bad);
+        Assert.Contains("Unsupported value: \"Sometimes\"", policy!["message"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Events_written_as_events_k8s_io_read_back_as_core_events_and_back()
     {

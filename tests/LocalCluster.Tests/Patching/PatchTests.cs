@@ -79,6 +79,39 @@ public sealed class PatchTests : IClassFixture<ClusterFixture>
     }
 
     [Fact]
+    public async Task Scale_subresource_reads_and_writes_replicas_of_deployments_and_custom_resources()
+    {
+        var ns = await _f.NamespaceAsync("p");
+        await _f.Client.AppsV1.CreateNamespacedDeploymentAsync(new V1Deployment
+        {
+            Metadata = new V1ObjectMeta { Name = "d" },
+            Spec = new V1DeploymentSpec
+            {
+                Replicas = 2,
+                Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = "d" } },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = "d" } },
+                    Spec = new V1PodSpec { Containers = [new V1Container { Name = "c", Image = "example/c:1" }] },
+                },
+            },
+        }, ns);
+        var scale = await _f.Client.AppsV1.ReadNamespacedDeploymentScaleAsync("d", ns);
+        Assert.Equal((2, "app=d"), (scale.Spec.Replicas ?? 0, scale.Status.Selector));
+        await _f.Client.AppsV1.PatchNamespacedDeploymentScaleAsync(new V1Patch("""{"spec":{"replicas":5}}""", V1Patch.PatchType.MergePatch), "d", ns);
+        var deployment = await _f.Client.AppsV1.ReadNamespacedDeploymentAsync("d", ns);
+        Assert.Equal((5, 2L), (deployment.Spec.Replicas ?? 0, deployment.Metadata.Generation ?? 0));
+
+        await Widgets.InstallAsync(_f.Client);
+        await _f.Client.CustomObjects.CreateNamespacedCustomObjectAsync(Widgets.New("sw", replicas: 1), Widgets.Group, Widgets.Version, ns, Widgets.Plural);
+        await _f.Client.CustomObjects.PatchNamespacedCustomObjectScaleAsync(new V1Patch("""{"spec":{"replicas":3}}""", V1Patch.PatchType.MergePatch), Widgets.Group, Widgets.Version, ns, Widgets.Plural, "sw");
+        var (_, widget) = await _f.SendAsync(HttpMethod.Get, $"/apis/example.com/v1/namespaces/{ns}/widgets/sw");
+        Assert.Equal(3, widget!["spec"]!["replicas"]!.GetValue<int>());
+        await Errors.StatusAsync(() => _f.Client.AppsV1.PatchNamespacedDeploymentScaleAsync(new V1Patch("""{"spec":{"replicas":-1}}""", V1Patch.PatchType.MergePatch), "d", ns),
+            (HttpStatusCode)422, "Invalid");
+    }
+
+    [Fact]
     public async Task A_patch_carrying_a_stale_resourceVersion_is_409()
     {
         var ns = await _f.NamespaceAsync("p");

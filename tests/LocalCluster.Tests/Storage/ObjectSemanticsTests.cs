@@ -142,6 +142,13 @@ public sealed class ObjectSemanticsTests : IClassFixture<ClusterFixture>
     }
 
     [Fact]
+    public async Task The_system_namespaces_may_not_be_deleted()
+    {
+        var status = await Errors.StatusAsync(() => _f.Client.CoreV1.DeleteNamespaceAsync("default"), HttpStatusCode.Forbidden, "Forbidden");
+        Assert.Equal("namespaces \"default\" is forbidden: this namespace may not be deleted", status["message"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_terminating_namespace_refuses_new_content_with_403()
     {
         var ns = await _f.NamespaceAsync("term");
@@ -157,6 +164,38 @@ public sealed class ObjectSemanticsTests : IClassFixture<ClusterFixture>
         await Eventually.GetAsync(
             async () => (await _f.Client.CoreV1.ListNamespaceAsync()).Items.Any(n => n.Metadata.Name == ns),
             present => !present, $"namespace {ns} to disappear");
+    }
+
+    [Fact]
+    public async Task Immutable_fields_are_refused_with_422_naming_them()
+    {
+        var ns = await _f.NamespaceAsync();
+        var frozen = ConfigMap("frozen");
+        frozen.Immutable = true;
+        await _f.Client.CoreV1.CreateNamespacedConfigMapAsync(frozen, ns);
+        var status = await Errors.StatusAsync(() => _f.Client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("""{"data":{"k":"2"}}""", V1Patch.PatchType.MergePatch), "frozen", ns),
+            (HttpStatusCode)422, "Invalid");
+        Assert.Equal("data: Forbidden: field is immutable when `immutable` is set", status["message"]!.GetValue<string>().Split(": ", 2)[1]);
+        await _f.Client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("""{"metadata":{"labels":{"ok":"yes"}}}""", V1Patch.PatchType.MergePatch), "frozen", ns);
+
+        var deployment = new V1Deployment
+        {
+            Metadata = new V1ObjectMeta { Name = "d" },
+            Spec = new V1DeploymentSpec
+            {
+                Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = "a" } },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = "a", ["v"] = "1" } },
+                    Spec = new V1PodSpec { Containers = [new V1Container { Name = "c", Image = "example/c:1" }] },
+                },
+            },
+        };
+        await _f.Client.AppsV1.CreateNamespacedDeploymentAsync(deployment, ns);
+        var selector = await Errors.StatusAsync(() => _f.Client.AppsV1.PatchNamespacedDeploymentAsync(
+            new V1Patch("""{"spec":{"selector":{"matchLabels":{"v":"1"}}}}""", V1Patch.PatchType.MergePatch), "d", ns), (HttpStatusCode)422, "Invalid");
+        Assert.Contains("spec.selector: Invalid value: ", selector["message"]!.GetValue<string>());
+        Assert.Contains("field is immutable", selector["message"]!.GetValue<string>());
     }
 
     [Fact]

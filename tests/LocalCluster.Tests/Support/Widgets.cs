@@ -29,6 +29,9 @@ public static class Widgets
             storage: true
             subresources:
               status: {}
+              scale:
+                specReplicasPath: .spec.replicas
+                statusReplicasPath: .status.replicas
             additionalPrinterColumns:
             - name: Size
               type: string
@@ -64,6 +67,8 @@ public static class Widgets
                     type: object
                     properties:
                       observedGeneration:
+                        type: integer
+                      replicas:
                         type: integer
                       conditions:
                         type: array

@@ -137,6 +137,36 @@ public sealed class WatchTests : IClassFixture<ClusterFixture>
     }
 
     [Fact]
+    public async Task ExpireHistory_makes_a_watch_from_the_latest_listed_version_410_so_informers_relist()
+    {
+        var ns = await _f.NamespaceAsync("w");
+        var list = await _f.Client.CoreV1.ListNamespacedConfigMapAsync(ns);
+        _f.Cluster.Faults.ExpireHistory();
+        var body = await _f.Http.GetStringAsync($"/api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion={list.Metadata.ResourceVersion}");
+        var line = JsonNode.Parse(body.Trim())!;
+        Assert.Equal("ERROR", line["type"]!.GetValue<string>());
+        Assert.Equal("Expired", line["object"]!["reason"]!.GetValue<string>());
+        // A fresh list gives a version that watches again.
+        var relisted = await _f.Client.CoreV1.ListNamespacedConfigMapAsync(ns);
+        Assert.True(long.Parse(relisted.Metadata.ResourceVersion) > long.Parse(list.Metadata.ResourceVersion));
+        var again = await _f.Http.GetStringAsync($"/api/v1/namespaces/{ns}/configmaps?watch=true&timeoutSeconds=1&resourceVersion={relisted.Metadata.ResourceVersion}");
+        Assert.Equal("", again);
+    }
+
+    [Fact]
+    public async Task SendInitialEvents_streams_the_current_objects_then_an_initial_events_end_bookmark()
+    {
+        var ns = await _f.NamespaceAsync("w");
+        await CreateAsync(ns, "one");
+        await CreateAsync(ns, "two");
+        var body = await _f.Http.GetStringAsync($"/api/v1/namespaces/{ns}/configmaps?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1");
+        var events = body.Trim().Split('\n').Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal(["ADDED", "ADDED", "BOOKMARK"], events.Select(e => e["type"]!.GetValue<string>()));
+        Assert.Equal(["one", "two"], events.Take(2).Select(e => e["object"]!["metadata"]!["name"]!.GetValue<string>()));
+        Assert.Equal("true", events[2]["object"]!["metadata"]!["annotations"]!["k8s.io/initial-events-end"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task DropAllWatches_ends_open_streams_and_a_rewatch_from_the_last_version_misses_nothing()
     {
         var ns = await _f.NamespaceAsync("w");
