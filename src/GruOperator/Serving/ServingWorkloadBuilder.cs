@@ -72,11 +72,12 @@ internal static class ServingWorkloadBuilder
             TerminationMessagePath = "/dev/termination-log",
             TerminationMessagePolicy = "FallbackToLogsOnError",
             Args = ServerArgs(model, source, modelPath, revision, track, serving),
+            // Informational, outside GruServer's GRU_* namespace so the server never mistakes them for settings.
             Env =
             [
-                new V1EnvVar { Name = "GRU_MODEL_SOURCE", Value = source.Uri },
-                new V1EnvVar { Name = "GRU_POD_NAME", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.name" } } },
-                new V1EnvVar { Name = "GRU_POD_NAMESPACE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } } },
+                new V1EnvVar { Name = "MODEL_SOURCE", Value = source.Uri },
+                new V1EnvVar { Name = "POD_NAME", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.name" } } },
+                new V1EnvVar { Name = "POD_NAMESPACE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } } },
             ],
             Ports =
             [
