@@ -8,7 +8,9 @@ public sealed record TrackObservation(
     bool TemplateObserved,
     int UnschedulablePods,
     string? UnschedulableMessage,
-    string Revision);
+    string Revision,
+    int FailingPods = 0,
+    string? FailingMessage = null);
 
 /// <summary>The conditions, phase and message for a GruModel.</summary>
 public sealed record ServingAssessment(IReadOnlyList<Condition> Conditions, ModelPhase Phase, string Message);
@@ -24,6 +26,9 @@ public static class ServingConditions
 
     /// <summary>Ready=False: the scheduler cannot place pods (often: no free GPU).</summary>
     public const string Unschedulable = "Unschedulable";
+
+    /// <summary>Ready=False: pods crash, cannot pull their image, or their model fetch failed.</summary>
+    public const string PodsFailing = "PodsFailing";
 
     /// <summary>Progressing=True: a new pod template is rolling out.</summary>
     public const string RollingOut = "RollingOut";
@@ -51,6 +56,11 @@ public static class ServingConditions
         {
             readyCondition = new(ConditionTypes.Ready, Condition.False, Unschedulable,
                 $"{track.UnschedulablePods} pod(s) cannot be scheduled: {track.UnschedulableMessage ?? "no reason given"} ({counts}).", generation, now);
+        }
+        else if (track.FailingPods > 0)
+        {
+            readyCondition = new(ConditionTypes.Ready, Condition.False, PodsFailing,
+                $"{track.FailingPods} pod(s) failing: {track.FailingMessage ?? "no reason given"} ({counts}).", generation, now);
         }
         else
         {

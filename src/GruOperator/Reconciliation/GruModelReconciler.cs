@@ -113,6 +113,11 @@ internal sealed partial class GruModelReconciler : IReconciler
             await _events.RecordAsync(model, EventType.Warning, ServingConditions.Unschedulable,
                 $"{observation.UnschedulablePods} pod(s) of revision {revision} cannot be scheduled: {observation.UnschedulableMessage}", cancellationToken).ConfigureAwait(false);
         }
+        if (observation.FailingPods > 0)
+        {
+            await _events.RecordAsync(model, EventType.Warning, ServingConditions.PodsFailing,
+                $"{observation.FailingPods} pod(s) of revision {revision} failing: {observation.FailingMessage}", cancellationToken).ConfigureAwait(false);
+        }
         var assessment = ServingConditions.Assess(model.Status?.Conditions, observation, generation, Now());
         var stable = new TrackStatus
         {
@@ -159,18 +164,18 @@ internal sealed partial class GruModelReconciler : IReconciler
             LabelOf(pod, Labels.Model) == deployment.Spec.Selector.MatchLabels[Labels.Model]
             && LabelOf(pod, Labels.Track) == Labels.StableTrack
             && pod.Metadata.DeletionTimestamp is null);
-        var unschedulable = pods
-            .Select(pod => pod.Status?.Conditions?.FirstOrDefault(c => c.Type == "PodScheduled" && c.Status == "False" && c.Reason == "Unschedulable"))
-            .Where(c => c is not null)
-            .ToList();
+        var unschedulable = pods.Select(PodDiagnosis.Unschedulable).Where(m => m is not null).ToList();
+        var failing = pods.Select(PodDiagnosis.Failure).Where(m => m is not null).ToList();
         return new TrackObservation(
             desired,
             status?.ReadyReplicas ?? 0,
             status?.UpdatedReplicas ?? 0,
             templateObserved,
             unschedulable.Count,
-            unschedulable.FirstOrDefault()?.Message,
-            revision);
+            unschedulable.FirstOrDefault(),
+            revision,
+            failing.Count,
+            failing.FirstOrDefault());
     }
 
     private static string? LabelOf(V1Pod pod, string label) =>

@@ -62,6 +62,7 @@ public sealed class ConditionsTests
         { "updating replicas", new(3, 1, 1, true, 0, null, "2"), "ReplicasNotReady", "RollingOut", ModelPhase.Progressing },
         { "no GPU for any pod", new(2, 0, 2, true, 2, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.", "1"), "Unschedulable", "RolloutComplete", ModelPhase.Pending },
         { "one pod without GPU", new(2, 1, 2, true, 1, "Insufficient nvidia.com/gpu", "1"), "Unschedulable", "RolloutComplete", ModelPhase.Degraded },
+        { "pods crash", new(2, 0, 2, true, 0, null, "1", 2, "pod p container gru-server is CrashLoopBackOff"), "PodsFailing", "RolloutComplete", ModelPhase.Pending },
         { "zero replicas asked", new(0, 0, 0, true, 0, null, "1"), "StableServing", "RolloutComplete", ModelPhase.Healthy },
     };
 
@@ -77,6 +78,7 @@ public sealed class ConditionsTests
         Assert.True(phase == result.Phase, $"{scenario}: phase {result.Phase}");
         Assert.All(result.Conditions, c => Assert.Equal(4, c.ObservedGeneration));
         if (track.UnschedulableMessage is { } why) Assert.Contains(why, ready.Message, StringComparison.Ordinal);
+        if (track.FailingMessage is { } failing) Assert.Contains(failing, ready.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -110,6 +110,7 @@ public sealed class GruModelControllerTests
         var restored = await harness.WaitForDeploymentAsync(Ns, "drift-stable",
             d => d.Spec.Replicas == 1 && d.Spec.Template.Spec.Containers[0].Image == OperatorHarness.ServerImage, "drift to be undone");
         Assert.Equal("drift", restored.Metadata.Labels[Labels.Model]);
+        Assert.Contains(await harness.EventsAsync(Ns, "drift"), e => e.Reason == "DeploymentUpdated");
     }
 
     [Fact]
@@ -227,6 +228,26 @@ public sealed class GruModelControllerTests
         // Once the pod is placed and ready the condition clears.
         await harness.Cluster.Pods.MarkReadyAsync(Ns, pod.Metadata.Name);
         await harness.WaitForStatusAsync(Ns, "nogpu", m => m.Status!.Phase == ModelPhase.Healthy, "healthy once scheduled");
+    }
+
+    [Fact]
+    public async Task FailingPodsShowInStatusWithTheirReason()
+    {
+        await using var harness = await OperatorHarness.StartAsync(autoReadyPods: false);
+        await harness.StartOperatorAsync();
+        await harness.CreateAsync(Models.Cpu("crashy", Ns));
+        var pod = await Poll.UntilAsync(
+            async () => (await harness.Client.CoreV1.ListNamespacedPodAsync(Ns, labelSelector: $"{Labels.Model}=crashy")).Items.FirstOrDefault(),
+            _ => true, OperatorHarness.Timeout, "a pod of the model");
+
+        await harness.Cluster.Pods.MarkFailedAsync(Ns, pod.Metadata.Name, "ModelDigestMismatch");
+
+        var status = await harness.WaitForStatusAsync(Ns, "crashy",
+            m => ConditionSet.Find(m.Status!.Conditions, ConditionTypes.Ready)?.Reason == ServingConditions.PodsFailing, "Ready=False PodsFailing");
+        var message = ConditionSet.Find(status.Status!.Conditions, ConditionTypes.Ready)!.Message;
+        Assert.Contains(pod.Metadata.Name, message, StringComparison.Ordinal);
+        Assert.Contains("ModelDigestMismatch", message, StringComparison.Ordinal);
+        Assert.Contains(await harness.EventsAsync(Ns, "crashy"), e => e.Reason == ServingConditions.PodsFailing && e.Type == "Warning");
     }
 
     [Fact]

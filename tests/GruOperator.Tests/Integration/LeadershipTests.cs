@@ -16,11 +16,15 @@ public sealed class LeadershipTests
         var lifetime = leader.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
 
         // Another holder takes the Lease (as after a network partition): op-a can no longer renew.
-        var lease = await harness.Client.CoordinationV1.ReadNamespacedLeaseAsync("gru-operator-leader", "default");
-        lease.Spec.HolderIdentity = "intruder";
-        lease.Spec.LeaseDurationSeconds = 600;
-        lease.Spec.RenewTime = DateTime.UtcNow;
-        await harness.Client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, "gru-operator-leader", "default");
+        // The leader renews concurrently, so retry the read-modify-write on 409 as any client would.
+        await Poll.UntilAsync(async () =>
+        {
+            var lease = await harness.Client.CoordinationV1.ReadNamespacedLeaseAsync("gru-operator-leader", "default");
+            lease.Spec.HolderIdentity = "intruder";
+            lease.Spec.LeaseDurationSeconds = 600;
+            lease.Spec.RenewTime = DateTime.UtcNow;
+            return await harness.Client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, "gru-operator-leader", "default");
+        }, l => l.Spec.HolderIdentity == "intruder", OperatorHarness.Timeout, "the lease to change hands");
 
         await Poll.UntilAsync(() => lifetime.ApplicationStopping.IsCancellationRequested, OperatorHarness.Timeout, "the process to stop");
         var state = leader.Services.GetRequiredService<global::ControllerRuntime.Leadership.LeadershipState>();
