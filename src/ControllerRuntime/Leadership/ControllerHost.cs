@@ -68,7 +68,11 @@ public sealed partial class ControllerHost : BackgroundService
         var leading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         elector.OnStartedLeading += () => leading.TrySetResult();
         elector.OnNewLeader += leader => Log.NewLeader(_logger, leader, identity);
-        elector.OnError += ex => Log.ElectionError(_logger, ex);
+        elector.OnError += ex =>
+        {
+            // Cancellation is how a stop reaches the elector, not an error worth a warning.
+            if (ex is not OperationCanceledException) Log.ElectionError(_logger, ex);
+        };
 
         Log.Campaigning(_logger, identity, _options.LeaseNamespace, _options.LeaseName);
         var election = elector.RunUntilLeadershipLostAsync(stoppingToken);

@@ -47,5 +47,10 @@ internal sealed class WorkloadFinalizer(IKubernetes client, EventRecorder events
         catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
         {
         }
+        catch (System.Text.Json.JsonException)
+        {
+            // The API server may answer a successful DELETE with a metav1.Status rather than the object (Services
+            // do), which the typed client cannot read as the object. The delete itself succeeded.
+        }
     }
 }
