@@ -67,6 +67,16 @@ var peak = PeakRssMb(restarted);
 await StopAsync(restarted);
 Console.WriteLine($"restart convergence of {count} changed models: {restart.Elapsed.TotalSeconds:0.0} s, operator peak RSS {peak:0} MB");
 
+// A restart with nothing to change: how long until every model has been reconciled once (read from /metrics).
+var metricsPort = FreePort();
+var idle = StartOperator(metricsPort);
+var noop = Stopwatch.StartNew();
+await WaitReconciledAsync(metricsPort);
+noop.Stop();
+var idlePeak = PeakRssMb(idle);
+await StopAsync(idle);
+Console.WriteLine($"no-op restart: {count} models reconciled in {noop.Elapsed.TotalSeconds:0.0} s, operator peak RSS {idlePeak:0} MB");
+
 Directory.CreateDirectory(resultsDir);
 var result = new
 {
@@ -78,6 +88,8 @@ var result = new
     initialOperatorPeakRssMb = Math.Round(firstPeak, 1),
     restartConvergenceSeconds = Math.Round(restart.Elapsed.TotalSeconds, 2),
     restartOperatorPeakRssMb = Math.Round(peak, 1),
+    noopRestartReconcileAllSeconds = Math.Round(noop.Elapsed.TotalSeconds, 2),
+    noopRestartOperatorPeakRssMb = Math.Round(idlePeak, 1),
     converged = "every GruModel at the new generation with phase Healthy and all replicas ready",
     machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}",
     measuredAt = DateTimeOffset.UtcNow,
@@ -87,11 +99,15 @@ await File.WriteAllTextAsync(path, JsonSerializer.Serialize(result, new JsonSeri
 Console.WriteLine($"wrote {path}");
 return 0;
 
-Process StartOperator()
+Process StartOperator(int metricsPort = 0)
 {
     var info = new ProcessStartInfo("dotnet")
     {
-        ArgumentList = { operatorDll, "--kubeconfig", kubeconfig, "--leader-elect", "false", "--metrics-port", "0", "--health-port", "0", "--bind-address", "127.0.0.1" },
+        ArgumentList =
+        {
+            operatorDll, "--kubeconfig", kubeconfig, "--leader-elect", "false", "--health-port", "0", "--bind-address", "127.0.0.1",
+            "--metrics-port", metricsPort.ToString(CultureInfo.InvariantCulture),
+        },
         RedirectStandardOutput = true,
         RedirectStandardError = true,
     };
@@ -102,6 +118,36 @@ Process StartOperator()
     process.BeginOutputReadLine();
     process.BeginErrorReadLine();
     return process;
+}
+
+static int FreePort()
+{
+    using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+    listener.Start();
+    return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+async Task WaitReconciledAsync(int port)
+{
+    using var http = new HttpClient();
+    var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(10);
+    while (DateTime.UtcNow < deadline)
+    {
+        try
+        {
+            var text = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+            var reconciled = text.Split('\n')
+                .Where(l => l.StartsWith("controller_reconcile_total{", StringComparison.Ordinal) && !l.Contains("result=\"error\"", StringComparison.Ordinal))
+                .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+            if (reconciled >= count) return;
+        }
+        catch (HttpRequestException)
+        {
+            // Not listening yet.
+        }
+        await Task.Delay(200);
+    }
+    throw new TimeoutException("the restarted operator did not reconcile every model within 10 minutes");
 }
 
 static async Task StopAsync(Process process)

@@ -1,7 +1,9 @@
 using ControllerRuntime.Leadership;
 using GruOperator.Hosting;
 using GruOperator.Manifests;
+using k8s.Exceptions;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 if (args.Length > 0 && args[0] == "manifests")
 {
@@ -10,6 +12,19 @@ if (args.Length > 0 && args[0] == "manifests")
 
 var app = OperatorHost.Build(args);
 var leadership = app.Services.GetRequiredService<LeadershipState>();
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (OptionsValidationException ex)
+{
+    Console.Error.WriteLine($"error: invalid configuration: {string.Join("; ", ex.Failures)}");
+    return 2;
+}
+catch (KubeConfigException ex)
+{
+    Console.Error.WriteLine($"error: {ex.Message}. Pass --kubeconfig PATH (and --context NAME), set KUBECONFIG, or run in a pod.");
+    return 2;
+}
 // Leadership lost: exit non-zero so the pod restarts as a fresh candidate (controller-runtime does the same).
 return leadership.Lost ? 1 : 0;
