@@ -10,7 +10,8 @@ public sealed record TrackObservation(
     string? UnschedulableMessage,
     string Revision,
     int FailingPods = 0,
-    string? FailingMessage = null);
+    string? FailingMessage = null,
+    string? StalledMessage = null);
 
 /// <summary>The conditions, phase and message for a GruModel.</summary>
 public sealed record ServingAssessment(IReadOnlyList<Condition> Conditions, ModelPhase Phase, string Message);
@@ -29,6 +30,9 @@ public static class ServingConditions
 
     /// <summary>Ready=False: pods crash, cannot pull their image, or their model fetch failed.</summary>
     public const string PodsFailing = "PodsFailing";
+
+    /// <summary>Ready=False and Progressing=False: the Deployment gave up waiting for its rollout (progressDeadlineSeconds).</summary>
+    public const string ProgressDeadlineExceeded = "ProgressDeadlineExceeded";
 
     /// <summary>Progressing=True: a new pod template is rolling out.</summary>
     public const string RollingOut = "RollingOut";
@@ -62,12 +66,20 @@ public static class ServingConditions
             readyCondition = new(ConditionTypes.Ready, Condition.False, PodsFailing,
                 $"{track.FailingPods} pod(s) failing: {track.FailingMessage ?? "no reason given"} ({counts}).", generation, now);
         }
+        else if (track.StalledMessage is not null)
+        {
+            readyCondition = new(ConditionTypes.Ready, Condition.False, ProgressDeadlineExceeded,
+                $"Revision {track.Revision} stopped progressing: {track.StalledMessage} ({counts}).", generation, now);
+        }
         else
         {
             readyCondition = new(ConditionTypes.Ready, Condition.False, ReplicasNotReady, $"Waiting for revision {track.Revision}: {counts}.", generation, now);
         }
 
-        var progressing = rolling
+        var progressing = track.StalledMessage is not null
+            ? new Condition(ConditionTypes.Progressing, Condition.False, ProgressDeadlineExceeded,
+                $"Revision {track.Revision} stopped progressing: {track.StalledMessage}", generation, now)
+            : rolling
             ? new Condition(ConditionTypes.Progressing, Condition.True, RollingOut,
                 $"Rolling out revision {track.Revision}: {track.UpdatedReplicas}/{track.DesiredReplicas} replicas updated.", generation, now)
             : new Condition(ConditionTypes.Progressing, Condition.False, RolloutComplete,

@@ -118,6 +118,11 @@ internal sealed partial class GruModelReconciler : IReconciler
             await _events.RecordAsync(model, EventType.Warning, ServingConditions.PodsFailing,
                 $"{observation.FailingPods} pod(s) of revision {revision} failing: {observation.FailingMessage}", cancellationToken).ConfigureAwait(false);
         }
+        if (observation.StalledMessage is { } stalled)
+        {
+            await _events.RecordAsync(model, EventType.Warning, ServingConditions.ProgressDeadlineExceeded,
+                $"Revision {revision} stopped progressing: {stalled}", cancellationToken).ConfigureAwait(false);
+        }
         var assessment = ServingConditions.Assess(model.Status?.Conditions, observation, generation, Now());
         var stable = new TrackStatus
         {
@@ -166,6 +171,7 @@ internal sealed partial class GruModelReconciler : IReconciler
             && pod.Metadata.DeletionTimestamp is null);
         var unschedulable = pods.Select(PodDiagnosis.Unschedulable).Where(m => m is not null).ToList();
         var failing = pods.Select(PodDiagnosis.Failure).Where(m => m is not null).ToList();
+        var stalled = status?.Conditions?.FirstOrDefault(c => c is { Type: "Progressing", Status: "False", Reason: "ProgressDeadlineExceeded" });
         return new TrackObservation(
             desired,
             status?.ReadyReplicas ?? 0,
@@ -175,7 +181,8 @@ internal sealed partial class GruModelReconciler : IReconciler
             unschedulable.FirstOrDefault(),
             revision,
             failing.Count,
-            failing.FirstOrDefault());
+            failing.FirstOrDefault(),
+            stalled is null ? null : stalled.Message ?? $"Deployment {deployment.Metadata.Name} exceeded its progress deadline");
     }
 
     private static string? LabelOf(V1Pod pod, string label) =>

@@ -63,6 +63,7 @@ public sealed class ConditionsTests
         { "no GPU for any pod", new(2, 0, 2, true, 2, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.", "1"), "Unschedulable", "RolloutComplete", ModelPhase.Pending },
         { "one pod without GPU", new(2, 1, 2, true, 1, "Insufficient nvidia.com/gpu", "1"), "Unschedulable", "RolloutComplete", ModelPhase.Degraded },
         { "pods crash", new(2, 0, 2, true, 0, null, "1", 2, "pod p container gru-server is CrashLoopBackOff"), "PodsFailing", "RolloutComplete", ModelPhase.Pending },
+        { "rollout stalled", new(2, 1, 1, true, 0, null, "3", StalledMessage: "ReplicaSet \"m-abc\" has timed out progressing."), "ProgressDeadlineExceeded", "ProgressDeadlineExceeded", ModelPhase.Degraded },
         { "zero replicas asked", new(0, 0, 0, true, 0, null, "1"), "StableServing", "RolloutComplete", ModelPhase.Healthy },
     };
 
@@ -79,6 +80,7 @@ public sealed class ConditionsTests
         Assert.All(result.Conditions, c => Assert.Equal(4, c.ObservedGeneration));
         if (track.UnschedulableMessage is { } why) Assert.Contains(why, ready.Message, StringComparison.Ordinal);
         if (track.FailingMessage is { } failing) Assert.Contains(failing, ready.Message, StringComparison.Ordinal);
+        if (track.StalledMessage is { } stalled) Assert.Contains(stalled, progressing.Message, StringComparison.Ordinal);
     }
 
     [Fact]
