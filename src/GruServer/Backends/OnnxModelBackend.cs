@@ -31,14 +31,14 @@ internal sealed class OnnxModelBackend : IModelBackend
         try
         {
             var provider = "CPU";
-            if (preference != ExecutionProviderPreference.Cpu)
+            if (preference != ExecutionProviderPreference.CPU)
             {
                 cudaUnavailableReason = TryAppendCuda(options);
                 if (cudaUnavailableReason is null)
                 {
                     provider = "CUDA";
                 }
-                else if (preference == ExecutionProviderPreference.Cuda)
+                else if (preference == ExecutionProviderPreference.CUDA)
                 {
                     throw new ModelLoadException(
                         $"--execution-provider CUDA was requested but CUDA is unavailable: {cudaUnavailableReason}. " +
