@@ -67,6 +67,8 @@ internal static partial class GruServerHost
                 prometheus.ScrapeEndpointPath = "/metrics";
                 // Keep series to the labels the contract names (model, revision, track, ...).
                 prometheus.ScopeInfoEnabled = false;
+                // Every scrape sees the latest counts (the default caches 300 ms); Prometheus scrapes seconds apart anyway.
+                prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
             }));
 
         var app = builder.Build();

@@ -68,8 +68,9 @@ internal static class V2RequestReader
         {
             throw TooLarge(maxBytes);
         }
-        catch (Exception e) when (e is BadHttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is BadHttpRequestException or IOException or OperationCanceledException)
         {
+            // Also when the client hung up: the request still counts as a truncated body in the metrics.
             throw InferenceException.Invalid(SchemaErrorReasons.TruncatedBody,
                 $"the request body ended before its declared length or arrived too slowly ({e.Message}); send the complete JSON body.");
         }
