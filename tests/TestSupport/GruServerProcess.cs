@@ -134,6 +134,37 @@ public sealed partial class GruServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs GruServer with exactly <paramref name="arguments"/> until it exits on its own (e.g. <c>--help</c>,
+    /// or a configuration it must refuse); kills it after <paramref name="timeout"/>. GRU_* variables of the
+    /// test runner are not inherited; <paramref name="environment"/> adds some.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(
+        IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        var start = NewStartInfo(environment ?? new Dictionary<string, string>());
+        start.ArgumentList.Add(LocateServerDll());
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timer = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timer.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"GruServer {string.Join(' ', arguments)} did not exit within {timeout}; output:\n{await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
+        }
+
+        return (process.ExitCode, await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false));
+    }
+
     /// <summary>Sends SIGTERM and waits for a graceful exit; kills the process after <paramref name="timeout"/>.
     /// Returns the exit code (137 when it had to be killed).</summary>
     public async Task<int> StopAsync(TimeSpan? timeout = null)
@@ -192,22 +223,7 @@ public sealed partial class GruServerProcess : IAsyncDisposable
             metricsPort = FreePort.Next();
         }
 
-        var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("GRU_", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(key);
-        }
-
-        foreach (var (key, value) in options.Environment)
-        {
-            start.Environment[key] = value;
-        }
-
+        var start = NewStartInfo(options.Environment);
         string[] arguments =
         [
             LocateServerDll(),
@@ -256,6 +272,27 @@ public sealed partial class GruServerProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return server;
+    }
+
+    private static ProcessStartInfo NewStartInfo(IReadOnlyDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("GRU_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        return start;
     }
 
     private void Append(string? line)
