@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-echo "no benchmarks yet"
+# GruServer: one infer over HTTP vs a direct InferenceSession.Run (about a minute).
+dotnet build bench/GruServer.Bench -c Release -v quiet -nologo
+dotnet bench/GruServer.Bench/bin/Release/net10.0/GruServer.Bench.dll --output bench/results

@@ -38,7 +38,12 @@ public static class GruOnnxWriter
             graph.Input.Add(TensorValue(GruModelNames.SequenceLengths, TensorProto.Types.DataType.Int32, "batch"));
         }
 
-        graph.Initializer.Add(Int64Tensor("shape_keep2_flatten", 0, 0, -1));
+        // Reshape targets; [0, 0, -1] is only needed between layers or for a per-step output.
+        if (spec.Layers > 1 || spec.DenseOutputs == 0)
+        {
+            graph.Initializer.Add(Int64Tensor("shape_keep2_flatten", 0, 0, -1));
+        }
+
         graph.Initializer.Add(Int64Tensor("shape_keep1_flatten", 0, -1));
 
         graph.Node.Add(Transpose(GruModelNames.Input, "x_time_major", 1, 0, 2));
