@@ -7,7 +7,7 @@ namespace GruOnnx.Writing;
 
 /// <summary>Turns a <see cref="GruModel"/> into an ONNX graph built from the standard <c>GRU</c> operator.</summary>
 /// <remarks>
-/// Graph, batch-major at the edges and time-major inside (ONNX Runtime's GRU kernels only run layout 0):
+/// Graph, batch-major at the edges and time-major inside (ONNX Runtime's CPU GRU kernel rejects layout=1):
 /// <code>
 /// input [B,T,I] ─Transpose→ [T,B,I] ─GRU→ Y [T,D,B,H] ─Transpose,Reshape→ [T,B,D·H] ─GRU→ … (layers)
 /// last Y   ─Transpose [2,0,1,3], Reshape [0,0,-1]→ output [B,T,D·H]          (no head)

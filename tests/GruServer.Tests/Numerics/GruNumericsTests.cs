@@ -75,6 +75,29 @@ public sealed class GruNumericsTests
         Assert.NotEqual(GruOnnxWriter.ToBytes(GruModel.Create(spec)), GruOnnxWriter.ToBytes(GruModel.Create(spec with { Seed = 100 })));
     }
 
+    [Fact]
+    public void TheCommittedSampleModelIsWhatGruModelWritesForItsDocumentedFlags()
+    {
+        // README: --input-size 8 --hidden-size 32 --layers 2 --linear-before-reset --sequence-lengths --dense-outputs 4 --seed 42
+        var spec = new GruModelSpec(8, 32, Layers: 2, LinearBeforeReset: true, SequenceLengths: true, DenseOutputs: 4, Seed: 42);
+        var sample = Path.Combine(RepositoryRoot(), "config", "samples", "models", "sample-gru.onnx");
+
+        Assert.Equal(GruOnnxWriter.ToBytes(GruModel.Create(spec)), File.ReadAllBytes(sample));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "GruOperator.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"GruOperator.sln not found above {AppContext.BaseDirectory}");
+    }
+
     private static float[] RunHead(InferenceSession session, float[] x, int steps, int length)
     {
         using var input = OrtValue.CreateTensorValueFromMemory(x, [1, steps, 4]);
