@@ -30,6 +30,8 @@ internal static partial class GruServerHost
             o.UseUtcTimestamp = true;
         });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A failed start is logged once, by RunAsync, in one line that names the flag to fix.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -92,8 +94,17 @@ internal static partial class GruServerHost
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("GruServer");
         var model = app.Services.GetRequiredService<ServedModel>();
         // The meter provider must be listening before the metrics pre-create their zero series, or
-        // those first measurements are dropped.
-        app.Services.GetRequiredService<MeterProvider>();
+        // those first measurements are dropped. Building it starts the metrics listener.
+        try
+        {
+            app.Services.GetRequiredService<MeterProvider>();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is System.Net.HttpListenerException listener)
+        {
+            Log.CannotListen(logger, options.Host, options.MetricsPort, listener.Message + " (--metrics-port)");
+            return 1;
+        }
+
         app.Services.GetRequiredService<GruServerMetrics>();
         var faults = app.Services.GetRequiredService<FaultInjection>();
         app.Lifetime.ApplicationStopping.Register(() =>
@@ -115,12 +126,7 @@ internal static partial class GruServerHost
         catch (IOException e)
         {
             // Typically the port is taken: say which one instead of a stack trace.
-            Log.CannotListen(logger, options.Host, options.Port, e.Message);
-            return 1;
-        }
-        catch (System.Net.HttpListenerException e)
-        {
-            Log.CannotListen(logger, options.Host, options.MetricsPort, e.Message);
+            Log.CannotListen(logger, options.Host, options.Port, e.Message + " (--port)");
             return 1;
         }
 

@@ -99,6 +99,26 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task TakenPortsStopTheServerWithExitCode1NamingTheFlag()
+    {
+        var model = await GruTestModels.WriteAsync();
+        await using var running = await GruServerProcess.StartAsync(new GruServerStartOptions { ModelPath = model.Path });
+        string Port(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var inference = await GruServerProcess.RunToExitAsync(
+            ["--model", model.Path, "--host", "127.0.0.1", "--port", Port(running.Port), "--metrics-port", Port(FreePort.Next())]);
+        var metrics = await GruServerProcess.RunToExitAsync(
+            ["--model", model.Path, "--host", "127.0.0.1", "--port", Port(FreePort.Next()), "--metrics-port", Port(running.MetricsPort)]);
+
+        Assert.Equal(1, inference.ExitCode);
+        Assert.Contains($"Cannot listen on 127.0.0.1:{running.Port}", inference.Output, StringComparison.Ordinal);
+        Assert.Contains("(--port)", inference.Output, StringComparison.Ordinal);
+        Assert.Equal(1, metrics.ExitCode);
+        Assert.Contains($"Cannot listen on 127.0.0.1:{running.MetricsPort}", metrics.Output, StringComparison.Ordinal);
+        Assert.Contains("(--metrics-port)", metrics.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AModelFileThatIsNotOnnxStopsTheServerWithExitCode1()
     {
         var path = Path.Combine(Path.GetTempPath(), $"not-a-model-{Guid.NewGuid():N}.onnx");
