@@ -20,6 +20,9 @@ public sealed record GruServerStartOptions
 
     public string Track { get; init; } = "stable";
 
+    /// <summary><c>--host</c>; the fixture always connects through 127.0.0.1, so 0.0.0.0 works too.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
     /// <summary><c>--fault-latency</c>, e.g. "150ms"; null leaves it off.</summary>
     public string? FaultLatency { get; init; }
 
@@ -229,7 +232,7 @@ public sealed partial class GruServerProcess : IAsyncDisposable
             LocateServerDll(),
             "--model", options.ModelPath,
             "--model-name", options.ModelName,
-            "--host", "127.0.0.1",
+            "--host", options.Host,
             "--port", port.ToString(CultureInfo.InvariantCulture),
             "--metrics-port", metricsPort.ToString(CultureInfo.InvariantCulture),
             "--revision", options.Revision,

@@ -64,8 +64,19 @@ internal static partial class GruServerHost
             .AddMeter(GruServerMetrics.MeterName)
             .AddPrometheusHttpListener(prometheus =>
             {
-                prometheus.Host = options.Host is "0.0.0.0" or "::" ? "+" : options.Host;
                 prometheus.Port = options.MetricsPort;
+                // The exporter builds its one prefix from a URI (no wildcards, no aliases); the listener gets the
+                // real prefixes instead.
+                prometheus.Host = "localhost";
+                var prefixes = MetricsListenerPrefixes.For(options.Host, options.MetricsPort);
+                prometheus.ConfigureHttpListener = (_, listener) =>
+                {
+                    listener.Prefixes.Clear();
+                    foreach (var prefix in prefixes)
+                    {
+                        listener.Prefixes.Add(prefix);
+                    }
+                };
                 prometheus.ScrapeEndpointPath = "/metrics";
                 // Keep series to the labels the contract names (model, revision, track, ...).
                 prometheus.ScopeInfoEnabled = false;

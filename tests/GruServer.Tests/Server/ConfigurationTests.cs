@@ -73,6 +73,20 @@ public sealed class ConfigurationTests
         Assert.Contains("at most 1 (--max-batch-size)", await tooLarge.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("0.0.0.0")]
+    [InlineData("localhost")]
+    public async Task ListensOnEveryAddressByDefaultOrOnTheGivenHost(string host)
+    {
+        var model = await GruTestModels.WriteAsync();
+        await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions { ModelPath = model.Path, Host = host });
+        using var http = new HttpClient();
+
+        var metrics = await MetricsScrape.FetchAsync(http, server.MetricsUrl);
+
+        Assert.Equal(1, metrics.Value("gru_model_ready"));
+    }
+
     [Fact]
     public async Task MissingModelFileStopsTheServerWithExitCode1()
     {
