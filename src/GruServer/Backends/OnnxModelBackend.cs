@@ -100,7 +100,7 @@ internal sealed class OnnxModelBackend : IModelBackend
                 });
             }
 
-            using var results = _session.Run(runOptions, inputs.Select(i => i.Name).ToArray(), values, outputNames.ToArray());
+            using var results = RunOrCancel(runOptions, [.. inputs.Select(i => i.Name)], values, [.. outputNames], cancellationToken);
             var outputs = new List<NamedTensor>(outputNames.Count);
             for (var i = 0; i < outputNames.Count; i++)
             {
@@ -129,6 +129,20 @@ internal sealed class OnnxModelBackend : IModelBackend
     }
 
     public void Dispose() => _session.Dispose();
+
+    private IDisposableReadOnlyCollection<OrtValue> RunOrCancel(
+        RunOptions runOptions, string[] inputNames, List<OrtValue> values, string[] outputNames, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return _session.Run(runOptions, inputNames, values, outputNames);
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            // RunOptions.Terminate stopped the run because the caller went away.
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
 
     private static string? TryAppendCuda(SessionOptions options)
     {

@@ -54,7 +54,7 @@ internal sealed class InferenceService
         {
             outputs = backend.Run(request.Inputs, outputNames, cancellationToken);
         }
-        catch (OnnxRuntimeException e) when (e.Message.Contains("INVALID_ARGUMENT", StringComparison.Ordinal) || e.Message.Contains("Invalid", StringComparison.Ordinal))
+        catch (OnnxRuntimeException e) when (e.Message.Contains("InvalidArgument", StringComparison.Ordinal) || e.Message.Contains("INVALID_ARGUMENT", StringComparison.Ordinal))
         {
             // Validation covers the known rules; whatever ONNX Runtime still rejects is the caller's input too.
             throw InferenceException.Invalid(SchemaErrorReasons.RejectedByModel, $"the model rejected the inputs: {e.Message}");
