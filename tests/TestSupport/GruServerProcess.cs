@@ -95,22 +95,7 @@ public sealed partial class GruServerProcess : IAsyncDisposable
             return File.Exists(explicitPath) ? explicitPath : throw new FileNotFoundException($"GRU_SERVER_DLL points to {explicitPath}, which does not exist.");
         }
 
-        var baseDirectory = AppContext.BaseDirectory;
-        // bin/<Configuration>/<tfm>/ of the test project tells which configuration to look for.
-        var parts = baseDirectory.TrimEnd(Path.DirectorySeparatorChar).Split(Path.DirectorySeparatorChar);
-        var configuration = parts.Length >= 2 ? parts[^2] : "Release";
-        var tfm = parts[^1];
-        for (var dir = new DirectoryInfo(baseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "src", "GruServer", "bin", configuration, tfm, "GruServer.dll");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException(
-            $"GruServer.dll ({configuration}/{tfm}) not found above {baseDirectory}; build it with `dotnet build src/GruServer -c {configuration}` or set GRU_SERVER_DLL.");
+        return BuildOutput.Locate("src/GruServer", "GruServer.dll");
     }
 
     /// <summary>Starts a server and waits until it is ready (or live); retries once on a port race.</summary>
