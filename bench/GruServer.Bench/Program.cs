@@ -11,10 +11,10 @@ using TestSupport;
 // One infer request through GruServer (HTTP/JSON, validation, metrics) vs InferenceSession.Run on the same
 // model and input in-process: the ratio is what the serving layer costs. Sequential requests, batch 1.
 var outputDirectory = args.Length > 1 && args[0] == "--output" ? args[1] : "bench/results";
-var repositoryRoot = FindRepositoryRoot();
+var repositoryRoot = Repository.Root;
 Directory.CreateDirectory(Path.Combine(repositoryRoot, outputDirectory));
 
-var sampleModel = Path.Combine(repositoryRoot, "config/samples/models/sample-gru.onnx");
+var sampleModel = Repository.SampleModelPath;
 var large = await GruTestModels.WriteAsync(new GruModelSpec(InputSize: 64, HiddenSize: 256, SequenceLengths: true, DenseOutputs: 8, Seed: 3));
 var cases = new[]
 {
@@ -81,19 +81,6 @@ static string Report(IReadOnlyList<BenchResult> results)
     }
 
     return text.ToString();
-}
-
-static string FindRepositoryRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-    {
-        if (File.Exists(Path.Combine(dir.FullName, "GruOperator.sln")))
-        {
-            return dir.FullName;
-        }
-    }
-
-    return Directory.GetCurrentDirectory();
 }
 
 namespace GruServer.Bench
