@@ -33,8 +33,11 @@ build-gpu:
 	bash tests/gpu-smoke.sh
 
 ## An embedded Kubernetes API server on 127.0.0.1 with a kubeconfig; runs until Ctrl-C.
+## Deployment controller and auto-ready pods are on: e.g. make cluster CLUSTER_PORT=7443 CLUSTER_ARGS="--auto-ready-pods false".
+CLUSTER_KUBECONFIG ?= .tmp/local-cluster/kubeconfig
+CLUSTER_PORT ?= 6443
 cluster:
-	$(DOTNET) run -c $(CONFIG) --project src/LocalCluster --
+	$(DOTNET) run -c $(CONFIG) --project src/LocalCluster -- --kubeconfig $(abspath $(CLUSTER_KUBECONFIG)) --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
 
 ## The operator against the current kubeconfig context.
 run:

@@ -6,3 +6,6 @@ mkdir -p bench/results
 # GruServer: one infer over HTTP vs a direct InferenceSession.Run (about a minute).
 dotnet build bench/GruServer.Bench -c Release -v quiet -nologo
 dotnet bench/GruServer.Bench/bin/Release/net10.0/GruServer.Bench.dll --output bench/results
+
+# LocalCluster: create and watch 10,000 ConfigMaps through KubernetesClient over HTTPS (bench/results/local-cluster.json).
+dotnet run -c Release --project bench/LocalCluster.Bench -- 10000 8 bench/results
