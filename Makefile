@@ -39,13 +39,14 @@ CLUSTER_PORT ?= 6443
 cluster:
 	$(DOTNET) run -c $(CONFIG) --project src/LocalCluster -- --kubeconfig $(abspath $(CLUSTER_KUBECONFIG)) --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
 
-## The operator against the current kubeconfig context.
+## The operator against the current kubeconfig context (one local instance: no leader election).
+## Extra flags: make run ARGS="--namespaces ml --workers 8".
 run:
-	$(DOTNET) run -c $(CONFIG) --project src/GruOperator --
+	$(DOTNET) run -c $(CONFIG) --project src/GruOperator -- --leader-elect false --metrics-port 8080 --health-port 8081 $(ARGS)
 
 ## Regenerates config/crds from the C# types.
 manifests:
-	$(DOTNET) run -c $(CONFIG) --project src/GruOperator -- manifests --output config/crds
+	$(DOTNET) run -c $(CONFIG) --project src/GruOperator -- manifests --output $(CURDIR)/config/crds
 
 clean:
 	$(DOTNET) clean GruOperator.sln -c $(CONFIG)
