@@ -20,7 +20,7 @@ deps:
 
 ## GruServer on the bundled sample model: inference at 127.0.0.1:8080, metrics at :9464.
 serve:
-	$(DOTNET) run -c $(CONFIG) --project src/GruServer -- --model $(SAMPLE_MODEL) --model-name sample-gru --host 127.0.0.1 --port 8080 --metrics-port 9464
+	$(DOTNET) run -c $(CONFIG) --project src/GruServer -- --model $(CURDIR)/$(SAMPLE_MODEL) --model-name sample-gru --host 127.0.0.1 --port 8080 --metrics-port 9464
 
 ## Benchmarks; results are written under bench/results/.
 bench:
