@@ -99,7 +99,7 @@ internal sealed partial class PrometheusClient(HttpClient http, IOptionsMonitor<
         (time.ToUnixTimeMilliseconds() / 1000.0).ToString("0.###", CultureInfo.InvariantCulture);
 
     private static string OneLine(Exception ex) =>
-        ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
+        ex.InnerException is { } inner && !ex.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{ex.Message} ({inner.Message})" : ex.Message;
 
     private static partial class Log
     {
