@@ -21,14 +21,28 @@ public sealed class InferenceLoad : IAsyncDisposable
     /// </summary>
     public InferenceLoad(
         IEnumerable<Uri> inferUrls, string requestJson, int workersPerServer, TimeSpan pause, TimeSpan maxDuration, int maxRequestsPerServer = 50_000)
+        : this(inferUrls, [requestJson], workersPerServer, pause, maxDuration, maxRequestsPerServer, seed: 0)
+    {
+    }
+
+    /// <summary>
+    /// Noisy load: each request is drawn from <paramref name="requestJsons"/> (e.g. different batch sizes and
+    /// lengths) and each pause is jittered between half and one and a half of <paramref name="pause"/>.
+    /// </summary>
+    public InferenceLoad(
+        IEnumerable<Uri> inferUrls, IReadOnlyList<string> requestJsons, int workersPerServer, TimeSpan pause, TimeSpan maxDuration,
+        int maxRequestsPerServer, int seed)
     {
         _stop = new CancellationTokenSource(maxDuration);
+        var bodies = requestJsons.Select(Encoding.UTF8.GetBytes).ToArray();
+        var jitter = bodies.Length > 1;
         foreach (var url in inferUrls)
         {
             var budget = new StrongBox(maxRequestsPerServer);
             for (var w = 0; w < workersPerServer; w++)
             {
-                _workers.Add(Task.Run(() => RunAsync(url, requestJson, pause, budget, _stop.Token)));
+                var random = new Random(seed++);
+                _workers.Add(Task.Run(() => RunAsync(url, bodies, pause, jitter, random, budget, _stop.Token)));
             }
         }
     }
@@ -47,18 +61,18 @@ public sealed class InferenceLoad : IAsyncDisposable
         _http.Dispose();
     }
 
-    private async Task RunAsync(Uri url, string json, TimeSpan pause, StrongBox budget, CancellationToken cancellationToken)
+    private async Task RunAsync(
+        Uri url, byte[][] bodies, TimeSpan pause, bool jitter, Random random, StrongBox budget, CancellationToken cancellationToken)
     {
-        var body = Encoding.UTF8.GetBytes(json);
         while (!cancellationToken.IsCancellationRequested && Interlocked.Decrement(ref budget.Value) >= 0)
         {
             try
             {
-                using var content = new ByteArrayContent(body);
+                using var content = new ByteArrayContent(bodies[random.Next(bodies.Length)]);
                 content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
                 using var response = await _http.PostAsync(url, content, cancellationToken);
                 Interlocked.Increment(ref _sent);
-                await Task.Delay(pause, cancellationToken);
+                await Task.Delay(jitter ? pause * (0.5 + random.NextDouble()) : pause, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

@@ -37,6 +37,16 @@ public sealed class SyntheticGruTraffic(int seed, TimeProvider time)
         }
     }
 
+    /// <summary>Switches a track to a new behaviour from exactly now: traffic up to now keeps the old one.</summary>
+    public void Change(SimulatedTrack track, TrackBehavior behavior)
+    {
+        lock (_gate)
+        {
+            track.Advance(time.GetUtcNow(), _random);
+            track.Behavior = behavior;
+        }
+    }
+
     /// <summary>Advances every track to now and renders the exposition text.</summary>
     public string Render()
     {

@@ -32,7 +32,7 @@ public sealed record CustomMetricSpec(string Name, string Query, ThresholdRange 
 /// <param name="FailureLimit">Consecutive Failed runs that roll the canary back (at least 1).</param>
 /// <param name="InconclusiveLimit">Consecutive Inconclusive runs that trigger <paramref name="OnInconclusive"/> (at least 1).</param>
 /// <param name="OnInconclusive">Pause or roll back once the inconclusive limit is reached.</param>
-/// <param name="CompareToStable">Also judge the canary against stable with a rank test, not only against the absolute SLO.</param>
+/// <param name="CompareToStable">Also judge the canary against stable (rank test for latency, exact test for rates), not only against the absolute SLO.</param>
 /// <param name="Metrics">Custom PromQL checks.</param>
 public sealed record CanaryAnalysisSpec(
     TimeSpan Interval,
@@ -57,17 +57,26 @@ public sealed record ComparisonTolerance(double Relative, double Absolute)
 }
 
 /// <summary>
-/// Operator-level settings of the canary-versus-stable comparison (not part of the GruModel API):
-/// significance level, the fewest per-step samples worth testing, and the effect-size tolerances.
+/// Operator-level statistics settings (not part of the GruModel API): how much evidence a Failed verdict needs,
+/// the fewest per-step samples worth a rank test, and how far a canary may drift above stable.
 /// </summary>
-public sealed record ComparisonPolicy(double Alpha, int MinSamples, ComparisonTolerance Latency, ComparisonTolerance ErrorRate)
+/// <param name="SloAlpha">Significance needed to call an error rate above its SLO (one-sided binomial test).</param>
+/// <param name="ComparisonAlpha">
+/// Significance needed to call the canary worse than stable. Stricter than <paramref name="SloAlpha"/>: every run
+/// makes several comparisons, and a false "worse than stable" rolls back a good release.
+/// </param>
+/// <param name="MinSamples">Fewest per-step latency points per track for the rank test; fewer is Inconclusive.</param>
+/// <param name="Latency">Tolerated latency increase over stable.</param>
+/// <param name="ErrorRate">Tolerated error-rate increase over stable (also used for input-schema errors).</param>
+public sealed record ComparisonPolicy(
+    double SloAlpha, double ComparisonAlpha, int MinSamples, ComparisonTolerance Latency, ComparisonTolerance ErrorRate)
 {
     /// <summary>
-    /// alpha 0.05 one-sided, at least 8 samples per track, latency 20% / 2 ms, error rates +50% / 0.5 points:
-    /// a canary 30% slower than stable fails, two identical servers' noise does not.
+    /// SLO tests at 0.01, comparisons at 0.001, at least 8 latency points per track, latency +20% / 2 ms, error
+    /// rates +50% / 0.3 points: a canary 30% slower than stable fails, two identical servers' noise does not.
     /// </summary>
-    public static ComparisonPolicy Default { get; } =
-        new(Alpha: 0.05, MinSamples: 8, new ComparisonTolerance(0.2, 0.002), new ComparisonTolerance(0.5, 0.005));
+    public static ComparisonPolicy Default { get; } = new(
+        SloAlpha: 0.01, ComparisonAlpha: 0.001, MinSamples: 8, new ComparisonTolerance(0.2, 0.002), new ComparisonTolerance(0.5, 0.003));
 
     /// <summary>The tolerance that applies to a built-in SLI.</summary>
     public ComparisonTolerance ToleranceFor(Sli sli) => sli == Sli.LatencyP95 ? Latency : ErrorRate;

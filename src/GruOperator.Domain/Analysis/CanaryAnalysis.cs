@@ -40,7 +40,7 @@ public sealed class CanaryAnalysis(IMetricProvider provider, ComparisonPolicy po
         try
         {
             return await provider.MeasureAsync(
-                new MetricQuery(planned.Name, planned.Source, track, window, planned.CompareToStable), cancellationToken).ConfigureAwait(false);
+                new MetricQuery(planned.Name, planned.Source, track, window, planned.NeedsSeries), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

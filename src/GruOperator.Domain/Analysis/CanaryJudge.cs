@@ -4,8 +4,12 @@ namespace GruOperator.Domain.Analysis;
 /// <param name="Name">Metric name as shown in status.</param>
 /// <param name="Source">Built-in SLI or custom query.</param>
 /// <param name="Threshold">The absolute bound (for requestCount a minimum).</param>
-/// <param name="CompareToStable">Whether the rank test against stable applies (needs per-step series).</param>
-public sealed record PlannedMetric(string Name, MetricSource Source, ThresholdRange Threshold, bool CompareToStable);
+/// <param name="CompareToStable">Whether the canary is also compared with stable.</param>
+public sealed record PlannedMetric(string Name, MetricSource Source, ThresholdRange Threshold, bool CompareToStable)
+{
+    /// <summary>Per-step series are needed only for the latency rank test; rates are compared as counts over the window.</summary>
+    public bool NeedsSeries => CompareToStable && Source is BuiltInSli { Sli: Sli.LatencyP95 };
+}
 
 /// <summary>Everything the providers returned for one run, keyed by metric name.</summary>
 public sealed record AnalysisObservation(
@@ -40,7 +44,8 @@ public static class CanaryJudge
     {
         var plan = Plan(slo, spec);
         var results = new List<MetricResult>(plan.Count);
-        var enoughTraffic = false;
+        var context = new SloContext(
+            Requests(observation.Canary, slo.MinRequests), Requests(observation.Stable, slo.MinRequests), policy);
         foreach (var planned in plan)
         {
             var canary = observation.Canary.GetValueOrDefault(planned.Name) ?? Measurement.Failed("not measured");
@@ -48,14 +53,9 @@ public static class CanaryJudge
             var result = planned.Source switch
             {
                 BuiltInSli { Sli: Sli.RequestCount } => JudgeRequestCount(planned, canary, stable, slo.MinRequests),
-                BuiltInSli { Sli: var sli } => JudgeSlo(planned, sli, canary, stable, policy, enoughTraffic),
+                BuiltInSli { Sli: var sli } => JudgeSlo(planned, sli, canary, stable, context),
                 _ => JudgeCustom(planned, canary, stable),
             };
-            if (planned.Name == MetricNames.RequestCount)
-            {
-                enoughTraffic = result.Verdict == Verdict.Passed;
-            }
-
             results.Add(result);
         }
 
@@ -64,6 +64,10 @@ public static class CanaryJudge
         var (verdict, reason) = Combine(results);
         return new AnalysisRun(time, verdict, reason, results, warnings);
     }
+
+    /// <summary>The request count of a track when it reached minRequests, else null.</summary>
+    private static long? Requests(IReadOnlyDictionary<string, Measurement> track, int minRequests) =>
+        track.GetValueOrDefault(MetricNames.RequestCount) is { Error: null, Value: { } v } && v >= minRequests ? (long)Math.Round(v) : null;
 
     private static void AddSlo(List<PlannedMetric> plan, Sli sli, double? max, bool compare)
     {
@@ -87,7 +91,7 @@ public static class CanaryJudge
     }
 
     private static MetricResult JudgeSlo(
-        PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, ComparisonPolicy policy, bool enoughTraffic)
+        PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, SloContext context)
     {
         var max = planned.Threshold.Max!.Value;
         if (canary.Error is { } error)
@@ -95,7 +99,7 @@ public static class CanaryJudge
             return Result(planned, Verdict.Inconclusive, canary, stable, null, $"canary query failed: {error}");
         }
 
-        if (!enoughTraffic)
+        if (context.CanaryRequests is not { } requests)
         {
             return Result(planned, Verdict.Inconclusive, canary, stable, null, "not judged: the canary served too few requests");
         }
@@ -105,22 +109,49 @@ public static class CanaryJudge
             return Result(planned, Verdict.Inconclusive, canary, stable, null, "no data for the canary (empty result, NaN or Inf)");
         }
 
+        MetricResult? doubt = null;
         if (value > max)
         {
-            return Result(planned, Verdict.Failed, canary, stable, null, $"{Show(value)} is above the SLO {Show(max)}");
+            if (sli == Sli.LatencyP95)
+            {
+                return Result(planned, Verdict.Failed, canary, stable, null, $"{Show(value)} is above the SLO {Show(max)}");
+            }
+
+            // A rate is a count: two errors in 186 requests are 1.08%, yet say little against a 1% SLO.
+            var events = (long)Math.Round(value * requests);
+            var p = ProportionTests.BinomialUpperTail(requests, events, max);
+            if (p < context.Policy.SloAlpha)
+            {
+                return Result(planned, Verdict.Failed, canary, stable, p,
+                    $"{Show(value)} is above the SLO {Show(max)} ({events} of {requests} requests, p={ShowP(p)})");
+            }
+
+            doubt = Result(planned, Verdict.Inconclusive, canary, stable, p,
+                $"{Show(value)} is above the SLO {Show(max)} but not significantly with {events} of {requests} requests (p={ShowP(p)}); needs more traffic");
         }
 
         if (!planned.CompareToStable)
         {
-            return Result(planned, Verdict.Passed, canary, stable, null, $"{Show(value)} is within the SLO {Show(max)}");
+            return doubt ?? Result(planned, Verdict.Passed, canary, stable, null, $"{Show(value)} is within the SLO {Show(max)}");
         }
 
         if (stable is null || stable.Error is not null)
         {
-            return Result(planned, Verdict.Inconclusive, canary, stable, null,
+            return doubt ?? Result(planned, Verdict.Inconclusive, canary, stable, null,
                 $"within the SLO but not compared: stable query failed: {stable?.Error ?? "not measured"}");
         }
 
+        var compared = sli == Sli.LatencyP95
+            ? CompareLatency(planned, canary, stable, value, max, context.Policy)
+            : CompareRate(planned, sli, canary, stable, value, max, context);
+
+        // Clearly worse than stable settles a doubtful SLO reading; anything else leaves the doubt standing.
+        return compared.Verdict == Verdict.Failed ? compared : doubt ?? compared;
+    }
+
+    private static MetricResult CompareLatency(
+        PlannedMetric planned, Measurement canary, Measurement stable, double value, double max, ComparisonPolicy policy)
+    {
         if (canary.Series.Count < policy.MinSamples || stable.Series.Count < policy.MinSamples)
         {
             return Result(planned, Verdict.Inconclusive, canary, stable, null,
@@ -128,15 +159,41 @@ public static class CanaryJudge
         }
 
         var test = MannWhitneyU.GreaterThan(canary.Series, stable.Series);
-        var allowed = policy.ToleranceFor(sli).AllowedShift(test.StableMedian);
-        if (test.PValue < policy.Alpha && test.Shift > allowed)
+        var allowed = policy.Latency.AllowedShift(test.StableMedian);
+        if (test.PValue < policy.ComparisonAlpha && test.Shift > allowed)
         {
             return Result(planned, Verdict.Failed, canary, stable, test.PValue,
-                $"worse than stable by {Show(test.Shift)} (tolerance {Show(allowed)}, p={test.PValue:0.####}) although within the SLO {Show(max)}");
+                $"worse than stable by {Show(test.Shift)} (tolerance {Show(allowed)}, p={ShowP(test.PValue)}) although within the SLO {Show(max)}");
         }
 
         return Result(planned, Verdict.Passed, canary, stable, test.PValue,
-            $"{Show(value)} is within the SLO {Show(max)} and not worse than stable (shift {Show(test.Shift)}, p={test.PValue:0.####})");
+            $"{Show(value)} is within the SLO {Show(max)} and not worse than stable (shift {Show(test.Shift)}, p={ShowP(test.PValue)})");
+    }
+
+    private static MetricResult CompareRate(
+        PlannedMetric planned, Sli sli, Measurement canary, Measurement stable, double value, double max, SloContext context)
+    {
+        if (stable.Value is not { } stableValue || context.StableRequests is not { } stableRequests)
+        {
+            return Result(planned, Verdict.Inconclusive, canary, stable, null,
+                "within the SLO but not compared: stable has no data or served too few requests");
+        }
+
+        var canaryRequests = context.CanaryRequests!.Value;
+        var p = ProportionTests.FisherGreater(
+            (long)Math.Round(value * canaryRequests), canaryRequests, (long)Math.Round(stableValue * stableRequests), stableRequests);
+        var shift = value - stableValue;
+        var allowed = context.Policy.ToleranceFor(sli).AllowedShift(stableValue);
+        if (p < context.Policy.ComparisonAlpha && shift > allowed)
+        {
+            return Result(planned, Verdict.Failed, canary, stable, p,
+                value <= max
+                    ? $"worse than stable by {Show(shift)} (tolerance {Show(allowed)}, p={ShowP(p)}) although within the SLO {Show(max)}"
+                    : $"worse than stable by {Show(shift)} (tolerance {Show(allowed)}, p={ShowP(p)}) and above the SLO {Show(max)}");
+        }
+
+        return Result(planned, Verdict.Passed, canary, stable, p,
+            $"{Show(value)} is within the SLO {Show(max)} and not worse than stable (shift {Show(shift)}, p={ShowP(p)})");
     }
 
     private static MetricResult JudgeCustom(PlannedMetric planned, Measurement canary, Measurement? stable)
@@ -172,4 +229,9 @@ public static class CanaryJudge
     }
 
     private static string Show(double value) => AnalysisStatusFormat.Number(value)!;
+
+    private static string ShowP(double p) => p < 0.0001 ? "<0.0001" : p.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>What judging an SLI needs beyond its own measurement: request counts (null when too few) and the policy.</summary>
+    private sealed record SloContext(long? CanaryRequests, long? StableRequests, ComparisonPolicy Policy);
 }

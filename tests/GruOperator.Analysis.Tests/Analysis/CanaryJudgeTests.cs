@@ -13,7 +13,10 @@ public sealed class CanaryJudgeTests
         { "latency exactly at the SLO passes", o => o.WithCanary(MetricNames.LatencyP95, Measurement.Of(0.2, Observations.Steady(0.08))), Verdict.Passed, null },
         { "latency just above the SLO fails", o => o.WithCanary(MetricNames.LatencyP95, Measurement.Of(0.2001, Observations.Steady(0.08))), Verdict.Failed, MetricNames.LatencyP95 },
         { "error rate exactly at the SLO passes", o => o.WithCanary(MetricNames.ErrorRate, Measurement.Of(0.01, new double[20])), Verdict.Passed, null },
-        { "error rate above the SLO fails", o => o.WithCanary(MetricNames.ErrorRate, Measurement.Of(0.0101, new double[20])), Verdict.Failed, MetricNames.ErrorRate },
+        { "error rate a hair above the SLO on 500 requests is inconclusive", o => o.WithCanary(MetricNames.ErrorRate, Measurement.Of(0.0101)), Verdict.Inconclusive, MetricNames.ErrorRate },
+        { "error rate clearly above the SLO fails", o => o.WithCanary(MetricNames.ErrorRate, Measurement.Of(0.03)), Verdict.Failed, MetricNames.ErrorRate },
+        { "one error more than stable is noise", o => o.WithCanary(MetricNames.ErrorRate, Measurement.Of(0.002)), Verdict.Passed, null },
+        { "stable without traffic leaves the rate comparison inconclusive", o => o.WithStable(MetricNames.RequestCount, Measurement.Of(10)), Verdict.Inconclusive, MetricNames.ErrorRate },
         { "schema error rate above the SLO fails", o => o.WithCanary(MetricNames.InputSchemaErrorRate, Measurement.Of(0.2, Observations.Steady(0.001))), Verdict.Failed, MetricNames.InputSchemaErrorRate },
         { "exactly minRequests passes", o => o.WithCanary(MetricNames.RequestCount, Measurement.Of(50)), Verdict.Passed, null },
         { "one request short of minRequests is inconclusive", o => o.WithCanary(MetricNames.RequestCount, Measurement.Of(49.9)), Verdict.Inconclusive, MetricNames.RequestCount },
@@ -32,7 +35,8 @@ public sealed class CanaryJudgeTests
         { "too few stable samples to compare is inconclusive", o => o.WithStable(MetricNames.LatencyP95, Measurement.Of(0.08, Observations.Steady(0.08)[..3])), Verdict.Inconclusive, MetricNames.LatencyP95 },
         { "stable unreachable leaves the comparison inconclusive", o => o.WithStable(MetricNames.LatencyP95, Measurement.Failed("timeout")), Verdict.Inconclusive, MetricNames.LatencyP95 },
         { "absolute failure wins over a stable outage", o => o.WithStable(MetricNames.LatencyP95, Measurement.Failed("timeout")).WithCanary(MetricNames.LatencyP95, Measurement.Of(0.5, Observations.Steady(0.5))), Verdict.Failed, MetricNames.LatencyP95 },
-        { "errors appearing on canary only fail against stable", o => o.WithCanary(MetricNames.ErrorRate, Measurement.Of(0.009, Observations.Steady(0.009))), Verdict.Failed, MetricNames.ErrorRate },
+        { "errors appearing on canary only fail against stable", o => o.WithCanary(MetricNames.RequestCount, Measurement.Of(5000)).WithStable(MetricNames.RequestCount, Measurement.Of(5000)).WithCanary(MetricNames.ErrorRate, Measurement.Of(0.009)), Verdict.Failed, MetricNames.ErrorRate },
+        { "four errors against none in 500 requests is noise", o => o.WithCanary(MetricNames.ErrorRate, Measurement.Of(0.008)), Verdict.Passed, null },
         { "failure wins over inconclusive", o => o.WithCanary(MetricNames.ErrorRate, Measurement.Of(0.5, Observations.Steady(0.5))).WithCanary(MetricNames.LatencyP95, Measurement.Failed("timeout")), Verdict.Failed, MetricNames.ErrorRate },
     };
 
