@@ -5,7 +5,7 @@ using GruOperator.Domain.Analysis;
 namespace AnalysisBench;
 
 /// <summary>Detection of one breach: how long from its start to the first Failed run, and which metric was named.</summary>
-internal sealed record Detection(string Scenario, string Pair, double? SecondsToFirstFailed, double? SecondsToRollback, string? FailedMetrics, int HealthyRunsBefore, int FailedBeforeBreach);
+internal sealed record Detection(string Scenario, string Pair, double? SecondsToFirstFailed, double? SecondsToRollback, string? FailedMetrics, string VerdictsAfterBreach);
 
 /// <summary>False verdicts over healthy pairs.</summary>
 internal sealed record NoiseResult(string Scenario, int Pairs, int Runs, int FailedRuns, int PairsWithFailed, int PairsRolledBack, int InconclusiveRuns, IReadOnlyList<string> FailedReasons);
@@ -47,7 +47,6 @@ internal sealed class Report
     public static Detection Detect(string scenario, PairUnderAnalysis pair, int failureLimit)
     {
         var start = pair.BreachStartedAt ?? throw new InvalidOperationException($"{pair.Name} never breached");
-        var before = pair.Runs.Where(r => r.Time < start).ToArray();
         var after = pair.Runs.Where(r => r.Time >= start).ToArray();
         var firstFailed = after.FirstOrDefault(r => r.Verdict == Verdict.Failed);
         var rollback = RolledBackAt(after, failureLimit);
@@ -55,7 +54,7 @@ internal sealed class Report
         return new Detection(scenario, pair.Name, firstFailed is null ? null : (firstFailed.Time - start).TotalSeconds,
             rollback is null ? null : (rollback.Value - start).TotalSeconds,
             firstFailed is null ? null : string.Join(",", firstFailed.Metrics.Where(m => m.Verdict == Verdict.Failed).Select(m => m.Name)),
-            before.Count(r => r.Verdict == Verdict.Passed), before.Count(r => r.Verdict == Verdict.Failed));
+            string.Join(" ", after.Select(r => r.Verdict.ToString()[0])));
     }
 
     public async Task WriteAsync(string directory, string settings, CancellationToken cancellationToken)
@@ -68,12 +67,12 @@ internal sealed class Report
         var md = new StringBuilder();
         md.AppendLine("# Canary analysis benchmark").AppendLine().AppendLine(settings).AppendLine();
         md.AppendLine("## Time from SLO breach to the first Failed verdict").AppendLine();
-        md.AppendLine("| scenario | pair | first Failed after (s) | rollback (failureLimit 2) after (s) | metrics named | Passed runs before breach | Failed runs before breach |");
+        md.AppendLine("| scenario | pair | first Failed after (s) | rollback (failureLimit 2) after (s) | metrics named | verdicts after the breach (P/F/I) |");
         md.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
         foreach (var d in Detections)
         {
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {d.Scenario} | {d.Pair} | {Seconds(d.SecondsToFirstFailed)} | {Seconds(d.SecondsToRollback)} | {d.FailedMetrics ?? "never failed"} | {d.HealthyRunsBefore} | {d.FailedBeforeBreach} |");
+                $"| {d.Scenario} | {d.Pair} | {Seconds(d.SecondsToFirstFailed)} | {Seconds(d.SecondsToRollback)} | {d.FailedMetrics ?? "never failed"} | {d.VerdictsAfterBreach} |");
         }
 
         foreach (var group in Detections.GroupBy(d => d.Scenario))

@@ -13,6 +13,7 @@ public sealed class MetricsEndpoint : IAsyncDisposable
     private readonly Func<string> _render;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
+    private int _scrapes;
 
     private MetricsEndpoint(HttpListener listener, int port, Func<string> render)
     {
@@ -27,8 +28,6 @@ public sealed class MetricsEndpoint : IAsyncDisposable
 
     /// <summary>Number of scrapes answered so far.</summary>
     public int Scrapes => Volatile.Read(ref _scrapes);
-
-    private int _scrapes;
 
     /// <summary>Starts serving on a free port.</summary>
     public static MetricsEndpoint Start(Func<string> render)

@@ -11,6 +11,14 @@ public static class AnalysisStatusFormat
     /// <summary>A value, or null when there was none.</summary>
     public static string? Number(double? value) => value is { } v ? v.ToString("0.######", CultureInfo.InvariantCulture) : null;
 
+    /// <summary>A p-value: four decimals, or "&lt;0.0001" rather than a misleading 0.</summary>
+    public static string? PValue(double? p) => p switch
+    {
+        null => null,
+        < 0.0001 => "<0.0001",
+        { } v => v.ToString("0.####", CultureInfo.InvariantCulture),
+    };
+
     /// <summary>A threshold range in its shortest readable form.</summary>
     public static string? Threshold(ThresholdRange? range) => range switch
     {

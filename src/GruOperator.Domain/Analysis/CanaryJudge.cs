@@ -20,7 +20,9 @@ public sealed record AnalysisObservation(
 /// The canary judge: pure, deterministic, no I/O. Given the SLO, the analysis spec and what was measured,
 /// it gives every metric a verdict with a one-line reason and combines them: any Failed → Failed, else any
 /// Inconclusive → Inconclusive, else Passed. Missing evidence (too few requests or samples, no data,
-/// a failed query) is Inconclusive — never Passed.
+/// a failed query) is Inconclusive — never Passed. Latency is held to its SLO directly and compared with stable by
+/// a rank test on per-step series; rates are counts, held to the SLO by a binomial test and compared with stable by
+/// a Fisher exact test (<see cref="ProportionTests"/>), each with an effect-size tolerance (<see cref="ComparisonPolicy"/>).
 /// </summary>
 public static class CanaryJudge
 {
@@ -230,7 +232,7 @@ public static class CanaryJudge
 
     private static string Show(double value) => AnalysisStatusFormat.Number(value)!;
 
-    private static string ShowP(double p) => p < 0.0001 ? "<0.0001" : p.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture);
+    private static string ShowP(double p) => AnalysisStatusFormat.PValue(p)!;
 
     /// <summary>What judging an SLI needs beyond its own measurement: request counts (null when too few) and the policy.</summary>
     private sealed record SloContext(long? CanaryRequests, long? StableRequests, ComparisonPolicy Policy);
