@@ -27,8 +27,10 @@ bench:
 	bash bench/run.sh
 
 ## GruServer published with the CUDA flavour of ONNX Runtime, plus a CPU-fallback smoke test.
+## Its bin/obj live under out/gpu-build so the CPU build the tests use is never overwritten.
 build-gpu:
-	$(DOTNET) publish src/GruServer -c $(CONFIG) -p:OnnxRuntimePackage=Microsoft.ML.OnnxRuntime.Gpu -o out/gruserver-gpu
+	$(DOTNET) publish src/GruServer -c $(CONFIG) -p:OnnxRuntimePackage=Microsoft.ML.OnnxRuntime.Gpu --artifacts-path out/gpu-build -o out/gruserver-gpu
+	bash tests/gpu-smoke.sh
 
 ## An embedded Kubernetes API server on 127.0.0.1 with a kubeconfig; runs until Ctrl-C.
 cluster:

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-echo "no benchmarks yet"
+# GruServer: one infer over HTTP vs a direct InferenceSession.Run (about a minute).
+dotnet build bench/GruServer.Bench -c Release -v quiet -nologo
+dotnet bench/GruServer.Bench/bin/Release/net10.0/GruServer.Bench.dll --output bench/results
 # Canary analysis: breach-to-Failed time and false Failed verdicts (about 10 min; --quick for a smoke run).
 dotnet run -c Release --project bench/AnalysisBench -- --out bench/results

@@ -20,6 +20,9 @@ public sealed record GruServerStartOptions
 
     public string Track { get; init; } = "stable";
 
+    /// <summary><c>--host</c>; the fixture always connects through 127.0.0.1, so 0.0.0.0 works too.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
     /// <summary><c>--fault-latency</c>, e.g. "150ms"; null leaves it off.</summary>
     public string? FaultLatency { get; init; }
 
@@ -92,22 +95,7 @@ public sealed partial class GruServerProcess : IAsyncDisposable
             return File.Exists(explicitPath) ? explicitPath : throw new FileNotFoundException($"GRU_SERVER_DLL points to {explicitPath}, which does not exist.");
         }
 
-        var baseDirectory = AppContext.BaseDirectory;
-        // bin/<Configuration>/<tfm>/ of the test project tells which configuration to look for.
-        var parts = baseDirectory.TrimEnd(Path.DirectorySeparatorChar).Split(Path.DirectorySeparatorChar);
-        var configuration = parts.Length >= 2 ? parts[^2] : "Release";
-        var tfm = parts[^1];
-        for (var dir = new DirectoryInfo(baseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "src", "GruServer", "bin", configuration, tfm, "GruServer.dll");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException(
-            $"GruServer.dll ({configuration}/{tfm}) not found above {baseDirectory}; build it with `dotnet build src/GruServer -c {configuration}` or set GRU_SERVER_DLL.");
+        return BuildOutput.Locate("src/GruServer", "GruServer.dll");
     }
 
     /// <summary>Starts a server and waits until it is ready (or live); retries once on a port race.</summary>
@@ -132,6 +120,37 @@ public sealed partial class GruServerProcess : IAsyncDisposable
                 throw;
             }
         }
+    }
+
+    /// <summary>Runs GruServer with exactly <paramref name="arguments"/> until it exits on its own (e.g. <c>--help</c>,
+    /// or a configuration it must refuse); kills it after <paramref name="timeout"/>. GRU_* variables of the
+    /// test runner are not inherited; <paramref name="environment"/> adds some.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(
+        IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        var start = NewStartInfo(environment ?? new Dictionary<string, string>());
+        start.ArgumentList.Add(LocateServerDll());
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timer = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timer.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"GruServer {string.Join(' ', arguments)} did not exit within {timeout}; output:\n{await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
+        }
+
+        return (process.ExitCode, await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false));
     }
 
     /// <summary>Sends SIGTERM and waits for a graceful exit; kills the process after <paramref name="timeout"/>.
@@ -192,28 +211,13 @@ public sealed partial class GruServerProcess : IAsyncDisposable
             metricsPort = FreePort.Next();
         }
 
-        var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("GRU_", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(key);
-        }
-
-        foreach (var (key, value) in options.Environment)
-        {
-            start.Environment[key] = value;
-        }
-
+        var start = NewStartInfo(options.Environment);
         string[] arguments =
         [
             LocateServerDll(),
             "--model", options.ModelPath,
             "--model-name", options.ModelName,
-            "--host", "127.0.0.1",
+            "--host", options.Host,
             "--port", port.ToString(CultureInfo.InvariantCulture),
             "--metrics-port", metricsPort.ToString(CultureInfo.InvariantCulture),
             "--revision", options.Revision,
@@ -256,6 +260,27 @@ public sealed partial class GruServerProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return server;
+    }
+
+    private static ProcessStartInfo NewStartInfo(IReadOnlyDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("GRU_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        return start;
     }
 
     private void Append(string? line)

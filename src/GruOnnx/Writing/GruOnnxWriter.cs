@@ -7,7 +7,7 @@ namespace GruOnnx.Writing;
 
 /// <summary>Turns a <see cref="GruModel"/> into an ONNX graph built from the standard <c>GRU</c> operator.</summary>
 /// <remarks>
-/// Graph, batch-major at the edges and time-major inside (ONNX Runtime's GRU kernels only run layout 0):
+/// Graph, batch-major at the edges and time-major inside (ONNX Runtime's CPU GRU kernel rejects layout=1):
 /// <code>
 /// input [B,T,I] ─Transpose→ [T,B,I] ─GRU→ Y [T,D,B,H] ─Transpose,Reshape→ [T,B,D·H] ─GRU→ … (layers)
 /// last Y   ─Transpose [2,0,1,3], Reshape [0,0,-1]→ output [B,T,D·H]          (no head)
@@ -38,7 +38,12 @@ public static class GruOnnxWriter
             graph.Input.Add(TensorValue(GruModelNames.SequenceLengths, TensorProto.Types.DataType.Int32, "batch"));
         }
 
-        graph.Initializer.Add(Int64Tensor("shape_keep2_flatten", 0, 0, -1));
+        // Reshape targets; [0, 0, -1] is only needed between layers or for a per-step output.
+        if (spec.Layers > 1 || spec.DenseOutputs == 0)
+        {
+            graph.Initializer.Add(Int64Tensor("shape_keep2_flatten", 0, 0, -1));
+        }
+
         graph.Initializer.Add(Int64Tensor("shape_keep1_flatten", 0, -1));
 
         graph.Node.Add(Transpose(GruModelNames.Input, "x_time_major", 1, 0, 2));

@@ -31,14 +31,14 @@ internal sealed class OnnxModelBackend : IModelBackend
         try
         {
             var provider = "CPU";
-            if (preference != ExecutionProviderPreference.Cpu)
+            if (preference != ExecutionProviderPreference.CPU)
             {
                 cudaUnavailableReason = TryAppendCuda(options);
                 if (cudaUnavailableReason is null)
                 {
                     provider = "CUDA";
                 }
-                else if (preference == ExecutionProviderPreference.Cuda)
+                else if (preference == ExecutionProviderPreference.CUDA)
                 {
                     throw new ModelLoadException(
                         $"--execution-provider CUDA was requested but CUDA is unavailable: {cudaUnavailableReason}. " +
@@ -100,7 +100,7 @@ internal sealed class OnnxModelBackend : IModelBackend
                 });
             }
 
-            using var results = _session.Run(runOptions, inputs.Select(i => i.Name).ToArray(), values, outputNames.ToArray());
+            using var results = RunOrCancel(runOptions, [.. inputs.Select(i => i.Name)], values, [.. outputNames], cancellationToken);
             var outputs = new List<NamedTensor>(outputNames.Count);
             for (var i = 0; i < outputNames.Count; i++)
             {
@@ -129,6 +129,20 @@ internal sealed class OnnxModelBackend : IModelBackend
     }
 
     public void Dispose() => _session.Dispose();
+
+    private IDisposableReadOnlyCollection<OrtValue> RunOrCancel(
+        RunOptions runOptions, string[] inputNames, List<OrtValue> values, string[] outputNames, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return _session.Run(runOptions, inputNames, values, outputNames);
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            // RunOptions.Terminate stopped the run because the caller went away.
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
 
     private static string? TryAppendCuda(SessionOptions options)
     {

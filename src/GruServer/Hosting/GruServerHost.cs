@@ -30,6 +30,8 @@ internal static partial class GruServerHost
             o.UseUtcTimestamp = true;
         });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A failed start is logged once, by RunAsync, in one line that names the flag to fix.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -62,11 +64,24 @@ internal static partial class GruServerHost
             .AddMeter(GruServerMetrics.MeterName)
             .AddPrometheusHttpListener(prometheus =>
             {
-                prometheus.Host = options.Host is "0.0.0.0" or "::" ? "+" : options.Host;
                 prometheus.Port = options.MetricsPort;
+                // The exporter builds its one prefix from a URI (no wildcards, no aliases); the listener gets the
+                // real prefixes instead.
+                prometheus.Host = "localhost";
+                var prefixes = MetricsListenerPrefixes.For(options.Host, options.MetricsPort);
+                prometheus.ConfigureHttpListener = (_, listener) =>
+                {
+                    listener.Prefixes.Clear();
+                    foreach (var prefix in prefixes)
+                    {
+                        listener.Prefixes.Add(prefix);
+                    }
+                };
                 prometheus.ScrapeEndpointPath = "/metrics";
                 // Keep series to the labels the contract names (model, revision, track, ...).
                 prometheus.ScopeInfoEnabled = false;
+                // Every scrape sees the latest counts (the default caches 300 ms); Prometheus scrapes seconds apart anyway.
+                prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
             }));
 
         var app = builder.Build();
@@ -90,8 +105,17 @@ internal static partial class GruServerHost
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("GruServer");
         var model = app.Services.GetRequiredService<ServedModel>();
         // The meter provider must be listening before the metrics pre-create their zero series, or
-        // those first measurements are dropped.
-        app.Services.GetRequiredService<MeterProvider>();
+        // those first measurements are dropped. Building it starts the metrics listener.
+        try
+        {
+            app.Services.GetRequiredService<MeterProvider>();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is System.Net.HttpListenerException listener)
+        {
+            Log.CannotListen(logger, options.Host, options.MetricsPort, listener.Message + " (--metrics-port)");
+            return 1;
+        }
+
         app.Services.GetRequiredService<GruServerMetrics>();
         var faults = app.Services.GetRequiredService<FaultInjection>();
         app.Lifetime.ApplicationStopping.Register(() =>
@@ -113,12 +137,7 @@ internal static partial class GruServerHost
         catch (IOException e)
         {
             // Typically the port is taken: say which one instead of a stack trace.
-            Log.CannotListen(logger, options.Host, options.Port, e.Message);
-            return 1;
-        }
-        catch (System.Net.HttpListenerException e)
-        {
-            Log.CannotListen(logger, options.Host, options.MetricsPort, e.Message);
+            Log.CannotListen(logger, options.Host, options.Port, e.Message + " (--port)");
             return 1;
         }
 

@@ -8,8 +8,8 @@ namespace GruServer.Hosting;
 internal enum ExecutionProviderPreference
 {
     Auto,
-    Cuda,
-    Cpu,
+    CUDA,
+    CPU,
 }
 
 /// <summary>The server's configuration after parsing and validation.</summary>

@@ -34,13 +34,15 @@ internal sealed class InferenceService
     public async Task<InferenceResult> InferAsync(string modelName, Func<ModelSignature, CancellationToken, Task<InferenceRequest>> readRequest, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(readRequest);
+        // Readiness is decided on arrival: a request accepted before SIGTERM is finished even though
+        // readiness drops while it runs.
+        var backend = ReadyBackend(modelName);
         if (await _faults.ApplyAsync(cancellationToken).ConfigureAwait(false))
         {
             throw new InferenceException(InferenceErrorKind.InjectedFault,
                 $"injected fault: this request was failed on purpose (--fault-error-rate {_faults.ErrorRate})");
         }
 
-        var backend = ReadyBackend(modelName);
         var request = await readRequest(backend.Signature, cancellationToken).ConfigureAwait(false);
         InferenceValidator.Validate(request, backend.Signature, _limits);
 
@@ -52,7 +54,7 @@ internal sealed class InferenceService
         {
             outputs = backend.Run(request.Inputs, outputNames, cancellationToken);
         }
-        catch (OnnxRuntimeException e) when (e.Message.Contains("INVALID_ARGUMENT", StringComparison.Ordinal) || e.Message.Contains("Invalid", StringComparison.Ordinal))
+        catch (OnnxRuntimeException e) when (e.Message.Contains("InvalidArgument", StringComparison.Ordinal) || e.Message.Contains("INVALID_ARGUMENT", StringComparison.Ordinal))
         {
             // Validation covers the known rules; whatever ONNX Runtime still rejects is the caller's input too.
             throw InferenceException.Invalid(SchemaErrorReasons.RejectedByModel, $"the model rejected the inputs: {e.Message}");

@@ -29,21 +29,32 @@ internal sealed partial class ModelLoader : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await Task.Yield();
         try
         {
+            // Load once the listeners are bound: health answers during the load, and a server that cannot
+            // bind its ports stops before spending time on the model.
+            await WhenStartedAsync(stoppingToken).ConfigureAwait(false);
             await LoadAsync(stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is ModelLoadException or IOException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // Whatever stops the model from loading must end the process with exit code 1, logged.
+        catch (Exception e)
+#pragma warning restore CA1031
         {
             Log.LoadFailed(_logger, _options.ModelPath, e.Message);
             _model.Update(new ModelState(ModelStatus.Failed, e.Message));
             _exit.Fail(1);
             _lifetime.StopApplication();
         }
+    }
+
+    private Task WhenStartedAsync(CancellationToken cancellationToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        return started.Task.WaitAsync(cancellationToken);
     }
 
     private async Task LoadAsync(CancellationToken cancellationToken)

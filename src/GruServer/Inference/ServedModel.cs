@@ -20,23 +20,16 @@ internal sealed record ModelState(
     IModelBackend? Backend = null);
 
 /// <summary>The one model this server serves, its name and revision, and whether it is ready.</summary>
-internal sealed class ServedModel : IDisposable
+internal sealed class ServedModel(string name, string revision, string track) : IDisposable
 {
     private ModelState _state = new(ModelStatus.Loading, "model is loading");
     private volatile bool _stopping;
 
-    public ServedModel(string name, string revision, string track)
-    {
-        Name = name;
-        Revision = revision;
-        Track = track;
-    }
+    public string Name { get; } = name;
 
-    public string Name { get; }
+    public string Revision { get; } = revision;
 
-    public string Revision { get; }
-
-    public string Track { get; }
+    public string Track { get; } = track;
 
     public ModelState State => Volatile.Read(ref _state);
 

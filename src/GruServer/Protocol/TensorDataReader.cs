@@ -125,15 +125,17 @@ internal static class TensorDataReader
 
         public static TensorSink Create(string name, TensorDataType datatype, int count) => datatype switch
         {
-            TensorDataType.FP32 => new FloatSink(name, count),
-            TensorDataType.FP64 => new DoubleSink(name, count),
-            TensorDataType.INT32 => new Int32Sink(name, count),
-            _ => new Int64Sink(name, count),
+            TensorDataType.FP32 => new Sink<float>(name, datatype, count, static (s, e) => (float)s.ReadFloating(e, float.MaxValue)),
+            TensorDataType.FP64 => new Sink<double>(name, datatype, count, static (s, e) => s.ReadFloating(e, double.MaxValue)),
+            TensorDataType.INT32 => new Sink<int>(name, datatype, count,
+                static (s, e) => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var v) ? v : throw s.Invalid(e)),
+            _ => new Sink<long>(name, datatype, count,
+                static (s, e) => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out var v) ? v : throw s.Invalid(e)),
         };
 
         public abstract void Add(JsonElement element);
 
-        protected InferenceException Invalid(JsonElement element)
+        private InferenceException Invalid(JsonElement element)
         {
             if (element.ValueKind == JsonValueKind.String && element.GetString() is { } text
                 && (text.Contains("nan", StringComparison.OrdinalIgnoreCase) || text.Contains("inf", StringComparison.OrdinalIgnoreCase)))
@@ -146,10 +148,10 @@ internal static class TensorDataReader
                 $"input '{Name}' data[{Count}] is {(raw.Length > 40 ? raw[..40] + "…" : raw)}; expected {Describe(DataType)}.");
         }
 
-        protected InferenceException NonFinite(string value) => InferenceException.Invalid(SchemaErrorReasons.NonFinite,
+        private InferenceException NonFinite(string value) => InferenceException.Invalid(SchemaErrorReasons.NonFinite,
             $"input '{Name}' data[{Count}] is {value}; {DataType} inputs must be finite numbers (no NaN or Infinity).");
 
-        protected double ReadFloating(JsonElement element, double max)
+        private double ReadFloating(JsonElement element, double max)
         {
             if (element.ValueKind != JsonValueKind.Number)
             {
@@ -172,54 +174,17 @@ internal static class TensorDataReader
         };
     }
 
-    private sealed class FloatSink(string name, int count) : TensorSink(name, TensorDataType.FP32)
+    /// <summary>A sink for one element type; <paramref name="convert"/> reads one JSON element or throws.</summary>
+    private sealed class Sink<T>(string name, TensorDataType datatype, int count, Func<TensorSink, JsonElement, T> convert)
+        : TensorSink(name, datatype)
     {
-        private readonly float[] _values = new float[count];
+        private readonly T[] _values = new T[count];
 
         public override Array Values => _values;
 
         public override void Add(JsonElement element)
         {
-            var value = (float)ReadFloating(element, float.MaxValue);
-            _values[Count++] = value;
-        }
-    }
-
-    private sealed class DoubleSink(string name, int count) : TensorSink(name, TensorDataType.FP64)
-    {
-        private readonly double[] _values = new double[count];
-
-        public override Array Values => _values;
-
-        public override void Add(JsonElement element)
-        {
-            var value = ReadFloating(element, double.MaxValue);
-            _values[Count++] = value;
-        }
-    }
-
-    private sealed class Int32Sink(string name, int count) : TensorSink(name, TensorDataType.INT32)
-    {
-        private readonly int[] _values = new int[count];
-
-        public override Array Values => _values;
-
-        public override void Add(JsonElement element)
-        {
-            var value = element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out var v) ? v : throw Invalid(element);
-            _values[Count++] = value;
-        }
-    }
-
-    private sealed class Int64Sink(string name, int count) : TensorSink(name, TensorDataType.INT64)
-    {
-        private readonly long[] _values = new long[count];
-
-        public override Array Values => _values;
-
-        public override void Add(JsonElement element)
-        {
-            var value = element.ValueKind == JsonValueKind.Number && element.TryGetInt64(out var v) ? v : throw Invalid(element);
+            var value = convert(this, element);
             _values[Count++] = value;
         }
     }

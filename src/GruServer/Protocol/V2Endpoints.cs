@@ -45,6 +45,7 @@ internal static class V2Endpoints
         HttpContext context, string name, string? version, InferenceService service, GruServerMetrics metrics, Hosting.GruServerOptions options, TimeProvider time)
     {
         var started = time.GetTimestamp();
+        metrics.RequestStarted();
         var cancellationToken = context.RequestAborted;
         try
         {
@@ -139,11 +140,17 @@ internal static class V2Endpoints
                 metrics?.RecordSchemaError(reason);
             }
 
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                // The client hung up (e.g. mid-body): nobody to answer. 499 in the metrics, as nginx logs it.
+                context.Response.StatusCode = 499;
+                return;
+            }
+
             await V2Json.WriteErrorAsync(context, StatusCodeFor(e.Kind), e.Message).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
-            // The client went away; there is nobody to answer. 499 in the metrics, as nginx logs it.
             context.Response.StatusCode = 499;
         }
     }

@@ -39,11 +39,7 @@ internal static class V2Json
             writer.WriteString("name", spec.Name);
             writer.WriteString("datatype", spec.DataType.ToString());
             writer.WriteStartArray("shape");
-            foreach (var dim in spec.Shape)
-            {
-                writer.WriteNumberValue(dim);
-            }
-
+            WriteAll(writer, spec.Shape, static (w, d) => w.WriteNumberValue(d));
             writer.WriteEndArray();
             writer.WriteEndObject();
         }
@@ -67,42 +63,22 @@ internal static class V2Json
             writer.WriteString("name", output.Name);
             writer.WriteString("datatype", output.DataType.ToString());
             writer.WriteStartArray("shape");
-            foreach (var dim in output.Shape)
-            {
-                writer.WriteNumberValue(dim);
-            }
-
+            WriteAll(writer, output.Shape, static (w, d) => w.WriteNumberValue(d));
             writer.WriteEndArray();
             writer.WriteStartArray("data");
             switch (output.Data)
             {
                 case float[] floats:
-                    foreach (var v in floats)
-                    {
-                        writer.WriteNumberValue(v);
-                    }
-
+                    WriteAll(writer, floats, static (w, v) => w.WriteNumberValue(v));
                     break;
                 case double[] doubles:
-                    foreach (var v in doubles)
-                    {
-                        writer.WriteNumberValue(v);
-                    }
-
+                    WriteAll(writer, doubles, static (w, v) => w.WriteNumberValue(v));
                     break;
                 case int[] ints:
-                    foreach (var v in ints)
-                    {
-                        writer.WriteNumberValue(v);
-                    }
-
+                    WriteAll(writer, ints, static (w, v) => w.WriteNumberValue(v));
                     break;
                 case long[] longs:
-                    foreach (var v in longs)
-                    {
-                        writer.WriteNumberValue(v);
-                    }
-
+                    WriteAll(writer, longs, static (w, v) => w.WriteNumberValue(v));
                     break;
             }
 
@@ -111,5 +87,13 @@ internal static class V2Json
         }
 
         writer.WriteEndArray();
+    }
+
+    private static void WriteAll<T>(Utf8JsonWriter writer, T[] values, Action<Utf8JsonWriter, T> write)
+    {
+        foreach (var value in values)
+        {
+            write(writer, value);
+        }
     }
 }

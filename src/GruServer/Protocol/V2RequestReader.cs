@@ -52,7 +52,7 @@ internal static class V2RequestReader
                         throw TooLarge(maxBytes);
                     }
 
-                    Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, maxBytes + 1));
+                    Array.Resize(ref buffer, (int)Math.Min(Math.Max((long)buffer.Length * 2, 16 * 1024), maxBytes + 1));
                 }
 
                 var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
@@ -68,8 +68,9 @@ internal static class V2RequestReader
         {
             throw TooLarge(maxBytes);
         }
-        catch (Exception e) when (e is BadHttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is BadHttpRequestException or IOException or OperationCanceledException)
         {
+            // Also when the client hung up: the request still counts as a truncated body in the metrics.
             throw InferenceException.Invalid(SchemaErrorReasons.TruncatedBody,
                 $"the request body ended before its declared length or arrived too slowly ({e.Message}); send the complete JSON body.");
         }

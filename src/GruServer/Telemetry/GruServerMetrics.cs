@@ -25,6 +25,7 @@ internal sealed class GruServerMetrics
     private readonly Counter<long> _requests;
     private readonly Counter<long> _schemaErrors;
     private readonly Histogram<double> _outputMean;
+    private readonly UpDownCounter<long> _inFlight;
     private readonly KeyValuePair<string, object?>[] _common;
 
     public GruServerMetrics(IMeterFactory meterFactory, ServedModel model, FaultInjection faults)
@@ -44,6 +45,8 @@ internal sealed class GruServerMetrics
         _outputMean = meter.CreateHistogram<double>("gru_output_mean", description: "Mean value of each response's primary output (prediction drift).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = OutputMeanBuckets });
 
+        _inFlight = meter.CreateUpDownCounter<long>("gru_requests_in_flight", description: "Infer requests being handled right now.");
+        _inFlight.Add(0, _common);
         meter.CreateObservableGauge("gru_model_info", () => ObserveModelInfo(model),
             description: "1 for the model being served, labelled with its sha256 digest and execution provider.");
         meter.CreateObservableGauge("gru_model_ready", () => new Measurement<int>(model.IsReady ? 1 : 0, _common),
@@ -65,10 +68,13 @@ internal sealed class GruServerMetrics
         }
     }
 
+    public void RequestStarted() => _inFlight.Add(1, _common);
+
     public void RecordRequest(int statusCode, TimeSpan duration)
     {
         _requests.Add(1, WithCommon("code", statusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         _duration.Record(duration.TotalSeconds, _common);
+        _inFlight.Add(-1, _common);
     }
 
     public void RecordSchemaError(string reason) => _schemaErrors.Add(1, WithCommon("reason", reason));
