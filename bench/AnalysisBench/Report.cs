@@ -68,7 +68,7 @@ internal sealed class Report
         md.AppendLine("# Canary analysis benchmark").AppendLine().AppendLine(settings).AppendLine();
         md.AppendLine("## Time from SLO breach to the first Failed verdict").AppendLine();
         md.AppendLine("| scenario | pair | first Failed after (s) | rollback (failureLimit 2) after (s) | metrics named | verdicts after the breach (P/F/I) |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- |");
         foreach (var d in Detections)
         {
             md.AppendLine(CultureInfo.InvariantCulture,

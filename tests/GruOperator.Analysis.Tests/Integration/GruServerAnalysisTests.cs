@@ -14,11 +14,17 @@ public sealed class GruServerAnalysisTests(GruServerFixture fixture, ITestOutput
     /// <summary>p95 under 100 ms, under 1% 5xx, at least 50 requests per 20 s window.</summary>
     private static readonly SloSpec Slo = new(TimeSpan.FromMilliseconds(100), 0.01, 0.05, 50);
 
-    private static CancellationToken Timeout => new CancellationTokenSource(TimeSpan.FromMinutes(3)).Token;
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(3));
+
+    private CancellationToken Timeout => _timeout.Token;
 
     public Task InitializeAsync() => fixture.WaitForLoadedHistoryAsync(28, Timeout);
 
-    public Task DisposeAsync() => Task.CompletedTask;
+    public Task DisposeAsync()
+    {
+        _timeout.Dispose();
+        return Task.CompletedTask;
+    }
 
     private static string Explain(AnalysisRun run) =>
         run.Reason + "\n" + string.Join("\n", run.Metrics.Select(m =>

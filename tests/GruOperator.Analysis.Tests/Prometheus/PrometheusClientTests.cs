@@ -12,10 +12,14 @@ using TestSupport;
 namespace GruOperator.Analysis.Tests.Prometheus;
 
 /// <summary>The client against a scripted fake server: retries, timeouts, error bodies, auth and TLS.</summary>
-public sealed class PrometheusClientTests
+public sealed class PrometheusClientTests : IDisposable
 {
     private static readonly DateTimeOffset At = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000);
-    private static CancellationToken Timeout => new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(60));
+
+    private CancellationToken Timeout => _timeout.Token;
+
+    public void Dispose() => _timeout.Dispose();
 
     [Theory]
     [InlineData(500)]

@@ -11,12 +11,18 @@ public sealed class PrometheusProviderTests(SyntheticPrometheusFixture fixture) 
 {
     private static readonly SloSpec Slo = new(TimeSpan.FromMilliseconds(200), 0.01, 0.05, 50);
 
-    private static CancellationToken Timeout => new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(90));
+
+    private CancellationToken Timeout => _timeout.Token;
 
     // 20 s window + 5 s rates + a margin: every test sees full windows.
     public Task InitializeAsync() => fixture.WaitForHistoryAsync(28);
 
-    public Task DisposeAsync() => Task.CompletedTask;
+    public Task DisposeAsync()
+    {
+        _timeout.Dispose();
+        return Task.CompletedTask;
+    }
 
     private Task<Measurement> Measure(string model, MetricSource source, bool withSeries = false, Track track = Track.Stable) =>
         fixture.Provider.MeasureAsync(
