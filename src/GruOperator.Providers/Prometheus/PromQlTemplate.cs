@@ -125,3 +125,21 @@ internal static class PromQlTemplate
         };
     }
 }
+
+/// <summary>Lets spec validation reject an unsafe or malformed custom query before any analysis runs.</summary>
+public static class PromQlTemplateValidation
+{
+    /// <summary>Why <paramref name="template"/> cannot be rendered safely, or null when it can.</summary>
+    public static string? Problem(string template)
+    {
+        try
+        {
+            PromQlTemplate.Render(template, new TrackSelector("namespace", "model", Track.Canary, "revision"), TimeSpan.FromSeconds(30));
+            return null;
+        }
+        catch (PromQlTemplateException ex)
+        {
+            return ex.Message;
+        }
+    }
+}
