@@ -74,8 +74,16 @@ internal sealed partial class PrometheusClient(HttpClient http, IOptionsMonitor<
         var o = options.CurrentValue;
         if (!string.IsNullOrEmpty(o.BearerTokenFile))
         {
-            var token = await File.ReadAllTextAsync(o.BearerTokenFile, cancellationToken).ConfigureAwait(false);
-            return new AuthenticationHeaderValue("Bearer", token.Trim());
+            try
+            {
+                var token = await File.ReadAllTextAsync(o.BearerTokenFile, cancellationToken).ConfigureAwait(false);
+                return new AuthenticationHeaderValue("Bearer", token.Trim());
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new PrometheusException(PrometheusErrorKind.Credentials,
+                    $"cannot read Prometheus:BearerTokenFile '{o.BearerTokenFile}': {ex.Message}", ex);
+            }
         }
 
         if (!string.IsNullOrEmpty(o.BearerToken))

@@ -23,6 +23,9 @@ internal enum PrometheusErrorKind
 
     /// <summary>A 2xx answer that is not Prometheus API JSON, or a result of the wrong shape.</summary>
     BadResponse,
+
+    /// <summary>The configured credentials could not be read (e.g. a missing token file).</summary>
+    Credentials,
 }
 
 /// <summary>A failed Prometheus call; the message is one line fit for <c>status</c> and names the query.</summary>

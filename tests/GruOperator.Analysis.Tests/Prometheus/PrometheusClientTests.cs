@@ -186,6 +186,21 @@ public sealed class PrometheusClientTests : IDisposable
     }
 
     [Fact]
+    public async Task A_missing_token_file_is_a_clear_credentials_error()
+    {
+        await using var server = await ScriptedPrometheus.StartAsync((context, _) => ScriptedPrometheus.Json(context, 200, ScriptedPrometheus.OneSample));
+        var missing = Path.Combine(Path.GetTempPath(), $"no-token-{Guid.NewGuid():N}");
+        await using var services = PrometheusServices.Build(server.Address, new Dictionary<string, string?> { ["Prometheus:BearerTokenFile"] = missing });
+
+        var error = await Assert.ThrowsAsync<PrometheusException>(
+            () => PrometheusServices.Client(services).QueryAsync(server.Address, "up", At, Timeout));
+
+        Assert.Equal(PrometheusErrorKind.Credentials, error.Kind);
+        Assert.Contains($"cannot read Prometheus:BearerTokenFile '{missing}'", error.Message, StringComparison.Ordinal);
+        Assert.Empty(server.Requests);
+    }
+
+    [Fact]
     public async Task Trusts_a_private_CA_only_when_configured()
     {
         var (authority, leaf) = IssueServerCertificate();
