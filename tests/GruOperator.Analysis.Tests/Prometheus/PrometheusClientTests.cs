@@ -80,8 +80,8 @@ public sealed class PrometheusClientTests : IDisposable
         });
         await using var services = PrometheusServices.Build(server.Address, new Dictionary<string, string?>
         {
-            ["Prometheus:AttemptTimeout"] = "00:00:00.300",
-            ["Prometheus:TotalTimeout"] = "00:00:05",
+            ["Prometheus:AttemptTimeout"] = "00:00:01",
+            ["Prometheus:TotalTimeout"] = "00:00:15",
             ["Prometheus:MaxRetries"] = "2",
         });
 
