@@ -12,3 +12,6 @@ dotnet run -c Release --project bench/LocalCluster.Bench -- 10000 8 bench/result
 # Operator: converge 1,000 GruModels after an operator restart against LocalCluster (bench/results/operator-restart.json).
 dotnet build src/GruOperator -c Release
 dotnet run -c Release --project bench/GruOperator.Bench -- 1000 10 "$PWD/bench/results" "$PWD/src/GruOperator/bin/Release/net10.0/gru-operator.dll"
+
+# Canary analysis: breach-to-Failed time and false Failed verdicts (about 10 min; --quick for a smoke run).
+dotnet run -c Release --project bench/AnalysisBench -- --out bench/results
