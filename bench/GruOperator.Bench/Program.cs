@@ -1,0 +1,156 @@
+// Operator restart benchmark: N GruModels exist and have converged; the operator is stopped, every model's spec is
+// changed (replicas 1 → 2), and a fresh operator process starts. Measured: time from its start until every model
+// reports the new generation Healthy, and the operator process's peak resident memory (VmHWM). The operator runs as
+// its own process so its memory is not mixed with LocalCluster's.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using GruOperator.Api;
+using GruOperator.Api.Schema;
+using GruOperator.Domain.Conditions;
+using k8s;
+using k8s.Models;
+using Kube.Local;
+
+var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1000;
+var namespaces = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10;
+var resultsDir = args.Length > 2 ? args[2] : "bench/results";
+var operatorDll = args.Length > 3 ? args[3] : Path.Combine("src", "GruOperator", "bin", "Release", "net10.0", "gru-operator.dll");
+if (!File.Exists(operatorDll))
+{
+    Console.Error.WriteLine($"operator not built at {operatorDll}: run `dotnet build src/GruOperator -c Release` first");
+    return 2;
+}
+
+await using var cluster = await LocalCluster.StartAsync(new LocalClusterOptions { DeploymentController = true, AutoReadyPods = true, WatchHistorySize = 200_000 });
+var kubeconfig = cluster.WriteKubeconfig(Path.Combine(Path.GetTempPath(), $"gru-bench-{Environment.ProcessId}", "kubeconfig"));
+using var client = new Kubernetes(cluster.ClientConfiguration);
+await client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(CrdGenerator.Build());
+var names = Enumerable.Range(0, namespaces).Select(i => $"bench-{i}").ToList();
+foreach (var ns in names) await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
+
+Console.WriteLine($"creating {count} GruModels in {namespaces} namespaces");
+await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+{
+    var model = new GruModel
+    {
+        Metadata = new V1ObjectMeta { Name = $"model-{i:D4}", NamespaceProperty = names[i % namespaces] },
+        Spec = new GruModelSpec
+        {
+            Model = new ModelSpec { Name = $"model-{i:D4}", Source = "file:///opt/gru/models/sample-gru.onnx", Sha256 = new string('a', 64) },
+            Serving = new ServingSpec { Replicas = 1, ExecutionProvider = ExecutionProvider.CPU },
+        },
+    };
+    await client.CustomObjects.CreateNamespacedCustomObjectAsync(model, GruModel.Group, GruModel.Version, model.Metadata.NamespaceProperty, GruModel.Plural, cancellationToken: ct);
+});
+
+var first = StartOperator();
+var initial = Stopwatch.StartNew();
+await WaitConvergedAsync(1, 1);
+initial.Stop();
+var firstPeak = PeakRssMb(first);
+await StopAsync(first);
+Console.WriteLine($"initial convergence: {initial.Elapsed.TotalSeconds:0.0} s (operator peak RSS {firstPeak:0} MB); operator stopped");
+
+// While the operator is down, every model changes: the restarted operator must relist and roll all of them.
+await Parallel.ForEachAsync(EnumerateModels(), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (m, ct) =>
+{
+    var patch = new V1Patch("{\"spec\":{\"serving\":{\"replicas\":2}}}", V1Patch.PatchType.MergePatch);
+    await client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, GruModel.Group, GruModel.Version, m.Ns, GruModel.Plural, m.Name, cancellationToken: ct);
+});
+
+var restarted = StartOperator();
+var restart = Stopwatch.StartNew();
+await WaitConvergedAsync(2, 2);
+restart.Stop();
+var peak = PeakRssMb(restarted);
+await StopAsync(restarted);
+Console.WriteLine($"restart convergence of {count} changed models: {restart.Elapsed.TotalSeconds:0.0} s, operator peak RSS {peak:0} MB");
+
+Directory.CreateDirectory(resultsDir);
+var result = new
+{
+    benchmark = "operator-restart-convergence",
+    models = count,
+    namespaces,
+    workers = 4,
+    initialConvergenceSeconds = Math.Round(initial.Elapsed.TotalSeconds, 2),
+    initialOperatorPeakRssMb = Math.Round(firstPeak, 1),
+    restartConvergenceSeconds = Math.Round(restart.Elapsed.TotalSeconds, 2),
+    restartOperatorPeakRssMb = Math.Round(peak, 1),
+    converged = "every GruModel at the new generation with phase Healthy and all replicas ready",
+    machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}",
+    measuredAt = DateTimeOffset.UtcNow,
+};
+var path = Path.Combine(resultsDir, "operator-restart.json");
+await File.WriteAllTextAsync(path, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+Console.WriteLine($"wrote {path}");
+return 0;
+
+Process StartOperator()
+{
+    var info = new ProcessStartInfo("dotnet")
+    {
+        ArgumentList = { operatorDll, "--kubeconfig", kubeconfig, "--leader-elect", "false", "--metrics-port", "0", "--health-port", "0", "--bind-address", "127.0.0.1" },
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+    };
+    info.Environment["GRU_OPERATOR_Logging__LogLevel__Default"] = "Warning";
+    var process = Process.Start(info)!;
+    process.OutputDataReceived += (_, e) => { if (e.Data is not null) Console.WriteLine("  operator: " + e.Data); };
+    process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.WriteLine("  operator: " + e.Data); };
+    process.BeginOutputReadLine();
+    process.BeginErrorReadLine();
+    return process;
+}
+
+static async Task StopAsync(Process process)
+{
+    // SIGTERM: the host stops gracefully, as in a pod.
+    Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+    using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+    try
+    {
+        await process.WaitForExitAsync(cts.Token);
+    }
+    catch (OperationCanceledException)
+    {
+        process.Kill(entireProcessTree: true);
+    }
+}
+
+static double PeakRssMb(Process process)
+{
+    foreach (var line in File.ReadLines($"/proc/{process.Id}/status"))
+    {
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+        {
+            return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+        }
+    }
+    return double.NaN;
+}
+
+IEnumerable<(string Ns, string Name)> EnumerateModels() =>
+    Enumerable.Range(0, count).Select(i => (names[i % namespaces], $"model-{i:D4}"));
+
+async Task WaitConvergedAsync(long generation, int replicas)
+{
+    var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(20);
+    var last = -1;
+    while (true)
+    {
+        var done = 0;
+        foreach (var ns in names)
+        {
+            var list = await client.CustomObjects.ListNamespacedCustomObjectAsync<GruModelList>(GruModel.Group, GruModel.Version, ns, GruModel.Plural);
+            done += list.Items.Count(m => m.Metadata.Generation == generation && m.Status?.ObservedGeneration == generation
+                && m.Status.Phase == ModelPhase.Healthy && m.Status.Stable?.ReadyReplicas == replicas);
+        }
+        if (done != last) Console.WriteLine($"  {done}/{count} converged");
+        last = done;
+        if (done == count) return;
+        if (DateTime.UtcNow > deadline) throw new TimeoutException($"only {done}/{count} models converged in 20 minutes");
+        await Task.Delay(500);
+    }
+}

@@ -1,0 +1,53 @@
+using k8s;
+using k8s.Models;
+
+namespace ControllerRuntime.Finalizers;
+
+/// <summary>Cleanup that must finish before an object may go away.</summary>
+public interface IFinalizer<in T>
+{
+    /// <summary>Releases what <paramref name="item"/> holds; throw to retry later (the finalizer stays).</summary>
+    Task FinalizeAsync(T item, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Finalizers keyed by name (controller-runtime's pkg/finalizer): adds the registered names to live objects, and on
+/// deletion runs each one and removes it. Changes go out as patches of metadata.finalizers, never full updates.
+/// </summary>
+public sealed class FinalizerRegistry<T> where T : IKubernetesObject<V1ObjectMeta>
+{
+    private readonly Dictionary<string, IFinalizer<T>> _finalizers = new(StringComparer.Ordinal);
+
+    /// <summary>Registers <paramref name="finalizer"/> under <paramref name="name"/> (a qualified name such as example.com/cleanup).</summary>
+    public void Register(string name, IFinalizer<T> finalizer)
+    {
+        if (!_finalizers.TryAdd(name, finalizer)) throw new InvalidOperationException($"Finalizer '{name}' is already registered.");
+    }
+
+    /// <summary>
+    /// Brings the object's finalizers in line: returns <c>Deleting = true</c> when the object is being deleted (the caller
+    /// should stop), and the object as patched when a patch was needed.
+    /// </summary>
+    public async Task<(bool Deleting, T Item)> ApplyAsync(
+        T item,
+        Func<T, IReadOnlyList<string>, CancellationToken, Task<T>> patchFinalizers,
+        CancellationToken cancellationToken)
+    {
+        var current = item.Metadata.Finalizers?.ToList() ?? [];
+        if (item.Metadata.DeletionTimestamp is null)
+        {
+            var missing = _finalizers.Keys.Where(name => !current.Contains(name)).ToList();
+            if (missing.Count == 0) return (false, item);
+            return (false, await patchFinalizers(item, [.. current, .. missing], cancellationToken).ConfigureAwait(false));
+        }
+
+        var ours = current.Where(_finalizers.ContainsKey).ToList();
+        if (ours.Count == 0) return (true, item);
+        foreach (var name in ours)
+        {
+            await _finalizers[name].FinalizeAsync(item, cancellationToken).ConfigureAwait(false);
+        }
+        var remaining = current.Where(name => !_finalizers.ContainsKey(name)).ToList();
+        return (true, await patchFinalizers(item, remaining, cancellationToken).ConfigureAwait(false));
+    }
+}

@@ -1,1 +1,0 @@
-namespace ControllerRuntime; internal static class Placeholder;

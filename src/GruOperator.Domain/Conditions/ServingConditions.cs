@@ -1,0 +1,79 @@
+namespace GruOperator.Domain.Conditions;
+
+/// <summary>What the operator saw of one track's workload (its Deployment and pods).</summary>
+public sealed record TrackObservation(
+    int DesiredReplicas,
+    int ReadyReplicas,
+    int UpdatedReplicas,
+    bool TemplateObserved,
+    int UnschedulablePods,
+    string? UnschedulableMessage,
+    string Revision);
+
+/// <summary>The conditions, phase and message for a GruModel.</summary>
+public sealed record ServingAssessment(IReadOnlyList<Condition> Conditions, ModelPhase Phase, string Message);
+
+/// <summary>Turns observations of the stable workload (or a refusal of the spec) into Ready/Progressing conditions.</summary>
+public static class ServingConditions
+{
+    /// <summary>Ready=True: all desired replicas are ready.</summary>
+    public const string StableServing = "StableServing";
+
+    /// <summary>Ready=False: pods are starting or loading the model.</summary>
+    public const string ReplicasNotReady = "ReplicasNotReady";
+
+    /// <summary>Ready=False: the scheduler cannot place pods (often: no free GPU).</summary>
+    public const string Unschedulable = "Unschedulable";
+
+    /// <summary>Progressing=True: a new pod template is rolling out.</summary>
+    public const string RollingOut = "RollingOut";
+
+    /// <summary>Progressing=False: the rollout finished.</summary>
+    public const string RolloutComplete = "RolloutComplete";
+
+    /// <summary>
+    /// Assesses the stable track. Examples (desired/ready/updated): 3/3/3 → Ready=True StableServing, Progressing=False,
+    /// Healthy; 3/1/3 with 2 unschedulable → Ready=False Unschedulable naming the scheduler's message, Progressing=False,
+    /// Degraded; 3/0/1 → Ready=False ReplicasNotReady, Progressing=True RollingOut, Progressing.
+    /// </summary>
+    public static ServingAssessment Assess(IReadOnlyList<Condition>? current, TrackObservation track, long generation, DateTimeOffset now)
+    {
+        var rolling = !track.TemplateObserved || track.UpdatedReplicas < track.DesiredReplicas;
+        var ready = track.ReadyReplicas >= track.DesiredReplicas && !rolling;
+        var counts = $"{track.ReadyReplicas}/{track.DesiredReplicas} replicas ready";
+
+        Condition readyCondition;
+        if (ready)
+        {
+            readyCondition = new(ConditionTypes.Ready, Condition.True, StableServing, $"Revision {track.Revision} is serving: {counts}.", generation, now);
+        }
+        else if (track.UnschedulablePods > 0)
+        {
+            readyCondition = new(ConditionTypes.Ready, Condition.False, Unschedulable,
+                $"{track.UnschedulablePods} pod(s) cannot be scheduled: {track.UnschedulableMessage ?? "no reason given"} ({counts}).", generation, now);
+        }
+        else
+        {
+            readyCondition = new(ConditionTypes.Ready, Condition.False, ReplicasNotReady, $"Waiting for revision {track.Revision}: {counts}.", generation, now);
+        }
+
+        var progressing = rolling
+            ? new Condition(ConditionTypes.Progressing, Condition.True, RollingOut,
+                $"Rolling out revision {track.Revision}: {track.UpdatedReplicas}/{track.DesiredReplicas} replicas updated.", generation, now)
+            : new Condition(ConditionTypes.Progressing, Condition.False, RolloutComplete,
+                $"Revision {track.Revision} is rolled out.", generation, now);
+
+        var conditions = ConditionSet.Set(ConditionSet.Set(current, readyCondition), progressing);
+        var phase = PhaseRules.Derive(conditions, track.ReadyReplicas);
+        return new ServingAssessment(conditions, phase, readyCondition.IsTrue ? progressing.Message : readyCondition.Message);
+    }
+
+    /// <summary>The spec was refused: Ready=False and Progressing=False with reason InvalidSpec, phase Failed.</summary>
+    public static ServingAssessment Refuse(IReadOnlyList<Condition>? current, string message, long generation, DateTimeOffset now)
+    {
+        var conditions = ConditionSet.Set(
+            ConditionSet.Set(current, new Condition(ConditionTypes.Ready, Condition.False, PhaseRules.InvalidSpecReason, message, generation, now)),
+            new Condition(ConditionTypes.Progressing, Condition.False, PhaseRules.InvalidSpecReason, "Nothing is rolled out from an invalid spec.", generation, now));
+        return new ServingAssessment(conditions, ModelPhase.Failed, message);
+    }
+}

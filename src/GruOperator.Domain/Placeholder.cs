@@ -1,1 +1,0 @@
-namespace GruOperator.Domain; internal static class Placeholder;

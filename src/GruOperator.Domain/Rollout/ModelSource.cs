@@ -1,0 +1,106 @@
+namespace GruOperator.Domain.Rollout;
+
+/// <summary>How a model file is obtained.</summary>
+public enum ModelSourceKind
+{
+    /// <summary>An OCI artifact in a registry.</summary>
+    Oci,
+
+    /// <summary>A file downloaded over HTTPS.</summary>
+    Https,
+
+    /// <summary>A file already present in the server image (or a mounted volume).</summary>
+    File,
+}
+
+/// <summary>A parsed spec.model.source plus the digest the pods must verify, when one is known.</summary>
+public sealed record ModelSource(ModelSourceKind Kind, string Uri, string Location, string? Sha256Hex)
+{
+    /// <summary>"sha256:&lt;hex&gt;" or null when the digest is not known yet (an oci tag without a pinned digest).</summary>
+    public string? Digest => Sha256Hex is null ? null : "sha256:" + Sha256Hex;
+
+    /// <summary>
+    /// Parses <paramref name="source"/> and <paramref name="sha256"/>. Examples:
+    /// ("file:///opt/models/m.onnx", "ab…") → File, location /opt/models/m.onnx;
+    /// ("oci://reg:5000/models/m@sha256:ab…", "") → Oci, digest taken from the reference;
+    /// ("oci://reg:5000/models/m:1.0", "") → Oci, digest unknown until the registry resolves the tag.
+    /// </summary>
+    public static bool TryParse(string? source, string? sha256, out ModelSource? parsed, out string error)
+    {
+        parsed = null;
+        error = "";
+        if (string.IsNullOrWhiteSpace(source))
+        {
+            error = "spec.model.source is empty: set it to oci://, https:// or file:// followed by the model's location";
+            return false;
+        }
+
+        var hex = NormalizeHex(sha256);
+        if (hex is { Length: > 0 } && !IsSha256Hex(hex))
+        {
+            error = $"spec.model.sha256 '{sha256}' is not a sha256: use 64 lowercase hex digits, optionally prefixed sha256:";
+            return false;
+        }
+
+        var separator = source.IndexOf("://", StringComparison.Ordinal);
+        var scheme = separator < 0 ? "" : source[..separator];
+        var rest = separator < 0 ? "" : source[(separator + 3)..];
+        switch (scheme)
+        {
+            case "file":
+                if (!rest.StartsWith('/') || rest.Length < 2)
+                {
+                    error = $"spec.model.source '{source}' must be an absolute path: file:///path/to/model.onnx";
+                    return false;
+                }
+                if (string.IsNullOrEmpty(hex))
+                {
+                    error = "spec.model.sha256 is required for file:// sources: set it to the output of sha256sum model.onnx";
+                    return false;
+                }
+                parsed = new ModelSource(ModelSourceKind.File, source, rest, hex);
+                return true;
+            case "https":
+                if (!System.Uri.TryCreate(source, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
+                {
+                    error = $"spec.model.source '{source}' is not a valid https URL";
+                    return false;
+                }
+                if (string.IsNullOrEmpty(hex))
+                {
+                    error = "spec.model.sha256 is required for https:// sources: set it to the output of sha256sum model.onnx";
+                    return false;
+                }
+                parsed = new ModelSource(ModelSourceKind.Https, source, source, hex);
+                return true;
+            case "oci":
+                var at = rest.IndexOf("@sha256:", StringComparison.Ordinal);
+                var referenceHex = at < 0 ? null : rest[(at + 8)..];
+                if (referenceHex is not null && !IsSha256Hex(referenceHex))
+                {
+                    error = $"spec.model.source '{source}' has a malformed digest: use oci://registry/repo@sha256:<64 hex digits>";
+                    return false;
+                }
+                if (referenceHex is not null && !string.IsNullOrEmpty(hex) && referenceHex != hex)
+                {
+                    error = "spec.model.sha256 differs from the digest in spec.model.source: remove spec.model.sha256 or make them equal";
+                    return false;
+                }
+                if (rest.Length == 0 || rest.StartsWith('/') || !rest.Contains('/'))
+                {
+                    error = $"spec.model.source '{source}' must name a registry and repository: oci://registry[:port]/repository[:tag|@sha256:digest]";
+                    return false;
+                }
+                parsed = new ModelSource(ModelSourceKind.Oci, source, rest, referenceHex ?? (string.IsNullOrEmpty(hex) ? null : hex));
+                return true;
+            default:
+                error = $"spec.model.source '{source}' has an unsupported scheme: use oci://, https:// or file://";
+                return false;
+        }
+    }
+
+    private static string? NormalizeHex(string? sha256) =>
+        string.IsNullOrEmpty(sha256) ? null : sha256.StartsWith("sha256:", StringComparison.Ordinal) ? sha256[7..] : sha256;
+
+    private static bool IsSha256Hex(string hex) => hex.Length == 64 && hex.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
+}

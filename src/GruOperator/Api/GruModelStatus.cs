@@ -1,0 +1,236 @@
+using System.ComponentModel;
+using System.Text.Json.Serialization;
+using GruOperator.Api.Schema;
+using GruOperator.Domain.Conditions;
+
+namespace GruOperator.Api;
+
+/// <summary>What the operator observed and did; written only through the status subresource.</summary>
+[Description("Observed state, written by the operator through the status subresource.")]
+public sealed class GruModelStatus
+{
+    /// <summary>Generation this status reflects.</summary>
+    [Description("metadata.generation this status was computed from.")]
+    public long? ObservedGeneration { get; set; }
+
+    /// <summary>Phase.</summary>
+    [Description("Lifecycle phase, derived from the conditions.")]
+    public ModelPhase? Phase { get; set; }
+
+    /// <summary>Summary sentence.</summary>
+    [Description("One sentence on what is happening or what went wrong.")]
+    public string? Message { get; set; }
+
+    /// <summary>Conditions.</summary>
+    [Description("Ready, Progressing, ModelVerified and SLOMet conditions.")]
+    [ListMap("type")]
+    public List<Condition>? Conditions { get; set; }
+
+    /// <summary>Ready/desired.</summary>
+    [Description("Ready stable replicas over desired, e.g. 2/3 (for kubectl get).")]
+    public string? Ready { get; set; }
+
+    /// <summary>Stable track.</summary>
+    [Description("The stable track, from its Deployment's real status.")]
+    public TrackStatus? Stable { get; set; }
+
+    /// <summary>Canary track.</summary>
+    [Description("The running canary, if any.")]
+    public CanaryStatus? Canary { get; set; }
+
+    /// <summary>Integrity check results.</summary>
+    [Description("Results of the last integrity check of served models.")]
+    public ServedModelsStatus? ServedModels { get; set; }
+
+    /// <summary>Recent rollouts.</summary>
+    [Description("The last 10 rollouts, newest first.")]
+    [System.ComponentModel.DataAnnotations.MaxLength(10)]
+    public List<RolloutRecord>? History { get; set; }
+}
+
+/// <summary>One track's serving state.</summary>
+[Description("A track's revision, model and replicas.")]
+public sealed class TrackStatus
+{
+    /// <summary>Revision.</summary>
+    [Description("Revision number; it grows by one each time the model changes.")]
+    public string? Revision { get; set; }
+
+    /// <summary>Source.</summary>
+    [Description("spec.model.source this revision serves.")]
+    public string? ModelSource { get; set; }
+
+    /// <summary>Digest.</summary>
+    [Description("sha256:<hex> of the model this revision serves, when known.")]
+    public string? ModelDigest { get; set; }
+
+    /// <summary>Short digest.</summary>
+    [Description("First 12 hex digits of modelDigest (for kubectl get).")]
+    public string? ShortDigest { get; set; }
+
+    /// <summary>Desired replicas.</summary>
+    [Description("Desired replicas.")]
+    public int Replicas { get; set; }
+
+    /// <summary>Ready replicas.</summary>
+    [Description("Ready replicas, from the Deployment's status.")]
+    public int ReadyReplicas { get; set; }
+
+    /// <summary>Updated replicas.</summary>
+    [Description("Replicas already running the current pod template.")]
+    public int UpdatedReplicas { get; set; }
+
+    /// <summary>Unschedulable pods.</summary>
+    [Description("Pods the scheduler cannot place (e.g. no free GPU).")]
+    public int UnschedulableReplicas { get; set; }
+}
+
+/// <summary>Canary state.</summary>
+[Description("The running canary.")]
+public sealed class CanaryStatus
+{
+    /// <summary>Revision.</summary>
+    [Description("Canary revision.")]
+    public string? Revision { get; set; }
+
+    /// <summary>Digest.</summary>
+    [Description("sha256:<hex> of the canary model.")]
+    public string? ModelDigest { get; set; }
+
+    /// <summary>Step.</summary>
+    [Description("Index of the current step in spec.rollout.canary.steps.")]
+    public int Step { get; set; }
+
+    /// <summary>Weight.</summary>
+    [Description("Current canary traffic weight in percent.")]
+    public int Weight { get; set; }
+
+    /// <summary>Start.</summary>
+    [Description("When the canary started.")]
+    public DateTimeOffset? StartedAt { get; set; }
+
+    /// <summary>Analysis.</summary>
+    [Description("Analysis progress.")]
+    public AnalysisStatus? Analysis { get; set; }
+}
+
+/// <summary>Analysis progress.</summary>
+[Description("Analysis progress of the canary.")]
+public sealed class AnalysisStatus
+{
+    /// <summary>Runs.</summary>
+    [Description("Analysis runs so far.")]
+    public int Runs { get; set; }
+
+    /// <summary>Failures in a row.</summary>
+    [Description("Consecutive failed runs.")]
+    public int ConsecutiveFailures { get; set; }
+
+    /// <summary>Inconclusive in a row.</summary>
+    [Description("Consecutive inconclusive runs.")]
+    public int ConsecutiveInconclusive { get; set; }
+
+    /// <summary>Last run.</summary>
+    [Description("The last run.")]
+    public AnalysisRunStatus? LastRun { get; set; }
+}
+
+/// <summary>A verdict.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<AnalysisVerdict>))]
+public enum AnalysisVerdict
+{
+    /// <summary>Within SLOs.</summary>
+    Passed,
+
+    /// <summary>Outside SLOs.</summary>
+    Failed,
+
+    /// <summary>Not enough data.</summary>
+    Inconclusive,
+}
+
+/// <summary>One analysis run.</summary>
+[Description("One analysis run.")]
+public sealed class AnalysisRunStatus
+{
+    /// <summary>Time.</summary>
+    [Description("When the run finished.")]
+    public DateTimeOffset? Time { get; set; }
+
+    /// <summary>Verdict.</summary>
+    [Description("Passed, Failed or Inconclusive.")]
+    public AnalysisVerdict? Verdict { get; set; }
+
+    /// <summary>Measurements.</summary>
+    [Description("Each metric's measurement and verdict.")]
+    [ListMap("name")]
+    public List<MetricResult>? Metrics { get; set; }
+}
+
+/// <summary>One metric's measurement.</summary>
+[Description("One metric's measurement.")]
+public sealed class MetricResult
+{
+    /// <summary>Name.</summary>
+    [System.ComponentModel.DataAnnotations.Required]
+    [Description("Metric name.")]
+    public string Name { get; set; } = "";
+
+    /// <summary>Value.</summary>
+    [Description("Canary value, as a decimal string.")]
+    public string? Value { get; set; }
+
+    /// <summary>Threshold.</summary>
+    [Description("Threshold it was judged against.")]
+    public string? Threshold { get; set; }
+
+    /// <summary>Stable value.</summary>
+    [Description("Stable's value, when compared.")]
+    public string? StableValue { get; set; }
+
+    /// <summary>Verdict.</summary>
+    [Description("Passed, Failed or Inconclusive.")]
+    public AnalysisVerdict? Verdict { get; set; }
+}
+
+/// <summary>Integrity check summary.</summary>
+[Description("Integrity check of served models.")]
+public sealed class ServedModelsStatus
+{
+    /// <summary>Verified pods.</summary>
+    [Description("Pods serving the pinned digest.")]
+    public int Verified { get; set; }
+
+    /// <summary>Mismatched pods.</summary>
+    [Description("Pods serving another digest.")]
+    public int Mismatched { get; set; }
+
+    /// <summary>Last check.</summary>
+    [Description("When the last check ran.")]
+    public DateTimeOffset? LastCheck { get; set; }
+}
+
+/// <summary>A finished rollout.</summary>
+[Description("A finished rollout.")]
+public sealed class RolloutRecord
+{
+    /// <summary>Revision.</summary>
+    [Description("Revision rolled out.")]
+    public string? Revision { get; set; }
+
+    /// <summary>Digest.</summary>
+    [Description("Its model digest.")]
+    public string? ModelDigest { get; set; }
+
+    /// <summary>Outcome.</summary>
+    [Description("Promoted, RolledBack or Aborted.")]
+    public string? Outcome { get; set; }
+
+    /// <summary>Reason.</summary>
+    [Description("Machine-readable reason, e.g. AnalysisPassed.")]
+    public string? Reason { get; set; }
+
+    /// <summary>Finished.</summary>
+    [Description("When it finished.")]
+    public DateTimeOffset? FinishedAt { get; set; }
+}

@@ -1,0 +1,176 @@
+using ControllerRuntime.Controllers;
+using ControllerRuntime.Events;
+using ControllerRuntime.Finalizers;
+using ControllerRuntime.Informers;
+using ControllerRuntime.Leadership;
+using ControllerRuntime.Metrics;
+using ControllerRuntime.Resources;
+using GruOperator.Api;
+using GruOperator.Reconciliation;
+using GruOperator.Serving;
+using k8s;
+using k8s.Models;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+
+namespace GruOperator.Hosting;
+
+/// <summary>Builds the operator process: configuration, Kubernetes client, informers, controller, leader election, endpoints.</summary>
+internal static class OperatorHost
+{
+    /// <summary>Flags accepted on the command line, and the configuration keys they set.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Flags = new Dictionary<string, string>
+    {
+        ["--namespaces"] = nameof(OperatorOptions.Namespaces),
+        ["--workers"] = nameof(OperatorOptions.Workers),
+        ["--server-image"] = nameof(OperatorOptions.DefaultServerImage),
+        ["--model-fetcher-image"] = nameof(OperatorOptions.ModelFetcherImage),
+        ["--prometheus-address"] = nameof(OperatorOptions.DefaultPrometheusAddress),
+        ["--metrics-port"] = nameof(OperatorOptions.MetricsPort),
+        ["--health-port"] = nameof(OperatorOptions.HealthPort),
+        ["--bind-address"] = nameof(OperatorOptions.BindAddress),
+        ["--field-manager"] = nameof(OperatorOptions.FieldManager),
+        ["--resync-period"] = nameof(OperatorOptions.ResyncPeriod),
+        ["--kubeconfig"] = nameof(OperatorOptions.Kubeconfig),
+        ["--context"] = nameof(OperatorOptions.Context),
+        ["--leader-elect"] = "LeaderElection:Enabled",
+        ["--lease-name"] = "LeaderElection:LeaseName",
+        ["--lease-namespace"] = "LeaderElection:LeaseNamespace",
+        ["--lease-duration"] = "LeaderElection:LeaseDuration",
+        ["--identity"] = "LeaderElection:Identity",
+    };
+
+    /// <summary>
+    /// Creates the application. <paramref name="clientConfiguration"/> overrides kubeconfig discovery (tests pass the
+    /// embedded cluster's); <paramref name="overrides"/> are extra configuration entries applied last.
+    /// </summary>
+    public static WebApplication Build(string[] args, KubernetesClientConfiguration? clientConfiguration = null, IDictionary<string, string?>? overrides = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // kubectl's KUBECONFIG (first file of the list) is the lowest-precedence source of --kubeconfig.
+        var kubeconfigEnv = Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        if (kubeconfigEnv is not null) builder.Configuration.AddInMemoryCollection([new(nameof(OperatorOptions.Kubeconfig), kubeconfigEnv)]);
+        builder.Configuration.AddEnvironmentVariables("GRU_OPERATOR_");
+        builder.Configuration.AddCommandLine(args, Flags.ToDictionary(f => f.Key, f => f.Value));
+        if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.IncludeScopes = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+
+        builder.Services.AddOptions<OperatorOptions>().Bind(builder.Configuration).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<LeaderElectionOptions>().Bind(builder.Configuration.GetSection("LeaderElection")).ValidateDataAnnotations().ValidateOnStart();
+        var options = builder.Configuration.Get<OperatorOptions>() ?? new OperatorOptions();
+
+        builder.WebHost.UseUrls($"http://{options.BindAddress}:{options.HealthPort}");
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IKubernetes>(_ => new Kubernetes(clientConfiguration ?? LoadClientConfiguration(options)));
+        builder.Services.AddSingleton<LeadershipState>();
+        builder.Services.AddSingleton<ControllerMetrics>();
+        builder.Services.AddMetrics();
+        if (options.MetricsPort > 0)
+        {
+            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+                .AddMeter(ControllerMetrics.MeterName)
+                .AddPrometheusHttpListener(o =>
+                {
+                    // HttpListener spells "every interface" as "+".
+                    o.Host = options.BindAddress == "0.0.0.0" ? "+" : options.BindAddress;
+                    o.Port = options.MetricsPort;
+                }));
+        }
+
+        AddGruModelController(builder.Services, options);
+        builder.Services.AddHostedService<ControllerHost>();
+
+        var app = builder.Build();
+        app.MapGet("/healthz", () => Results.Ok("ok"));
+        // A standby replica is ready too: readiness is about the process, leadership about who acts.
+        app.MapGet("/readyz", () => Results.Ok("ok"));
+        return app;
+    }
+
+    private static void AddGruModelController(IServiceCollection services, OperatorOptions options)
+    {
+        var type = new CustomResourceType(GruModel.Group, GruModel.Version, GruModel.Plural, GruModel.KindName);
+        services.AddSingleton(new ResourceCache<GruModel>());
+        services.AddSingleton(new ResourceCache<V1Deployment>());
+        services.AddSingleton(new ResourceCache<V1Service>());
+        services.AddSingleton(new ResourceCache<V1Pod>());
+        services.AddSingleton(sp => new CustomResourceClient<GruModel>(
+            sp.GetRequiredService<IKubernetes>(), type, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CustomResourceClient<GruModel>>>()));
+        services.AddSingleton(sp => new ServerSideApply(sp.GetRequiredService<IKubernetes>(), options.FieldManager));
+        services.AddSingleton(sp => new EventRecorder(
+            sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventRecorder>>(),
+            "gru-operator", options.LeaderElection.Identity ?? Environment.MachineName));
+        services.AddSingleton(sp =>
+        {
+            var registry = new FinalizerRegistry<GruModel>();
+            registry.Register(WorkloadFinalizer.Name, new WorkloadFinalizer(sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<EventRecorder>()));
+            return registry;
+        });
+        services.AddSingleton<GruModelReconciler>();
+        services.AddSingleton(sp => new Controller(
+            "grumodel",
+            sp.GetRequiredService<GruModelReconciler>(),
+            new ControllerOptions { Workers = options.Workers, ResyncPeriod = options.ResyncPeriod },
+            sp.GetRequiredService<ControllerMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<Controller>>()));
+
+        foreach (var ns in options.WatchedNamespaces())
+        {
+            var scope = ns ?? "all";
+            services.AddSingleton<IInformer>(sp => Informer(sp, $"grumodels/{scope}", WatchSources.GruModels(sp.GetRequiredService<IKubernetes>(), ns, type), EnqueueSelf));
+            services.AddSingleton<IInformer>(sp => Informer(sp, $"deployments/{scope}", WatchSources.Deployments(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Deployment>));
+            services.AddSingleton<IInformer>(sp => Informer(sp, $"services/{scope}", WatchSources.Services(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Service>));
+            services.AddSingleton<IInformer>(sp => Informer(sp, $"pods/{scope}", WatchSources.Pods(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Pod>));
+        }
+    }
+
+    private static ResourceInformer<T> Informer<T>(IServiceProvider sp, string name, IListWatcher<T> source, Action<Controller, ResourceChange<T>> route)
+        where T : IKubernetesObject<V1ObjectMeta>
+    {
+        var informer = new ResourceInformer<T>(
+            source, sp.GetRequiredService<ResourceCache<T>>(), sp.GetRequiredService<ControllerMetrics>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ResourceInformer<T>>>(), name);
+        var controller = sp.GetRequiredService<Controller>();
+        informer.OnChange(change => route(controller, change));
+        return informer;
+    }
+
+    private static void EnqueueSelf(Controller controller, ResourceChange<GruModel> change)
+    {
+        var item = change.New ?? change.Old;
+        if (item is not null) controller.Enqueue(ObjectKey.Of(item));
+    }
+
+    // Owned objects (and the pods of owned Deployments) carry the model label: a change wakes the owning GruModel.
+    private static void EnqueueOwner<T>(Controller controller, ResourceChange<T> change) where T : IKubernetesObject<V1ObjectMeta>
+    {
+        var item = change.New ?? change.Old;
+        if (item?.Metadata.Labels?.TryGetValue(Labels.Model, out var model) == true)
+        {
+            controller.Enqueue(ObjectKey.Format(item.Metadata.NamespaceProperty, model));
+        }
+    }
+
+    private static KubernetesClientConfiguration LoadClientConfiguration(OperatorOptions options)
+    {
+        if (string.IsNullOrEmpty(options.Kubeconfig) && KubernetesClientConfiguration.IsInCluster())
+        {
+            return KubernetesClientConfiguration.InClusterConfig();
+        }
+        return KubernetesClientConfiguration.BuildConfigFromConfigFile(
+            string.IsNullOrEmpty(options.Kubeconfig) ? null : options.Kubeconfig,
+            string.IsNullOrEmpty(options.Context) ? null : options.Context);
+    }
+}

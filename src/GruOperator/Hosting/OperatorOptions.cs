@@ -1,0 +1,62 @@
+using System.ComponentModel.DataAnnotations;
+using ControllerRuntime.Leadership;
+
+namespace GruOperator.Hosting;
+
+/// <summary>The operator's configuration, bound from flags (--workers 8) and environment (GRU_OPERATOR_WORKERS=8).</summary>
+internal sealed class OperatorOptions
+{
+    /// <summary>Comma-separated namespaces to watch; empty watches all namespaces.</summary>
+    public string Namespaces { get; set; } = "";
+
+    /// <summary>Concurrent reconciles.</summary>
+    [Range(1, 256)]
+    public int Workers { get; set; } = 4;
+
+    /// <summary>GruServer image for models that set no spec.serving.image.</summary>
+    [Required]
+    public string DefaultServerImage { get; set; } = "ghcr.io/gru-operator/gru-server:0.1.0";
+
+    /// <summary>Image of the model-fetcher init container (needs sh, wget with TLS and sha256sum).</summary>
+    [Required]
+    public string ModelFetcherImage { get; set; } = "alpine:3.20";
+
+    /// <summary>Prometheus for models that set no spec.prometheus.address.</summary>
+    [Url]
+    public string DefaultPrometheusAddress { get; set; } = "http://prometheus.monitoring.svc:9090";
+
+    /// <summary>Port of the operator's own /metrics (0: off).</summary>
+    [Range(0, 65535)]
+    public int MetricsPort { get; set; } = 8080;
+
+    /// <summary>Port of /healthz and /readyz (0: any free port, for tests).</summary>
+    [Range(0, 65535)]
+    public int HealthPort { get; set; } = 8081;
+
+    /// <summary>Address the health and metrics endpoints bind to.</summary>
+    [Required]
+    public string BindAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>Server-side apply field manager.</summary>
+    [Required]
+    public string FieldManager { get; set; } = "gru-operator";
+
+    /// <summary>Every model is reconciled again after this long, even with no change.</summary>
+    public TimeSpan ResyncPeriod { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Path of a kubeconfig file; empty uses in-cluster config or ~/.kube/config.</summary>
+    public string? Kubeconfig { get; set; }
+
+    /// <summary>Kubeconfig context to use; empty uses the current one.</summary>
+    public string? Context { get; set; }
+
+    /// <summary>Leader election.</summary>
+    public LeaderElectionOptions LeaderElection { get; set; } = new();
+
+    /// <summary>The namespaces to watch, or a single null meaning all.</summary>
+    public IReadOnlyList<string?> WatchedNamespaces()
+    {
+        var names = Namespaces.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+        return names.Count == 0 ? [null] : names.Cast<string?>().ToList();
+    }
+}

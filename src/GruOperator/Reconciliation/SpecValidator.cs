@@ -1,0 +1,133 @@
+using GruOperator.Api;
+using GruOperator.Domain.Rollout;
+using k8s.Models;
+
+namespace GruOperator.Reconciliation;
+
+/// <summary>A spec the operator accepted: the parsed model source and the image to run.</summary>
+internal sealed record ValidSpec(ModelSource Source, string Image);
+
+/// <summary>
+/// Checks what the CRD schema cannot: URL and digest consistency, durations, step order, quantities, resource
+/// conflicts. Every problem names the field and the fix; the schema's own rules are not repeated here, except where
+/// a cluster may lack CEL support and the operator must still refuse.
+/// </summary>
+internal static class SpecValidator
+{
+    public static (ValidSpec? Valid, IReadOnlyList<string> Problems) Validate(GruModelSpec spec, string defaultImage)
+    {
+        var problems = new List<string>();
+        ModelSource? source = null;
+        if (spec.Model is null)
+        {
+            problems.Add("spec.model is missing: set spec.model.name and spec.model.source");
+        }
+        else
+        {
+            if (string.IsNullOrWhiteSpace(spec.Model.Name)) problems.Add("spec.model.name is empty: set the name the model is served under");
+            if (!ModelSource.TryParse(spec.Model.Source, spec.Model.Sha256, out source, out var sourceError)) problems.Add(sourceError);
+        }
+
+        var serving = spec.Serving ?? new ServingSpec();
+        var image = string.IsNullOrWhiteSpace(serving.Image) ? defaultImage : serving.Image;
+        if (string.IsNullOrWhiteSpace(image)) problems.Add("spec.serving.image is empty and the operator has no default: set spec.serving.image");
+
+        var gpuCount = serving.Gpu?.Count ?? 0;
+        if (serving.ExecutionProvider == ExecutionProvider.CUDA && gpuCount == 0)
+        {
+            problems.Add("spec.serving.executionProvider is CUDA but spec.serving.gpu.count is 0: request a GPU or use Auto/CPU");
+        }
+        if (gpuCount == 0 && !string.IsNullOrEmpty(serving.Gpu?.Product))
+        {
+            problems.Add("spec.serving.gpu.product is set but spec.serving.gpu.count is 0: request a GPU or remove product");
+        }
+        CheckResources(serving, problems);
+
+        Duration(serving.Batching?.MaxQueueDelay, "spec.serving.batching.maxQueueDelay", problems);
+        Duration(serving.Sessions?.IdleTimeout, "spec.serving.sessions.idleTimeout", problems);
+        Duration(spec.Slo?.LatencyP95, "spec.slo.latencyP95", problems);
+        Duration(spec.Integrity?.VerifyInterval, "spec.integrity.verifyInterval", problems);
+
+        if (spec.Rollout is { } rollout)
+        {
+            if (rollout.Strategy == RolloutStrategy.Recreate && rollout.Canary is not null)
+            {
+                problems.Add("spec.rollout.canary applies only to strategy Canary: remove it or set spec.rollout.strategy: Canary");
+            }
+            if (rollout.Canary is { } canary)
+            {
+                Duration(canary.ProgressDeadline, "spec.rollout.canary.progressDeadline", problems);
+                Duration(canary.Analysis?.Interval, "spec.rollout.canary.analysis.interval", problems);
+                CheckSteps(canary.Steps ?? [], problems);
+                var names = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var (metric, i) in (canary.Analysis?.Metrics ?? []).Select((m, i) => (m, i)))
+                {
+                    if (!names.Add(metric.Name)) problems.Add($"spec.rollout.canary.analysis.metrics[{i}].name '{metric.Name}' is used twice: give each metric its own name");
+                    if (metric.ThresholdRange is { Min: { } min, Max: { } max } && min > max)
+                    {
+                        problems.Add($"spec.rollout.canary.analysis.metrics[{i}].thresholdRange.min {min} exceeds max {max}: swap them");
+                    }
+                }
+            }
+        }
+
+        return problems.Count == 0 && source is not null ? (new ValidSpec(source, image!), problems) : (null, problems);
+    }
+
+    private static void CheckSteps(IReadOnlyList<CanaryStep> steps, List<string> problems)
+    {
+        for (var i = 0; i < steps.Count; i++)
+        {
+            var step = steps[i];
+            if (step.SetWeight is < 0 or > 100) problems.Add($"spec.rollout.canary.steps[{i}].setWeight {step.SetWeight} is outside 0..100");
+            if (i > 0 && step.SetWeight <= steps[i - 1].SetWeight)
+            {
+                problems.Add($"spec.rollout.canary.steps[{i}].setWeight {step.SetWeight} is not above the previous step's {steps[i - 1].SetWeight}: weights must increase");
+            }
+            if (step.Pause is not null) Duration(step.Pause, $"spec.rollout.canary.steps[{i}].pause", problems);
+        }
+    }
+
+    private static void CheckResources(ServingSpec serving, List<string> problems)
+    {
+        var gpuResource = serving.Gpu?.ResourceName ?? "nvidia.com/gpu";
+        var requests = serving.Resources?.Requests ?? [];
+        var limits = serving.Resources?.Limits ?? [];
+        foreach (var (kind, map) in new[] { ("requests", requests), ("limits", limits) })
+        {
+            if (map.ContainsKey(gpuResource))
+            {
+                problems.Add($"spec.serving.resources.{kind} names {gpuResource}: request GPUs with spec.serving.gpu.count instead");
+            }
+        }
+        foreach (var (name, request) in requests)
+        {
+            if (!limits.TryGetValue(name, out var limit)) continue;
+            if (TryValue(request, out var r) && TryValue(limit, out var l) && r > l)
+            {
+                problems.Add($"spec.serving.resources.requests.{name} ({request}) exceeds limits.{name} ({limit}): lower the request or raise the limit");
+            }
+        }
+    }
+
+    private static bool TryValue(ResourceQuantity quantity, out decimal value)
+    {
+        try
+        {
+            value = quantity.ToDecimal();
+            return true;
+        }
+        catch (FormatException)
+        {
+            value = 0;
+            return false;
+        }
+    }
+
+    private static void Duration(string? value, string field, List<string> problems)
+    {
+        if (value is null) return;
+        if (!GoDuration.TryParse(value, out var parsed, out var error)) problems.Add($"{field} {error}");
+        else if (parsed <= TimeSpan.Zero) problems.Add($"{field} must be longer than 0");
+    }
+}

@@ -1,0 +1,15 @@
+namespace GruOperator.Serving;
+
+/// <summary>Labels and annotations on everything the operator owns (see docs/API.md).</summary>
+internal static class Labels
+{
+    public const string Model = "serving.gru.dev/model";
+    public const string Track = "serving.gru.dev/track";
+    public const string Revision = "serving.gru.dev/revision";
+    public const string ModelSourceAnnotation = "serving.gru.dev/model-source";
+    public const string ModelSha256Annotation = "serving.gru.dev/model-sha256";
+    public const string ManagedBy = "app.kubernetes.io/managed-by";
+    public const string Name = "app.kubernetes.io/name";
+    public const string Instance = "app.kubernetes.io/instance";
+    public const string StableTrack = "stable";
+}

@@ -1,0 +1,335 @@
+using System.Globalization;
+using GruOperator.Api;
+using GruOperator.Domain.Rollout;
+using k8s.Models;
+
+namespace GruOperator.Serving;
+
+/// <summary>Images and names the operator fills in where a GruModel leaves them out.</summary>
+internal sealed record ServingDefaults(string ServerImage, string ModelFetcherImage, string ManagedBy);
+
+/// <summary>The objects one track of a GruModel consists of.</summary>
+internal sealed record ServingWorkload(V1Deployment Deployment, V1Service Service);
+
+/// <summary>
+/// Builds the desired stable Deployment and Service for a GruModel: pure, no I/O, so every field can be table-tested.
+/// </summary>
+internal static class ServingWorkloadBuilder
+{
+    public const int HttpPort = 8080;
+    public const int MetricsPort = 9464;
+    public const string ServerContainer = "gru-server";
+    public const string FetcherContainer = "model-fetcher";
+    public const string ModelDirectory = "/models";
+    public const string FetchedModelPath = ModelDirectory + "/model.onnx";
+    public const string GpuTaintKey = "nvidia.com/gpu";
+    public const string GpuProductLabel = "nvidia.com/gpu.product";
+    public const long RunAsUser = 10001;
+
+    /// <summary>
+    /// The init container's program: fetch the model into the shared emptyDir and refuse a file whose sha256 differs.
+    /// https is fetched here; oci:// arrives with the registry integration, and until then fails with a clear message
+    /// instead of starting a server without its model.
+    /// </summary>
+    public const string FetchScript = """
+        set -eu
+        case "$MODEL_SOURCE" in
+          https://*) wget -q -O "$MODEL_PATH.partial" "$MODEL_SOURCE" ;;
+          oci://*) echo "model-fetcher: oci:// sources are not fetched yet (registry integration pending): $MODEL_SOURCE" >&2; exit 2 ;;
+          *) echo "model-fetcher: unsupported source $MODEL_SOURCE" >&2; exit 2 ;;
+        esac
+        if [ -n "${MODEL_SHA256:-}" ]; then
+          echo "$MODEL_SHA256  $MODEL_PATH.partial" | sha256sum -c - >/dev/null || { echo "model-fetcher: sha256 mismatch for $MODEL_SOURCE, expected $MODEL_SHA256" >&2; exit 3; }
+        fi
+        mv "$MODEL_PATH.partial" "$MODEL_PATH"
+        """;
+
+    public static string DeploymentName(string model, string track) => $"{model}-{track}";
+
+    public static ServingWorkload BuildStable(GruModel model, ModelSource source, string revision, ServingDefaults defaults) =>
+        new(BuildDeployment(model, source, revision, Labels.StableTrack, defaults), BuildService(model, defaults));
+
+    public static V1Deployment BuildDeployment(GruModel model, ModelSource source, string revision, string track, ServingDefaults defaults)
+    {
+        var name = model.Metadata.Name;
+        var serving = model.Spec.Serving ?? new ServingSpec();
+        var selector = new Dictionary<string, string> { [Labels.Model] = name, [Labels.Track] = track };
+        var labels = CommonLabels(name, defaults);
+        labels[Labels.Track] = track;
+        labels[Labels.Revision] = revision;
+
+        var fetches = source.Kind != ModelSourceKind.File;
+        var modelPath = fetches ? FetchedModelPath : source.Location;
+        var gpu = serving.Gpu is { Count: > 0 } g ? g : null;
+
+        var server = new V1Container
+        {
+            Name = ServerContainer,
+            Image = serving.Image ?? defaults.ServerImage,
+            ImagePullPolicy = "IfNotPresent",
+            // Set explicitly (the API server would default them) so every apply states the same template: no spurious
+            // rollouts. FallbackToLogsOnError puts a crash's last log lines into the pod status, where status reporting reads them.
+            TerminationMessagePath = "/dev/termination-log",
+            TerminationMessagePolicy = "FallbackToLogsOnError",
+            Args = ServerArgs(model, source, modelPath, revision, track, serving),
+            Env =
+            [
+                new V1EnvVar { Name = "GRU_MODEL_SOURCE", Value = source.Uri },
+                new V1EnvVar { Name = "GRU_POD_NAME", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.name" } } },
+                new V1EnvVar { Name = "GRU_POD_NAMESPACE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } } },
+            ],
+            Ports =
+            [
+                new V1ContainerPort { ContainerPort = HttpPort, Name = "http", Protocol = "TCP" },
+                new V1ContainerPort { ContainerPort = MetricsPort, Name = "metrics", Protocol = "TCP" },
+            ],
+            Resources = Resources(serving, gpu),
+            ReadinessProbe = Probe("/v2/health/ready", periodSeconds: 5, failureThreshold: 3),
+            LivenessProbe = Probe("/v2/health/live", periodSeconds: 10, failureThreshold: 3),
+            // Loading and warming a large model can take minutes; liveness must not kill the pod meanwhile.
+            StartupProbe = Probe("/v2/health/ready", periodSeconds: 5, failureThreshold: 120),
+            SecurityContext = ContainerSecurity(),
+            VolumeMounts =
+            [
+                new V1VolumeMount { MountPath = ModelDirectory, Name = "model", ReadOnlyProperty = true },
+                new V1VolumeMount { MountPath = "/tmp", Name = "tmp" },
+            ],
+        };
+
+        var podSpec = new V1PodSpec
+        {
+            Containers = [server],
+            InitContainers = fetches ? [Fetcher(source, defaults)] : null,
+            Volumes =
+            [
+                new V1Volume { Name = "model", EmptyDir = new V1EmptyDirVolumeSource() },
+                new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
+            ],
+            SecurityContext = new V1PodSecurityContext
+            {
+                RunAsNonRoot = true,
+                RunAsUser = RunAsUser,
+                RunAsGroup = RunAsUser,
+                FsGroup = RunAsUser,
+                SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+            },
+            NodeSelector = serving.NodeSelector is { Count: > 0 } ns ? new Dictionary<string, string>(ns) : null,
+            Tolerations = Tolerations(serving, gpu),
+            Affinity = gpu?.Product is { Length: > 0 } product
+                ? new V1Affinity
+                {
+                    NodeAffinity = new V1NodeAffinity
+                    {
+                        RequiredDuringSchedulingIgnoredDuringExecution = new V1NodeSelector
+                        {
+                            NodeSelectorTerms =
+                            [
+                                new V1NodeSelectorTerm
+                                {
+                                    MatchExpressions = [new V1NodeSelectorRequirement { Key = GpuProductLabel, OperatorProperty = "In", Values = [product] }],
+                                },
+                            ],
+                        },
+                    },
+                }
+                : null,
+            RuntimeClassName = string.IsNullOrEmpty(serving.RuntimeClassName) ? null : serving.RuntimeClassName,
+            AutomountServiceAccountToken = false,
+            EnableServiceLinks = false,
+            TerminationGracePeriodSeconds = 30,
+        };
+
+        return new V1Deployment
+        {
+            ApiVersion = "apps/v1",
+            Kind = "Deployment",
+            Metadata = new V1ObjectMeta
+            {
+                Name = DeploymentName(name, track),
+                NamespaceProperty = model.Metadata.NamespaceProperty,
+                Labels = labels,
+                Annotations = new Dictionary<string, string>
+                {
+                    [Labels.ModelSourceAnnotation] = source.Uri,
+                    [Labels.ModelSha256Annotation] = source.Sha256Hex ?? "",
+                },
+                OwnerReferences = [OwnerReference(model)],
+            },
+            Spec = new V1DeploymentSpec
+            {
+                Replicas = serving.Replicas,
+                Selector = new V1LabelSelector { MatchLabels = selector },
+                RevisionHistoryLimit = 3,
+                Strategy = new V1DeploymentStrategy
+                {
+                    Type = "RollingUpdate",
+                    // Never take a GPU pod away before its replacement is ready: maxUnavailable 0.
+                    RollingUpdate = new V1RollingUpdateDeployment { MaxSurge = "25%", MaxUnavailable = 0 },
+                },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta
+                    {
+                        Labels = new Dictionary<string, string>(labels),
+                        Annotations = new Dictionary<string, string>
+                        {
+                            ["prometheus.io/scrape"] = "true",
+                            ["prometheus.io/port"] = MetricsPort.ToString(CultureInfo.InvariantCulture),
+                            ["prometheus.io/path"] = "/metrics",
+                        },
+                    },
+                    Spec = podSpec,
+                },
+            },
+        };
+    }
+
+    public static V1Service BuildService(GruModel model, ServingDefaults defaults)
+    {
+        var name = model.Metadata.Name;
+        var stateful = model.Spec.Serving?.Sessions?.Mode == SessionMode.Stateful;
+        return new V1Service
+        {
+            ApiVersion = "v1",
+            Kind = "Service",
+            Metadata = new V1ObjectMeta
+            {
+                Name = name,
+                NamespaceProperty = model.Metadata.NamespaceProperty,
+                Labels = CommonLabels(name, defaults),
+                OwnerReferences = [OwnerReference(model)],
+            },
+            Spec = new V1ServiceSpec
+            {
+                Type = "ClusterIP",
+                // Both tracks behind one Service: without a traffic router, traffic follows ready replicas.
+                Selector = new Dictionary<string, string> { [Labels.Model] = name },
+                Ports =
+                [
+                    new V1ServicePort { Port = HttpPort, Name = "http", Protocol = "TCP", TargetPort = "http" },
+                    new V1ServicePort { Port = MetricsPort, Name = "metrics", Protocol = "TCP", TargetPort = "metrics" },
+                ],
+                // Stateful sessions keep hidden state in one pod: keep a client on the pod that holds its sessions.
+                SessionAffinity = stateful ? "ClientIP" : "None",
+            },
+        };
+    }
+
+    public static V1OwnerReference OwnerReference(GruModel model) => new()
+    {
+        ApiVersion = GruModel.GroupVersion,
+        Kind = GruModel.KindName,
+        Name = model.Metadata.Name,
+        Uid = model.Metadata.Uid,
+        Controller = true,
+        BlockOwnerDeletion = true,
+    };
+
+    private static Dictionary<string, string> CommonLabels(string name, ServingDefaults defaults) => new()
+    {
+        [Labels.Name] = "gru-server",
+        [Labels.Instance] = name,
+        [Labels.ManagedBy] = defaults.ManagedBy,
+        [Labels.Model] = name,
+    };
+
+    private static List<string> ServerArgs(GruModel model, ModelSource source, string modelPath, string revision, string track, ServingSpec serving)
+    {
+        var args = new List<string>
+        {
+            "--model", modelPath,
+            "--model-name", model.Spec.Model.Name,
+        };
+        if (source.Sha256Hex is { } hex) args.AddRange(["--model-sha256", hex]);
+        args.AddRange(
+        [
+            "--host", "0.0.0.0",
+            "--port", HttpPort.ToString(CultureInfo.InvariantCulture),
+            "--metrics-port", MetricsPort.ToString(CultureInfo.InvariantCulture),
+            "--revision", revision,
+            "--track", track,
+            "--execution-provider", serving.ExecutionProvider.ToString(),
+            "--max-sequence-length", serving.MaxSequenceLength.ToString(CultureInfo.InvariantCulture),
+            "--max-batch-size", (serving.Batching?.MaxBatchSize ?? new BatchingSpec().MaxBatchSize).ToString(CultureInfo.InvariantCulture),
+        ]);
+        return args;
+    }
+
+    private static V1Container Fetcher(ModelSource source, ServingDefaults defaults) => new()
+    {
+        Name = FetcherContainer,
+        Image = defaults.ModelFetcherImage,
+        ImagePullPolicy = "IfNotPresent",
+        TerminationMessagePath = "/dev/termination-log",
+        TerminationMessagePolicy = "FallbackToLogsOnError",
+        Command = ["/bin/sh", "-c", FetchScript],
+        Env =
+        [
+            new V1EnvVar { Name = "MODEL_SOURCE", Value = source.Uri },
+            new V1EnvVar { Name = "MODEL_SHA256", Value = source.Sha256Hex ?? "" },
+            new V1EnvVar { Name = "MODEL_PATH", Value = FetchedModelPath },
+        ],
+        VolumeMounts = [new V1VolumeMount { MountPath = ModelDirectory, Name = "model" }],
+        SecurityContext = ContainerSecurity(),
+        Resources = new V1ResourceRequirements
+        {
+            Requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = new("50m"), ["memory"] = new("64Mi") },
+            Limits = new Dictionary<string, ResourceQuantity> { ["memory"] = new("256Mi") },
+        },
+    };
+
+    private static V1ResourceRequirements Resources(ServingSpec serving, GpuSpec? gpu)
+    {
+        var requests = serving.Resources?.Requests is { Count: > 0 } r ? new Dictionary<string, ResourceQuantity>(r) : null;
+        var limits = serving.Resources?.Limits is { Count: > 0 } l ? new Dictionary<string, ResourceQuantity>(l) : null;
+        if (gpu is not null)
+        {
+            // Extended resources are requested through limits; the scheduler sets requests equal to them.
+            limits ??= [];
+            limits[gpu.ResourceName] = new ResourceQuantity(gpu.Count.ToString(CultureInfo.InvariantCulture));
+        }
+        return new V1ResourceRequirements { Requests = requests, Limits = limits };
+    }
+
+    private static List<V1Toleration>? Tolerations(ServingSpec serving, GpuSpec? gpu)
+    {
+        var tolerations = new List<V1Toleration>();
+        if (gpu is not null)
+        {
+            // GPU nodes are usually tainted nvidia.com/gpu:NoSchedule, whatever the (MIG) resource name.
+            tolerations.Add(new V1Toleration { Key = GpuTaintKey, OperatorProperty = "Exists", Effect = "NoSchedule" });
+            if (gpu.ResourceName != GpuTaintKey)
+            {
+                tolerations.Add(new V1Toleration { Key = gpu.ResourceName, OperatorProperty = "Exists", Effect = "NoSchedule" });
+            }
+        }
+        foreach (var t in serving.Tolerations ?? [])
+        {
+            tolerations.Add(new V1Toleration
+            {
+                Key = t.Key,
+                OperatorProperty = t.Operator.ToString(),
+                Value = t.Operator == TolerationOperator.Exists ? null : t.Value,
+                Effect = t.Effect?.ToString(),
+                TolerationSeconds = t.TolerationSeconds,
+            });
+        }
+        return tolerations.Count == 0 ? null : tolerations;
+    }
+
+    private static V1Probe Probe(string path, int periodSeconds, int failureThreshold) => new()
+    {
+        HttpGet = new V1HTTPGetAction { Path = path, Port = "http", Scheme = "HTTP" },
+        PeriodSeconds = periodSeconds,
+        FailureThreshold = failureThreshold,
+        TimeoutSeconds = 2,
+    };
+
+    private static V1SecurityContext ContainerSecurity() => new()
+    {
+        RunAsNonRoot = true,
+        ReadOnlyRootFilesystem = true,
+        AllowPrivilegeEscalation = false,
+        Capabilities = new V1Capabilities { Drop = ["ALL"] },
+    };
+}

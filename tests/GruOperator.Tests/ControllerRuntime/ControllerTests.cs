@@ -1,0 +1,150 @@
+using System.Collections.Concurrent;
+using ControllerRuntime.Controllers;
+using ControllerRuntime.Metrics;
+using GruOperator.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GruOperator.Tests.ControllerRuntime;
+
+public sealed class ControllerTests : IDisposable
+{
+    private readonly TestMeterFactory _meters = new();
+
+    public void Dispose() => _meters.Dispose();
+
+    [Fact]
+    public async Task ManyWorkersNeverReconcileOneKeyTwiceAtOnce()
+    {
+        var reconciler = new ConcurrencyProbe();
+        using var controller = NewController(reconciler, TimeProvider.System, workers: 8);
+        using var cts = new CancellationTokenSource();
+        var run = controller.RunAsync(cts.Token);
+
+        // Hammer three keys while reconciles are in flight.
+        for (var round = 0; round < 200; round++)
+        {
+            controller.Enqueue("ns/a");
+            controller.Enqueue("ns/b");
+            controller.Enqueue("ns/c");
+            await Task.Yield();
+        }
+        await Poll.UntilAsync(() => reconciler.Total >= 3 && controller.Queue.Count == 0 && reconciler.InFlight == 0, TimeSpan.FromSeconds(60));
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(1, reconciler.MaxConcurrentPerKey);
+        Assert.True(reconciler.MaxConcurrentOverall > 1, "different keys should be reconciled in parallel");
+    }
+
+    [Fact]
+    public async Task FailedReconcileIsRetriedWithBackoffThenForgotten()
+    {
+        var time = new ManualTimeProvider();
+        var reconciler = new Flaky(failures: 2);
+        using var controller = NewController(reconciler, time, workers: 1);
+        using var cts = new CancellationTokenSource();
+        var run = controller.RunAsync(cts.Token);
+
+        controller.Enqueue("ns/a");
+        await Poll.UntilAsync(() => reconciler.Attempts == 1 && controller.Queue.WaitingCount == 1, TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromMilliseconds(5));
+        await Poll.UntilAsync(() => reconciler.Attempts == 2 && controller.Queue.WaitingCount == 1, TimeSpan.FromSeconds(30));
+        Assert.Equal(2, controller.Queue.Failures("ns/a"));
+        time.Advance(TimeSpan.FromMilliseconds(9));
+        Assert.Equal(2, reconciler.Attempts);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await Poll.UntilAsync(() => reconciler.Attempts == 3, TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(() => controller.Queue.Failures("ns/a") == 0, TimeSpan.FromSeconds(30));
+
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task RequeueAfterGoesThroughTheSameQueue()
+    {
+        var time = new ManualTimeProvider();
+        var reconciler = new Requeueing(TimeSpan.FromSeconds(30));
+        using var controller = NewController(reconciler, time, workers: 2);
+        using var cts = new CancellationTokenSource();
+        var run = controller.RunAsync(cts.Token);
+
+        controller.Enqueue("ns/a");
+        await Poll.UntilAsync(() => reconciler.Attempts == 1 && controller.Queue.WaitingCount == 1, TimeSpan.FromSeconds(30));
+        // An event for the same key arriving meanwhile is reconciled once, not alongside the timed requeue.
+        controller.Enqueue("ns/a");
+        await Poll.UntilAsync(() => reconciler.Attempts == 2, TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(() => reconciler.Attempts == 3, TimeSpan.FromSeconds(30));
+
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    private Controller NewController(IReconciler reconciler, TimeProvider time, int workers) => new(
+        "test", reconciler, new ControllerOptions { Workers = workers, ResyncPeriod = TimeSpan.Zero },
+        new ControllerMetrics(_meters), time, NullLogger.Instance);
+
+    private sealed class ConcurrencyProbe : IReconciler
+    {
+        private readonly ConcurrentDictionary<string, int> _running = new();
+        private int _inFlight;
+        private int _total;
+        private int _maxPerKey;
+        private int _maxOverall;
+
+        public int Total => Volatile.Read(ref _total);
+        public int InFlight => Volatile.Read(ref _inFlight);
+        public int MaxConcurrentPerKey => Volatile.Read(ref _maxPerKey);
+        public int MaxConcurrentOverall => Volatile.Read(ref _maxOverall);
+
+        public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken cancellationToken)
+        {
+            var key = request.ToString();
+            var perKey = _running.AddOrUpdate(key, 1, (_, n) => n + 1);
+            var overall = Interlocked.Increment(ref _inFlight);
+            Max(ref _maxPerKey, perKey);
+            Max(ref _maxOverall, overall);
+            await Task.Delay(5, cancellationToken);
+            _running.AddOrUpdate(key, 0, (_, n) => n - 1);
+            Interlocked.Decrement(ref _inFlight);
+            Interlocked.Increment(ref _total);
+            return ReconcileResult.Done;
+        }
+
+        private static void Max(ref int target, int value)
+        {
+            int current;
+            while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+            {
+            }
+        }
+    }
+
+    private sealed class Flaky(int failures) : IReconciler
+    {
+        private int _attempts;
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken cancellationToken)
+        {
+            var attempt = Interlocked.Increment(ref _attempts);
+            if (attempt <= failures) throw new HttpRequestException("API server unavailable");
+            return Task.FromResult(ReconcileResult.Done);
+        }
+    }
+
+    private sealed class Requeueing(TimeSpan after) : IReconciler
+    {
+        private int _attempts;
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _attempts);
+            return Task.FromResult(ReconcileResult.After(after));
+        }
+    }
+}

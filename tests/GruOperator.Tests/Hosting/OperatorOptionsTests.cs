@@ -1,0 +1,48 @@
+using ControllerRuntime.Leadership;
+using GruOperator.Hosting;
+using k8s;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace GruOperator.Tests.Hosting;
+
+public sealed class OperatorOptionsTests
+{
+    [Fact]
+    public async Task FlagsBindToOptions()
+    {
+        await using var app = OperatorHost.Build(
+        [
+            "--namespaces", "ml, default", "--workers", "8", "--server-image", "example.com/gru-server:9",
+            "--prometheus-address", "http://prom.local:9090", "--metrics-port", "0", "--health-port", "0",
+            "--leader-elect=false", "--lease-namespace", "ops",
+        ]);
+        var options = app.Services.GetRequiredService<IOptions<OperatorOptions>>().Value;
+        var election = app.Services.GetRequiredService<IOptions<LeaderElectionOptions>>().Value;
+
+        Assert.Equal(["ml", "default"], options.WatchedNamespaces());
+        Assert.Equal(8, options.Workers);
+        Assert.Equal("example.com/gru-server:9", options.DefaultServerImage);
+        Assert.Equal("http://prom.local:9090", options.DefaultPrometheusAddress);
+        Assert.False(election.Enabled);
+        Assert.Equal("ops", election.LeaseNamespace);
+    }
+
+    [Fact]
+    public async Task NoNamespacesMeansAllNamespaces()
+    {
+        await using var app = OperatorHost.Build(["--metrics-port", "0", "--health-port", "0"]);
+        var options = app.Services.GetRequiredService<IOptions<OperatorOptions>>().Value;
+        Assert.Equal([null], options.WatchedNamespaces());
+    }
+
+    [Fact]
+    public async Task InvalidOptionsFailAtStartNamingTheSetting()
+    {
+        await using var app = OperatorHost.Build(
+            ["--workers", "0", "--metrics-port", "0", "--health-port", "0", "--leader-elect", "false"],
+            new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" });
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
+        Assert.Contains("Workers", error.Message, StringComparison.Ordinal);
+    }
+}

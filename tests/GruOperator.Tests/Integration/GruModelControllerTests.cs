@@ -1,0 +1,285 @@
+using GruOperator.Api;
+using GruOperator.Domain.Conditions;
+using GruOperator.Reconciliation;
+using GruOperator.Serving;
+using GruOperator.Tests.Support;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GruOperator.Tests.Integration;
+
+/// <summary>The operator against LocalCluster through the real KubernetesClient, asserting the cluster's end state.</summary>
+[Collection(IntegrationCollection.Name)]
+public sealed class GruModelControllerTests
+{
+    private const string Ns = "default";
+
+    [Fact]
+    public async Task GpuModelBecomesAGpuScheduledDeploymentAndServiceAndReportsReady()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        await harness.StartOperatorAsync();
+        await harness.CreateAsync(Models.Gpu("recs", Ns));
+
+        var deployment = await harness.WaitForDeploymentAsync(Ns, "recs-stable", _ => true, "the stable Deployment");
+        var pod = deployment.Spec.Template.Spec;
+        var server = pod.Containers.Single(c => c.Name == ServingWorkloadBuilder.ServerContainer);
+        Assert.Equal(2, deployment.Spec.Replicas);
+        Assert.Equal(OperatorHarness.ServerImage, server.Image);
+        Assert.Equal("1", server.Resources.Limits["nvidia.com/gpu"].ToString());
+        Assert.Contains(pod.Tolerations, t => t.Key == "nvidia.com/gpu" && t.Effect == "NoSchedule" && t.OperatorProperty == "Exists");
+        Assert.Equal("NVIDIA-A100-SXM4-40GB", pod.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values[0]);
+        Assert.Equal("nvidia", pod.RuntimeClassName);
+        Assert.Equal("/v2/health/ready", server.ReadinessProbe.HttpGet.Path);
+        Assert.Equal("/v2/health/live", server.LivenessProbe.HttpGet.Path);
+        Assert.True(server.SecurityContext.ReadOnlyRootFilesystem);
+        Assert.True(pod.SecurityContext.RunAsNonRoot);
+        Assert.Equal("9464", deployment.Spec.Template.Metadata.Annotations["prometheus.io/port"]);
+        Assert.Equal(("recs", "stable", "1"), (deployment.Metadata.Labels[Labels.Model], deployment.Metadata.Labels[Labels.Track], deployment.Metadata.Labels[Labels.Revision]));
+        Assert.Contains("--model-sha256", server.Args);
+        Assert.Equal(ServingWorkloadBuilder.FetcherContainer, pod.InitContainers.Single().Name);
+
+        var model = await harness.GetAsync(Ns, "recs");
+        var owner = Assert.Single(deployment.Metadata.OwnerReferences);
+        Assert.Equal((GruModel.KindName, model!.Metadata.Uid, true), (owner.Kind, owner.Uid, owner.Controller));
+        Assert.Contains("gru-operator", deployment.Metadata.ManagedFields.Select(f => f.Manager));
+
+        var service = await harness.ServiceAsync(Ns, "recs");
+        Assert.NotNull(service);
+        Assert.Equal("recs", service.Spec.Selector[Labels.Model]);
+        Assert.Equal(model.Metadata.Uid, service.Metadata.OwnerReferences.Single().Uid);
+
+        var ready = await harness.WaitForStatusAsync(Ns, "recs", m => m.Status!.Phase == ModelPhase.Healthy, "phase Healthy");
+        Assert.Equal(1, ready.Status!.ObservedGeneration);
+        Assert.Equal(2, ready.Status.Stable!.ReadyReplicas);
+        Assert.Equal("2/2", ready.Status.Ready);
+        Assert.Equal("sha256:" + Models.Sha, ready.Status.Stable.ModelDigest);
+        var readyCondition = ConditionSet.Find(ready.Status.Conditions, ConditionTypes.Ready)!;
+        Assert.Equal((Condition.True, ServingConditions.StableServing, 1L), (readyCondition.Status, readyCondition.Reason, readyCondition.ObservedGeneration));
+        Assert.Contains(WorkloadFinalizer.Name, ready.Metadata.Finalizers);
+
+        var events = await harness.EventsAsync(Ns, "recs");
+        Assert.Contains(events, e => e.Reason == "DeploymentCreated" && e.Type == "Normal");
+        Assert.Contains(events, e => e.Reason == "ServiceCreated");
+    }
+
+    [Fact]
+    public async Task SpecChangesRollTheDeploymentAndANewModelStartsANewRevision()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        await harness.StartOperatorAsync();
+        await harness.CreateAsync(Models.Cpu("roll", Ns));
+        await harness.WaitForStatusAsync(Ns, "roll", m => m.Status!.Phase == ModelPhase.Healthy, "first rollout");
+
+        await harness.PatchSpecAsync(Ns, "roll", new { serving = new { replicas = 3 }, model = new { sha256 = Models.OtherSha } });
+
+        var deployment = await harness.WaitForDeploymentAsync(Ns, "roll-stable",
+            d => d.Spec.Replicas == 3 && d.Metadata.Labels[Labels.Revision] == "2", "replicas 3 at revision 2");
+        var args = deployment.Spec.Template.Spec.Containers[0].Args;
+        Assert.Equal(Models.OtherSha, args[args.IndexOf("--model-sha256") + 1]);
+        Assert.Equal("2", args[args.IndexOf("--revision") + 1]);
+
+        var model = await harness.WaitForStatusAsync(Ns, "roll",
+            m => m.Status!.ObservedGeneration == 2 && m.Status.Phase == ModelPhase.Healthy && m.Status.Stable!.ReadyReplicas == 3, "generation 2 healthy");
+        Assert.Equal("2", model.Status!.Stable!.Revision);
+        Assert.Equal("sha256:" + Models.OtherSha, model.Status.Stable.ModelDigest);
+        Assert.All(model.Status.Conditions!, c => Assert.Equal(2, c.ObservedGeneration));
+        Assert.Contains(await harness.EventsAsync(Ns, "roll"), e => e.Reason == "DeploymentUpdated");
+    }
+
+    [Fact]
+    public async Task HandEditsOfTheDeploymentAreRestored()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        await harness.StartOperatorAsync();
+        await harness.CreateAsync(Models.Cpu("drift", Ns));
+        await harness.WaitForDeploymentAsync(Ns, "drift-stable", _ => true, "the Deployment");
+
+        var tamper = new
+        {
+            spec = new
+            {
+                replicas = 5,
+                template = new { spec = new { containers = new[] { new { name = ServingWorkloadBuilder.ServerContainer, image = "evil.example/other:1" } } } },
+            },
+        };
+        await harness.Client.AppsV1.PatchNamespacedDeploymentAsync(
+            new V1Patch(KubernetesJson.Serialize(tamper), V1Patch.PatchType.StrategicMergePatch), "drift-stable", Ns, fieldManager: "kubectl-edit");
+
+        var restored = await harness.WaitForDeploymentAsync(Ns, "drift-stable",
+            d => d.Spec.Replicas == 1 && d.Spec.Template.Spec.Containers[0].Image == OperatorHarness.ServerImage, "drift to be undone");
+        Assert.Equal("drift", restored.Metadata.Labels[Labels.Model]);
+    }
+
+    [Fact]
+    public async Task InvalidSpecIsRefusedWithAConditionAndOneEventAndNothingIsCreated()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        await harness.StartOperatorAsync();
+        var model = Models.Cpu("bad", Ns);
+        model.Spec.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new() { SetWeight = 50 }, new() { SetWeight = 10 }] } };
+        await harness.CreateAsync(model);
+
+        var refused = await harness.WaitForStatusAsync(Ns, "bad", m => m.Status!.Phase == ModelPhase.Failed, "phase Failed");
+        var ready = ConditionSet.Find(refused.Status!.Conditions, ConditionTypes.Ready)!;
+        Assert.Equal((Condition.False, PhaseRules.InvalidSpecReason), (ready.Status, ready.Reason));
+        Assert.Contains("spec.rollout.canary.steps[1].setWeight", ready.Message, StringComparison.Ordinal);
+
+        // More reconciles of the same refusal (annotations change the object, not the spec) must not add Events.
+        for (var i = 0; i < 3; i++)
+        {
+            await harness.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+                new V1Patch(KubernetesJson.Serialize(new { metadata = new { annotations = new Dictionary<string, string> { ["poke"] = i.ToString(System.Globalization.CultureInfo.InvariantCulture) } } }), V1Patch.PatchType.MergePatch),
+                GruModel.Group, GruModel.Version, Ns, GruModel.Plural, "bad");
+        }
+        await harness.CreateAsync(Models.Cpu("good", Ns));
+        await harness.WaitForDeploymentAsync(Ns, "good-stable", _ => true, "a valid model to still be served");
+
+        Assert.Null(await harness.DeploymentAsync(Ns, "bad-stable"));
+        Assert.Null(await harness.ServiceAsync(Ns, "bad"));
+        var invalid = (await harness.EventsAsync(Ns, "bad")).Where(e => e.Reason == PhaseRules.InvalidSpecReason).ToList();
+        var single = Assert.Single(invalid);
+        Assert.Equal("Warning", single.Type);
+        Assert.Contains("weights must increase", single.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DeletingAModelRemovesWhatItOwnsThroughTheFinalizer()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        await harness.StartOperatorAsync();
+        await harness.CreateAsync(Models.Cpu("gone", Ns));
+        await harness.WaitForStatusAsync(Ns, "gone", m => m.Metadata.Finalizers?.Contains(WorkloadFinalizer.Name) == true && m.Status!.Stable is not null, "finalizer and status");
+        Assert.NotNull(await harness.ServiceAsync(Ns, "gone"));
+
+        await harness.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(GruModel.Group, GruModel.Version, Ns, GruModel.Plural, "gone");
+
+        await Poll.UntilAsync(async () => await harness.GetAsync(Ns, "gone") is null ? "gone" : null, _ => true, OperatorHarness.Timeout, "the GruModel to go");
+        Assert.Null(await harness.DeploymentAsync(Ns, "gone-stable"));
+        Assert.Null(await harness.ServiceAsync(Ns, "gone"));
+    }
+
+    [Fact]
+    public async Task DroppedAndExpiredWatchesRecoverWithoutMissingChanges()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        await harness.StartOperatorAsync();
+        await harness.CreateAsync(Models.Cpu("w1", Ns));
+        await harness.WaitForDeploymentAsync(Ns, "w1-stable", _ => true, "w1");
+
+        harness.Cluster.Faults.DropAllWatches();
+        await harness.CreateAsync(Models.Cpu("w2", Ns));
+        await harness.WaitForDeploymentAsync(Ns, "w2-stable", _ => true, "w2 after dropped watches");
+
+        // Expire the history and cut the watches: the operator's resourceVersion is now too old (410) and it must relist.
+        harness.Cluster.Faults.ExpireHistory();
+        harness.Cluster.Faults.DropAllWatches();
+        await harness.CreateAsync(Models.Cpu("w3", Ns));
+        await harness.PatchSpecAsync(Ns, "w1", new { serving = new { replicas = 2 } });
+        await harness.WaitForDeploymentAsync(Ns, "w3-stable", _ => true, "w3 after expired history");
+        await harness.WaitForDeploymentAsync(Ns, "w1-stable", d => d.Spec.Replicas == 2, "w1's change made while the watch was expired");
+    }
+
+    [Fact]
+    public async Task ApiErrorsAreRetriedWithBackoffUntilTheModelConverges()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        await harness.StartOperatorAsync();
+        await harness.CreateAsync(Models.Cpu("warmup", Ns));
+        await harness.WaitForStatusAsync(Ns, "warmup", m => m.Status!.Phase == ModelPhase.Healthy, "warm-up model");
+
+        foreach (var code in new[] { 500, 429, 409 })
+        {
+            var name = $"flaky-{code}";
+            await harness.CreateAsync(Models.Cpu(name, Ns));
+            // The operator's next requests (finalizer patch, apply, status) fail with this code.
+            harness.Cluster.Faults.FailNext(3, code);
+            var model = await harness.WaitForStatusAsync(Ns, name, m => m.Status!.Phase == ModelPhase.Healthy, $"{name} healthy despite {code}s");
+            Assert.Equal(1, model.Status!.ObservedGeneration);
+            Assert.Equal(0, harness.Cluster.Faults.PendingFailures);
+        }
+    }
+
+    [Fact]
+    public async Task UnschedulablePodsShowInStatusWithTheSchedulersReason()
+    {
+        await using var harness = await OperatorHarness.StartAsync(autoReadyPods: false);
+        await harness.StartOperatorAsync();
+        var model = Models.Gpu("nogpu", Ns);
+        model.Spec.Serving.Replicas = 1;
+        await harness.CreateAsync(model);
+
+        var pod = await Poll.UntilAsync(
+            async () => (await harness.Client.CoreV1.ListNamespacedPodAsync(Ns, labelSelector: $"{Labels.Model}=nogpu")).Items.FirstOrDefault(),
+            _ => true, OperatorHarness.Timeout, "a pod of the model");
+        const string why = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.";
+        await harness.Cluster.Pods.MarkUnschedulableAsync(Ns, pod.Metadata.Name, why);
+
+        var status = await harness.WaitForStatusAsync(Ns, "nogpu",
+            m => ConditionSet.Find(m.Status!.Conditions, ConditionTypes.Ready)?.Reason == ServingConditions.Unschedulable, "Ready=False Unschedulable");
+        Assert.Contains(why, ConditionSet.Find(status.Status!.Conditions, ConditionTypes.Ready)!.Message, StringComparison.Ordinal);
+        Assert.Equal(ModelPhase.Pending, status.Status.Phase);
+        Assert.Equal(1, status.Status.Stable!.UnschedulableReplicas);
+        await Poll.UntilAsync(async () => (await harness.EventsAsync(Ns, "nogpu")).FirstOrDefault(e => e.Reason == ServingConditions.Unschedulable),
+            e => e.Type == "Warning" && e.Message.Contains(why, StringComparison.Ordinal), OperatorHarness.Timeout, "an Unschedulable event");
+
+        // Once the pod is placed and ready the condition clears.
+        await harness.Cluster.Pods.MarkReadyAsync(Ns, pod.Metadata.Name);
+        await harness.WaitForStatusAsync(Ns, "nogpu", m => m.Status!.Phase == ModelPhase.Healthy, "healthy once scheduled");
+    }
+
+    [Fact]
+    public async Task OnlyTheLeaderActsAndTheOtherTakesOverWhenItStops()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        var first = await harness.StartOperatorAsync("op-a", leaderElection: true);
+        await Poll.UntilAsync(() => OperatorHarness.IsLeader(first), OperatorHarness.Timeout, "op-a to lead");
+        var second = await harness.StartOperatorAsync("op-b", leaderElection: true);
+
+        await harness.CreateAsync(Models.Cpu("led", Ns));
+        await harness.WaitForStatusAsync(Ns, "led", m => m.Status!.Phase == ModelPhase.Healthy, "led healthy");
+        Assert.False(OperatorHarness.IsLeader(second));
+        Assert.All(await harness.EventsAsync(Ns, "led"), e => Assert.Equal("op-a", e.ReportingInstance));
+        var lease = await harness.Client.CoordinationV1.ReadNamespacedLeaseAsync("gru-operator-leader", Ns);
+        Assert.Equal("op-a", lease.Spec.HolderIdentity);
+
+        await harness.StopOperatorAsync(first);
+        await Poll.UntilAsync(() => OperatorHarness.IsLeader(second), OperatorHarness.Timeout, "op-b to take over");
+        await harness.CreateAsync(Models.Cpu("after", Ns));
+        await harness.WaitForStatusAsync(Ns, "after", m => m.Status!.Phase == ModelPhase.Healthy, "a model created after the handover");
+        Assert.All(await harness.EventsAsync(Ns, "after"), e => Assert.Equal("op-b", e.ReportingInstance));
+    }
+}
+
+[Collection(IntegrationCollection.Name)]
+public sealed class LeadershipTests
+{
+    [Fact]
+    public async Task ALeaderThatLosesItsLeaseStopsTheProcessAndReportsIt()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        var leader = await harness.StartOperatorAsync("op-a", leaderElection: true);
+        await Poll.UntilAsync(() => OperatorHarness.IsLeader(leader), OperatorHarness.Timeout, "op-a to lead");
+        var lifetime = leader.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
+
+        // Another holder takes the Lease (as after a network partition): op-a can no longer renew.
+        var lease = await harness.Client.CoordinationV1.ReadNamespacedLeaseAsync("gru-operator-leader", "default");
+        lease.Spec.HolderIdentity = "intruder";
+        lease.Spec.LeaseDurationSeconds = 600;
+        lease.Spec.RenewTime = DateTime.UtcNow;
+        await harness.Client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, "gru-operator-leader", "default");
+
+        await Poll.UntilAsync(() => lifetime.ApplicationStopping.IsCancellationRequested, OperatorHarness.Timeout, "the process to stop");
+        var state = leader.Services.GetRequiredService<global::ControllerRuntime.Leadership.LeadershipState>();
+        Assert.True(state.Lost);
+        Assert.False(state.IsLeader);
+    }
+}
+
+/// <summary>Integration tests each start a cluster and operators: run them one at a time on a small machine.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class IntegrationCollection
+{
+    public const string Name = "Integration";
+}

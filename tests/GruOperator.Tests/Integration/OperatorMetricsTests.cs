@@ -1,0 +1,33 @@
+using GruOperator.Domain.Conditions;
+using GruOperator.Tests.Support;
+
+namespace GruOperator.Tests.Integration;
+
+[Collection(IntegrationCollection.Name)]
+public sealed class OperatorMetricsTests
+{
+    [Fact]
+    public async Task MetricsPortServesReconcileQueueAndWatchRestartSeries()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        var port = TestSupport.FreePort.Next();
+        await harness.StartOperatorAsync(metricsPort: port);
+        await harness.CreateAsync(Models.Cpu("metered", "default"));
+        await harness.WaitForStatusAsync("default", "metered", m => m.Status!.Phase == ModelPhase.Healthy, "healthy");
+        harness.Cluster.Faults.DropAllWatches();
+
+        using var http = new HttpClient();
+        var text = await Poll.UntilAsync(
+            () => http.GetStringAsync($"http://127.0.0.1:{port}/metrics")!,
+            t => t.Contains("controller_watch_restarts_total", StringComparison.Ordinal),
+            OperatorHarness.Timeout, "watch restarts on /metrics");
+
+        var lines = text.Split('\n');
+        Assert.Contains(lines, l => l.StartsWith("controller_reconcile_duration_seconds_bucket{", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("controller_reconcile_total{", StringComparison.Ordinal) && l.Contains("result=\"success\"", StringComparison.Ordinal));
+        // Pre-created series: a dashboard shows 0 errors rather than no data.
+        Assert.Contains(lines, l => l.StartsWith("controller_reconcile_errors_total{", StringComparison.Ordinal) && l.Contains("controller=\"grumodel\"", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("controller_workqueue_depth{", StringComparison.Ordinal) && l.Contains("controller=\"grumodel\"", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("controller_watch_restarts_total{", StringComparison.Ordinal) && l.Contains("informer=\"grumodels/all\"", StringComparison.Ordinal));
+    }
+}

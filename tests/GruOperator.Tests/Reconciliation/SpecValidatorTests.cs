@@ -1,0 +1,57 @@
+using GruOperator.Api;
+using GruOperator.Reconciliation;
+using GruOperator.Tests.Support;
+using k8s.Models;
+
+namespace GruOperator.Tests.Reconciliation;
+
+public sealed class SpecValidatorTests
+{
+    public static TheoryData<string, Action<GruModelSpec>, string> Rows => new()
+    {
+        { "unsupported scheme", s => s.Model.Source = "s3://bucket/m.onnx", "spec.model.source" },
+        { "missing digest for file", s => s.Model.Sha256 = null, "spec.model.sha256 is required" },
+        { "CUDA without GPU", s => s.Serving.ExecutionProvider = ExecutionProvider.CUDA, "spec.serving.executionProvider" },
+        { "GPU product without GPU", s => s.Serving.Gpu = new GpuSpec { Count = 0, Product = "A100" }, "spec.serving.gpu.product" },
+        { "GPU asked through resources", s => s.Serving.Resources = new ResourcesSpec { Limits = new() { ["nvidia.com/gpu"] = new ResourceQuantity("1") } }, "spec.serving.gpu.count instead" },
+        { "request above limit", s => s.Serving.Resources = new ResourcesSpec { Requests = new() { ["memory"] = new ResourceQuantity("2Gi") }, Limits = new() { ["memory"] = new ResourceQuantity("1Gi") } }, "exceeds limits.memory" },
+        { "bad duration", s => s.Serving.Batching = new BatchingSpec { MaxQueueDelay = "2 ms" }, "spec.serving.batching.maxQueueDelay" },
+        { "weights not increasing", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new() { SetWeight = 50 }, new() { SetWeight = 10 }] } }, "spec.rollout.canary.steps[1].setWeight" },
+        { "canary with Recreate", s => s.Rollout = new RolloutSpec { Strategy = RolloutStrategy.Recreate, Canary = new CanarySpec() }, "strategy Canary" },
+        { "duplicate metric names", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Metrics = [new() { Name = "a", Query = "q", ThresholdRange = new() { Min = 1 } }, new() { Name = "a", Query = "q", ThresholdRange = new() { Max = 1 } }] } } }, "used twice" },
+        { "inverted threshold", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Metrics = [new() { Name = "a", Query = "q", ThresholdRange = new() { Min = 2, Max = 1 } }] } } }, "thresholdRange.min" },
+        { "zero pause", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new() { SetWeight = 10, Pause = "0s" }] } }, "longer than 0" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Rows))]
+    public void InvalidSpecsAreRefusedNamingTheField(string scenario, Action<GruModelSpec> breakIt, string expected)
+    {
+        var spec = Models.Cpu().Spec;
+        breakIt(spec);
+        var (valid, problems) = SpecValidator.Validate(spec, "img");
+        Assert.Null(valid);
+        Assert.True(problems.Any(p => p.Contains(expected, StringComparison.Ordinal)), $"{scenario}: {string.Join(" | ", problems)}");
+    }
+
+    [Fact]
+    public void AValidSpecYieldsItsSourceAndImage()
+    {
+        var (valid, problems) = SpecValidator.Validate(Models.Gpu().Spec, "img:1");
+        Assert.Empty(problems);
+        Assert.Equal("img:1", valid!.Image);
+        Assert.Equal("sha256:" + Models.Sha, valid.Source.Digest);
+    }
+
+    [Theory]
+    [InlineData("cpu-minimal.yaml")]
+    [InlineData("gpu-canary.yaml")]
+    [InlineData("stateful-sessions.yaml")]
+    public void ShippedSamplesAreValid(string file)
+    {
+        var model = Models.Load(RepositoryRoot.Combine("config", "samples", file));
+        var (valid, problems) = SpecValidator.Validate(model.Spec, "img");
+        Assert.Empty(problems);
+        Assert.NotNull(valid);
+    }
+}
