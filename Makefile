@@ -20,15 +20,17 @@ deps:
 
 ## GruServer on the bundled sample model: inference at 127.0.0.1:8080, metrics at :9464.
 serve:
-	$(DOTNET) run -c $(CONFIG) --project src/GruServer -- --model $(SAMPLE_MODEL) --model-name sample-gru --host 127.0.0.1 --port 8080 --metrics-port 9464
+	$(DOTNET) run -c $(CONFIG) --project src/GruServer -- --model $(CURDIR)/$(SAMPLE_MODEL) --model-name sample-gru --host 127.0.0.1 --port 8080 --metrics-port 9464
 
 ## Benchmarks; results are written under bench/results/.
 bench:
 	bash bench/run.sh
 
 ## GruServer published with the CUDA flavour of ONNX Runtime, plus a CPU-fallback smoke test.
+## Its bin/obj live under out/gpu-build so the CPU build the tests use is never overwritten.
 build-gpu:
-	$(DOTNET) publish src/GruServer -c $(CONFIG) -p:OnnxRuntimePackage=Microsoft.ML.OnnxRuntime.Gpu -o out/gruserver-gpu
+	$(DOTNET) publish src/GruServer -c $(CONFIG) -p:OnnxRuntimePackage=Microsoft.ML.OnnxRuntime.Gpu --artifacts-path out/gpu-build -o out/gruserver-gpu
+	bash tests/gpu-smoke.sh
 
 ## An embedded Kubernetes API server on 127.0.0.1 with a kubeconfig; runs until Ctrl-C.
 ## Deployment controller and auto-ready pods are on: e.g. make cluster CLUSTER_PORT=7443 CLUSTER_ARGS="--auto-ready-pods false".

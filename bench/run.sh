@@ -3,8 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
+# GruServer: one infer over HTTP vs a direct InferenceSession.Run (about a minute).
+dotnet build bench/GruServer.Bench -c Release -v quiet -nologo
+dotnet bench/GruServer.Bench/bin/Release/net10.0/GruServer.Bench.dll --output bench/results
+
 # LocalCluster: create and watch 10,000 ConfigMaps through KubernetesClient over HTTPS (bench/results/local-cluster.json).
 dotnet run -c Release --project bench/LocalCluster.Bench -- 10000 8 bench/results
 # Operator: converge 1,000 GruModels after an operator restart against LocalCluster (bench/results/operator-restart.json).
 dotnet build src/GruOperator -c Release
 dotnet run -c Release --project bench/GruOperator.Bench -- 1000 10 "$PWD/bench/results" "$PWD/src/GruOperator/bin/Release/net10.0/gru-operator.dll"
+
+# Canary analysis: breach-to-Failed time and false Failed verdicts (about 10 min; --quick for a smoke run).
+dotnet run -c Release --project bench/AnalysisBench -- --out bench/results

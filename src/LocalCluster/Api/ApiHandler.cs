@@ -262,7 +262,7 @@ internal sealed partial class ApiHandler
                 {
                     var options = await DeleteOptionsFromAsync(ctx, ct);
                     var (obj, removed) = _registry.Delete(StorageType(type), ns, name, options);
-                    if (!removed || type is { Group: "", Kind: "Pod" })
+                    if (!removed || type.ReturnsDeletedObject)
                     {
                         await WriteObjectAsync(ctx, type, obj, 200, null, ct);
                         return;

@@ -199,6 +199,23 @@ public sealed class ObjectSemanticsTests : IClassFixture<ClusterFixture>
     }
 
     [Fact]
+    public async Task Delete_answers_what_the_typed_client_expects_the_object_or_a_Status()
+    {
+        var ns = await _f.NamespaceAsync();
+        await _f.Client.CoreV1.CreateNamespacedServiceAsync(new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "svc" },
+            Spec = new V1ServiceSpec { Ports = [new V1ServicePort { Port = 80 }] },
+        }, ns);
+        var service = await _f.Client.CoreV1.DeleteNamespacedServiceAsync("svc", ns);
+        Assert.Equal("svc", service.Metadata.Name);
+        await _f.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("cm"), ns);
+        var status = await _f.Client.CoreV1.DeleteNamespacedConfigMapAsync("cm", ns);
+        Assert.Equal("Success", status.Status);
+        Assert.Equal("cm", status.Details.Name);
+    }
+
+    [Fact]
     public async Task Secret_stringData_is_merged_into_base64_data_and_type_defaults_to_Opaque()
     {
         var ns = await _f.NamespaceAsync();

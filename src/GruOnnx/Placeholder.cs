@@ -1,1 +1,0 @@
-namespace GruOnnx; internal static class Placeholder;

@@ -1,0 +1,51 @@
+namespace GruOperator.Domain.Analysis;
+
+/// <summary>Everything one analysis run needs to know about the model under rollout.</summary>
+public sealed record AnalysisRequest(
+    SloSpec Slo,
+    CanaryAnalysisSpec Spec,
+    string Namespace,
+    string Model,
+    string StableRevision,
+    string CanaryRevision,
+    AnalysisWindow Window);
+
+/// <summary>
+/// Runs one analysis: takes every planned measurement for canary and stable through the
+/// <see cref="IMetricProvider"/> port (concurrently), then hands them to the pure <see cref="CanaryJudge"/>.
+/// </summary>
+public sealed class CanaryAnalysis(IMetricProvider provider, ComparisonPolicy policy)
+{
+    /// <summary>Measures and judges; never throws for backend trouble (that is an Inconclusive run).</summary>
+    public async Task<AnalysisRun> RunAsync(AnalysisRequest request, CancellationToken cancellationToken)
+    {
+        var plan = CanaryJudge.Plan(request.Slo, request.Spec);
+        var canary = new TrackSelector(request.Namespace, request.Model, Track.Canary, request.CanaryRevision);
+        var stable = new TrackSelector(request.Namespace, request.Model, Track.Stable, request.StableRevision);
+
+        var canaryTasks = plan.Select(p => MeasureAsync(p, canary, request.Window, cancellationToken)).ToArray();
+        var stableTasks = plan.Select(p => MeasureAsync(p, stable, request.Window, cancellationToken)).ToArray();
+        var canaryResults = await Task.WhenAll(canaryTasks).ConfigureAwait(false);
+        var stableResults = await Task.WhenAll(stableTasks).ConfigureAwait(false);
+
+        var observation = new AnalysisObservation(
+            plan.Select((p, i) => (p.Name, canaryResults[i])).ToDictionary(x => x.Name, x => x.Item2),
+            plan.Select((p, i) => (p.Name, stableResults[i])).ToDictionary(x => x.Name, x => x.Item2));
+        return CanaryJudge.Judge(request.Slo, request.Spec, policy, request.Window.End, observation);
+    }
+
+    private async Task<Measurement> MeasureAsync(
+        PlannedMetric planned, TrackSelector track, AnalysisWindow window, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await provider.MeasureAsync(
+                new MetricQuery(planned.Name, planned.Source, track, window, planned.NeedsSeries), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // A provider that breaks the "return data" contract still must not turn into a Passed run or a crash.
+            return Measurement.Failed($"{ex.GetType().Name}: {ex.Message}");
+        }
+    }
+}

@@ -1,1 +1,0 @@
-namespace GruOperator.Providers; internal static class Placeholder;

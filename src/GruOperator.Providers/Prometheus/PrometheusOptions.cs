@@ -1,0 +1,106 @@
+using Microsoft.Extensions.Options;
+
+namespace GruOperator.Providers.Prometheus;
+
+/// <summary>How the operator reaches Prometheus; bound from the <c>Prometheus</c> configuration section.</summary>
+public sealed class PrometheusOptions
+{
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string Section = "Prometheus";
+
+    /// <summary>Default server when a GruModel sets no <c>spec.prometheus.address</c>.</summary>
+    public Uri? Address { get; set; }
+
+    /// <summary>Time one HTTP attempt may take before it is abandoned and retried.</summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time a query may take across all its retries.</summary>
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Retries after the first attempt on 5xx, 429, 408, connection failures and attempt timeouts.</summary>
+    public int MaxRetries { get; set; } = 3;
+
+    /// <summary>Base of the exponential backoff between retries (with jitter).</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Bearer token sent as <c>Authorization: Bearer</c>.</summary>
+    public string? BearerToken { get; set; }
+
+    /// <summary>File holding the bearer token, re-read per request so rotated service-account tokens keep working.</summary>
+    public string? BearerTokenFile { get; set; }
+
+    /// <summary>User for HTTP basic authentication.</summary>
+    public string? Username { get; set; }
+
+    /// <summary>Password for HTTP basic authentication.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>PEM file of CA certificates to trust for an https Prometheus with a private CA.</summary>
+    public string? CaCertificateFile { get; set; }
+
+    /// <summary>
+    /// The label matchers that select one track's series, with template values. The default expects the
+    /// scrape configuration to add a <c>namespace</c> label (as Kubernetes service discovery relabelling does).
+    /// </summary>
+    public string SeriesSelector { get; set; } =
+        "namespace=\"{{namespace}}\",model=\"{{model}}\",track=\"{{track}}\",revision=\"{{revision}}\"";
+}
+
+/// <summary>Checks <see cref="PrometheusOptions"/> at start-up and names the key to fix.</summary>
+internal sealed class PrometheusOptionsValidation : IValidateOptions<PrometheusOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PrometheusOptions options)
+    {
+        var errors = new List<string>();
+        if (options.Address is { } address && (!address.IsAbsoluteUri || address.Scheme is not ("http" or "https")))
+        {
+            errors.Add($"Prometheus:Address must be an absolute http(s) URL such as http://prometheus.monitoring.svc:9090, got '{address}'.");
+        }
+
+        if (options.AttemptTimeout <= TimeSpan.Zero || options.TotalTimeout < options.AttemptTimeout)
+        {
+            errors.Add($"Prometheus:AttemptTimeout must be positive and no longer than Prometheus:TotalTimeout (got {options.AttemptTimeout} and {options.TotalTimeout}).");
+        }
+
+        if (options.MaxRetries is < 0 or > 10)
+        {
+            errors.Add($"Prometheus:MaxRetries must be between 0 and 10, got {options.MaxRetries}.");
+        }
+
+        if (options.RetryBaseDelay <= TimeSpan.Zero)
+        {
+            errors.Add($"Prometheus:RetryBaseDelay must be positive, got {options.RetryBaseDelay}.");
+        }
+
+        var bearer = !string.IsNullOrEmpty(options.BearerToken) || !string.IsNullOrEmpty(options.BearerTokenFile);
+        if (bearer && !string.IsNullOrEmpty(options.Username))
+        {
+            errors.Add("Prometheus: set either a bearer token (BearerToken/BearerTokenFile) or basic auth (Username/Password), not both.");
+        }
+
+        if (!string.IsNullOrEmpty(options.BearerToken) && !string.IsNullOrEmpty(options.BearerTokenFile))
+        {
+            errors.Add("Prometheus: set BearerToken or BearerTokenFile, not both.");
+        }
+
+        if (!string.IsNullOrEmpty(options.Password) && string.IsNullOrEmpty(options.Username))
+        {
+            errors.Add("Prometheus:Password is set without Prometheus:Username.");
+        }
+
+        if (options.CaCertificateFile is { Length: > 0 } ca && !File.Exists(ca))
+        {
+            errors.Add($"Prometheus:CaCertificateFile '{ca}' does not exist.");
+        }
+
+        foreach (var placeholder in PromQlTemplate.LabelPlaceholders.Where(p => p is "model" or "track" or "revision"))
+        {
+            if (!options.SeriesSelector.Contains("{{" + placeholder + "}}", StringComparison.Ordinal))
+            {
+                errors.Add($"Prometheus:SeriesSelector must match on {{{{{placeholder}}}}} or canary and stable would mix, got '{options.SeriesSelector}'.");
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,110 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using GruOperator.Domain.Analysis;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+
+namespace GruOperator.Providers.Prometheus;
+
+/// <summary>Creates the Prometheus metric provider for a model's <c>spec.prometheus.address</c>, or the configured default.</summary>
+public sealed class PrometheusMetricProviderFactory
+{
+    private readonly IHttpClientFactory _httpClients;
+    private readonly IOptionsMonitor<PrometheusOptions> _options;
+    private readonly ILoggerFactory _loggers;
+
+    internal PrometheusMetricProviderFactory(IHttpClientFactory httpClients, IOptionsMonitor<PrometheusOptions> options, ILoggerFactory loggers)
+    {
+        _httpClients = httpClients;
+        _options = options;
+        _loggers = loggers;
+    }
+
+    /// <summary>A provider for <paramref name="address"/>; null means the configured <c>Prometheus:Address</c>.</summary>
+    public IMetricProvider Create(Uri? address)
+    {
+        var server = address ?? _options.CurrentValue.Address
+            ?? throw new InvalidOperationException("no Prometheus address: set spec.prometheus.address on the GruModel or Prometheus:Address in the operator's configuration");
+        var client = new PrometheusClient(
+            _httpClients.CreateClient(PrometheusServiceCollectionExtensions.HttpClientName), _options, _loggers.CreateLogger<PrometheusClient>());
+        return new PrometheusMetricProvider(
+            client, server, new GruSliQueries(_options.CurrentValue.SeriesSelector), _loggers.CreateLogger<PrometheusMetricProvider>());
+    }
+}
+
+/// <summary>Registers the Prometheus provider: options, the resilient HTTP client and <see cref="PrometheusMetricProviderFactory"/>.</summary>
+public static class PrometheusServiceCollectionExtensions
+{
+    internal const string HttpClientName = "GruOperator.Prometheus";
+
+    /// <summary>Adds the provider with options bound from <paramref name="section"/> (usually <c>Prometheus</c>).</summary>
+    public static IServiceCollection AddPrometheusMetricProvider(this IServiceCollection services, IConfiguration section)
+    {
+        services.AddOptions<PrometheusOptions>().Bind(section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PrometheusOptions>, PrometheusOptionsValidation>();
+        services.AddSingleton(sp => new PrometheusMetricProviderFactory(
+            sp.GetRequiredService<IHttpClientFactory>(), sp.GetRequiredService<IOptionsMonitor<PrometheusOptions>>(), sp.GetRequiredService<ILoggerFactory>()));
+
+        services.AddHttpClient(HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan) // the pipeline owns timeouts
+            .ConfigurePrimaryHttpMessageHandler(sp => PrimaryHandler(sp.GetRequiredService<IOptions<PrometheusOptions>>().Value))
+            .AddResilienceHandler("prometheus", (pipeline, context) =>
+            {
+                var o = context.ServiceProvider.GetRequiredService<IOptions<PrometheusOptions>>().Value;
+                pipeline.AddTimeout(o.TotalTimeout);
+                if (o.MaxRetries > 0)
+                {
+                    // The default predicate already covers 5xx, 408, 429, HttpRequestException and attempt timeouts.
+                    pipeline.AddRetry(new HttpRetryStrategyOptions
+                    {
+                        MaxRetryAttempts = o.MaxRetries,
+                        BackoffType = DelayBackoffType.Exponential,
+                        UseJitter = true,
+                        Delay = o.RetryBaseDelay,
+                        ShouldRetryAfterHeader = true,
+                        MaxDelay = o.TotalTimeout,
+                    });
+                }
+
+                pipeline.AddTimeout(o.AttemptTimeout);
+            });
+        return services;
+    }
+
+    private static SocketsHttpHandler PrimaryHandler(PrometheusOptions options)
+    {
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        if (options.CaCertificateFile is { Length: > 0 } file)
+        {
+            var authorities = new X509Certificate2Collection();
+            authorities.ImportFromPemFile(file);
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                TrustedByCustomAuthority(certificate as X509Certificate2, errors, authorities);
+        }
+
+        return handler;
+    }
+
+    /// <summary>Accepts a server certificate that chains to one of <paramref name="authorities"/>; a wrong host name still fails.</summary>
+    internal static bool TrustedByCustomAuthority(X509Certificate2? certificate, SslPolicyErrors errors, X509Certificate2Collection authorities)
+    {
+        if (errors == SslPolicyErrors.None)
+        {
+            return true;
+        }
+
+        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(certificate);
+    }
+}

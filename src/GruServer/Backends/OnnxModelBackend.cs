@@ -1,0 +1,194 @@
+using GruServer.Hosting;
+using GruServer.Inference;
+using Microsoft.ML.OnnxRuntime;
+using SessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
+
+namespace GruServer.Backends;
+
+/// <summary>An ONNX Runtime <see cref="InferenceSession"/> behind <see cref="IModelBackend"/>.</summary>
+internal sealed class OnnxModelBackend : IModelBackend
+{
+    private const string CudaProvider = "CUDAExecutionProvider";
+    private readonly InferenceSession _session;
+
+    private OnnxModelBackend(InferenceSession session, string executionProvider, ModelSignature signature)
+    {
+        _session = session;
+        ExecutionProvider = executionProvider;
+        Signature = signature;
+    }
+
+    public ModelSignature Signature { get; }
+
+    public string ExecutionProvider { get; }
+
+    /// <summary>Loads the model from the very bytes whose digest was checked, so the file cannot change in between.</summary>
+    /// <param name="cudaUnavailableReason">Why CUDA was not used when <paramref name="preference"/> is Auto and the model runs on CPU.</param>
+    public static OnnxModelBackend Load(byte[] model, ExecutionProviderPreference preference, out string? cudaUnavailableReason)
+    {
+        cudaUnavailableReason = null;
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        try
+        {
+            var provider = "CPU";
+            if (preference != ExecutionProviderPreference.CPU)
+            {
+                cudaUnavailableReason = TryAppendCuda(options);
+                if (cudaUnavailableReason is null)
+                {
+                    provider = "CUDA";
+                }
+                else if (preference == ExecutionProviderPreference.CUDA)
+                {
+                    throw new ModelLoadException(
+                        $"--execution-provider CUDA was requested but CUDA is unavailable: {cudaUnavailableReason}. " +
+                        "Run on a node with an NVIDIA GPU and the CUDA/cuDNN libraries, a GruServer built with `make build-gpu`, or use Auto/CPU.");
+                }
+            }
+
+            InferenceSession session;
+            try
+            {
+                session = new InferenceSession(model, options);
+            }
+            catch (OnnxRuntimeException e) when (provider == "CUDA" && preference == ExecutionProviderPreference.Auto)
+            {
+                // The CUDA provider registered but could not initialise (e.g. no device): Auto means CPU then.
+                cudaUnavailableReason = e.Message;
+                options.Dispose();
+                options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+                provider = "CPU";
+                session = new InferenceSession(model, options);
+            }
+
+            try
+            {
+                return new OnnxModelBackend(session, provider, ReadSignature(session));
+            }
+            catch
+            {
+                session.Dispose();
+                throw;
+            }
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ModelLoadException($"ONNX Runtime cannot load the model: {e.Message}", e);
+        }
+        finally
+        {
+            options.Dispose();
+        }
+    }
+
+    public IReadOnlyList<NamedTensor> Run(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
+    {
+        using var runOptions = new RunOptions();
+        using var cancel = cancellationToken.Register(() => runOptions.Terminate = true);
+        var values = new List<OrtValue>(inputs.Count);
+        try
+        {
+            foreach (var input in inputs)
+            {
+                values.Add(input.Data switch
+                {
+                    float[] f => OrtValue.CreateTensorValueFromMemory(f, input.Shape),
+                    double[] d => OrtValue.CreateTensorValueFromMemory(d, input.Shape),
+                    int[] i => OrtValue.CreateTensorValueFromMemory(i, input.Shape),
+                    long[] l => OrtValue.CreateTensorValueFromMemory(l, input.Shape),
+                    _ => throw new InvalidOperationException($"input '{input.Name}' holds {input.Data.GetType().Name}, which the backend cannot pass to ONNX Runtime."),
+                });
+            }
+
+            using var results = RunOrCancel(runOptions, [.. inputs.Select(i => i.Name)], values, [.. outputNames], cancellationToken);
+            var outputs = new List<NamedTensor>(outputNames.Count);
+            for (var i = 0; i < outputNames.Count; i++)
+            {
+                var value = results[i];
+                var shape = value.GetTensorTypeAndShape().Shape;
+                var spec = Signature.Outputs.First(o => o.Name == outputNames[i]);
+                Array data = spec.DataType switch
+                {
+                    TensorDataType.FP32 => value.GetTensorDataAsSpan<float>().ToArray(),
+                    TensorDataType.FP64 => value.GetTensorDataAsSpan<double>().ToArray(),
+                    TensorDataType.INT32 => value.GetTensorDataAsSpan<int>().ToArray(),
+                    _ => value.GetTensorDataAsSpan<long>().ToArray(),
+                };
+                outputs.Add(new NamedTensor(outputNames[i], spec.DataType, shape, data));
+            }
+
+            return outputs;
+        }
+        finally
+        {
+            foreach (var value in values)
+            {
+                value.Dispose();
+            }
+        }
+    }
+
+    public void Dispose() => _session.Dispose();
+
+    private IDisposableReadOnlyCollection<OrtValue> RunOrCancel(
+        RunOptions runOptions, string[] inputNames, List<OrtValue> values, string[] outputNames, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return _session.Run(runOptions, inputNames, values, outputNames);
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            // RunOptions.Terminate stopped the run because the caller went away.
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
+
+    private static string? TryAppendCuda(SessionOptions options)
+    {
+        if (!OrtEnv.Instance().GetAvailableProviders().Contains(CudaProvider))
+        {
+            return "this build of ONNX Runtime has no CUDA execution provider (CPU package)";
+        }
+
+        try
+        {
+            options.AppendExecutionProvider_CUDA(0);
+            return null;
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            return e.Message.ReplaceLineEndings(" ").Trim();
+        }
+    }
+
+    private static ModelSignature ReadSignature(InferenceSession session)
+    {
+        static TensorSpec Spec(string name, NodeMetadata metadata)
+        {
+            if (!metadata.IsTensor)
+            {
+                throw new ModelLoadException($"model tensor '{name}' is a {metadata.OnnxValueType}; GruServer serves tensor inputs and outputs only.");
+            }
+
+            var type = metadata.ElementType switch
+            {
+                var t when t == typeof(float) => TensorDataType.FP32,
+                var t when t == typeof(double) => TensorDataType.FP64,
+                var t when t == typeof(int) => TensorDataType.INT32,
+                var t when t == typeof(long) => TensorDataType.INT64,
+                var t => throw new ModelLoadException($"model tensor '{name}' has element type {t.Name}; GruServer supports FP32, FP64, INT32 and INT64."),
+            };
+            var names = metadata.SymbolicDimensions ?? [];
+            return new TensorSpec(
+                name,
+                type,
+                [.. metadata.Dimensions.Select(d => (long)d)],
+                [.. metadata.Dimensions.Select((_, i) => i < names.Length ? names[i] ?? "" : "")]);
+        }
+
+        return new ModelSignature(
+            [.. session.InputNames.Select(n => Spec(n, session.InputMetadata[n]))],
+            [.. session.OutputNames.Select(n => Spec(n, session.OutputMetadata[n]))]);
+    }
+}

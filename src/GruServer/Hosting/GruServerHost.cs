@@ -1,0 +1,162 @@
+using System.Net;
+using GruServer.Faults;
+using GruServer.Inference;
+using GruServer.Protocol;
+using GruServer.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+
+namespace GruServer.Hosting;
+
+/// <summary>Builds and runs the web host: Kestrel on --host:--port, the Prometheus listener on --metrics-port,
+/// the model loader, and graceful shutdown on SIGTERM.</summary>
+internal static partial class GruServerHost
+{
+    public static WebApplication Build(GruServerOptions options, ServerExit exit)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.UseUtcTimestamp = true;
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A failed start is logged once, by RunAsync, in one line that names the flag to fix.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            if (options.Host == "localhost")
+            {
+                kestrel.ListenLocalhost(options.Port);
+            }
+            else
+            {
+                kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
+            }
+
+            // The infer handler enforces --max-request-bytes itself, with a protocol error body.
+            kestrel.Limits.MaxRequestBodySize = null;
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(exit);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(_ => new ServedModel(options.ModelName, options.Revision, options.Track));
+        builder.Services.AddSingleton(sp => new FaultInjection(options, sp.GetRequiredService<TimeProvider>(), new Random()));
+        builder.Services.AddSingleton<GruServerMetrics>();
+        builder.Services.AddSingleton<InferenceService>();
+        builder.Services.AddHostedService<ModelLoader>();
+
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("gru-server"))
+            .WithMetrics(metrics => metrics
+            .AddMeter(GruServerMetrics.MeterName)
+            .AddPrometheusHttpListener(prometheus =>
+            {
+                prometheus.Port = options.MetricsPort;
+                // The exporter builds its one prefix from a URI (no wildcards, no aliases); the listener gets the
+                // real prefixes instead.
+                prometheus.Host = "localhost";
+                var prefixes = MetricsListenerPrefixes.For(options.Host, options.MetricsPort);
+                prometheus.ConfigureHttpListener = (_, listener) =>
+                {
+                    listener.Prefixes.Clear();
+                    foreach (var prefix in prefixes)
+                    {
+                        listener.Prefixes.Add(prefix);
+                    }
+                };
+                prometheus.ScrapeEndpointPath = "/metrics";
+                // Keep series to the labels the contract names (model, revision, track, ...).
+                prometheus.ScopeInfoEnabled = false;
+                // Every scrape sees the latest counts (the default caches 300 ms); Prometheus scrapes seconds apart anyway.
+                prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
+            }));
+
+        var app = builder.Build();
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = context => V2Json.WriteErrorAsync(context, StatusCodes.Status500InternalServerError,
+                "internal error while handling the request; the server log has the details."),
+        });
+        app.UseStatusCodePages(context => context.HttpContext.Response.HasStarted
+            ? Task.CompletedTask
+            : V2Json.WriteErrorAsync(context.HttpContext, context.HttpContext.Response.StatusCode,
+                $"{context.HttpContext.Request.Method} {context.HttpContext.Request.Path} is not an endpoint of this server (HTTP {context.HttpContext.Response.StatusCode}); see the Open Inference Protocol v2 routes under /v2."));
+        app.MapV2();
+        return app;
+    }
+
+    public static async Task<int> RunAsync(GruServerOptions options, CancellationToken cancellationToken)
+    {
+        var exit = new ServerExit();
+        await using var app = Build(options, exit);
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("GruServer");
+        var model = app.Services.GetRequiredService<ServedModel>();
+        // The meter provider must be listening before the metrics pre-create their zero series, or
+        // those first measurements are dropped. Building it starts the metrics listener.
+        try
+        {
+            app.Services.GetRequiredService<MeterProvider>();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is System.Net.HttpListenerException listener)
+        {
+            Log.CannotListen(logger, options.Host, options.MetricsPort, listener.Message + " (--metrics-port)");
+            return 1;
+        }
+
+        app.Services.GetRequiredService<GruServerMetrics>();
+        var faults = app.Services.GetRequiredService<FaultInjection>();
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            model.MarkStopping();
+            Log.Stopping(logger);
+        });
+
+        Log.Starting(logger, options.ModelName, options.ModelPath, options.Revision, options.Track, options.Host, options.Port, options.MetricsPort, options.ExecutionProvider);
+        if (faults.LatencyActive || faults.ErrorsActive)
+        {
+            Log.FaultInjection(logger, faults.Latency.TotalMilliseconds, faults.ErrorRate);
+        }
+
+        try
+        {
+            await app.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            // Typically the port is taken: say which one instead of a stack trace.
+            Log.CannotListen(logger, options.Host, options.Port, e.Message + " (--port)");
+            return 1;
+        }
+
+        model.Dispose();
+        return exit.Code;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(100, LogLevel.Information, "Starting GruServer: model {Model} from {Path}, revision {Revision}, track {Track}; inference on {Host}:{Port}, metrics on :{MetricsPort}/metrics; execution provider {ExecutionProvider}")]
+        public static partial void Starting(ILogger logger, string model, string path, string revision, string track, string host, int port, int metricsPort, ExecutionProviderPreference executionProvider);
+
+        [LoggerMessage(101, LogLevel.Warning, "FAULT INJECTION ACTIVE: latency {LatencyMs} ms per infer request, error rate {ErrorRate}; for tests and game days only")]
+        public static partial void FaultInjection(ILogger logger, double latencyMs, double errorRate);
+
+        [LoggerMessage(102, LogLevel.Information, "Shutdown requested: readiness is now false; finishing in-flight requests")]
+        public static partial void Stopping(ILogger logger);
+
+        [LoggerMessage(103, LogLevel.Critical, "Cannot listen on {Host}:{Port}: {Reason}")]
+        public static partial void CannotListen(ILogger logger, string host, int port, string reason);
+    }
+}

@@ -1,0 +1,106 @@
+using GruServer.Faults;
+using GruServer.Hosting;
+using GruServer.Telemetry;
+using Microsoft.ML.OnnxRuntime;
+
+namespace GruServer.Inference;
+
+/// <summary>Runs an infer request end to end, independent of the protocol: fault injection, model lookup,
+/// readiness, validation against the model signature, the ONNX Runtime call, and the output-mean metric.</summary>
+internal sealed class InferenceService
+{
+    private readonly ServedModel _model;
+    private readonly FaultInjection _faults;
+    private readonly GruServerMetrics _metrics;
+    private readonly RequestLimits _limits;
+
+    public InferenceService(ServedModel model, FaultInjection faults, GruServerMetrics metrics, GruServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _model = model;
+        _faults = faults;
+        _metrics = metrics;
+        _limits = new RequestLimits(options.MaxBatchSize, options.MaxSequenceLength);
+    }
+
+    /// <summary>The served model's state when <paramref name="modelName"/> is the served model; 404 otherwise.</summary>
+    public ServedModel Find(string modelName) =>
+        string.Equals(modelName, _model.Name, StringComparison.Ordinal)
+            ? _model
+            : throw new InferenceException(InferenceErrorKind.ModelNotFound, $"model '{modelName}' is not served here; this server serves '{_model.Name}'.");
+
+    /// <summary>Infers with inputs read by <paramref name="readRequest"/> once the model is known to be ready,
+    /// so a request for a missing or unready model is answered before its body is parsed.</summary>
+    public async Task<InferenceResult> InferAsync(string modelName, Func<ModelSignature, CancellationToken, Task<InferenceRequest>> readRequest, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(readRequest);
+        // Readiness is decided on arrival: a request accepted before SIGTERM is finished even though
+        // readiness drops while it runs.
+        var backend = ReadyBackend(modelName);
+        if (await _faults.ApplyAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new InferenceException(InferenceErrorKind.InjectedFault,
+                $"injected fault: this request was failed on purpose (--fault-error-rate {_faults.ErrorRate})");
+        }
+
+        var request = await readRequest(backend.Signature, cancellationToken).ConfigureAwait(false);
+        InferenceValidator.Validate(request, backend.Signature, _limits);
+
+        var outputNames = request.RequestedOutputs is { Count: > 0 } requested
+            ? requested.Distinct(StringComparer.Ordinal).ToArray()
+            : backend.Signature.Outputs.Select(o => o.Name).ToArray();
+        IReadOnlyList<NamedTensor> outputs;
+        try
+        {
+            outputs = backend.Run(request.Inputs, outputNames, cancellationToken);
+        }
+        catch (OnnxRuntimeException e) when (e.Message.Contains("InvalidArgument", StringComparison.Ordinal) || e.Message.Contains("INVALID_ARGUMENT", StringComparison.Ordinal))
+        {
+            // Validation covers the known rules; whatever ONNX Runtime still rejects is the caller's input too.
+            throw InferenceException.Invalid(SchemaErrorReasons.RejectedByModel, $"the model rejected the inputs: {e.Message}");
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        if (PrimaryMean(outputs) is { } mean)
+        {
+            _metrics.RecordOutputMean(mean);
+        }
+
+        return new InferenceResult(_model.Name, _model.Revision, request.Id, outputs);
+    }
+
+    private Backends.IModelBackend ReadyBackend(string modelName)
+    {
+        Find(modelName);
+        var state = _model.State;
+        if (!_model.IsReady || state.Backend is null)
+        {
+            throw new InferenceException(InferenceErrorKind.ModelNotReady, $"model '{modelName}' is not ready: {state.Message}.");
+        }
+
+        return state.Backend;
+    }
+
+    /// <summary>Mean of the first returned floating-point output: the prediction the drift SLO watches.</summary>
+    private static double? PrimaryMean(IReadOnlyList<NamedTensor> outputs)
+    {
+        foreach (var output in outputs)
+        {
+            switch (output.Data)
+            {
+                case float[] { Length: > 0 } f:
+                    double sum = 0;
+                    foreach (var v in f)
+                    {
+                        sum += v;
+                    }
+
+                    return sum / f.Length;
+                case double[] { Length: > 0 } d:
+                    return d.Average();
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,44 @@
+namespace GruServer.Inference;
+
+/// <summary>Element types the server accepts, named as in the Open Inference Protocol.</summary>
+internal enum TensorDataType
+{
+    FP32,
+    FP64,
+    INT32,
+    INT64,
+}
+
+/// <summary>A tensor with a name: row-major data in a typed array (float[], double[], int[] or long[]).</summary>
+internal sealed record NamedTensor(string Name, TensorDataType DataType, long[] Shape, Array Data)
+{
+    public static long ElementCount(IReadOnlyList<long> shape)
+    {
+        long count = 1;
+        foreach (var dim in shape)
+        {
+            count = checked(count * dim);
+        }
+
+        return count;
+    }
+}
+
+/// <summary>An input or output as the model declares it; <c>-1</c> marks a dimension the model leaves open.</summary>
+/// <param name="DimensionNames">The model's symbolic name for each open dimension (e.g. "batch"), or empty.</param>
+internal sealed record TensorSpec(string Name, TensorDataType DataType, long[] Shape, string[] DimensionNames)
+{
+    /// <summary>Shape as people read it: <c>[batch, time, 8]</c>.</summary>
+    public string DescribeShape() =>
+        "[" + string.Join(", ", Shape.Select((d, i) => d >= 0 ? d.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : string.IsNullOrEmpty(DimensionNames[i]) ? "-1" : DimensionNames[i])) + "]";
+}
+
+/// <summary>The model's inputs and outputs, read from the model itself.</summary>
+internal sealed record ModelSignature(IReadOnlyList<TensorSpec> Inputs, IReadOnlyList<TensorSpec> Outputs);
+
+/// <summary>A protocol-neutral infer request: typed inputs, the outputs wanted (null = all), and the caller's id.</summary>
+internal sealed record InferenceRequest(string? Id, IReadOnlyList<NamedTensor> Inputs, IReadOnlyList<string>? RequestedOutputs);
+
+/// <summary>The answer to an infer request.</summary>
+internal sealed record InferenceResult(string ModelName, string Revision, string? Id, IReadOnlyList<NamedTensor> Outputs);

@@ -1,0 +1,169 @@
+using System.Reflection;
+using System.Text.Json;
+using GruServer.Inference;
+using GruServer.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace GruServer.Protocol;
+
+/// <summary>The Open Inference Protocol (v2) over HTTP/JSON: health, server and model metadata, model
+/// readiness and infer. Handlers translate between JSON and the protocol-neutral inference types only.</summary>
+internal static class V2Endpoints
+{
+    private static readonly string ServerVersion =
+        typeof(V2Endpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public static IEndpointRouteBuilder MapV2(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/v2/health/live", (HttpContext context) =>
+            V2Json.WriteAsync(context, StatusCodes.Status200OK, w => w.WriteBoolean("live", true)));
+        endpoints.MapGet("/v2/health/ready", (HttpContext context, ServedModel model) =>
+            WriteReadyAsync(context, model, includeName: false));
+        endpoints.MapGet("/v2", (HttpContext context) => V2Json.WriteAsync(context, StatusCodes.Status200OK, w =>
+        {
+            w.WriteString("name", "gru-server");
+            w.WriteString("version", ServerVersion);
+            w.WriteStartArray("extensions");
+            w.WriteEndArray();
+        }));
+
+        foreach (var prefix in new[] { "/v2/models/{name}", "/v2/models/{name}/versions/{version}" })
+        {
+            endpoints.MapGet(prefix, (HttpContext context, string name, string? version, InferenceService service) =>
+                HandleAsync(context, async () => await WriteMetadataAsync(context, Resolve(service, name, version)).ConfigureAwait(false)));
+            endpoints.MapGet(prefix + "/ready", (HttpContext context, string name, string? version, InferenceService service) =>
+                HandleAsync(context, async () => await WriteReadyAsync(context, Resolve(service, name, version), includeName: true).ConfigureAwait(false)));
+            endpoints.MapPost(prefix + "/infer", InferAsync);
+        }
+
+        return endpoints;
+    }
+
+    private static async Task InferAsync(
+        HttpContext context, string name, string? version, InferenceService service, GruServerMetrics metrics, Hosting.GruServerOptions options, TimeProvider time)
+    {
+        var started = time.GetTimestamp();
+        metrics.RequestStarted();
+        var cancellationToken = context.RequestAborted;
+        try
+        {
+            await HandleAsync(context, async () =>
+            {
+                Resolve(service, name, version);
+                var result = await service.InferAsync(name, async (signature, ct) =>
+                {
+                    // Content type and body are read only once the model is known to exist and be ready.
+                    V2RequestReader.CheckContentType(context.Request);
+                    var body = await V2RequestReader.ReadBodyAsync(context.Request, options.MaxRequestBytes, ct).ConfigureAwait(false);
+                    return V2RequestReader.Parse(body, signature);
+                }, cancellationToken).ConfigureAwait(false);
+                await V2Json.WriteAsync(context, StatusCodes.Status200OK, w => V2Json.WriteInferResult(w, result)).ConfigureAwait(false);
+            }, metrics).ConfigureAwait(false);
+            metrics.RecordRequest(context.Response.StatusCode, time.GetElapsedTime(started));
+        }
+        catch
+        {
+            // Unexpected failures reach the exception handler, which answers 500; count them as such.
+            metrics.RecordRequest(StatusCodes.Status500InternalServerError, time.GetElapsedTime(started));
+            throw;
+        }
+    }
+
+    private static ServedModel Resolve(InferenceService service, string name, string? version)
+    {
+        var model = service.Find(name);
+        if (version is not null && version != model.Revision)
+        {
+            throw new InferenceException(InferenceErrorKind.ModelNotFound, $"model '{name}' version '{version}' is not served here; the served version is '{model.Revision}'.");
+        }
+
+        return model;
+    }
+
+    private static Task WriteReadyAsync(HttpContext context, ServedModel model, bool includeName)
+    {
+        var ready = model.IsReady;
+        var state = model.State;
+        // The protocol answers health with 200 for true and a 4xx for false.
+        return V2Json.WriteAsync(context, ready ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest, w =>
+        {
+            if (includeName)
+            {
+                w.WriteString("name", model.Name);
+            }
+
+            w.WriteBoolean("ready", ready);
+            if (!ready)
+            {
+                w.WriteString("message", state.Status == ModelStatus.Ready ? "server is shutting down" : state.Message);
+            }
+        });
+    }
+
+    private static Task WriteMetadataAsync(HttpContext context, ServedModel model)
+    {
+        var state = model.State;
+        if (state.Backend is not { } backend || state.Status != ModelStatus.Ready)
+        {
+            throw new InferenceException(InferenceErrorKind.ModelNotReady, $"model '{model.Name}' is not ready: {state.Message}.");
+        }
+
+        return V2Json.WriteAsync(context, StatusCodes.Status200OK, w =>
+        {
+            w.WriteString("name", model.Name);
+            w.WriteStartArray("versions");
+            w.WriteStringValue(model.Revision);
+            w.WriteEndArray();
+            w.WriteString("platform", "onnxruntime_onnx");
+            V2Json.WriteTensorSpecs(w, "inputs", backend.Signature.Inputs);
+            V2Json.WriteTensorSpecs(w, "outputs", backend.Signature.Outputs);
+            w.WriteStartObject("parameters");
+            w.WriteString("digest", "sha256:" + state.Digest);
+            w.WriteString("execution_provider", backend.ExecutionProvider);
+            w.WriteString("revision", model.Revision);
+            w.WriteString("track", model.Track);
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>Runs a handler and maps its <see cref="InferenceException"/> to status and body — the one
+    /// place where errors become HTTP.</summary>
+    private static async Task HandleAsync(HttpContext context, Func<Task> handler, GruServerMetrics? metrics = null)
+    {
+        try
+        {
+            await handler().ConfigureAwait(false);
+        }
+        catch (InferenceException e)
+        {
+            if (e.Reason is { } reason)
+            {
+                metrics?.RecordSchemaError(reason);
+            }
+
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                // The client hung up (e.g. mid-body): nobody to answer. 499 in the metrics, as nginx logs it.
+                context.Response.StatusCode = 499;
+                return;
+            }
+
+            await V2Json.WriteErrorAsync(context, StatusCodeFor(e.Kind), e.Message).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            context.Response.StatusCode = 499;
+        }
+    }
+
+    internal static int StatusCodeFor(InferenceErrorKind kind) => kind switch
+    {
+        InferenceErrorKind.InvalidInput => StatusCodes.Status400BadRequest,
+        InferenceErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
+        InferenceErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
+        InferenceErrorKind.ModelNotReady => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+}

@@ -1,0 +1,99 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using GruServer.Inference;
+using Microsoft.AspNetCore.Http;
+
+namespace GruServer.Protocol;
+
+/// <summary>Writes v2 JSON bodies straight to the response with <see cref="Utf8JsonWriter"/>: no DTO copies of
+/// tensor data, and float outputs written in their shortest round-trip form.</summary>
+internal static class V2Json
+{
+    // Error messages quote names ('input'); the relaxed encoder keeps them readable instead of \u0027.
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static async Task WriteAsync(HttpContext context, int statusCode, Action<Utf8JsonWriter> writeProperties)
+    {
+        context.Response.StatusCode = statusCode;
+        context.Response.ContentType = "application/json";
+        var writer = new Utf8JsonWriter(context.Response.BodyWriter, WriterOptions);
+        await using (writer.ConfigureAwait(false))
+        {
+            writer.WriteStartObject();
+            writeProperties(writer);
+            writer.WriteEndObject();
+            await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The protocol's error body: <c>{"error": "..."}</c>.</summary>
+    public static Task WriteErrorAsync(HttpContext context, int statusCode, string message) =>
+        WriteAsync(context, statusCode, w => w.WriteString("error", message));
+
+    public static void WriteTensorSpecs(Utf8JsonWriter writer, string property, IReadOnlyList<TensorSpec> specs)
+    {
+        writer.WriteStartArray(property);
+        foreach (var spec in specs)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", spec.Name);
+            writer.WriteString("datatype", spec.DataType.ToString());
+            writer.WriteStartArray("shape");
+            WriteAll(writer, spec.Shape, static (w, d) => w.WriteNumberValue(d));
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+    }
+
+    public static void WriteInferResult(Utf8JsonWriter writer, InferenceResult result)
+    {
+        writer.WriteString("model_name", result.ModelName);
+        writer.WriteString("model_version", result.Revision);
+        if (result.Id is not null)
+        {
+            writer.WriteString("id", result.Id);
+        }
+
+        writer.WriteStartArray("outputs");
+        foreach (var output in result.Outputs)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", output.Name);
+            writer.WriteString("datatype", output.DataType.ToString());
+            writer.WriteStartArray("shape");
+            WriteAll(writer, output.Shape, static (w, d) => w.WriteNumberValue(d));
+            writer.WriteEndArray();
+            writer.WriteStartArray("data");
+            switch (output.Data)
+            {
+                case float[] floats:
+                    WriteAll(writer, floats, static (w, v) => w.WriteNumberValue(v));
+                    break;
+                case double[] doubles:
+                    WriteAll(writer, doubles, static (w, v) => w.WriteNumberValue(v));
+                    break;
+                case int[] ints:
+                    WriteAll(writer, ints, static (w, v) => w.WriteNumberValue(v));
+                    break;
+                case long[] longs:
+                    WriteAll(writer, longs, static (w, v) => w.WriteNumberValue(v));
+                    break;
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+    }
+
+    private static void WriteAll<T>(Utf8JsonWriter writer, T[] values, Action<Utf8JsonWriter, T> write)
+    {
+        foreach (var value in values)
+        {
+            write(writer, value);
+        }
+    }
+}

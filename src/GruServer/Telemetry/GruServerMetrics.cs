@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using GruServer.Faults;
+using GruServer.Inference;
+
+namespace GruServer.Telemetry;
+
+/// <summary>The server's metrics. Names are chosen so the Prometheus exporter, which appends the unit
+/// (<c>_seconds</c>) and <c>_total</c> for counters, emits exactly the names in docs/API.md.</summary>
+internal sealed class GruServerMetrics
+{
+    public const string MeterName = "GruServer";
+
+    /// <summary>0.1 ms to 10 s: a GRU step on GPU is sub-millisecond, a long CPU sequence takes seconds.</summary>
+    private static readonly double[] DurationBuckets =
+        [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    /// <summary>GRU outputs live in (-1, 1); a dense head may leave that range, hence the wide tails.</summary>
+    private static readonly double[] OutputMeanBuckets =
+        [-10, -5, -2, -1, -0.75, -0.5, -0.25, -0.1, 0, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10];
+
+    private static readonly string[] PreCreatedCodes = ["200", "400", "404", "415", "500", "503"];
+
+    private readonly Histogram<double> _duration;
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _schemaErrors;
+    private readonly Histogram<double> _outputMean;
+    private readonly UpDownCounter<long> _inFlight;
+    private readonly KeyValuePair<string, object?>[] _common;
+
+    public GruServerMetrics(IMeterFactory meterFactory, ServedModel model, FaultInjection faults)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _common =
+        [
+            new("model", model.Name),
+            new("revision", model.Revision),
+            new("track", model.Track),
+        ];
+        var meter = meterFactory.Create(MeterName);
+        _duration = meter.CreateHistogram<double>("gru_request_duration", "s", "Duration of infer requests, from arrival to response.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _requests = meter.CreateCounter<long>("gru_requests", description: "Infer requests by HTTP status code.");
+        _schemaErrors = meter.CreateCounter<long>("gru_input_schema_errors", description: "Infer requests rejected by input validation, by reason.");
+        _outputMean = meter.CreateHistogram<double>("gru_output_mean", description: "Mean value of each response's primary output (prediction drift).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = OutputMeanBuckets });
+
+        _inFlight = meter.CreateUpDownCounter<long>("gru_requests_in_flight", description: "Infer requests being handled right now.");
+        _inFlight.Add(0, _common);
+        meter.CreateObservableGauge("gru_model_info", () => ObserveModelInfo(model),
+            description: "1 for the model being served, labelled with its sha256 digest and execution provider.");
+        meter.CreateObservableGauge("gru_model_ready", () => new Measurement<int>(model.IsReady ? 1 : 0, _common),
+            description: "1 when the model is loaded, verified, warmed up and serving.");
+        meter.CreateObservableGauge("gru_model_digest_mismatch", () => new Measurement<int>(model.State.Status == ModelStatus.DigestMismatch ? 1 : 0, _common),
+            description: "1 when the model file's sha256 differs from --model-sha256; the model is then never served.");
+        meter.CreateObservableGauge("gru_fault_injection_active", () => ObserveFaults(faults),
+            description: "1 while a fault injection option (latency, error) is on.");
+
+        // Pre-create the series so dashboards and rate() see zeros before the first request.
+        foreach (var code in PreCreatedCodes)
+        {
+            _requests.Add(0, WithCommon("code", code));
+        }
+
+        foreach (var reason in SchemaErrorReasons.All)
+        {
+            _schemaErrors.Add(0, WithCommon("reason", reason));
+        }
+    }
+
+    public void RequestStarted() => _inFlight.Add(1, _common);
+
+    public void RecordRequest(int statusCode, TimeSpan duration)
+    {
+        _requests.Add(1, WithCommon("code", statusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        _duration.Record(duration.TotalSeconds, _common);
+        _inFlight.Add(-1, _common);
+    }
+
+    public void RecordSchemaError(string reason) => _schemaErrors.Add(1, WithCommon("reason", reason));
+
+    public void RecordOutputMean(double mean) => _outputMean.Record(mean, _common);
+
+    private IEnumerable<Measurement<int>> ObserveModelInfo(ServedModel model)
+    {
+        var state = model.State;
+        if (state.Status == ModelStatus.Ready && state.Digest is not null)
+        {
+            yield return new Measurement<int>(1, WithCommon("digest", "sha256:" + state.Digest, "execution_provider", state.ExecutionProvider ?? ""));
+        }
+    }
+
+    private IEnumerable<Measurement<int>> ObserveFaults(FaultInjection faults)
+    {
+        yield return new Measurement<int>(faults.LatencyActive ? 1 : 0, WithCommon("kind", "latency"));
+        yield return new Measurement<int>(faults.ErrorsActive ? 1 : 0, WithCommon("kind", "error"));
+    }
+
+    private TagList WithCommon(string key, object? value)
+    {
+        var tags = new TagList(_common);
+        tags.Add(key, value);
+        return tags;
+    }
+
+    private TagList WithCommon(string key1, object? value1, string key2, object? value2)
+    {
+        var tags = WithCommon(key1, value1);
+        tags.Add(key2, value2);
+        return tags;
+    }
+}

@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using GruOperator.Domain.Analysis;
+
+namespace GruOperator.Analysis.Tests.Analysis;
+
+public sealed class CanaryAnalysisTests
+{
+    /// <summary>A hand-written fake of the port: answers from a function and records what was asked.</summary>
+    private sealed class FakeMetricProvider(Func<MetricQuery, Measurement> answer) : IMetricProvider
+    {
+        public ConcurrentBag<MetricQuery> Queries { get; } = [];
+
+        public Task<Measurement> MeasureAsync(MetricQuery query, CancellationToken cancellationToken)
+        {
+            Queries.Add(query);
+            return Task.FromResult(answer(query));
+        }
+    }
+
+    private static readonly AnalysisWindow Window =
+        new(new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+
+    private static AnalysisRequest Request(CanaryAnalysisSpec spec) =>
+        new(new SloSpec(TimeSpan.FromMilliseconds(200), 0.01, null, 10), spec, "ml", "recs", "3", "4", Window);
+
+    private static Measurement Healthy(MetricQuery q) => q.Source switch
+    {
+        BuiltInSli { Sli: Sli.RequestCount } => Measurement.Of(100),
+        BuiltInSli { Sli: Sli.LatencyP95 } => Measurement.Of(0.05, Observations.Steady(0.05)),
+        BuiltInSli { Sli: Sli.ErrorRate } => Measurement.Of(0, new double[20]),
+        _ => Measurement.Of(0.5),
+    };
+
+    [Fact]
+    public async Task Asks_each_track_for_each_planned_metric_with_its_revision()
+    {
+        var spec = CanaryAnalysisSpec.Default with { Metrics = [new("score", "avg(x{model=\"{{model}}\"})", new(0, 1))] };
+        var provider = new FakeMetricProvider(Healthy);
+
+        var run = await new CanaryAnalysis(provider, ComparisonPolicy.Default).RunAsync(Request(spec), CancellationToken.None);
+
+        Assert.Equal(Verdict.Passed, run.Verdict);
+        Assert.Equal(8, provider.Queries.Count); // requestCount, latencyP95, errorRate, score × 2 tracks
+        Assert.All(provider.Queries, q => Assert.Equal(q.Track.Track == Track.Canary ? "4" : "3", q.Track.Revision));
+        Assert.All(provider.Queries, q => Assert.Equal(("ml", "recs", Window), (q.Track.Namespace, q.Track.Model, q.Window)));
+        Assert.All(provider.Queries, q => Assert.Equal(q.Name is MetricNames.LatencyP95, q.WithSeries)); // rates are compared as counts
+    }
+
+    [Fact]
+    public async Task A_provider_that_throws_makes_the_run_inconclusive_not_passed()
+    {
+        var provider = new FakeMetricProvider(q => q.Name == MetricNames.ErrorRate ? throw new HttpRequestException("boom") : Healthy(q));
+
+        var run = await new CanaryAnalysis(provider, ComparisonPolicy.Default).RunAsync(Request(CanaryAnalysisSpec.Default), CancellationToken.None);
+
+        Assert.Equal(Verdict.Inconclusive, run.Verdict);
+        Assert.Contains("HttpRequestException: boom", run.Metrics.Single(m => m.Name == MetricNames.ErrorRate).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cancellation_is_not_swallowed()
+    {
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        var provider = new FakeMetricProvider(_ => throw new OperationCanceledException(cts.Token));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(
+            () => new CanaryAnalysis(provider, ComparisonPolicy.Default).RunAsync(Request(CanaryAnalysisSpec.Default), cts.Token));
+    }
+}

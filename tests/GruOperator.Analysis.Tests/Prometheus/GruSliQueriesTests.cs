@@ -1,0 +1,44 @@
+using GruOperator.Domain.Analysis;
+using GruOperator.Providers.Prometheus;
+
+namespace GruOperator.Analysis.Tests.Prometheus;
+
+public sealed class GruSliQueriesTests
+{
+    private static readonly GruSliQueries Queries = new(new PrometheusOptions().SeriesSelector);
+    private static readonly TrackSelector Canary = new("ml", "session-recs", Track.Canary, "4");
+    private const string Selector = "namespace=\"ml\",model=\"session-recs\",track=\"canary\",revision=\"4\"";
+
+    public static TheoryData<Sli, string> Rendered => new()
+    {
+        { Sli.RequestCount, $"sum(increase(gru_requests_total{{{Selector}}}[30s]))" },
+        { Sli.LatencyP95, $"histogram_quantile(0.95, sum by (le) (rate(gru_request_duration_seconds_bucket{{{Selector}}}[30s])))" },
+        { Sli.ErrorRate, $"(sum(rate(gru_requests_total{{{Selector},code=~\"5..\"}}[30s])) or vector(0)) / sum(rate(gru_requests_total{{{Selector}}}[30s]))" },
+        { Sli.InputSchemaErrorRate, $"(sum(rate(gru_input_schema_errors_total{{{Selector}}}[30s])) or vector(0)) / sum(rate(gru_requests_total{{{Selector}}}[30s]))" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Rendered))]
+    public void Built_in_SLIs_select_one_track_and_revision(Sli sli, string expected)
+    {
+        Assert.Equal(expected, PromQlTemplate.Render(Queries.Template(sli), Canary, TimeSpan.FromSeconds(30)));
+    }
+
+    [Theory]
+    [InlineData("avg(gru_output_mean_sum{model=\"{{model}}\",track=\"{{track}}\"})", null)]
+    [InlineData("avg(gru_output_mean_sum{model={{model}}})", "must be inside a quoted label value")]
+    [InlineData("up{pod=\"{{pod}}\"}", "unknown placeholder {{pod}}")]
+    public void Spec_validation_can_check_custom_queries_up_front(string template, string? problem)
+    {
+        var found = PromQlTemplateValidation.Problem(template);
+
+        if (problem is null)
+        {
+            Assert.Null(found);
+        }
+        else
+        {
+            Assert.Contains(problem, found, StringComparison.Ordinal);
+        }
+    }
+}

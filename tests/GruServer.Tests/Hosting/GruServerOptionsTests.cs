@@ -1,0 +1,81 @@
+using GruServer.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace GruServer.Tests.Hosting;
+
+public sealed class GruServerOptionsTests
+{
+    public static TheoryData<string, Dictionary<string, string?>, string> Invalid => new()
+    {
+        { "model missing", new() { }, "--model (GRU_MODEL) is required" },
+        { "port not a number", new() { ["MODEL"] = "m.onnx", ["PORT"] = "http" }, "--port (GRU_PORT): 'http' must be a whole number from 1 to 65535" },
+        { "port out of range", new() { ["MODEL"] = "m.onnx", ["PORT"] = "70000" }, "--port (GRU_PORT): '70000' must be a whole number from 1 to 65535" },
+        { "metrics port equals port", new() { ["MODEL"] = "m.onnx", ["PORT"] = "9000", ["METRICS_PORT"] = "9000" }, "--metrics-port (GRU_METRICS_PORT) must differ from --port (GRU_PORT) (both are 9000)" },
+        { "track unknown", new() { ["MODEL"] = "m.onnx", ["TRACK"] = "Stable" }, "--track (GRU_TRACK): 'Stable' must be stable or canary" },
+        { "provider unknown", new() { ["MODEL"] = "m.onnx", ["EXECUTION_PROVIDER"] = "ROCm" }, "'ROCm' must be Auto, CUDA or CPU" },
+        { "provider as number", new() { ["MODEL"] = "m.onnx", ["EXECUTION_PROVIDER"] = "1" }, "'1' must be Auto, CUDA or CPU" },
+        { "digest too short", new() { ["MODEL"] = "m.onnx", ["MODEL_SHA256"] = "abc" }, "'abc' is not a sha256 digest" },
+        { "digest not hex", new() { ["MODEL"] = "m.onnx", ["MODEL_SHA256"] = new string('g', 64) }, "is not a sha256 digest" },
+        { "model name with slash", new() { ["MODEL"] = "m.onnx", ["MODEL_NAME"] = "a/b" }, "--model-name (GRU_MODEL_NAME): 'a/b' must be 1-128 letters" },
+        { "latency without unit", new() { ["MODEL"] = "m.onnx", ["FAULT_LATENCY"] = "150" }, "'150' is not a duration up to 10m" },
+        { "latency negative", new() { ["MODEL"] = "m.onnx", ["FAULT_LATENCY"] = "-5ms" }, "'-5ms' is not a duration" },
+        { "error rate above one", new() { ["MODEL"] = "m.onnx", ["FAULT_ERROR_RATE"] = "2" }, "'2' must be a fraction between 0 and 1" },
+        { "error rate NaN", new() { ["MODEL"] = "m.onnx", ["FAULT_ERROR_RATE"] = "NaN" }, "'NaN' must be a fraction between 0 and 1" },
+        { "batch zero", new() { ["MODEL"] = "m.onnx", ["MAX_BATCH_SIZE"] = "0" }, "--max-batch-size (GRU_MAX_BATCH_SIZE): '0' must be a whole number from 1" },
+        { "host name", new() { ["MODEL"] = "m.onnx", ["HOST"] = "my-host" }, "'my-host' is not an IP address" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Invalid))]
+    public void RefusesInvalidSettingsNamingFlagAndVariable(string scenario, Dictionary<string, string?> settings, string error)
+    {
+        var (options, errors) = GruServerOptions.Parse(Configuration(settings));
+
+        Assert.Null(options);
+        Assert.True(errors.Any(e => e.Contains(error, StringComparison.Ordinal)), $"{scenario}: [{string.Join(" | ", errors)}]");
+    }
+
+    [Fact]
+    public void DefaultsMatchTheContract()
+    {
+        var (options, errors) = GruServerOptions.Parse(Configuration(new() { ["MODEL"] = "/models/session-recs.onnx" }));
+
+        Assert.Empty(errors);
+        Assert.NotNull(options);
+        Assert.Equal("session-recs", options.ModelName);
+        Assert.Equal("0.0.0.0", options.Host);
+        Assert.Equal(8080, options.Port);
+        Assert.Equal(9464, options.MetricsPort);
+        Assert.Equal("stable", options.Track);
+        Assert.Equal(ExecutionProviderPreference.Auto, options.ExecutionProvider);
+        Assert.Null(options.ExpectedSha256);
+        Assert.Equal(TimeSpan.Zero, options.FaultLatency);
+        Assert.Equal(0, options.FaultErrorRate);
+    }
+
+    [Theory]
+    [InlineData("sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789")]
+    [InlineData("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")]
+    [InlineData("SHA256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")]
+    public void DigestIsNormalisedToLowerCaseHexWithoutPrefix(string digest)
+    {
+        var (options, _) = GruServerOptions.Parse(Configuration(new() { ["MODEL"] = "m.onnx", ["MODEL_SHA256"] = digest }));
+
+        Assert.Equal("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", options?.ExpectedSha256);
+    }
+
+    [Theory]
+    [InlineData("cuda", "CUDA")]
+    [InlineData("CPU", "CPU")]
+    [InlineData("auto", "Auto")]
+    public void ExecutionProviderIsCaseInsensitive(string text, string expectedName)
+    {
+        var expected = Enum.Parse<ExecutionProviderPreference>(expectedName);
+        var (options, _) = GruServerOptions.Parse(Configuration(new() { ["MODEL"] = "m.onnx", ["EXECUTION_PROVIDER"] = text }));
+
+        Assert.Equal(expected, options?.ExecutionProvider);
+    }
+
+    private static IConfiguration Configuration(Dictionary<string, string?> settings) =>
+        new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+}

@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using GruOnnx.Models;
+using Microsoft.ML.OnnxRuntime;
+
+namespace GruServer.Tests.Models;
+
+/// <summary>The gru-model command, run as a process: it writes loadable models and refuses bad sizes clearly.</summary>
+public sealed class GruModelCommandTests
+{
+    [Fact]
+    public async Task WritesAModelOnnxRuntimeLoadsAndPrintsItsDigest()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"cli-{Guid.NewGuid():N}.onnx");
+
+        var (exitCode, output) = await RunAsync("--output", path, "--input-size", "6", "--hidden-size", "10", "--layers", "2",
+            "--direction", "Bidirectional", "--sequence-lengths", "--dense-outputs", "3", "--seed", "5");
+
+        Assert.Equal(0, exitCode);
+        var digest = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(path)));
+        Assert.Contains($"sha256:{digest}", output, StringComparison.Ordinal);
+        using var session = new InferenceSession(path);
+        Assert.Equal([GruModelNames.Input, GruModelNames.SequenceLengths], session.InputNames);
+        Assert.Equal([-1, -1, 6], session.InputMetadata[GruModelNames.Input].Dimensions);
+        Assert.Equal([-1, 3], session.OutputMetadata[GruModelNames.Output].Dimensions);
+        Assert.Equal([-1, 20], session.OutputMetadata[GruModelNames.Hidden].Dimensions);
+    }
+
+    [Theory]
+    [InlineData("--hidden-size", "0", "HiddenSize must be between 1 and 8192, got 0")]
+    [InlineData("--layers", "99", "Layers must be between 1 and 64, got 99")]
+    public async Task RefusesSizesOutOfRange(string flag, string value, string message)
+    {
+        var (exitCode, output) = await RunAsync("--output", Path.Combine(Path.GetTempPath(), "never.onnx"), flag, value);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(message, output, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(TestSupport.BuildOutput.Locate("src/GruModelCli", "gru-model.dll"));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}

@@ -1,0 +1,65 @@
+using System.Text;
+using GruServer.Tests.Support;
+using TestSupport;
+
+namespace GruServer.Tests.Server;
+
+/// <summary>SIGTERM: stop taking new requests, finish in-flight ones, exit 0.</summary>
+public sealed class ShutdownTests
+{
+    [Fact]
+    public async Task SigtermFinishesTheInFlightRequestThenExitsCleanly()
+    {
+        var model = await GruTestModels.WriteAsync();
+        // The injected latency keeps a request in flight long enough to send SIGTERM during it.
+        await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions { ModelPath = model.Path, FaultLatency = "3s" });
+        using var http = new HttpClient { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
+
+        using var content = new StringContent(GruTestModels.InferRequestJson(model.Spec, id: "in-flight"), Encoding.UTF8, "application/json");
+        var inFlight = http.PostAsync("v2/models/gru/infer", content);
+        await Eventually.TrueAsync(async () =>
+            (await MetricsScrape.FetchAsync(http, server.MetricsUrl)).Value("gru_requests_in_flight") == 1, "the request to be in flight");
+
+        server.SendSigTerm();
+        using var response = await inFlight;
+        var exitCode = await server.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("\"id\":\"in-flight\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, exitCode);
+        Assert.Contains("Shutdown requested: readiness is now false", server.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AfterSigtermNewRequestsAreNotServed()
+    {
+        var model = await GruTestModels.WriteAsync();
+        await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions { ModelPath = model.Path, FaultLatency = "3s" });
+        using var http = new HttpClient { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
+        using var content = new StringContent(GruTestModels.InferRequestJson(model.Spec), Encoding.UTF8, "application/json");
+        var inFlight = http.PostAsync("v2/models/gru/infer", content);
+        await Eventually.TrueAsync(async () =>
+            (await MetricsScrape.FetchAsync(http, server.MetricsUrl)).Value("gru_requests_in_flight") == 1, "the request to be in flight");
+
+        server.SendSigTerm();
+        await Eventually.TrueAsync(() => Task.FromResult(server.Output.Contains("Shutdown requested", StringComparison.Ordinal)), "the shutdown to start");
+        // A fresh connection: the listener is closed (refused) or, if the connection raced in, readiness says no.
+        using var fresh = new HttpClient { BaseAddress = server.BaseUrl };
+        fresh.DefaultRequestHeaders.ConnectionClose = true;
+        var refused = false;
+        try
+        {
+            using var ready = await fresh.GetAsync("v2/health/ready");
+            Assert.NotEqual(System.Net.HttpStatusCode.OK, ready.StatusCode);
+        }
+        catch (HttpRequestException)
+        {
+            refused = true;
+        }
+
+        using var response = await inFlight;
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.True(refused || server.HasExited);
+    }
+}
