@@ -1,7 +1,6 @@
 using GruServer.Faults;
 using GruServer.Hosting;
 using GruServer.Telemetry;
-using Microsoft.ML.OnnxRuntime;
 
 namespace GruServer.Inference;
 
@@ -49,17 +48,7 @@ internal sealed class InferenceService
         var outputNames = request.RequestedOutputs is { Count: > 0 } requested
             ? requested.Distinct(StringComparer.Ordinal).ToArray()
             : backend.Signature.Outputs.Select(o => o.Name).ToArray();
-        IReadOnlyList<NamedTensor> outputs;
-        try
-        {
-            outputs = backend.Run(request.Inputs, outputNames, cancellationToken);
-        }
-        catch (OnnxRuntimeException e) when (e.Message.Contains("InvalidArgument", StringComparison.Ordinal) || e.Message.Contains("INVALID_ARGUMENT", StringComparison.Ordinal))
-        {
-            // Validation covers the known rules; whatever ONNX Runtime still rejects is the caller's input too.
-            throw InferenceException.Invalid(SchemaErrorReasons.RejectedByModel, $"the model rejected the inputs: {e.Message}");
-        }
-
+        var outputs = backend.Run(request.Inputs, outputNames, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         if (PrimaryMean(outputs) is { } mean)
         {
