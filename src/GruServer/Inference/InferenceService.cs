@@ -33,8 +33,6 @@ internal sealed class InferenceService
     public async Task<InferenceResult> InferAsync(string modelName, Func<ModelSignature, CancellationToken, Task<InferenceRequest>> readRequest, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(readRequest);
-        // Readiness is decided on arrival: a request accepted before SIGTERM is finished even though
-        // readiness drops while it runs.
         var backend = ReadyBackend(modelName);
         if (await _faults.ApplyAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -61,8 +59,10 @@ internal sealed class InferenceService
     private Backends.IModelBackend ReadyBackend(string modelName)
     {
         Find(modelName);
+        // Loaded is enough: after SIGTERM readiness is false so balancers stop routing here, but whatever still
+        // arrives during --shutdown-delay, or was accepted before, is served.
         var state = _model.State;
-        if (!_model.IsReady || state.Backend is null)
+        if (state.Status != ModelStatus.Ready || state.Backend is null)
         {
             throw new InferenceException(InferenceErrorKind.ModelNotReady, $"model '{modelName}' is not ready: {state.Message}.");
         }
