@@ -135,7 +135,9 @@ public sealed class EndpointTests(SmallModelServer fixture) : IClassFixture<Smal
 
         Assert.Equal(200, usualStatus);
         Assert.Equal(200, dataFirstStatus);
-        Assert.Equal(usualJson.GetProperty("outputs").GetRawText(), dataFirstJson.GetProperty("outputs").GetRawText());
+        static double[] Values(JsonElement json) =>
+            [.. json.GetProperty("outputs").EnumerateArray().SelectMany(o => o.GetProperty("data").EnumerateArray()).Select(v => v.GetDouble())];
+        Assert.Equal(Values(usualJson), Values(dataFirstJson), (a, b) => Math.Abs(a - b) < 1e-6);
         Assert.Equal(400, raggedStatus);
         Assert.Contains("has 3 entries at nesting level 2", raggedJson.GetProperty("error").GetString(), StringComparison.Ordinal);
     }
