@@ -83,6 +83,10 @@ var heapAfter = GC.GetTotalMemory(forceFullCollection: true);
 Array.Sort(createLatencies);
 // What the store itself holds: the objects' JSON, the payload the heap growth is proportional to.
 var storedJsonBytes = cluster.Registry.Store.Snapshot("/configmaps").Items.Values.Sum(o => (long)o.Json.Length);
+// The store's own footprint: the same objects written straight through the registry (no HTTP, no client), heap
+// measured around it, so buffer pools do not blur the per-object figure.
+var storeHeapBytesPerObject = await StoreFootprintAsync(count);
+
 var result = new
 {
     benchmark = "LocalCluster create and watch",
@@ -97,6 +101,7 @@ var result = new
     heapGrowthMiB = Math.Round((heapAfter - heapBefore) / 1024.0 / 1024.0, 1),
     heapBytesPerObject = (heapAfter - heapBefore) / count,
     storedJsonBytesPerObject = storedJsonBytes / count,
+    storeOnlyHeapBytesPerObject = storeHeapBytesPerObject,
     workingSetMiB = Math.Round(Environment.WorkingSet / 1024.0 / 1024.0, 1),
     processorCount = Environment.ProcessorCount,
     machine = Environment.MachineName,
@@ -106,3 +111,31 @@ var json = JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteInd
 await File.WriteAllTextAsync(Path.Combine(output, "local-cluster.json"), json);
 Console.WriteLine(json);
 return 0;
+
+static async Task<long> StoreFootprintAsync(int count)
+{
+    await using var cluster = await LocalCluster.StartAsync(new LocalClusterOptions { WatchHistorySize = count + 100 });
+    var registry = cluster.Registry;
+    var configMaps = registry.Catalog.Find("", "v1", "configmaps")!;
+    var options = new Kube.Local.Storage.WriteOptions(false, "bench", Kube.Local.Storage.FieldValidation.Ignore);
+    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+    var before = GC.GetTotalMemory(forceFullCollection: true);
+    for (var i = 0; i < count; i++)
+    {
+        registry.Create(configMaps, "default", new System.Text.Json.Nodes.JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "ConfigMap",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["name"] = $"cm-{i:D6}",
+                ["labels"] = new System.Text.Json.Nodes.JsonObject { ["app"] = "bench", ["shard"] = (i % 16).ToString(CultureInfo.InvariantCulture) },
+            },
+            ["data"] = new System.Text.Json.Nodes.JsonObject { ["index"] = i.ToString(CultureInfo.InvariantCulture), ["payload"] = new string('x', 200) },
+        }, options);
+    }
+    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+    var after = GC.GetTotalMemory(forceFullCollection: true);
+    GC.KeepAlive(registry);
+    return (after - before) / count;
+}

@@ -67,7 +67,9 @@ root.SetAction(async (parse, commandToken) =>
         AutoReadyPods = parse.GetValue(autoReady),
         WatchHistorySize = parse.GetValue(history),
     };
-    using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(parse.GetValue(logLevel)));
+    // The host's own start-up failure is reported below in one line naming the flag, not as a stack trace.
+    using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(parse.GetValue(logLevel))
+        .AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical));
     LocalCluster cluster;
     try
     {

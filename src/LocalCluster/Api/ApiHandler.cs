@@ -63,7 +63,7 @@ internal sealed partial class ApiHandler
         {
             await WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request is not valid JSON: {e.Message}"), ct);
         }
-        catch (InvalidOperationException e) when (e.Message.Contains("JsonValue", StringComparison.Ordinal) || e.Message.Contains("JsonNode", StringComparison.Ordinal) || e.Message.Contains("element of type", StringComparison.Ordinal))
+        catch (InvalidOperationException e) when (e.Source == "System.Text.Json")
         {
             // A field of the wrong JSON type where the server reads it (e.g. metadata.name: 5).
             await WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request has a field of the wrong type: {e.Message}"), ct);
@@ -262,7 +262,7 @@ internal sealed partial class ApiHandler
                 {
                     var options = await DeleteOptionsFromAsync(ctx, ct);
                     var (obj, removed) = _registry.Delete(StorageType(type), ns, name, options);
-                    if (!removed || type is { Group: "", Kind: "Pod" })
+                    if (!removed || type.ReturnsDeletedObject)
                     {
                         await WriteObjectAsync(ctx, type, obj, 200, null, ct);
                         return;
@@ -359,7 +359,7 @@ internal sealed partial class ApiHandler
                         {
                             throw ApiError.BadRequest($"the name of the object ({configName}) does not match the name on the URL ({name})");
                         }
-                        var applied = _registry.ManagedFields.Apply(current, storedConfig, manager, type.GroupVersion, force, status ? "status" : null,
+                        var applied = _registry.ManagedFields.Apply(current, storedConfig, manager, type.GroupVersion, force, status ? "status" : null, type.IsBuiltIn,
                             type.Group, type.Plural, name);
                         if (current is not null) ((JsonObject)applied["metadata"]!)["resourceVersion"] = current["metadata"]!["resourceVersion"]!.DeepClone();
                         return applied;

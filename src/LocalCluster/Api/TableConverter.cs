@@ -96,6 +96,7 @@ internal sealed class TableConverter
                 new("Up-to-date", "integer", "", "Total number of non-terminated pods targeted by this deployment that have the desired template spec.", 0, o => Int(o, "status", "updatedReplicas")),
                 new("Available", "integer", "", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.", 0, o => Int(o, "status", "availableReplicas")),
                 age,
+                .. WideWorkloadColumns(),
             ],
             ("apps", "ReplicaSet") =>
             [
@@ -104,6 +105,7 @@ internal sealed class TableConverter
                 new("Current", "integer", "", "Number of actual pods.", 0, o => Int(o, "status", "replicas")),
                 new("Ready", "integer", "", "Number of ready pods.", 0, o => Int(o, "status", "readyReplicas")),
                 age,
+                .. WideWorkloadColumns(),
             ],
             ("", "Service") =>
             [
@@ -131,6 +133,18 @@ internal sealed class TableConverter
             _ => [name, age],
         };
     }
+
+    /// <summary>The -o wide columns of Deployments and ReplicaSets.</summary>
+    private static Column[] WideWorkloadColumns() =>
+    [
+        new("Containers", "string", "", "Names of each container in the template.", 1, o => string.Join(",", Containers(o).Select(c => c["name"]?.GetValue<string>()))),
+        new("Images", "string", "", "Images referenced by each container in the template.", 1, o => string.Join(",", Containers(o).Select(c => c["image"]?.GetValue<string>()))),
+        new("Selector", "string", "", "Label selector for pods.", 1, o => string.Join(",",
+            (o["spec"]?["selector"]?["matchLabels"] as JsonObject)?.Select(kv => $"{kv.Key}={kv.Value}") ?? [])),
+    ];
+
+    private static IEnumerable<JsonObject> Containers(JsonObject o) =>
+        (o["spec"]?["template"]?["spec"]?["containers"] as JsonArray)?.OfType<JsonObject>() ?? [];
 
     private static int Int(JsonObject o, string section, string field) =>
         o[section]?[field] is JsonValue v && v.TryGetValue<int>(out var i) ? i : 0;

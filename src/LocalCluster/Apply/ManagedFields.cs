@@ -1,14 +1,16 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Kube.Local.Api;
+using Kube.Local.Patching;
 using Kube.Local.Storage;
 
 namespace Kube.Local.Apply;
 
 /// <summary>
 /// Field ownership for server-side apply, simplified but honest: a field set is the set of leaf paths of an
-/// object (objects recurse; lists, scalars and empty objects are leaves, so lists are atomic rather than
-/// associative by key). Updates give the changed leaves to their manager; apply computes conflicts against
+/// object. Objects recurse; on built-in kinds the lists Kubernetes merges by key (containers by name, env,
+/// ports, volumes, conditions...) are owned item by item (k:{"name":"web"} in FieldsV1); every other list,
+/// scalar and empty object is a leaf, so custom resources' lists are atomic (x-kubernetes-list-type is not read). Updates give the changed leaves to their manager; apply computes conflicts against
 /// other owners, takes ownership with force, and removes fields an applier stopped setting unless another
 /// manager owns them. Serialized as metadata.managedFields with FieldsV1.
 /// </summary>
@@ -22,15 +24,15 @@ internal sealed class ManagedFields
     private sealed record Entry(string Manager, string Operation, string ApiVersion, string? Time, string? Subresource, HashSet<string> Fields);
 
     /// <summary>Gives the leaves that changed between <paramref name="old"/> and <paramref name="next"/> to <paramref name="manager"/>.</summary>
-    public void RecordUpdate(JsonObject? old, JsonObject next, string manager, string apiVersion, string operation, string? subresource)
+    public void RecordUpdate(JsonObject? old, JsonObject next, string manager, string apiVersion, string operation, string? subresource, bool associativeLists)
     {
         var entries = old is null ? [] : Read((JsonObject)old["metadata"]!);
         if (old is not null && next["metadata"]?["managedFields"] is JsonArray { Count: 0 })
         {
             entries.Clear();
         }
-        var before = old is null ? new Dictionary<string, JsonNode?>() : Leaves(old, subresource);
-        var after = Leaves(next, subresource);
+        var before = old is null ? new Dictionary<string, JsonNode?>() : Leaves(old, subresource, associativeLists);
+        var after = Leaves(next, subresource, associativeLists);
         var changed = new HashSet<string>();
         foreach (var (path, value) in after)
         {
@@ -64,12 +66,12 @@ internal sealed class ManagedFields
     /// Throws 409 Conflict naming each conflicting field unless <paramref name="force"/>.
     /// </summary>
     public JsonObject Apply(JsonObject? current, JsonObject config, string manager, string apiVersion, bool force, string? subresource,
-        string group, string resource, string name)
+        bool associativeLists, string group, string resource, string name)
     {
         var target = current?.DeepClone().AsObject() ?? new JsonObject();
         var entries = current is null ? [] : Read((JsonObject)current["metadata"]!);
-        var applied = Leaves(config, subresource);
-        var currentLeaves = current is null ? new Dictionary<string, JsonNode?>() : Leaves(current, subresource);
+        var applied = Leaves(config, subresource, associativeLists);
+        var currentLeaves = current is null ? new Dictionary<string, JsonNode?>() : Leaves(current, subresource, associativeLists);
 
         var conflicts = new List<(string Path, Entry Owner)>();
         foreach (var e in entries)
@@ -82,6 +84,10 @@ internal sealed class ManagedFields
                     conflicts.Add((path, e));
                 }
             }
+        }
+        if (conflicts.Count > 0 && !force && UpgradesClientSideApply(current, manager, conflicts.Select(c => c.Path), subresource, associativeLists))
+        {
+            force = true;
         }
         if (conflicts.Count > 0 && !force)
         {
@@ -98,13 +104,15 @@ internal sealed class ManagedFields
         if (previous is not null)
         {
             var ownedByOthers = entries.Where(e => e != previous).SelectMany(e => e.Fields).ToHashSet();
+            var stillOwned = applied.Keys.Concat(ownedByOthers).ToList();
             foreach (var path in previous.Fields)
             {
-                if (!applied.ContainsKey(path) && !ownedByOthers.Contains(path)) RemovePath(target, path);
+                if (applied.ContainsKey(path) || ownedByOthers.Contains(path)) continue;
+                RemoveUnowned(target, path, stillOwned);
             }
             entries.Remove(previous);
         }
-        Merge(target, config);
+        Merge(target, config, associativeLists);
         var changed = previous is null || !previous.Fields.SetEquals(applied.Keys) ||
             applied.Any(kv => !currentLeaves.TryGetValue(kv.Key, out var v) || !JsonNode.DeepEquals(v, kv.Value));
         entries.Add(new Entry(manager, "Apply", apiVersion,
@@ -115,28 +123,138 @@ internal sealed class ManagedFields
         return target;
     }
 
-    private static string Display(string path) => "." + path.Replace(Sep, '.');
+    /// <summary>
+    /// The real server's last-applied upgrade: kubectl's server-side apply takes over, without conflicts, the fields
+    /// that client-side apply had applied (those in the last-applied-configuration annotation). Only for the
+    /// "kubectl" manager, as upstream, so other managers still see their conflicts.
+    /// </summary>
+    private static bool UpgradesClientSideApply(JsonObject? current, string manager, IEnumerable<string> conflictPaths, string? subresource, bool associativeLists)
+    {
+        if (manager != "kubectl" || current?["metadata"]?["annotations"]?["kubectl.kubernetes.io/last-applied-configuration"] is not JsonValue annotation)
+        {
+            return false;
+        }
+        JsonObject? lastApplied;
+        try
+        {
+            lastApplied = JsonNode.Parse(annotation.GetValue<string>()) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+        if (lastApplied is null) return false;
+        var allowed = Leaves(lastApplied, subresource, associativeLists);
+        return conflictPaths.All(allowed.ContainsKey);
+    }
 
-    /// <summary>Objects merge key by key; everything else (scalars, lists) replaces.</summary>
-    private static void Merge(JsonObject target, JsonObject source)
+    /// <summary>A path as the real server prints it: .spec.template.spec.containers[name="web"].image.</summary>
+    private static string Display(string path)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var part in path.Split(Sep))
+        {
+            if (part.StartsWith("k:", StringComparison.Ordinal) && JsonNode.Parse(part[2..]) is JsonObject key)
+            {
+                sb.Append('[').Append(string.Join(",", key.Select(kv => $"{kv.Key}={kv.Value?.ToJsonString()}"))).Append(']');
+            }
+            else
+            {
+                sb.Append('.').Append(part);
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// The merge key of a list whose items are owned one by one (built-in kinds: the patchMergeKey lists, such as
+    /// containers by name); null when the list is atomic (custom resources, unkeyed lists).
+    /// </summary>
+    private static string? ItemKeyField(string field, JsonArray list, bool associativeLists)
+    {
+        if (!associativeLists || list.Count == 0) return null;
+        var key = StrategicMergePatch.ListMergeKey(field, list);
+        return key is not null && list.All(i => i is JsonObject o && o[key] is JsonValue) ? key : null;
+    }
+
+    /// <summary>The FieldsV1 segment of one keyed list item: k:{"name":"web"}.</summary>
+    private static string ItemSegment(JsonObject item, string keyField) =>
+        "k:" + new JsonObject { [keyField] = item[keyField]!.DeepClone() }.ToJsonString();
+
+    private static JsonObject? FindItem(JsonArray? list, string segment)
+    {
+        if (list is null || JsonNode.Parse(segment[2..]) is not JsonObject key) return null;
+        return list.OfType<JsonObject>().FirstOrDefault(o => key.All(kv => JsonNode.DeepEquals(o[kv.Key], kv.Value)));
+    }
+
+    /// <summary>Objects merge key by key, keyed lists item by item; everything else (scalars, atomic lists) replaces.</summary>
+    private static void Merge(JsonObject target, JsonObject source, bool associativeLists)
     {
         foreach (var (key, value) in source)
         {
-            if (value is JsonObject so && target[key] is JsonObject to && so.Count > 0) Merge(to, so);
-            else target[key] = value?.DeepClone();
+            if (value is JsonObject so && target[key] is JsonObject to && so.Count > 0)
+            {
+                Merge(to, so, associativeLists);
+            }
+            else if (value is JsonArray sa && target[key] is JsonArray ta && ItemKeyField(key, sa, associativeLists) is { } keyField &&
+                     ItemKeyField(key, ta, associativeLists) == keyField)
+            {
+                foreach (var item in sa.OfType<JsonObject>())
+                {
+                    if (FindItem(ta, ItemSegment(item, keyField)) is { } existing) Merge(existing, item, associativeLists);
+                    else ta.Add(item.DeepClone());
+                }
+            }
+            else
+            {
+                target[key] = value?.DeepClone();
+            }
         }
+    }
+
+    /// <summary>
+    /// Removes a leaf nobody applies any more. Inside a keyed list item: the whole item goes when no field of it
+    /// is owned any more (defaulted fields are owned by no one), and its key fields stay while the item does.
+    /// </summary>
+    private static void RemoveUnowned(JsonObject root, string path, IReadOnlyList<string> stillOwned)
+    {
+        var parts = path.Split(Sep);
+        for (var i = 0; i < parts.Length - 1; i++)
+        {
+            if (!parts[i].StartsWith("k:", StringComparison.Ordinal)) continue;
+            var itemPrefix = string.Join(Sep, parts[..(i + 1)]);
+            if (!stillOwned.Any(p => p.StartsWith(itemPrefix + Sep, StringComparison.Ordinal)))
+            {
+                RemovePath(root, itemPrefix);
+                return;
+            }
+            var keyFields = (JsonNode.Parse(parts[i][2..]) as JsonObject)?.Select(kv => kv.Key) ?? [];
+            if (i == parts.Length - 2 && keyFields.Contains(parts[^1])) return;
+        }
+        RemovePath(root, path);
     }
 
     private static void RemovePath(JsonObject root, string path)
     {
         var parts = path.Split(Sep);
-        JsonObject? node = root;
-        for (var i = 0; i < parts.Length - 1 && node is not null; i++) node = node[parts[i]] as JsonObject;
-        node?.Remove(parts[^1]);
+        JsonNode? node = root;
+        for (var i = 0; i < parts.Length - 1 && node is not null; i++)
+        {
+            node = parts[i].StartsWith("k:", StringComparison.Ordinal) ? FindItem(node as JsonArray, parts[i]) : (node as JsonObject)?[parts[i]];
+        }
+        var last = parts[^1];
+        if (last.StartsWith("k:", StringComparison.Ordinal))
+        {
+            if (node is JsonArray list && FindItem(list, last) is { } item) list.Remove(item);
+        }
+        else if (node is JsonObject parent)
+        {
+            parent.Remove(last);
+        }
     }
 
     /// <summary>Leaf paths that ownership tracks: labels, annotations, finalizers, ownerReferences, and the body (status only for the status subresource).</summary>
-    private static Dictionary<string, JsonNode?> Leaves(JsonObject obj, string? subresource)
+    private static Dictionary<string, JsonNode?> Leaves(JsonObject obj, string? subresource, bool associativeLists)
     {
         var result = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
         foreach (var (key, value) in obj)
@@ -148,7 +266,7 @@ internal sealed class ManagedFields
                 case "metadata" when value is JsonObject meta:
                     foreach (var m in new[] { "labels", "annotations" })
                     {
-                        if (meta[m] is JsonObject o) Walk(o, "metadata" + Sep + m, result);
+                        if (meta[m] is JsonObject o) Walk(o, "metadata" + Sep + m, result, associativeLists: false);
                     }
                     foreach (var m in new[] { "finalizers", "ownerReferences" })
                     {
@@ -160,19 +278,29 @@ internal sealed class ManagedFields
                 case not "status" when subresource == "status":
                     continue;
             }
-            if (value is JsonObject child && child.Count > 0) Walk(child, key, result);
-            else result[key] = value;
+            AddValue(key, key, value, result, associativeLists);
         }
         return result;
     }
 
-    private static void Walk(JsonObject o, string prefix, Dictionary<string, JsonNode?> result)
+    private static void Walk(JsonObject o, string prefix, Dictionary<string, JsonNode?> result, bool associativeLists)
     {
-        foreach (var (key, value) in o)
+        foreach (var (key, value) in o) AddValue(prefix + Sep + key, key, value, result, associativeLists);
+    }
+
+    private static void AddValue(string path, string field, JsonNode? value, Dictionary<string, JsonNode?> result, bool associativeLists)
+    {
+        if (value is JsonObject child && child.Count > 0)
         {
-            var path = prefix + Sep + key;
-            if (value is JsonObject child && child.Count > 0) Walk(child, path, result);
-            else result[path] = value;
+            Walk(child, path, result, associativeLists);
+        }
+        else if (value is JsonArray list && ItemKeyField(field, list, associativeLists) is { } keyField)
+        {
+            foreach (var item in list.OfType<JsonObject>()) Walk(item, path + Sep + ItemSegment(item, keyField), result, associativeLists);
+        }
+        else
+        {
+            result[path] = value;
         }
     }
 
@@ -197,7 +325,7 @@ internal sealed class ManagedFields
 
     private static void ReadTree(JsonObject node, string prefix, HashSet<string> fields)
     {
-        var children = node.Where(kv => kv.Key.StartsWith("f:", StringComparison.Ordinal)).ToList();
+        var children = node.Where(kv => kv.Key.StartsWith("f:", StringComparison.Ordinal) || kv.Key.StartsWith("k:", StringComparison.Ordinal)).ToList();
         if (children.Count == 0)
         {
             if (prefix.Length > 0) fields.Add(prefix);
@@ -205,7 +333,8 @@ internal sealed class ManagedFields
         }
         foreach (var (key, value) in children)
         {
-            ReadTree(value as JsonObject ?? new JsonObject(), prefix.Length == 0 ? key[2..] : prefix + Sep + key[2..], fields);
+            var segment = key.StartsWith("k:", StringComparison.Ordinal) ? key : key[2..];
+            ReadTree(value as JsonObject ?? new JsonObject(), prefix.Length == 0 ? segment : prefix + Sep + segment, fields);
         }
     }
 
@@ -226,7 +355,7 @@ internal sealed class ManagedFields
                 var node = tree;
                 foreach (var part in path.Split(Sep))
                 {
-                    var key = "f:" + part;
+                    var key = part.StartsWith("k:", StringComparison.Ordinal) ? part : "f:" + part;
                     if (node[key] is not JsonObject next)
                     {
                         next = new JsonObject();

@@ -158,6 +158,9 @@ internal static class StrategicMergePatch
         return merged;
     }
 
+    /// <summary>The merge key of a list field of a built-in kind (null: the list is atomic or primitive).</summary>
+    internal static string? ListMergeKey(string field, JsonArray list) => MergeKeyFor(field, list, list);
+
     private static string? MergeKeyFor(string field, JsonArray existing, JsonArray patch)
     {
         if (field == "ports")

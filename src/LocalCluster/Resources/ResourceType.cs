@@ -25,6 +25,9 @@ internal sealed record ResourceType
     /// <summary>Has a /status subresource: the main endpoint ignores status, /status changes only status.</summary>
     public bool HasStatus { get; init; }
 
+    /// <summary>DELETE answers with the deleted object rather than a Status (pods, services, serviceaccounts: their registries set ReturnDeletedObject, and typed clients expect it).</summary>
+    public bool ReturnsDeletedObject { get; init; }
+
     /// <summary>Has a /scale subresource, and where its fields live; null when not scalable.</summary>
     public ScalePaths? Scale { get; init; }
 

@@ -94,7 +94,7 @@ internal sealed class ObjectRegistry
         causes.AddRange(Admit(type, body, options));
         causes.AddRange(LabelCauses(metadata));
         if (causes.Count > 0) throw ApiError.Invalid(type.Group, type.Kind, name, causes);
-        if (manageFields) _managedFields.RecordUpdate(null, body, options.FieldManager, type.GroupVersion, "Update", subresource: null);
+        if (manageFields) _managedFields.RecordUpdate(null, body, options.FieldManager, type.GroupVersion, "Update", subresource: null, type.IsBuiltIn);
         var result = _store.Write(type.StorageKey, ns, name, current =>
             current is null ? new WriteDecision.Put(body) : throw ApiError.AlreadyExists(type.Group, type.Plural, name), options.DryRun);
         AfterWrite(type, result);
@@ -232,7 +232,7 @@ internal sealed class ObjectRegistry
             }
             if (operation != "Apply")
             {
-                _managedFields.RecordUpdate(old, next, options.FieldManager, type.GroupVersion, "Update", statusSubresource ? "status" : null);
+                _managedFields.RecordUpdate(old, next, options.FieldManager, type.GroupVersion, "Update", statusSubresource ? "status" : null, type.IsBuiltIn);
             }
             if (current.IsDeleting && Finalizers((JsonObject)next["metadata"]!).Count == 0 && !HasNamespaceFinalizers(type, next))
             {
@@ -251,6 +251,11 @@ internal sealed class ObjectRegistry
         if (policy is not ("Background" or "Foreground" or "Orphan"))
         {
             throw ApiError.BadRequest($"DeleteOptions.propagationPolicy: Unsupported value: \"{policy}\": supported values: \"Foreground\", \"Background\", \"Orphan\"");
+        }
+        if (type is { Group: "", Kind: "Namespace" } && name is "default" or "kube-system" or "kube-public")
+        {
+            // NamespaceLifecycle admission protects the immortal namespaces.
+            throw ApiError.Forbidden("", "namespaces", name, "this namespace may not be deleted");
         }
         var removed = false;
         var result = _store.Write(type.StorageKey, ns, name, current =>

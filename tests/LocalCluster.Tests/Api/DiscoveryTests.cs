@@ -81,6 +81,18 @@ public sealed class DiscoveryTests : IClassFixture<ClusterFixture>
     }
 
     [Fact]
+    public async Task Wrongly_typed_delete_options_are_400_not_500()
+    {
+        await _f.SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", """{"metadata":{"name":"del-typed"}}""");
+        var (code, status) = await _f.SendAsync(HttpMethod.Delete, "/api/v1/namespaces/default/configmaps/del-typed", """{"propagationPolicy":5}""");
+        Assert.Equal(400, code);
+        Assert.Equal("BadRequest", status!["reason"]!.GetValue<string>());
+        var (bad, policy) = await _f.SendAsync(HttpMethod.Delete, "/api/v1/namespaces/default/configmaps/del-typed", """{"propagationPolicy":"Sometimes"}""");
+        Assert.Equal(400, bad);
+        Assert.Contains("Unsupported value: \"Sometimes\"", policy!["message"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Events_written_as_events_k8s_io_read_back_as_core_events_and_back()
     {
         var ns = await _f.NamespaceAsync("ev");

@@ -78,6 +78,35 @@ public sealed class ServerSideApplyTests : IClassFixture<ClusterFixture>
         Assert.Equal(1, second.Metadata.Generation);
     }
 
+    private static string TwoContainerDeployment(string container, string image) =>
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"shared\"}," +
+        "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"s\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"s\"}}," +
+        "\"spec\":{\"containers\":[{\"name\":\"" + container + "\",\"image\":\"" + image + "\"}]}}}}";
+
+    [Fact]
+    public async Task Built_in_keyed_lists_are_owned_item_by_item()
+    {
+        var ns = await _f.NamespaceAsync("ssa");
+        V1Patch Apply(string container, string image) => new(TwoContainerDeployment(container, image), V1Patch.PatchType.ApplyPatch);
+        await _f.Client.AppsV1.PatchNamespacedDeploymentAsync(Apply("app", "example/app:1"), "shared", ns, fieldManager: "operator");
+        var both = await _f.Client.AppsV1.PatchNamespacedDeploymentAsync(Apply("mesh", "example/proxy:1"), "shared", ns, fieldManager: "injector");
+        Assert.Equal(["app", "mesh"], both.Spec.Template.Spec.Containers.Select(c => c.Name));
+        var injected = JsonSerializer.SerializeToNode(both.Metadata.ManagedFields.Single(m => m.Manager == "injector").FieldsV1)!;
+        Assert.True(injected["f:spec"]!["f:template"]!["f:spec"]!["f:containers"]!.AsObject().ContainsKey("k:{\"name\":\"mesh\"}"), injected.ToJsonString());
+
+        var conflict = await Errors.StatusAsync(() => _f.Client.AppsV1.PatchNamespacedDeploymentAsync(Apply("app", "example/app:2"), "shared", ns, fieldManager: "injector"),
+            HttpStatusCode.Conflict, "Conflict");
+        Assert.Contains(".spec.template.spec.containers[name=\"app\"].image", conflict["message"]!.GetValue<string>());
+
+        // The operator stops applying its container: only that item goes, the injector's stays.
+        var sidecarOnly = """
+            {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"shared"},
+             "spec":{"selector":{"matchLabels":{"app":"s"}},"template":{"metadata":{"labels":{"app":"s"}}}}}
+            """;
+        var after = await _f.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(sidecarOnly, V1Patch.PatchType.ApplyPatch), "shared", ns, fieldManager: "operator");
+        Assert.Equal(["mesh"], after.Spec.Template.Spec.Containers.Select(c => c.Name));
+    }
+
     [Fact]
     public async Task Apply_without_fieldManager_is_400()
     {

@@ -169,6 +169,23 @@ public sealed class KubectlTests : IClassFixture<KubectlFixture>
         Assert.Equal("example/web:2 example/sidecar:1", images.Stdout.Trim());
         var generation = await OkAsync($"get deployment web -n {ns} -o jsonpath={{.metadata.generation}}");
         Assert.Equal("2", generation.Stdout.Trim());
+
+        // kubectl diff is a server-side dry run: it shows the change and stores nothing.
+        var diff = await _k.RunAsync("diff -f -", Deployment("example/web:3"));
+        Assert.Equal(1, diff.ExitCode);
+        Assert.Contains("+      - image: example/web:3", diff.Stdout);
+        var unchanged = await OkAsync($"get deployment web -n {ns} -o jsonpath={{.metadata.generation}}");
+        Assert.Equal("2", unchanged.Stdout.Trim());
+
+        // Moving from client-side to server-side apply takes the fields over without conflicts, as upstream.
+        var upgraded = await OkAsync("apply --server-side -f -", Deployment("example/web:4"));
+        Assert.Contains("serverside-applied", upgraded.Stdout);
+        var image = await OkAsync($"get deployment web -n {ns} -o jsonpath={{.spec.template.spec.containers[0].image}}");
+        Assert.Equal("example/web:4", image.Stdout.Trim());
+        await OkAsync("apply -f -", Deployment("example/web:2"));
+
+        var wide = await OkAsync($"get deployment web -n {ns} -o wide");
+        Assert.Matches(@"(?m)^web\s+0/2\s+0\s+0\s+\S+\s+web,sidecar\s+example/web:2,example/sidecar:1\s+app=web$", wide.Stdout);
     }
 
     [Fact]

@@ -142,6 +142,13 @@ public sealed class ObjectSemanticsTests : IClassFixture<ClusterFixture>
     }
 
     [Fact]
+    public async Task The_system_namespaces_may_not_be_deleted()
+    {
+        var status = await Errors.StatusAsync(() => _f.Client.CoreV1.DeleteNamespaceAsync("default"), HttpStatusCode.Forbidden, "Forbidden");
+        Assert.Equal("namespaces \"default\" is forbidden: this namespace may not be deleted", status["message"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_terminating_namespace_refuses_new_content_with_403()
     {
         var ns = await _f.NamespaceAsync("term");
@@ -189,6 +196,23 @@ public sealed class ObjectSemanticsTests : IClassFixture<ClusterFixture>
             new V1Patch("""{"spec":{"selector":{"matchLabels":{"v":"1"}}}}""", V1Patch.PatchType.MergePatch), "d", ns), (HttpStatusCode)422, "Invalid");
         Assert.Contains("spec.selector: Invalid value: ", selector["message"]!.GetValue<string>());
         Assert.Contains("field is immutable", selector["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Delete_answers_what_the_typed_client_expects_the_object_or_a_Status()
+    {
+        var ns = await _f.NamespaceAsync();
+        await _f.Client.CoreV1.CreateNamespacedServiceAsync(new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "svc" },
+            Spec = new V1ServiceSpec { Ports = [new V1ServicePort { Port = 80 }] },
+        }, ns);
+        var service = await _f.Client.CoreV1.DeleteNamespacedServiceAsync("svc", ns);
+        Assert.Equal("svc", service.Metadata.Name);
+        await _f.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("cm"), ns);
+        var status = await _f.Client.CoreV1.DeleteNamespacedConfigMapAsync("cm", ns);
+        Assert.Equal("Success", status.Status);
+        Assert.Equal("cm", status.Details.Name);
     }
 
     [Fact]
