@@ -61,10 +61,13 @@ internal static class V2Endpoints
                 }, cancellationToken).ConfigureAwait(false);
                 await V2Json.WriteAsync(context, StatusCodes.Status200OK, w => V2Json.WriteInferResult(w, result)).ConfigureAwait(false);
             }, metrics).ConfigureAwait(false);
-        }
-        finally
-        {
             metrics.RecordRequest(context.Response.StatusCode, time.GetElapsedTime(started));
+        }
+        catch
+        {
+            // Unexpected failures reach the exception handler, which answers 500; count them as such.
+            metrics.RecordRequest(StatusCodes.Status500InternalServerError, time.GetElapsedTime(started));
+            throw;
         }
     }
 

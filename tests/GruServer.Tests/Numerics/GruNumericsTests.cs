@@ -80,22 +80,8 @@ public sealed class GruNumericsTests
     {
         // README: --input-size 8 --hidden-size 32 --layers 2 --linear-before-reset --sequence-lengths --dense-outputs 4 --seed 42
         var spec = new GruModelSpec(8, 32, Layers: 2, LinearBeforeReset: true, SequenceLengths: true, DenseOutputs: 4, Seed: 42);
-        var sample = Path.Combine(RepositoryRoot(), "config", "samples", "models", "sample-gru.onnx");
 
-        Assert.Equal(GruOnnxWriter.ToBytes(GruModel.Create(spec)), File.ReadAllBytes(sample));
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "GruOperator.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"GruOperator.sln not found above {AppContext.BaseDirectory}");
+        Assert.Equal(GruOnnxWriter.ToBytes(GruModel.Create(spec)), File.ReadAllBytes(TestSupport.Repository.SampleModelPath));
     }
 
     private static float[] RunHead(InferenceSession session, float[] x, int steps, int length)

@@ -90,9 +90,7 @@ public sealed class ConfigurationTests
     [Fact]
     public async Task MissingModelFileStopsTheServerWithExitCode1()
     {
-        var (exitCode, output) = await GruServerProcess.RunToExitAsync(
-            ["--model", "/nonexistent/model.onnx", "--host", "127.0.0.1", "--port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
-             "--metrics-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var (exitCode, output) = await RunOnLoopbackAsync("/nonexistent/model.onnx");
 
         Assert.Equal(1, exitCode);
         Assert.Contains("model file '/nonexistent/model.onnx' does not exist", output, StringComparison.Ordinal);
@@ -103,10 +101,7 @@ public sealed class ConfigurationTests
     {
         var model = await GruTestModels.WriteAsync();
 
-        var (exitCode, output) = await GruServerProcess.RunToExitAsync(
-            ["--model", model.Path, "--execution-provider", "CUDA", "--host", "127.0.0.1",
-             "--port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
-             "--metrics-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var (exitCode, output) = await RunOnLoopbackAsync(model.Path, extra: ["--execution-provider", "CUDA"]);
 
         Assert.Equal(1, exitCode);
         Assert.Contains("--execution-provider CUDA was requested but CUDA is unavailable", output, StringComparison.Ordinal);
@@ -117,12 +112,9 @@ public sealed class ConfigurationTests
     {
         var model = await GruTestModels.WriteAsync();
         await using var running = await GruServerProcess.StartAsync(new GruServerStartOptions { ModelPath = model.Path });
-        string Port(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        var inference = await GruServerProcess.RunToExitAsync(
-            ["--model", model.Path, "--host", "127.0.0.1", "--port", Port(running.Port), "--metrics-port", Port(FreePort.Next())]);
-        var metrics = await GruServerProcess.RunToExitAsync(
-            ["--model", model.Path, "--host", "127.0.0.1", "--port", Port(FreePort.Next()), "--metrics-port", Port(running.MetricsPort)]);
+        var inference = await RunOnLoopbackAsync(model.Path, port: running.Port);
+        var metrics = await RunOnLoopbackAsync(model.Path, metricsPort: running.MetricsPort);
 
         Assert.Equal(1, inference.ExitCode);
         Assert.Contains($"Cannot listen on 127.0.0.1:{running.Port}", inference.Output, StringComparison.Ordinal);
@@ -138,12 +130,17 @@ public sealed class ConfigurationTests
         var path = Path.Combine(Path.GetTempPath(), $"not-a-model-{Guid.NewGuid():N}.onnx");
         await File.WriteAllTextAsync(path, "this is not a protobuf");
 
-        var (exitCode, output) = await GruServerProcess.RunToExitAsync(
-            ["--model", path, "--host", "127.0.0.1",
-             "--port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
-             "--metrics-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var (exitCode, output) = await RunOnLoopbackAsync(path);
 
         Assert.Equal(1, exitCode);
         Assert.Contains("ONNX Runtime cannot load the model", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs the server to its exit on 127.0.0.1 with free ports unless given.</summary>
+    private static Task<(int ExitCode, string Output)> RunOnLoopbackAsync(string modelPath, int? port = null, int? metricsPort = null, string[]? extra = null)
+    {
+        static string Text(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return GruServerProcess.RunToExitAsync(
+            ["--model", modelPath, "--host", "127.0.0.1", "--port", Text(port ?? FreePort.Next()), "--metrics-port", Text(metricsPort ?? FreePort.Next()), .. extra ?? []]);
     }
 }
