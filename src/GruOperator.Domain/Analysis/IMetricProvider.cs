@@ -79,6 +79,23 @@ public sealed record AnalysisWindow(DateTimeOffset End, TimeSpan Length, TimeSpa
 {
     /// <summary>First instant of the window.</summary>
     public DateTimeOffset Start => End - Length;
+
+    /// <summary>
+    /// A window sized from the analysis interval and the scrape interval: one point per scrape, rates over four
+    /// scrapes (Prometheus needs at least two samples in a range, four tolerate a missed scrape), and long enough
+    /// to hold <paramref name="minSamples"/> points plus two — but never shorter than the interval, so no traffic
+    /// between two runs goes unjudged. 30 s interval, 15 s scrapes: 150 s window, 60 s rates, 15 s steps.
+    /// </summary>
+    public static AnalysisWindow ForInterval(DateTimeOffset end, TimeSpan interval, TimeSpan scrapeInterval, int minSamples)
+    {
+        if (interval <= TimeSpan.Zero || scrapeInterval <= TimeSpan.Zero || minSamples < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(interval), "interval, scrape interval and minSamples must be positive");
+        }
+
+        var length = scrapeInterval * (minSamples + 2);
+        return new AnalysisWindow(end, length > interval ? length : interval, scrapeInterval, scrapeInterval * 4);
+    }
 }
 
 /// <summary>Where a metric comes from: a built-in SLI or a custom query template.</summary>

@@ -24,16 +24,35 @@ public sealed class PrometheusMetricProviderFactory
         _loggers = loggers;
     }
 
-    /// <summary>A provider for <paramref name="address"/>; null means the configured <c>Prometheus:Address</c>.</summary>
+    /// <summary>
+    /// A provider for <paramref name="address"/>; null means the configured <c>Prometheus:Address</c>. With neither,
+    /// every measurement fails with a reason saying what to set, so runs are Inconclusive rather than reconciles crashing.
+    /// </summary>
     public IMetricProvider Create(Uri? address)
     {
-        var server = address ?? _options.CurrentValue.Address
-            ?? throw new InvalidOperationException("no Prometheus address: set spec.prometheus.address on the GruModel or Prometheus:Address in the operator's configuration");
+        if ((address ?? _options.CurrentValue.Address) is not { } server)
+        {
+            return new FailingMetricProvider(
+                "no Prometheus address: set spec.prometheus.address on the GruModel or Prometheus:Address in the operator's configuration");
+        }
+
+        if (!server.IsAbsoluteUri || server.Scheme is not ("http" or "https"))
+        {
+            return new FailingMetricProvider($"Prometheus address '{server}' must be an absolute http(s) URL such as http://prometheus.monitoring.svc:9090");
+        }
+
         var client = new PrometheusClient(
             _httpClients.CreateClient(PrometheusServiceCollectionExtensions.HttpClientName), _options, _loggers.CreateLogger<PrometheusClient>());
         return new PrometheusMetricProvider(
             client, server, new GruSliQueries(_options.CurrentValue.SeriesSelector), _loggers.CreateLogger<PrometheusMetricProvider>());
     }
+}
+
+/// <summary>Stands in when no usable Prometheus address is known: data, not exceptions, as every provider.</summary>
+internal sealed class FailingMetricProvider(string reason) : IMetricProvider
+{
+    public Task<Measurement> MeasureAsync(MetricQuery query, CancellationToken cancellationToken) =>
+        Task.FromResult(Measurement.Failed(reason));
 }
 
 /// <summary>Registers the Prometheus provider: options, the resilient HTTP client and <see cref="PrometheusMetricProviderFactory"/>.</summary>

@@ -142,6 +142,11 @@ internal sealed class OnnxModelBackend : IModelBackend
             // RunOptions.Terminate stopped the run because the caller went away.
             throw new OperationCanceledException(cancellationToken);
         }
+        catch (OnnxRuntimeException e) when (e.Message.Contains("InvalidArgument", StringComparison.Ordinal) || e.Message.Contains("INVALID_ARGUMENT", StringComparison.Ordinal))
+        {
+            // Validation covers the known rules; whatever ONNX Runtime still rejects is the caller's input too.
+            throw InferenceException.Invalid(SchemaErrorReasons.RejectedByModel, $"the model rejected the inputs: {e.Message}");
+        }
     }
 
     private static string? TryAppendCuda(SessionOptions options)

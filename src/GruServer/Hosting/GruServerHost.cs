@@ -57,6 +57,7 @@ internal static partial class GruServerHost
         builder.Services.AddSingleton<GruServerMetrics>();
         builder.Services.AddSingleton<InferenceService>();
         builder.Services.AddHostedService<ModelLoader>();
+        builder.Services.AddSingleton<IHostLifetime, SignalLifetime>();
 
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("gru-server"))

@@ -32,6 +32,7 @@ internal sealed record GruServerOptions
     public long MaxRequestBytes { get; init; } = 16 * 1024 * 1024;
     public TimeSpan FaultLatency { get; init; }
     public double FaultErrorRate { get; init; }
+    public TimeSpan ShutdownDelay { get; init; }
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Reads every setting from configuration keys named like the GRU_* variables without the prefix.
@@ -111,6 +112,12 @@ internal sealed record GruServerOptions
             errors.Add($"{ServerSettings.FaultErrorRate.DisplayName}: '{rateText}' must be a fraction between 0 and 1, e.g. 0.25.");
         }
 
+        var delayText = Raw(ServerSettings.ShutdownDelay)!;
+        if (!DurationText.TryParse(delayText, out var delay) || delay > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{ServerSettings.ShutdownDelay.DisplayName}: '{delayText}' is not a duration up to 10m; use e.g. 5s.");
+        }
+
         var shutdownText = Raw(ServerSettings.ShutdownTimeout)!;
         if (!DurationText.TryParse(shutdownText, out var shutdown))
         {
@@ -138,6 +145,7 @@ internal sealed record GruServerOptions
             MaxRequestBytes = maxBytes,
             FaultLatency = latency,
             FaultErrorRate = rate,
+            ShutdownDelay = delay,
             ShutdownTimeout = shutdown,
         }, errors);
     }

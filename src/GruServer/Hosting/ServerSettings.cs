@@ -32,11 +32,12 @@ internal static class ServerSettings
     public static readonly ServerSetting MaxRequestBytes = new("MAX_REQUEST_BYTES", "Largest request body accepted, in bytes.", "16777216");
     public static readonly ServerSetting FaultLatency = new("FAULT_LATENCY", "Fault injection: extra latency added to every infer request, e.g. 150ms or 2s. Off by default.", "0ms");
     public static readonly ServerSetting FaultErrorRate = new("FAULT_ERROR_RATE", "Fault injection: fraction (0..1) of infer requests answered 500. Off by default.", "0");
+    public static readonly ServerSetting ShutdownDelay = new("SHUTDOWN_DELAY", "On SIGTERM, keep serving (while reporting not ready) this long before closing the listener, so load balancers stop routing first, e.g. 5s.", "0s");
     public static readonly ServerSetting ShutdownTimeout = new("SHUTDOWN_TIMEOUT", "How long SIGTERM waits for in-flight requests before exiting, e.g. 30s.", "30s");
 
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
         Model, ModelName, ModelSha256, Host, Port, MetricsPort, Revision, Track, ExecutionProvider,
-        MaxSequenceLength, MaxBatchSize, MaxRequestBytes, FaultLatency, FaultErrorRate, ShutdownTimeout,
+        MaxSequenceLength, MaxBatchSize, MaxRequestBytes, FaultLatency, FaultErrorRate, ShutdownDelay, ShutdownTimeout,
     ];
 }

@@ -1,7 +1,6 @@
 using GruServer.Faults;
 using GruServer.Hosting;
 using GruServer.Telemetry;
-using Microsoft.ML.OnnxRuntime;
 
 namespace GruServer.Inference;
 
@@ -34,8 +33,6 @@ internal sealed class InferenceService
     public async Task<InferenceResult> InferAsync(string modelName, Func<ModelSignature, CancellationToken, Task<InferenceRequest>> readRequest, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(readRequest);
-        // Readiness is decided on arrival: a request accepted before SIGTERM is finished even though
-        // readiness drops while it runs.
         var backend = ReadyBackend(modelName);
         if (await _faults.ApplyAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -49,17 +46,7 @@ internal sealed class InferenceService
         var outputNames = request.RequestedOutputs is { Count: > 0 } requested
             ? requested.Distinct(StringComparer.Ordinal).ToArray()
             : backend.Signature.Outputs.Select(o => o.Name).ToArray();
-        IReadOnlyList<NamedTensor> outputs;
-        try
-        {
-            outputs = backend.Run(request.Inputs, outputNames, cancellationToken);
-        }
-        catch (OnnxRuntimeException e) when (e.Message.Contains("InvalidArgument", StringComparison.Ordinal) || e.Message.Contains("INVALID_ARGUMENT", StringComparison.Ordinal))
-        {
-            // Validation covers the known rules; whatever ONNX Runtime still rejects is the caller's input too.
-            throw InferenceException.Invalid(SchemaErrorReasons.RejectedByModel, $"the model rejected the inputs: {e.Message}");
-        }
-
+        var outputs = backend.Run(request.Inputs, outputNames, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         if (PrimaryMean(outputs) is { } mean)
         {
@@ -72,8 +59,10 @@ internal sealed class InferenceService
     private Backends.IModelBackend ReadyBackend(string modelName)
     {
         Find(modelName);
+        // Loaded is enough: after SIGTERM readiness is false so balancers stop routing here, but whatever still
+        // arrives during --shutdown-delay, or was accepted before, is served.
         var state = _model.State;
-        if (!_model.IsReady || state.Backend is null)
+        if (state.Status != ModelStatus.Ready || state.Backend is null)
         {
             throw new InferenceException(InferenceErrorKind.ModelNotReady, $"model '{modelName}' is not ready: {state.Message}.");
         }

@@ -7,7 +7,20 @@ namespace GruServer.Protocol;
 /// nested like the shape; nested data must match the shape at every level (ragged arrays are rejected).</summary>
 internal static class TensorDataReader
 {
-    public static Array Read(string name, TensorDataType datatype, long[] shape, JsonElement data, int bodyLength)
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
+
+    /// <summary>Reads a <c>data</c> array kept aside as a slice (when it came before datatype or shape).</summary>
+    /// <param name="data">The request's <c>data</c> array, from its <c>[</c> to its <c>]</c>.</param>
+    /// <param name="bodyLength">Size of the whole request, which bounds how many elements it can hold.</param>
+    public static Array Read(string name, TensorDataType datatype, long[] shape, ReadOnlySpan<byte> data, int bodyLength)
+    {
+        var reader = new Utf8JsonReader(data, ReaderOptions);
+        reader.Read();
+        return Read(name, datatype, shape, ref reader, bodyLength);
+    }
+
+    /// <summary>Reads the <c>data</c> array the reader is on (its <c>[</c>), leaving the reader on its <c>]</c>.</summary>
+    public static Array Read(string name, TensorDataType datatype, long[] shape, ref Utf8JsonReader reader, int bodyLength)
     {
         long expected;
         try
@@ -20,83 +33,67 @@ internal static class TensorDataReader
         }
 
         // Every JSON element takes at least one byte, so a shape larger than the body cannot be matched:
-        // refuse before allocating for it.
-        if (expected > bodyLength)
+        // nothing is allocated for it, the elements are only counted for the error message.
+        var sink = TensorSink.Create(name, datatype, expected > bodyLength ? 0 : (int)expected);
+        var rank = shape.Length;
+        var entries = new long[rank + 1];
+        bool? nested = null;
+        var depth = 0;
+        while (depth >= 0 && reader.Read())
         {
-            throw LengthMismatch(name, shape, expected, CountLeaves(data));
-        }
-
-        var sink = TensorSink.Create(name, datatype, (int)expected);
-        var nested = data.GetArrayLength() > 0 && data[0].ValueKind == JsonValueKind.Array;
-        if (nested)
-        {
-            ReadNested(name, shape, data, 0, sink, expected);
-        }
-        else
-        {
-            foreach (var element in data.EnumerateArray())
+            switch (reader.TokenType)
             {
-                if (element.ValueKind == JsonValueKind.Array)
-                {
-                    throw Ragged(name, "mixes numbers and nested arrays at the top level");
-                }
+                case JsonTokenType.StartArray:
+                    if (nested == false)
+                    {
+                        throw Ragged(name, "mixes numbers and nested arrays at the top level");
+                    }
 
-                if (sink.Count == expected)
-                {
-                    throw LengthMismatch(name, shape, expected, CountLeaves(data));
-                }
+                    if (depth >= rank - 1)
+                    {
+                        throw Ragged(name, $"is nested deeper than its shape's rank {rank}");
+                    }
 
-                sink.Add(element);
+                    nested = true;
+                    entries[depth]++;
+                    entries[++depth] = 0;
+                    break;
+                case JsonTokenType.EndArray:
+                    if (nested == true)
+                    {
+                        CheckEntries(name, shape, depth, entries[depth]);
+                    }
+
+                    depth--;
+                    break;
+                default:
+                    nested ??= false;
+                    if (nested == true && depth < rank - 1)
+                    {
+                        throw Ragged(name, $"has a number at nesting level {depth} where an array of {shape[depth + 1]} was expected");
+                    }
+
+                    entries[depth]++;
+                    sink.Add(ref reader);
+                    break;
             }
         }
 
-        if (sink.Count != expected)
+        if (sink.Total != expected)
         {
-            throw LengthMismatch(name, shape, expected, sink.Count);
+            throw LengthMismatch(name, shape, expected, sink.Total);
         }
 
         return sink.Values;
     }
 
-    private static void ReadNested(string name, long[] shape, JsonElement array, int depth, TensorSink sink, long expected)
+    private static void CheckEntries(string name, long[] shape, int depth, long count)
     {
-        if (depth >= shape.Length)
+        if (count != shape[depth])
         {
-            throw Ragged(name, $"is nested {depth + 1} levels deep but the shape has rank {shape.Length}");
-        }
-
-        var length = array.GetArrayLength();
-        if (length != shape[depth])
-        {
-            throw Ragged(name, $"has {length} entries at nesting level {depth} where shape [{string.Join(", ", shape)}] says {shape[depth]}");
-        }
-
-        var last = depth == shape.Length - 1;
-        foreach (var element in array.EnumerateArray())
-        {
-            if (last)
-            {
-                if (element.ValueKind == JsonValueKind.Array)
-                {
-                    throw Ragged(name, $"is nested deeper than its shape's rank {shape.Length}");
-                }
-
-                sink.Add(element);
-            }
-            else
-            {
-                if (element.ValueKind != JsonValueKind.Array)
-                {
-                    throw Ragged(name, $"has a number at nesting level {depth} where an array of {shape[depth + 1]} was expected");
-                }
-
-                ReadNested(name, shape, element, depth + 1, sink, expected);
-            }
+            throw Ragged(name, $"has {count} entries at nesting level {depth} where shape [{string.Join(", ", shape)}] says {shape[depth]}");
         }
     }
-
-    private static long CountLeaves(JsonElement element) =>
-        element.ValueKind == JsonValueKind.Array ? element.EnumerateArray().Sum(CountLeaves) : 1;
 
     private static InferenceException LengthMismatch(string name, long[] shape, long expected, long actual) =>
         InferenceException.Invalid(SchemaErrorReasons.DataLengthMismatch,
@@ -106,61 +103,62 @@ internal static class TensorDataReader
         InferenceException.Invalid(SchemaErrorReasons.RaggedData,
             $"input '{name}' data {detail}; send data flat in row-major order, or nested exactly like the shape (pad shorter sequences and set sequence_lengths).");
 
-    /// <summary>Accumulates converted elements into the typed array for one datatype.</summary>
-    private abstract class TensorSink
-    {
-        protected TensorSink(string name, TensorDataType datatype)
-        {
-            Name = name;
-            DataType = datatype;
-        }
+    /// <summary>Converts one JSON value, throwing an <see cref="InferenceException"/> when it does not fit.</summary>
+    private delegate T Converter<T>(TensorSink sink, ref Utf8JsonReader reader);
 
+    /// <summary>Accumulates converted elements into the typed array for one datatype. Elements beyond its capacity
+    /// are only counted, so the length mismatch can report how many there were.</summary>
+    private abstract class TensorSink(string name, TensorDataType datatype)
+    {
+        /// <summary>Elements stored.</summary>
         public int Count { get; protected set; }
+
+        /// <summary>Elements seen, stored or not.</summary>
+        public long Total { get; protected set; }
 
         public abstract Array Values { get; }
 
-        protected string Name { get; }
+        protected string Name { get; } = name;
 
-        protected TensorDataType DataType { get; }
+        protected TensorDataType DataType { get; } = datatype;
 
-        public static TensorSink Create(string name, TensorDataType datatype, int count) => datatype switch
+        public static TensorSink Create(string name, TensorDataType datatype, int capacity) => datatype switch
         {
-            TensorDataType.FP32 => new Sink<float>(name, datatype, count, static (s, e) => (float)s.ReadFloating(e, float.MaxValue)),
-            TensorDataType.FP64 => new Sink<double>(name, datatype, count, static (s, e) => s.ReadFloating(e, double.MaxValue)),
-            TensorDataType.INT32 => new Sink<int>(name, datatype, count,
-                static (s, e) => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var v) ? v : throw s.Invalid(e)),
-            _ => new Sink<long>(name, datatype, count,
-                static (s, e) => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out var v) ? v : throw s.Invalid(e)),
+            TensorDataType.FP32 => new Sink<float>(name, datatype, capacity, static (TensorSink s, ref Utf8JsonReader r) => (float)s.ReadFloating(ref r, float.MaxValue)),
+            TensorDataType.FP64 => new Sink<double>(name, datatype, capacity, static (TensorSink s, ref Utf8JsonReader r) => s.ReadFloating(ref r, double.MaxValue)),
+            TensorDataType.INT32 => new Sink<int>(name, datatype, capacity,
+                static (TensorSink s, ref Utf8JsonReader r) => r.TokenType == JsonTokenType.Number && r.TryGetInt32(out var v) ? v : throw s.Invalid(ref r)),
+            _ => new Sink<long>(name, datatype, capacity,
+                static (TensorSink s, ref Utf8JsonReader r) => r.TokenType == JsonTokenType.Number && r.TryGetInt64(out var v) ? v : throw s.Invalid(ref r)),
         };
 
-        public abstract void Add(JsonElement element);
+        public abstract void Add(ref Utf8JsonReader reader);
 
-        private InferenceException Invalid(JsonElement element)
+        private InferenceException Invalid(ref Utf8JsonReader reader)
         {
-            if (element.ValueKind == JsonValueKind.String && element.GetString() is { } text
+            if (reader.TokenType == JsonTokenType.String && reader.GetString() is { } text
                 && (text.Contains("nan", StringComparison.OrdinalIgnoreCase) || text.Contains("inf", StringComparison.OrdinalIgnoreCase)))
             {
                 return NonFinite(text);
             }
 
-            var raw = element.GetRawText();
             return InferenceException.Invalid(SchemaErrorReasons.InvalidValue,
-                $"input '{Name}' data[{Count}] is {(raw.Length > 40 ? raw[..40] + "…" : raw)}; expected {Describe(DataType)}.");
+                $"input '{Name}' data[{Count}] is {V2RequestReader.RawToken(ref reader)}; expected {Describe(DataType)}.");
         }
 
         private InferenceException NonFinite(string value) => InferenceException.Invalid(SchemaErrorReasons.NonFinite,
             $"input '{Name}' data[{Count}] is {value}; {DataType} inputs must be finite numbers (no NaN or Infinity).");
 
-        private double ReadFloating(JsonElement element, double max)
+        private double ReadFloating(ref Utf8JsonReader reader, double max)
         {
-            if (element.ValueKind != JsonValueKind.Number)
+            if (reader.TokenType != JsonTokenType.Number)
             {
-                throw Invalid(element);
+                throw Invalid(ref reader);
             }
 
-            if (!element.TryGetDouble(out var value) || !double.IsFinite(value) || Math.Abs(value) > max)
+            if (!reader.TryGetDouble(out var value) || !double.IsFinite(value) || Math.Abs(value) > max)
             {
-                throw NonFinite(element.GetRawText() + $" (outside the {DataType} range)");
+                throw NonFinite(System.Text.Encoding.UTF8.GetString(reader.ValueSpan) + $" (outside the {DataType} range)");
             }
 
             return value;
@@ -172,20 +170,23 @@ internal static class TensorDataReader
             TensorDataType.INT32 => "a whole number that fits INT32",
             _ => "a whole number that fits INT64",
         };
-    }
 
-    /// <summary>A sink for one element type; <paramref name="convert"/> reads one JSON element or throws.</summary>
-    private sealed class Sink<T>(string name, TensorDataType datatype, int count, Func<TensorSink, JsonElement, T> convert)
-        : TensorSink(name, datatype)
-    {
-        private readonly T[] _values = new T[count];
-
-        public override Array Values => _values;
-
-        public override void Add(JsonElement element)
+        /// <summary>A sink for one element type.</summary>
+        private sealed class Sink<T>(string name, TensorDataType datatype, int capacity, Converter<T> convert) : TensorSink(name, datatype)
         {
-            var value = convert(this, element);
-            _values[Count++] = value;
+            private readonly T[] _values = new T[capacity];
+
+            public override Array Values => _values;
+
+            public override void Add(ref Utf8JsonReader reader)
+            {
+                var value = convert(this, ref reader);
+                Total++;
+                if (Count < _values.Length)
+                {
+                    _values[Count++] = value;
+                }
+            }
         }
     }
 }

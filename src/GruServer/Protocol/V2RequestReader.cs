@@ -10,7 +10,9 @@ namespace GruServer.Protocol;
 /// with a schema-error reason, never an unhandled exception.</summary>
 internal static class V2RequestReader
 {
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+    private const string NeedsInputs = "the request needs an 'inputs' array of {name, shape, datatype, data} objects.";
+    private const string OutputEntry = "each entry of 'outputs' must be an object with a string 'name'.";
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
 
     /// <summary>415 unless the body is declared as JSON (or not declared at all, as some clients do).</summary>
     public static void CheckContentType(HttpRequest request)
@@ -84,6 +86,9 @@ internal static class V2RequestReader
     }
 
     /// <summary>Parses the JSON body; input data is converted to the datatype each input declares.</summary>
+    /// <remarks>Streams over the buffered body with <see cref="Utf8JsonReader"/> instead of building a DOM: a large
+    /// tensor costs one pass and no document index, whose size grows with every number in the request. Problems are
+    /// reported in document order, so a syntax error after an invalid field reports the field.</remarks>
     public static InferenceRequest Parse(ReadOnlyMemory<byte> body, ModelSignature signature)
     {
         if (body.IsEmpty)
@@ -91,10 +96,9 @@ internal static class V2RequestReader
             throw InferenceException.Invalid(SchemaErrorReasons.MalformedJson, "the request body is empty; send a JSON inference request with an 'inputs' array.");
         }
 
-        JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body, DocumentOptions);
+            return ParseRequest(body.Span, signature);
         }
         catch (JsonException e)
         {
@@ -107,118 +111,244 @@ internal static class V2RequestReader
             throw InferenceException.Invalid(SchemaErrorReasons.MalformedJson,
                 $"the request body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {FirstSentence(e.Message)}");
         }
-
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw Envelope("the request must be a JSON object with an 'inputs' array.");
-            }
-
-            string? id = null;
-            if (root.TryGetProperty("id", out var idElement) && idElement.ValueKind != JsonValueKind.Null)
-            {
-                id = idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : throw Envelope("'id' must be a string.");
-            }
-
-            if (!root.TryGetProperty("inputs", out var inputsElement) || inputsElement.ValueKind != JsonValueKind.Array)
-            {
-                throw Envelope("the request needs an 'inputs' array of {name, shape, datatype, data} objects.");
-            }
-
-            var inputs = new List<NamedTensor>();
-            var index = 0;
-            foreach (var input in inputsElement.EnumerateArray())
-            {
-                inputs.Add(ParseInput(input, index++, signature, body.Length));
-            }
-
-            List<string>? outputs = null;
-            if (root.TryGetProperty("outputs", out var outputsElement) && outputsElement.ValueKind != JsonValueKind.Null)
-            {
-                if (outputsElement.ValueKind != JsonValueKind.Array)
-                {
-                    throw Envelope("'outputs' must be an array of {name} objects.");
-                }
-
-                outputs = [];
-                foreach (var output in outputsElement.EnumerateArray())
-                {
-                    if (output.ValueKind != JsonValueKind.Object || !output.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
-                    {
-                        throw Envelope("each entry of 'outputs' must be an object with a string 'name'.");
-                    }
-
-                    if (output.TryGetProperty("parameters", out var parameters) && parameters.ValueKind == JsonValueKind.Object
-                        && parameters.TryGetProperty("binary_data", out var binary) && binary.ValueKind == JsonValueKind.True)
-                    {
-                        throw Envelope($"output '{name.GetString()}' asks for binary_data; this server answers in JSON only, remove the parameter.");
-                    }
-
-                    outputs.Add(name.GetString()!);
-                }
-            }
-
-            return new InferenceRequest(id, inputs, outputs);
-        }
     }
 
-    private static NamedTensor ParseInput(JsonElement input, int index, ModelSignature signature, int bodyLength)
+    private static InferenceRequest ParseRequest(ReadOnlySpan<byte> json, ModelSignature signature)
     {
-        if (input.ValueKind != JsonValueKind.Object)
+        var reader = new Utf8JsonReader(json, ReaderOptions);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw Envelope("the request must be a JSON object with an 'inputs' array.");
+        }
+
+        string? id = null;
+        List<NamedTensor>? inputs = null;
+        List<string>? outputs = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var property = reader.GetString();
+            reader.Read();
+            switch (property)
+            {
+                case "id" when reader.TokenType == JsonTokenType.String:
+                    id = reader.GetString();
+                    break;
+                case "id" when reader.TokenType != JsonTokenType.Null:
+                    throw Envelope("'id' must be a string.");
+                case "inputs" when reader.TokenType == JsonTokenType.StartArray:
+                    inputs = [];
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        inputs.Add(ParseInput(ref reader, json, inputs.Count, signature));
+                    }
+
+                    break;
+                case "inputs":
+                    throw Envelope(NeedsInputs);
+                case "outputs" when reader.TokenType == JsonTokenType.StartArray:
+                    outputs = ParseOutputs(ref reader);
+                    break;
+                case "outputs" when reader.TokenType != JsonTokenType.Null:
+                    throw Envelope("'outputs' must be an array of {name} objects.");
+                default:
+                    reader.Skip();
+                    break;
+            }
+        }
+
+        return inputs is null ? throw Envelope(NeedsInputs) : new InferenceRequest(id, inputs, outputs);
+    }
+
+    private static List<string> ParseOutputs(ref Utf8JsonReader reader)
+    {
+        var outputs = new List<string>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw Envelope(OutputEntry);
+            }
+
+            string? name = null;
+            var binary = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var property = reader.GetString();
+                reader.Read();
+                if (property == "name" && reader.TokenType == JsonTokenType.String)
+                {
+                    name = reader.GetString();
+                }
+                else if (property == "parameters" && reader.TokenType == JsonTokenType.StartObject)
+                {
+                    binary = HasParameter(ref reader, "binary_data", requireTrue: true);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+
+            if (name is null)
+            {
+                throw Envelope(OutputEntry);
+            }
+
+            if (binary)
+            {
+                throw Envelope($"output '{name}' asks for binary_data; this server answers in JSON only, remove the parameter.");
+            }
+
+            outputs.Add(name);
+        }
+
+        return outputs;
+    }
+
+    private static NamedTensor ParseInput(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, int index, ModelSignature signature)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
         {
             throw Envelope($"inputs[{index}] must be an object with name, shape, datatype and data.");
         }
 
-        if (!input.TryGetProperty("name", out var nameElement) || nameElement.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(nameElement.GetString()))
+        string? name = null, datatypeText = null, badDimension = null;
+        List<long>? shape = null;
+        var binary = false;
+        (int Start, int Length)? data = null;
+        NamedTensor? tensor = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var property = reader.GetString();
+            reader.Read();
+            switch (property)
+            {
+                case "name" when reader.TokenType == JsonTokenType.String:
+                    name = reader.GetString();
+                    break;
+                case "datatype" when reader.TokenType == JsonTokenType.String:
+                    datatypeText = reader.GetString();
+                    break;
+                case "shape" when reader.TokenType == JsonTokenType.StartArray:
+                    shape = [];
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var size) && size >= 0)
+                        {
+                            shape.Add(size);
+                        }
+                        else
+                        {
+                            badDimension ??= $"shape[{shape.Count}] is {RawToken(ref reader)}";
+                            reader.Skip();
+                            shape.Add(-1);
+                        }
+                    }
+
+                    break;
+                case "parameters" when reader.TokenType == JsonTokenType.StartObject:
+                    binary = HasParameter(ref reader, "binary_data_size", requireTrue: false);
+                    break;
+                case "data" when reader.TokenType == JsonTokenType.StartArray:
+                    if (!binary && !string.IsNullOrEmpty(name) && shape is not null && badDimension is null && ParseDatatype(datatypeText) is { } known)
+                    {
+                        // The usual order (name, shape, datatype, data): convert the elements as they stream past.
+                        long[] dims = [.. shape];
+                        tensor = new NamedTensor(name, known, dims, TensorDataReader.Read(name, known, dims, ref reader, json.Length));
+                    }
+                    else
+                    {
+                        // Kept as a slice and read once datatype and shape are known, whatever the property order.
+                        var start = (int)reader.TokenStartIndex;
+                        reader.Skip();
+                        data = (start, (int)reader.BytesConsumed - start);
+                    }
+
+                    break;
+                default:
+                    reader.Skip();
+                    break;
+            }
+        }
+
+        if (string.IsNullOrEmpty(name))
         {
             throw Envelope($"inputs[{index}] needs a non-empty string 'name'.");
         }
 
-        var name = nameElement.GetString()!;
         var spec = signature.Inputs.FirstOrDefault(s => s.Name == name);
-        if (input.TryGetProperty("parameters", out var parameters) && parameters.ValueKind == JsonValueKind.Object
-            && parameters.TryGetProperty("binary_data_size", out _))
+        if (binary)
         {
             throw Envelope($"input '{name}' uses binary_data_size; this server takes tensor data as JSON 'data' arrays only.");
         }
 
-        if (!input.TryGetProperty("datatype", out var datatypeElement) || datatypeElement.ValueKind != JsonValueKind.String)
+        if (datatypeText is null)
         {
             throw Envelope($"input '{name}' needs a string 'datatype'{Expecting(spec)}.");
         }
 
-        var datatypeText = datatypeElement.GetString()!;
-        if (!Enum.TryParse<TensorDataType>(datatypeText, ignoreCase: false, out var datatype) || !Enum.IsDefined(datatype) || int.TryParse(datatypeText, out _))
+        if (ParseDatatype(datatypeText) is not { } datatype)
         {
             throw InferenceException.Invalid(SchemaErrorReasons.DatatypeMismatch,
                 $"input '{name}' has datatype '{datatypeText}', which this server does not accept{Expecting(spec)}; supported: FP32, FP64, INT32, INT64.");
         }
 
-        if (!input.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
+        if (shape is null)
         {
             throw Envelope($"input '{name}' needs a 'shape' array of dimension sizes{(spec is null ? "" : $", e.g. {spec.DescribeShape()}")}.");
         }
 
-        var shape = new long[shapeElement.GetArrayLength()];
-        var i = 0;
-        foreach (var dim in shapeElement.EnumerateArray())
+        if (badDimension is not null)
         {
-            if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt64(out var size) || size < 0)
-            {
-                throw InferenceException.Invalid(SchemaErrorReasons.ShapeMismatch, $"input '{name}' shape[{i}] is {dim.GetRawText()}; dimensions must be non-negative integers.");
-            }
-
-            shape[i++] = size;
+            throw InferenceException.Invalid(SchemaErrorReasons.ShapeMismatch, $"input '{name}' {badDimension}; dimensions must be non-negative integers.");
         }
 
-        if (!input.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+        if (tensor is not null)
+        {
+            return tensor;
+        }
+
+        if (data is not { } slice)
         {
             throw Envelope($"input '{name}' needs a 'data' array with its elements in row-major order.");
         }
 
-        return new NamedTensor(name, datatype, shape, TensorDataReader.Read(name, datatype, shape, data, bodyLength));
+        long[] shapeDims = [.. shape];
+        return new NamedTensor(name, datatype, shapeDims, TensorDataReader.Read(name, datatype, shapeDims, json.Slice(slice.Start, slice.Length), json.Length));
+    }
+
+    /// <summary>The protocol's datatype names are case-sensitive; numbers are not names.</summary>
+    private static TensorDataType? ParseDatatype(string? text) =>
+        text is not null && !int.TryParse(text, out _) && Enum.TryParse<TensorDataType>(text, ignoreCase: false, out var type) && Enum.IsDefined(type)
+            ? type
+            : null;
+
+    /// <summary>Reads a parameters object (reader on its start) and says whether it holds <paramref name="parameter"/>.</summary>
+    private static bool HasParameter(ref Utf8JsonReader reader, string parameter, bool requireTrue)
+    {
+        var found = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var matches = reader.ValueTextEquals(parameter);
+            reader.Read();
+            found |= matches && (!requireTrue || reader.TokenType == JsonTokenType.True);
+            reader.Skip();
+        }
+
+        return found;
+    }
+
+    /// <summary>The current token as it appears in the request, shortened, for error messages.</summary>
+    internal static string RawToken(ref Utf8JsonReader reader)
+    {
+        var text = reader.TokenType switch
+        {
+            JsonTokenType.String => $"\"{reader.GetString()}\"",
+            JsonTokenType.StartObject => "an object",
+            JsonTokenType.StartArray => "an array",
+            _ => System.Text.Encoding.UTF8.GetString(reader.ValueSpan),
+        };
+        return text.Length > 40 ? text[..40] + "…" : text;
     }
 
     private static string Expecting(TensorSpec? spec) => spec is null ? "" : $"; the model expects {spec.DataType}";

@@ -109,6 +109,26 @@ public sealed class PrometheusClientTests : IDisposable
         Assert.Contains($"Prometheus at {nowhere} is unreachable", measurement.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, "no Prometheus address: set spec.prometheus.address")]
+    [InlineData("prometheus:9090", "must be an absolute http(s) URL")]
+    [InlineData("ftp://prometheus:2121/", "'ftp://prometheus:2121/' must be an absolute http(s) URL")]
+    public async Task Without_a_usable_address_every_run_is_inconclusive_with_the_fix(string? address, string reason)
+    {
+        await using var services = PrometheusServices.Build(null);
+        var provider = services.GetRequiredService<PrometheusMetricProviderFactory>()
+            .Create(address is null ? null : new Uri(address, UriKind.RelativeOrAbsolute));
+        var analysis = new CanaryAnalysis(provider, ComparisonPolicy.Default);
+        var window = new AnalysisWindow(At, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+
+        var run = await analysis.RunAsync(
+            new AnalysisRequest(new SloSpec(TimeSpan.FromMilliseconds(200), 0.01, null, 50), CanaryAnalysisSpec.Default, "ml", "m", "1", "2", window),
+            Timeout);
+
+        Assert.Equal(Verdict.Inconclusive, run.Verdict);
+        Assert.Contains(reason, run.Reason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Sends_the_query_as_a_form_and_keeps_warnings()
     {

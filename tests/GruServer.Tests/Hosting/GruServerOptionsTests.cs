@@ -23,6 +23,7 @@ public sealed class GruServerOptionsTests
         { "error rate NaN", new() { ["MODEL"] = "m.onnx", ["FAULT_ERROR_RATE"] = "NaN" }, "'NaN' must be a fraction between 0 and 1" },
         { "batch zero", new() { ["MODEL"] = "m.onnx", ["MAX_BATCH_SIZE"] = "0" }, "--max-batch-size (GRU_MAX_BATCH_SIZE): '0' must be a whole number from 1" },
         { "host name", new() { ["MODEL"] = "m.onnx", ["HOST"] = "my-host" }, "'my-host' is not an IP address" },
+        { "shutdown delay too long", new() { ["MODEL"] = "m.onnx", ["SHUTDOWN_DELAY"] = "1h" }, "--shutdown-delay (GRU_SHUTDOWN_DELAY): '1h' is not a duration up to 10m" },
     };
 
     [Theory]

@@ -122,6 +122,27 @@ public sealed class EndpointTests(SmallModelServer fixture) : IClassFixture<Smal
     }
 
     [Fact]
+    public async Task InputPropertiesMayComeInAnyOrder()
+    {
+        const string data = "[0.5,-0.25,0.125,1,0,0.75,-1,0.3]";
+        var usual = $$"""{"inputs":[{"name":"input","shape":[1,2,4],"datatype":"FP32","data":{{data}}},{"name":"sequence_lengths","shape":[1],"datatype":"INT32","data":[2]}]}""";
+        var dataFirst = $$"""{"inputs":[{"data":{{data}},"datatype":"FP32","shape":[1,2,4],"name":"input"},{"data":[2],"name":"sequence_lengths","datatype":"INT32","shape":[1]}]}""";
+        var raggedDataFirst = """{"inputs":[{"data":[[[1,2,3,4],[5,6,7]]],"datatype":"FP32","shape":[1,2,4],"name":"input"},{"data":[2],"name":"sequence_lengths","datatype":"INT32","shape":[1]}]}""";
+
+        var (usualStatus, usualJson) = await fixture.InferAsync(usual);
+        var (dataFirstStatus, dataFirstJson) = await fixture.InferAsync(dataFirst);
+        var (raggedStatus, raggedJson) = await fixture.InferAsync(raggedDataFirst);
+
+        Assert.Equal(200, usualStatus);
+        Assert.Equal(200, dataFirstStatus);
+        static double[] Values(JsonElement json) =>
+            [.. json.GetProperty("outputs").EnumerateArray().SelectMany(o => o.GetProperty("data").EnumerateArray()).Select(v => v.GetDouble())];
+        Assert.Equal(Values(usualJson), Values(dataFirstJson), (a, b) => Math.Abs(a - b) < 1e-6);
+        Assert.Equal(400, raggedStatus);
+        Assert.Contains("has 3 entries at nesting level 2", raggedJson.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task VersionedInferRouteServesTheCurrentRevision()
     {
         var (status, json) = await fixture.InferAsync(GruTestModels.InferRequestJson(fixture.Spec), model: "small/versions/3");

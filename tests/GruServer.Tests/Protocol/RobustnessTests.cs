@@ -56,7 +56,7 @@ public sealed class RobustnessTests(SmallModelServer fixture) : IClassFixture<Sm
     public async Task ConcurrentRequestsEachGetTheirOwnResult()
     {
         var bodies = Enumerable.Range(0, 24).Select(seed => GruTestModels.InferRequestJson(fixture.Spec, batch: 1 + seed % 3, steps: 2 + seed % 5, seed: seed, id: $"r{seed}")).ToList();
-        var sequential = new List<string>();
+        var sequential = new List<double[]>();
         foreach (var body in bodies)
         {
             sequential.Add(Outputs((await fixture.InferAsync(body)).Body));
@@ -67,9 +67,13 @@ public sealed class RobustnessTests(SmallModelServer fixture) : IClassFixture<Sm
         for (var i = 0; i < bodies.Count; i++)
         {
             Assert.Equal($"r{i}", concurrent[i].GetProperty("id").GetString());
-            Assert.Equal(sequential[i], Outputs(concurrent[i]));
+            var values = Outputs(concurrent[i]);
+            Assert.Equal(sequential[i].Length, values.Length);
+            // Thread scheduling may reorder float sums inside ONNX Runtime; anything beyond that is a mix-up.
+            Assert.All(values.Zip(sequential[i]), pair => Assert.True(Math.Abs(pair.First - pair.Second) < 1e-5, $"request r{i}: {pair.First} vs {pair.Second}"));
         }
     }
 
-    private static string Outputs(JsonElement response) => response.GetProperty("outputs").GetRawText();
+    private static double[] Outputs(JsonElement response) =>
+        [.. response.GetProperty("outputs").EnumerateArray().SelectMany(o => o.GetProperty("data").EnumerateArray()).Select(v => v.GetDouble())];
 }

@@ -62,4 +62,31 @@ public sealed class ShutdownTests
         Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.True(refused || server.HasExited);
     }
+
+    [Fact]
+    public async Task WithAShutdownDelayNewRequestsAreStillServedWhileReadinessIsFalse()
+    {
+        var model = await GruTestModels.WriteAsync();
+        await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions
+        {
+            ModelPath = model.Path, ExtraArguments = ["--shutdown-delay", "20s"],
+        });
+        using var http = new HttpClient { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
+
+        server.SendSigTerm();
+        await Eventually.TrueAsync(async () =>
+        {
+            using var ready = await http.GetAsync("v2/health/ready");
+            return ready.StatusCode == System.Net.HttpStatusCode.BadRequest;
+        }, "readiness to drop");
+        using var content = new StringContent(GruTestModels.InferRequestJson(model.Spec, id: "during-drain"), Encoding.UTF8, "application/json");
+        using var response = await http.PostAsync("v2/models/gru/infer", content);
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("still serving for 20s (--shutdown-delay)", server.Output, StringComparison.Ordinal);
+        Assert.False(server.HasExited);
+        // A second signal ends the drain at once.
+        server.SendSigTerm();
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+    }
 }
