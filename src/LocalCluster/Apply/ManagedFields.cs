@@ -110,13 +110,16 @@ internal sealed class ManagedFields
                 if (applied.ContainsKey(path) || ownedByOthers.Contains(path)) continue;
                 RemoveUnowned(target, path, stillOwned);
             }
-            entries.Remove(previous);
         }
         Merge(target, config, associativeLists);
         var changed = previous is null || !previous.Fields.SetEquals(applied.Keys) ||
             applied.Any(kv => !currentLeaves.TryGetValue(kv.Key, out var v) || !JsonNode.DeepEquals(v, kv.Value));
-        entries.Add(new Entry(manager, "Apply", apiVersion,
-            changed ? Timestamps.Format(_time.GetUtcNow()) : previous!.Time, subresource, applied.Keys.ToHashSet()));
+        var entry = new Entry(manager, "Apply", apiVersion,
+            changed ? Timestamps.Format(_time.GetUtcNow()) : previous!.Time, subresource, applied.Keys.ToHashSet());
+        // The entry keeps its place: moving it to the end would make an identical re-apply a real write (new
+        // resourceVersion) whenever another manager's entry came after it.
+        if (previous is null) entries.Add(entry);
+        else entries[entries.IndexOf(previous)] = entry;
         entries.RemoveAll(e => e.Fields.Count == 0);
         var meta = (JsonObject)(target["metadata"] ??= new JsonObject());
         Write(meta, entries);

@@ -227,7 +227,44 @@ internal sealed class BuiltInStrategy
                 {
                     foreach (var p in ports.OfType<JsonObject>()) p["protocol"] ??= "TCP";
                 }
+                foreach (var probe in new[] { "livenessProbe", "readinessProbe", "startupProbe" })
+                {
+                    if (c[probe] is JsonObject pr) DefaultProbe(pr);
+                }
+                if (c["env"] is JsonArray env)
+                {
+                    foreach (var e in env.OfType<JsonObject>())
+                    {
+                        if (e["valueFrom"]?["fieldRef"] is JsonObject fieldRef) fieldRef["apiVersion"] ??= "v1";
+                    }
+                }
             }
+        }
+        if (spec["volumes"] is JsonArray volumes)
+        {
+            foreach (var v in volumes.OfType<JsonObject>())
+            {
+                // SetDefaults_Volume: a volume with no source is an emptyDir.
+                if (v.All(kv => kv.Key == "name")) v["emptyDir"] = new JsonObject();
+                foreach (var source in new[] { "secret", "configMap" })
+                {
+                    if (v[source] is JsonObject s) s["defaultMode"] ??= 420;
+                }
+            }
+        }
+    }
+
+    /// <summary>SetDefaults_Probe and SetDefaults_HTTPGetAction.</summary>
+    private static void DefaultProbe(JsonObject probe)
+    {
+        probe["timeoutSeconds"] ??= 1;
+        probe["periodSeconds"] ??= 10;
+        probe["successThreshold"] ??= 1;
+        probe["failureThreshold"] ??= 3;
+        if (probe["httpGet"] is JsonObject httpGet)
+        {
+            httpGet["path"] ??= "/";
+            httpGet["scheme"] ??= "HTTP";
         }
     }
 

@@ -61,23 +61,6 @@ public sealed class ServerSideApplyTests : IClassFixture<ClusterFixture>
         Assert.Equal(new Dictionary<string, string> { ["a"] = "1", ["c"] = "3" }, after.Data);
     }
 
-    [Fact]
-    public async Task Reapplying_a_deployment_without_its_defaulted_fields_changes_nothing()
-    {
-        var ns = await _f.NamespaceAsync("ssa");
-        var config = """
-            {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
-             "spec":{"selector":{"matchLabels":{"app":"web"}},
-                     "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"example/web:1"}]}}}}
-            """;
-        var first = await _f.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(config, V1Patch.PatchType.ApplyPatch), "web", ns, fieldManager: "operator", force: true);
-        Assert.Equal("IfNotPresent", first.Spec.Template.Spec.Containers[0].ImagePullPolicy);
-        Assert.Equal("RollingUpdate", first.Spec.Strategy.Type);
-        var second = await _f.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(config, V1Patch.PatchType.ApplyPatch), "web", ns, fieldManager: "operator", force: true);
-        Assert.Equal(first.Metadata.ResourceVersion, second.Metadata.ResourceVersion);
-        Assert.Equal(1, second.Metadata.Generation);
-    }
-
     private static string TwoContainerDeployment(string container, string image) =>
         "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"shared\"}," +
         "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"s\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"s\"}}," +
