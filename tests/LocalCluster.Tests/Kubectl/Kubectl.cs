@@ -20,8 +20,11 @@ public sealed class KubectlFixture : IAsyncLifetime
     public LocalCluster Cluster { get; private set; } = null!;
     public string Kubeconfig { get; private set; } = "";
 
-    public static string? FindKubectl() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+    /// <summary>The failure every kubectl test gives when kubectl is missing, CI or not.</summary>
+    public const string MissingKubectl = "kubectl 1.32 must be on PATH (it is on these machines; install it with your package manager)";
+
+    public static string? FindKubectl(string? path = null) =>
+        (path ?? Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Select(d => Path.Combine(d, "kubectl"))
             .FirstOrDefault(File.Exists);
 
@@ -34,10 +37,8 @@ public sealed class KubectlFixture : IAsyncLifetime
 
     public async Task<KubectlResult> RunAsync(string args, string? stdin = null, TimeSpan? timeout = null)
     {
-        var kubectl = FindKubectl();
-        Assert.True(kubectl is not null,
-            "kubectl is not on PATH. These tests drive a real kubectl (1.32) against LocalCluster; install it (e.g. apt-get install kubectl, or the google-cloud-sdk component) and re-run.");
-        var psi = new ProcessStartInfo(kubectl!)
+        var kubectl = RequireKubectl();
+        var psi = new ProcessStartInfo(kubectl)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -68,10 +69,18 @@ public sealed class KubectlFixture : IAsyncLifetime
         return new KubectlResult(process.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>kubectl from <paramref name="path"/> (default: this process's PATH), or a test failure saying how to get it.</summary>
+    public static string RequireKubectl(string? path = null)
+    {
+        var kubectl = FindKubectl(path);
+        Assert.True(kubectl is not null, MissingKubectl);
+        return kubectl;
+    }
+
     /// <summary>Starts a long-running kubectl (get -w); the caller reads its output and kills it.</summary>
     public Process Start(string args)
     {
-        var kubectl = FindKubectl() ?? throw new InvalidOperationException("kubectl is not on PATH");
+        var kubectl = RequireKubectl();
         var psi = new ProcessStartInfo(kubectl) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in SplitArgs(args)) psi.ArgumentList.Add(a);
         psi.Environment["KUBECONFIG"] = Kubeconfig;

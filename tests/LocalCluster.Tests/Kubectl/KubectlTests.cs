@@ -22,6 +22,21 @@ public sealed class KubectlTests : IClassFixture<KubectlFixture>
         return name;
     }
 
+    [Fact]
+    public void Missing_kubectl_fails_the_test_with_how_to_get_it()
+    {
+        var empty = Directory.CreateTempSubdirectory("no-kubectl-");
+        try
+        {
+            var failure = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => KubectlFixture.RequireKubectl(empty.FullName));
+            Assert.Contains(KubectlFixture.MissingKubectl, failure.Message);
+        }
+        finally
+        {
+            empty.Delete();
+        }
+    }
+
     private async Task InstallCrdAsync()
     {
         await OkAsync("apply -f -", Widgets.CrdYaml);
