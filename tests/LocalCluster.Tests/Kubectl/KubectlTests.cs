@@ -40,7 +40,7 @@ public sealed class KubectlTests : IClassFixture<KubectlFixture>
     private async Task InstallCrdAsync()
     {
         await OkAsync("apply -f -", Widgets.CrdYaml);
-        await OkAsync("wait --for=condition=Established crd/widgets.example.com --timeout=30s");
+        await OkAsync("wait --for=condition=Established crd/widgets.example.com --timeout=60s");
     }
 
     private static string Widget(string ns, string name, string size = "small", int replicas = 2) => $"""

@@ -40,7 +40,7 @@ public sealed class WatchTests : IClassFixture<ClusterFixture>
         await _f.Client.CoreV1.ReplaceNamespacedConfigMapAsync(a, "a", ns);
         await _f.Client.CoreV1.DeleteNamespacedConfigMapAsync("b", ns);
 
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var watch = _f.Client.CoreV1.WatchListNamespacedConfigMapAsync(ns, resourceVersion: after, cancellationToken: cts.Token);
         var events = await CollectAsync(watch, 3, cts.Token);
         Assert.Equal([(WatchEventType.Added, "b"), (WatchEventType.Modified, "a"), (WatchEventType.Deleted, "b")],
@@ -54,7 +54,7 @@ public sealed class WatchTests : IClassFixture<ClusterFixture>
     {
         var ns = await _f.NamespaceAsync("w");
         await CreateAsync(ns, "existing");
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var watch = _f.Client.CoreV1.WatchListNamespacedConfigMapAsync(ns, cancellationToken: cts.Token);
         var creator = Task.Run(async () =>
         {
@@ -71,7 +71,7 @@ public sealed class WatchTests : IClassFixture<ClusterFixture>
     {
         var ns = await _f.NamespaceAsync("w");
         var cm = await CreateAsync(ns, "moving", new() { ["app"] = "web" });
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var watch = _f.Client.CoreV1.WatchListNamespacedConfigMapAsync(ns, labelSelector: "app=web",
                 resourceVersion: cm.Metadata.ResourceVersion, cancellationToken: cts.Token);
         cm.Metadata.Labels["app"] = "db";
@@ -87,7 +87,7 @@ public sealed class WatchTests : IClassFixture<ClusterFixture>
         await using var cluster = await LocalCluster.StartAsync(new LocalClusterOptions { BookmarkInterval = TimeSpan.FromMilliseconds(200) });
         using var client = new Kubernetes(cluster.ClientConfiguration);
         var list = await client.CoreV1.ListNamespacedConfigMapAsync("default");
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var watch = client.CoreV1.WatchListNamespacedConfigMapAsync("default", allowWatchBookmarks: true,
                 resourceVersion: list.Metadata.ResourceVersion, cancellationToken: cts.Token);
         var events = await CollectAsync(watch, 1, cts.Token);
@@ -105,7 +105,7 @@ public sealed class WatchTests : IClassFixture<ClusterFixture>
         var body = await _f.Http.GetStringAsync($"/api/v1/namespaces/{ns}/configmaps?watch=true&timeoutSeconds=1&resourceVersion={list.Metadata.ResourceVersion}");
         var took = DateTime.UtcNow - started;
         Assert.Equal("", body);
-        Assert.True(took >= TimeSpan.FromSeconds(0.9) && took < TimeSpan.FromSeconds(20), $"took {took}");
+        Assert.True(took >= TimeSpan.FromSeconds(0.9) && took < TimeSpan.FromSeconds(60), $"took {took}");
     }
 
     [Fact]
@@ -127,7 +127,7 @@ public sealed class WatchTests : IClassFixture<ClusterFixture>
 
         // The typed client surfaces it as an error carrying the same Status.
         Exception? error = null;
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var watch = client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: first.Metadata.ResourceVersion, onError: e => error = e, cancellationToken: cts.Token);
         await foreach (var _ in watch.WithCancellation(cts.Token))
         {
@@ -171,7 +171,7 @@ public sealed class WatchTests : IClassFixture<ClusterFixture>
     {
         var ns = await _f.NamespaceAsync("w");
         var list = await _f.Client.CoreV1.ListNamespacedConfigMapAsync(ns);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var watch = _f.Client.CoreV1.WatchListNamespacedConfigMapAsync(ns, resourceVersion: list.Metadata.ResourceVersion, cancellationToken: cts.Token);
         var consumer = CollectAsync(watch, 10, cts.Token);
         await CreateAsync(ns, "before-drop");
