@@ -120,8 +120,11 @@ public sealed class ServingWorkloadBuilderTests
         }
         // The selector is immutable: it must not contain the revision, or a new model could never roll.
         Assert.Equal(new Dictionary<string, string> { [Labels.Model] = "recs", [Labels.Track] = "stable" }, deployment.Spec.Selector.MatchLabels);
-        Assert.Equal("recs", service.Spec.Selector[Labels.Model]);
+        // One Service spans both tracks by design: no track (or revision) in its selector or labels.
+        Assert.Equal(new Dictionary<string, string> { [Labels.Model] = "recs" }, service.Spec.Selector);
         Assert.Equal("recs", service.Metadata.Labels[Labels.Model]);
+        Assert.False(service.Metadata.Labels.ContainsKey(Labels.Track));
+        Assert.False(service.Metadata.Labels.ContainsKey(Labels.Revision));
 
         foreach (var owner in new[] { deployment.Metadata.OwnerReferences.Single(), service.Metadata.OwnerReferences.Single() })
         {
