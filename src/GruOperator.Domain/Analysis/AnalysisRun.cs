@@ -22,7 +22,7 @@ public enum Verdict
 /// <param name="Value">The canary's value over the window; null when there was no data.</param>
 /// <param name="Threshold">The bound it was held to; null when none applies.</param>
 /// <param name="StableValue">Stable's value over the same window, for comparison; null when unknown.</param>
-/// <param name="PValue">The rank test's p-value when canary was compared with stable.</param>
+/// <param name="PValue">The p-value of the test that decided, when one ran: rank test or Fisher exact test against stable, binomial test against the SLO.</param>
 /// <param name="Reason">One line that explains the verdict to a human reading <c>kubectl get -o yaml</c>.</param>
 public sealed record MetricResult(
     string Name,

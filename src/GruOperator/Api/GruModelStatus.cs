@@ -161,6 +161,10 @@ public sealed class AnalysisRunStatus
     [Description("Passed, Failed or Inconclusive.")]
     public AnalysisVerdict? Verdict { get; set; }
 
+    /// <summary>Why.</summary>
+    [Description("One line naming the metrics behind the verdict.")]
+    public string? Reason { get; set; }
+
     /// <summary>Measurements.</summary>
     [Description("Each metric's measurement and verdict.")]
     [ListMap("name")]
@@ -188,9 +192,17 @@ public sealed class MetricResult
     [Description("Stable's value, when compared.")]
     public string? StableValue { get; set; }
 
+    /// <summary>P-value.</summary>
+    [Description("p-value of the statistical test against stable or the SLO, when one ran, as a decimal string (\"<0.0001\" when smaller).")]
+    public string? PValue { get; set; }
+
     /// <summary>Verdict.</summary>
     [Description("Passed, Failed or Inconclusive.")]
     public AnalysisVerdict? Verdict { get; set; }
+
+    /// <summary>Why.</summary>
+    [Description("One line explaining the verdict.")]
+    public string? Reason { get; set; }
 }
 
 /// <summary>Integrity check summary.</summary>

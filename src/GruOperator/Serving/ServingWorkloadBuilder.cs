@@ -27,6 +27,21 @@ internal static class ServingWorkloadBuilder
     public const long RunAsUser = 10001;
 
     /// <summary>
+    /// GruServer's --shutdown-delay: after SIGTERM it reports not ready but keeps serving this long, so the endpoints
+    /// controller and kube-proxy (or a load balancer) drop the pod before its listener closes and connections are refused.
+    /// </summary>
+    public static readonly TimeSpan ShutdownDelay = TimeSpan.FromSeconds(5);
+
+    /// <summary>GruServer's --shutdown-timeout (its default, passed explicitly so the grace period below is computed from it).</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Covers the delay, then draining in-flight requests, plus a few seconds to dispose the ONNX session and exit,
+    /// so the kubelet's SIGKILL never cuts a graceful shutdown short.
+    /// </summary>
+    public static readonly long TerminationGracePeriodSeconds = (long)(ShutdownDelay + ShutdownTimeout).TotalSeconds + 5;
+
+    /// <summary>
     /// The init container's program: fetch the model into the shared emptyDir and refuse a file whose sha256 differs.
     /// https is fetched here; oci:// arrives with the registry integration, and until then fails with a clear message
     /// instead of starting a server without its model.
@@ -137,7 +152,7 @@ internal static class ServingWorkloadBuilder
             RuntimeClassName = string.IsNullOrEmpty(serving.RuntimeClassName) ? null : serving.RuntimeClassName,
             AutomountServiceAccountToken = false,
             EnableServiceLinks = false,
-            TerminationGracePeriodSeconds = 30,
+            TerminationGracePeriodSeconds = TerminationGracePeriodSeconds,
         };
 
         return new V1Deployment
@@ -252,9 +267,13 @@ internal static class ServingWorkloadBuilder
             "--execution-provider", serving.ExecutionProvider.ToString(),
             "--max-sequence-length", serving.MaxSequenceLength.ToString(CultureInfo.InvariantCulture),
             "--max-batch-size", (serving.Batching?.MaxBatchSize ?? new BatchingSpec().MaxBatchSize).ToString(CultureInfo.InvariantCulture),
+            "--shutdown-delay", Seconds(ShutdownDelay),
+            "--shutdown-timeout", Seconds(ShutdownTimeout),
         ]);
         return args;
     }
+
+    private static string Seconds(TimeSpan duration) => ((long)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture) + "s";
 
     private static V1Container Fetcher(ModelSource source, ServingDefaults defaults) => new()
     {

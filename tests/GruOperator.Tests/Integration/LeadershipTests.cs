@@ -1,5 +1,8 @@
+using System.Net;
 using GruOperator.Tests.Support;
 using k8s;
+using k8s.Autorest;
+using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GruOperator.Tests.Integration;
@@ -16,19 +19,37 @@ public sealed class LeadershipTests
         var lifetime = leader.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
 
         // Another holder takes the Lease (as after a network partition): op-a can no longer renew.
-        // The leader renews concurrently, so retry the read-modify-write on 409 as any client would.
-        await Poll.UntilAsync(async () =>
-        {
-            var lease = await harness.Client.CoordinationV1.ReadNamespacedLeaseAsync("gru-operator-leader", "default");
-            lease.Spec.HolderIdentity = "intruder";
-            lease.Spec.LeaseDurationSeconds = 600;
-            lease.Spec.RenewTime = DateTime.UtcNow;
-            return await harness.Client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, "gru-operator-leader", "default");
-        }, l => l.Spec.HolderIdentity == "intruder", OperatorHarness.Timeout, "the lease to change hands");
+        var lease = await TakeOverAsync(harness.Client, "gru-operator-leader", "default", "intruder");
+        Assert.Equal("intruder", lease.Spec.HolderIdentity);
 
         await Poll.UntilAsync(() => lifetime.ApplicationStopping.IsCancellationRequested, OperatorHarness.Timeout, "the process to stop");
         var state = leader.Services.GetRequiredService<global::ControllerRuntime.Leadership.LeadershipState>();
         Assert.True(state.Lost);
         Assert.False(state.IsLeader);
+    }
+
+    /// <summary>
+    /// Read-modify-write of the Lease, retried on 409 only: the leader renews concurrently, so a replace from a copy
+    /// read a moment earlier can lose the race, as it would against a real API server (client-go's RetryOnConflict).
+    /// Any other error fails the test at once.
+    /// </summary>
+    private static async Task<V1Lease> TakeOverAsync(IKubernetes client, string name, string ns, string holder)
+    {
+        var deadline = DateTime.UtcNow + OperatorHarness.Timeout;
+        while (true)
+        {
+            var lease = await client.CoordinationV1.ReadNamespacedLeaseAsync(name, ns);
+            lease.Spec.HolderIdentity = holder;
+            lease.Spec.LeaseDurationSeconds = 600;
+            lease.Spec.RenewTime = DateTime.UtcNow;
+            try
+            {
+                return await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, name, ns);
+            }
+            catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.Conflict && DateTime.UtcNow < deadline)
+            {
+                // The leader renewed between our read and our replace: read the new version and try again.
+            }
+        }
     }
 }

@@ -66,8 +66,12 @@ public sealed class ServingWorkloadBuilderTests
         Assert.Equal(Defaults.ServerImage, server.Image);
         Assert.Equal(
             ["--model", "/opt/gru/models/m.onnx", "--model-name", "recs", "--model-sha256", Models.Sha, "--host", "0.0.0.0", "--port", "8080",
-             "--metrics-port", "9464", "--revision", "7", "--track", "stable", "--execution-provider", "CPU", "--max-sequence-length", "256", "--max-batch-size", "8"],
+             "--metrics-port", "9464", "--revision", "7", "--track", "stable", "--execution-provider", "CPU", "--max-sequence-length", "256", "--max-batch-size", "8",
+             "--shutdown-delay", "5s", "--shutdown-timeout", "30s"],
             server.Args);
+        // SIGKILL must not cut the graceful shutdown short: the grace period covers the delay and the drain.
+        Assert.True(deployment.Spec.Template.Spec.TerminationGracePeriodSeconds >= 5 + 30,
+            $"terminationGracePeriodSeconds {deployment.Spec.Template.Spec.TerminationGracePeriodSeconds} < shutdown delay + timeout");
         Assert.Equal("/v2/health/ready", server.ReadinessProbe.HttpGet.Path);
         Assert.Equal("/v2/health/live", server.LivenessProbe.HttpGet.Path);
         Assert.NotNull(server.StartupProbe);
@@ -116,8 +120,11 @@ public sealed class ServingWorkloadBuilderTests
         }
         // The selector is immutable: it must not contain the revision, or a new model could never roll.
         Assert.Equal(new Dictionary<string, string> { [Labels.Model] = "recs", [Labels.Track] = "stable" }, deployment.Spec.Selector.MatchLabels);
-        Assert.Equal("recs", service.Spec.Selector[Labels.Model]);
+        // One Service spans both tracks by design: no track (or revision) in its selector or labels.
+        Assert.Equal(new Dictionary<string, string> { [Labels.Model] = "recs" }, service.Spec.Selector);
         Assert.Equal("recs", service.Metadata.Labels[Labels.Model]);
+        Assert.False(service.Metadata.Labels.ContainsKey(Labels.Track));
+        Assert.False(service.Metadata.Labels.ContainsKey(Labels.Revision));
 
         foreach (var owner in new[] { deployment.Metadata.OwnerReferences.Single(), service.Metadata.OwnerReferences.Single() })
         {
