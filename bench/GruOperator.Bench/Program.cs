@@ -6,6 +6,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using GruOperator.Api;
+using GruServing.Contract.Serving;
 using GruOperator.Api.Schema;
 using GruOperator.Domain.Conditions;
 using k8s;

@@ -29,7 +29,7 @@ public sealed record GruServerStartOptions
     /// <summary><c>--fault-error-rate</c>, 0..1; null leaves it off.</summary>
     public double? FaultErrorRate { get; init; }
 
-    /// <summary>Any further flags, e.g. <c>["--max-batch-size", "4"]</c>.</summary>
+    /// <summary>Any further flags, e.g. <c>["--max-request-batch-size", "4"]</c>.</summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 
     /// <summary>Environment variables for the process (GRU_* variables of the test runner are never inherited).</summary>

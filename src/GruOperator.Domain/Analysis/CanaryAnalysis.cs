@@ -1,3 +1,4 @@
+using GruServing.Contract.Serving;
 namespace GruOperator.Domain.Analysis;
 
 /// <summary>Everything one analysis run needs to know about the model under rollout.</summary>

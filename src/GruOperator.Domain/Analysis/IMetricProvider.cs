@@ -1,3 +1,4 @@
+using GruServing.Contract.Serving;
 namespace GruOperator.Domain.Analysis;
 
 /// <summary>
@@ -53,21 +54,11 @@ public static class MetricNames
     };
 }
 
-/// <summary>The two sides of a canary.</summary>
-public enum Track
-{
-    /// <summary>The revision serving most traffic today.</summary>
-    Stable,
-
-    /// <summary>The revision under analysis.</summary>
-    Canary,
-}
-
 /// <summary>Which series to read: the values behind <c>{{namespace}} {{model}} {{track}} {{revision}}</c>.</summary>
 public sealed record TrackSelector(string Namespace, string Model, Track Track, string Revision)
 {
     /// <summary>The track as GruServer labels it (<c>stable</c> or <c>canary</c>).</summary>
-    public string TrackLabel => Track == Track.Stable ? "stable" : "canary";
+    public string TrackLabel => Track.ToLabel();
 }
 
 /// <summary>

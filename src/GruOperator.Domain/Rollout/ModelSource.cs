@@ -1,3 +1,5 @@
+using GruServing.Contract.Models;
+
 namespace GruOperator.Domain.Rollout;
 
 /// <summary>How a model file is obtained.</summary>
@@ -17,7 +19,7 @@ public enum ModelSourceKind
 public sealed record ModelSource(ModelSourceKind Kind, string Uri, string Location, string? Sha256Hex)
 {
     /// <summary>"sha256:&lt;hex&gt;" or null when the digest is not known yet (an oci tag without a pinned digest).</summary>
-    public string? Digest => Sha256Hex is null ? null : "sha256:" + Sha256Hex;
+    public string? Digest => Sha256Hex is null ? null : ModelDigest.Prefix + Sha256Hex;
 
     /// <summary>
     /// Parses <paramref name="source"/> and <paramref name="sha256"/>. Examples:
@@ -35,10 +37,10 @@ public sealed record ModelSource(ModelSourceKind Kind, string Uri, string Locati
             return false;
         }
 
-        var hex = NormalizeHex(sha256);
-        if (hex is { Length: > 0 } && !IsSha256Hex(hex))
+        var hex = string.IsNullOrEmpty(sha256) ? null : ModelDigest.TryParse(sha256)?.Hex;
+        if (!string.IsNullOrEmpty(sha256) && hex is null)
         {
-            error = $"spec.model.sha256 '{sha256}' is not a sha256: use 64 lowercase hex digits, optionally prefixed sha256:";
+            error = $"spec.model.sha256 '{sha256}' is not a sha256: use {ModelDigest.Expected}";
             return false;
         }
 
@@ -75,10 +77,10 @@ public sealed record ModelSource(ModelSourceKind Kind, string Uri, string Locati
                 return true;
             case "oci":
                 var at = rest.IndexOf("@sha256:", StringComparison.Ordinal);
-                var referenceHex = at < 0 ? null : rest[(at + 8)..];
-                if (referenceHex is not null && !IsSha256Hex(referenceHex))
+                var referenceHex = at < 0 ? null : ModelDigest.TryParse(rest[(at + 1)..])?.Hex;
+                if (at >= 0 && referenceHex is null)
                 {
-                    error = $"spec.model.source '{source}' has a malformed digest: use oci://registry/repo@sha256:<64 hex digits>";
+                    error = $"spec.model.source '{source}' has a malformed digest: use oci://registry/repo@sha256:<64 lowercase hex digits>";
                     return false;
                 }
                 if (referenceHex is not null && !string.IsNullOrEmpty(hex) && referenceHex != hex)
@@ -98,9 +100,4 @@ public sealed record ModelSource(ModelSourceKind Kind, string Uri, string Locati
                 return false;
         }
     }
-
-    private static string? NormalizeHex(string? sha256) =>
-        string.IsNullOrEmpty(sha256) ? null : sha256.StartsWith("sha256:", StringComparison.Ordinal) ? sha256[7..] : sha256;
-
-    private static bool IsSha256Hex(string hex) => hex.Length == 64 && hex.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
 }

@@ -1,3 +1,4 @@
+using GruServing.Contract.Serving;
 using System.Globalization;
 using System.Text;
 using GruOperator.Domain.Analysis;

@@ -2,6 +2,9 @@ using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 using GruOperator.Api.Schema;
+using GruServing.Contract.Durations;
+using GruServing.Contract.Models;
+using GruServing.Contract.Serving;
 using k8s.Models;
 
 namespace GruOperator.Api;
@@ -9,9 +12,9 @@ namespace GruOperator.Api;
 // Patterns shared by several fields. Durations use Go's syntax (as kubectl users know it from every other operator).
 internal static class Patterns
 {
-    public const string Duration = @"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
+    public const string Duration = GoDuration.Pattern;
     public const string Fraction = @"^(0(\.[0-9]+)?|1(\.0+)?)$";
-    public const string Sha256 = "^((sha256:)?[a-f0-9]{64})?$";
+    public const string Sha256 = "^(" + ModelDigest.Grammar + ")?$";
     public const string ModelSource = "^(oci|https|file)://.+$";
     public const string DnsLabel = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
     public const string QualifiedName = @"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$";
@@ -92,20 +95,6 @@ public sealed class LocalObjectReference
     public string Name { get; set; } = "";
 }
 
-/// <summary>Execution provider choice.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<ExecutionProvider>))]
-public enum ExecutionProvider
-{
-    /// <summary>CUDA when the node has it, else CPU.</summary>
-    Auto,
-
-    /// <summary>CUDA only: fail rather than fall back.</summary>
-    CUDA,
-
-    /// <summary>CPU only.</summary>
-    CPU,
-}
-
 /// <summary>How serving pods run.</summary>
 [Description("How the serving pods run.")]
 [CelRule("self.executionProvider != 'CUDA' || (has(self.gpu) && self.gpu.count > 0)",
@@ -152,13 +141,19 @@ public sealed class ServingSpec
     public string? RuntimeClassName { get; set; }
 
     /// <summary>Longest accepted sequence.</summary>
-    [Description("Longest input sequence (time steps) the server accepts; longer requests are rejected as invalid input.")]
-    [DefaultValue(4096)]
-    [Range(1, 1048576)]
-    public int MaxSequenceLength { get; set; } = 4096;
+    [Description("Longest input sequence (time steps) one request may carry; longer requests are rejected as invalid input (400).")]
+    [DefaultValue(ServingLimits.MaxSequenceLength)]
+    [Range(1, ServingLimits.MaxSequenceLengthUpperBound)]
+    public int MaxSequenceLength { get; set; } = ServingLimits.MaxSequenceLength;
+
+    /// <summary>Largest batch one request may carry.</summary>
+    [Description("Largest batch (sequences) one request may carry; larger requests are rejected as invalid input (400). A per-request limit, not the dynamic batcher's maximum (batching.maxBatchSize).")]
+    [DefaultValue(ServingLimits.MaxRequestBatchSize)]
+    [Range(1, ServingLimits.MaxRequestBatchSizeUpperBound)]
+    public int MaxRequestBatchSize { get; set; } = ServingLimits.MaxRequestBatchSize;
 
     /// <summary>Dynamic batching.</summary>
-    [Description("Dynamic batching of concurrent requests.")]
+    [Description("Dynamic batching of concurrent requests. Not available yet: GruServer has no dynamic batcher, so a GruModel that sets batching is refused (InvalidSpec) rather than silently served unbatched.")]
     public BatchingSpec? Batching { get; set; }
 
     /// <summary>Sessions.</summary>
@@ -261,20 +256,20 @@ public sealed class TolerationSpec
 }
 
 /// <summary>Dynamic batching.</summary>
-[Description("Dynamic batching.")]
+[Description("Dynamic batching: concurrent requests run as one model batch. Not available yet (see serving.batching).")]
 public sealed class BatchingSpec
 {
-    /// <summary>Largest batch.</summary>
-    [Description("Largest batch the server forms from concurrent requests.")]
-    [DefaultValue(32)]
-    [Range(1, 4096)]
-    public int MaxBatchSize { get; set; } = 32;
+    /// <summary>Largest batch the batcher forms.</summary>
+    [Description("Largest batch (sequences) the server forms from concurrent requests. A single request may still carry up to serving.maxRequestBatchSize and then runs as its own batch.")]
+    [DefaultValue(ServingLimits.MaxBatchSize)]
+    [Range(1, ServingLimits.MaxBatchSizeUpperBound)]
+    public int MaxBatchSize { get; set; } = ServingLimits.MaxBatchSize;
 
     /// <summary>Longest wait to fill a batch.</summary>
-    [Description("Longest time a request waits for a batch to fill, e.g. 2ms.")]
-    [DefaultValue("2ms")]
+    [Description("Longest time a queued request waits for its batch to fill, e.g. 2ms; 0ms batches only what is already queued.")]
+    [DefaultValue(ServingLimits.MaxQueueDelay)]
     [RegularExpression(Patterns.Duration)]
-    public string MaxQueueDelay { get; set; } = "2ms";
+    public string MaxQueueDelay { get; set; } = ServingLimits.MaxQueueDelay;
 }
 
 /// <summary>Session mode.</summary>

@@ -8,6 +8,8 @@ using GruOperator.Domain.Conditions;
 using GruOperator.Domain.Rollout;
 using GruOperator.Hosting;
 using GruOperator.Serving;
+using GruServing.Contract.Models;
+using GruServing.Contract.Serving;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
@@ -83,7 +85,7 @@ internal sealed partial class GruModelReconciler : IReconciler
 
         var name = model.Metadata.Name;
         var ns = model.Metadata.NamespaceProperty;
-        var deploymentName = ServingWorkloadBuilder.DeploymentName(name, Labels.StableTrack);
+        var deploymentName = ServingWorkloadBuilder.DeploymentName(name, Tracks.StableLabel);
         var existing = _deployments.Get(ns, deploymentName);
         var revision = StableRevision(model, existing, valid.Source);
         var desired = ServingWorkloadBuilder.BuildStable(model, valid.Source, revision, _defaults);
@@ -157,7 +159,7 @@ internal sealed partial class GruModelReconciler : IReconciler
             return RevisionPolicy.Next(revision, source, string.IsNullOrEmpty(sha) ? null : sha, desired);
         }
         var stable = model.Status?.Stable;
-        return RevisionPolicy.Next(stable?.Revision, stable?.ModelSource, stable?.ModelDigest?.Replace("sha256:", "", StringComparison.Ordinal), desired);
+        return RevisionPolicy.Next(stable?.Revision, stable?.ModelSource, ModelDigest.TryParse(stable?.ModelDigest)?.Hex, desired);
     }
 
     private TrackObservation Observe(V1Deployment deployment, string revision)
@@ -167,7 +169,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         var templateObserved = (status?.ObservedGeneration ?? 0) >= (deployment.Metadata.Generation ?? 0);
         var pods = _pods.List(deployment.Metadata.NamespaceProperty, pod =>
             LabelOf(pod, Labels.Model) == deployment.Spec.Selector.MatchLabels[Labels.Model]
-            && LabelOf(pod, Labels.Track) == Labels.StableTrack
+            && LabelOf(pod, Labels.Track) == Tracks.StableLabel
             && pod.Metadata.DeletionTimestamp is null);
         var unschedulable = pods.Select(PodDiagnosis.Unschedulable).Where(m => m is not null).ToList();
         var failing = pods.Select(PodDiagnosis.Failure).Where(m => m is not null).ToList();

@@ -1,5 +1,7 @@
 using GruOperator.Api;
 using GruOperator.Domain.Rollout;
+using GruServing.Contract.Durations;
+using GruServing.Contract.Serving;
 using k8s.Models;
 
 namespace GruOperator.Reconciliation;
@@ -43,7 +45,12 @@ internal static class SpecValidator
         }
         CheckResources(serving, problems);
 
-        Duration(serving.Batching?.MaxQueueDelay, "spec.serving.batching.maxQueueDelay", problems);
+        if (serving.Batching is not null)
+        {
+            // Refused rather than ignored: until GruServer has its dynamic batcher, accepting these fields would promise
+            // batching that never happens. The per-request limit is its own field, serving.maxRequestBatchSize.
+            problems.Add("spec.serving.batching is not available yet: GruServer has no dynamic batcher and runs each request as its own batch; remove spec.serving.batching (to bound the batch one request may carry, set spec.serving.maxRequestBatchSize)");
+        }
         Duration(serving.Sessions?.IdleTimeout, "spec.serving.sessions.idleTimeout", problems);
         Duration(spec.Slo?.LatencyP95, "spec.slo.latencyP95", problems);
         Duration(spec.Integrity?.VerifyInterval, "spec.integrity.verifyInterval", problems);

@@ -11,5 +11,4 @@ internal static class Labels
     public const string ManagedBy = "app.kubernetes.io/managed-by";
     public const string Name = "app.kubernetes.io/name";
     public const string Instance = "app.kubernetes.io/instance";
-    public const string StableTrack = "stable";
 }

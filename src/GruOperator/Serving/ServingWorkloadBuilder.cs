@@ -1,6 +1,8 @@
 using System.Globalization;
 using GruOperator.Api;
 using GruOperator.Domain.Rollout;
+using GruServing.Contract.Durations;
+using GruServing.Contract.Serving;
 using k8s.Models;
 
 namespace GruOperator.Serving;
@@ -62,7 +64,7 @@ internal static class ServingWorkloadBuilder
     public static string DeploymentName(string model, string track) => $"{model}-{track}";
 
     public static ServingWorkload BuildStable(GruModel model, ModelSource source, string revision, ServingDefaults defaults) =>
-        new(BuildDeployment(model, source, revision, Labels.StableTrack, defaults), BuildService(model, defaults));
+        new(BuildDeployment(model, source, revision, Tracks.StableLabel, defaults), BuildService(model, defaults));
 
     public static V1Deployment BuildDeployment(GruModel model, ModelSource source, string revision, string track, ServingDefaults defaults)
     {
@@ -251,29 +253,28 @@ internal static class ServingWorkloadBuilder
 
     private static List<string> ServerArgs(GruModel model, ModelSource source, string modelPath, string revision, string track, ServingSpec serving)
     {
+        // Flag names come from the serving contract GruServer parses with; a contract test feeds these args to its parser.
         var args = new List<string>
         {
-            "--model", modelPath,
-            "--model-name", model.Spec.Model.Name,
+            ServerFlags.Model, modelPath,
+            ServerFlags.ModelName, model.Spec.Model.Name,
         };
-        if (source.Sha256Hex is { } hex) args.AddRange(["--model-sha256", hex]);
+        if (source.Sha256Hex is { } hex) args.AddRange([ServerFlags.ModelSha256, hex]);
         args.AddRange(
         [
-            "--host", "0.0.0.0",
-            "--port", HttpPort.ToString(CultureInfo.InvariantCulture),
-            "--metrics-port", MetricsPort.ToString(CultureInfo.InvariantCulture),
-            "--revision", revision,
-            "--track", track,
-            "--execution-provider", serving.ExecutionProvider.ToString(),
-            "--max-sequence-length", serving.MaxSequenceLength.ToString(CultureInfo.InvariantCulture),
-            "--max-batch-size", (serving.Batching?.MaxBatchSize ?? new BatchingSpec().MaxBatchSize).ToString(CultureInfo.InvariantCulture),
-            "--shutdown-delay", Seconds(ShutdownDelay),
-            "--shutdown-timeout", Seconds(ShutdownTimeout),
+            ServerFlags.Host, "0.0.0.0",
+            ServerFlags.Port, HttpPort.ToString(CultureInfo.InvariantCulture),
+            ServerFlags.MetricsPort, MetricsPort.ToString(CultureInfo.InvariantCulture),
+            ServerFlags.Revision, revision,
+            ServerFlags.Track, track,
+            ServerFlags.ExecutionProvider, serving.ExecutionProvider.ToString(),
+            ServerFlags.MaxSequenceLength, serving.MaxSequenceLength.ToString(CultureInfo.InvariantCulture),
+            ServerFlags.MaxRequestBatchSize, serving.MaxRequestBatchSize.ToString(CultureInfo.InvariantCulture),
+            ServerFlags.ShutdownDelay, GoDuration.Format(ShutdownDelay),
+            ServerFlags.ShutdownTimeout, GoDuration.Format(ShutdownTimeout),
         ]);
         return args;
     }
-
-    private static string Seconds(TimeSpan duration) => ((long)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture) + "s";
 
     private static V1Container Fetcher(ModelSource source, ServingDefaults defaults) => new()
     {

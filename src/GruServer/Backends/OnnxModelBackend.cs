@@ -2,6 +2,8 @@ using GruServer.Hosting;
 using GruServer.Inference;
 using Microsoft.ML.OnnxRuntime;
 using SessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
+// The contract enum shares its name with this class's ExecutionProvider property (the provider actually in use).
+using ExecutionProviderPreference = GruServing.Contract.Serving.ExecutionProvider;
 
 namespace GruServer.Backends;
 

@@ -149,7 +149,7 @@ internal static partial class GruServerHost
     private static partial class Log
     {
         [LoggerMessage(100, LogLevel.Information, "Starting GruServer: model {Model} from {Path}, revision {Revision}, track {Track}; inference on {Host}:{Port}, metrics on :{MetricsPort}/metrics; execution provider {ExecutionProvider}")]
-        public static partial void Starting(ILogger logger, string model, string path, string revision, string track, string host, int port, int metricsPort, ExecutionProviderPreference executionProvider);
+        public static partial void Starting(ILogger logger, string model, string path, string revision, string track, string host, int port, int metricsPort, GruServing.Contract.Serving.ExecutionProvider executionProvider);
 
         [LoggerMessage(101, LogLevel.Warning, "FAULT INJECTION ACTIVE: latency {LatencyMs} ms per infer request, error rate {ErrorRate}; for tests and game days only")]
         public static partial void FaultInjection(ILogger logger, double latencyMs, double errorRate);

@@ -1,16 +1,11 @@
 using System.Globalization;
 using System.Net;
+using GruServing.Contract.Durations;
+using GruServing.Contract.Models;
+using GruServing.Contract.Serving;
 using Microsoft.Extensions.Configuration;
 
 namespace GruServer.Hosting;
-
-/// <summary>Where CUDA is wanted: Auto falls back to CPU, CUDA refuses to start without it, CPU never tries.</summary>
-internal enum ExecutionProviderPreference
-{
-    Auto,
-    CUDA,
-    CPU,
-}
 
 /// <summary>The server's configuration after parsing and validation.</summary>
 internal sealed record GruServerOptions
@@ -18,17 +13,17 @@ internal sealed record GruServerOptions
     public required string ModelPath { get; init; }
     public required string ModelName { get; init; }
 
-    /// <summary>Lower-case hex without prefix, or null when no digest is pinned.</summary>
-    public string? ExpectedSha256 { get; init; }
+    /// <summary>The pinned digest, or null when none is pinned.</summary>
+    public ModelDigest? ExpectedDigest { get; init; }
 
     public string Host { get; init; } = "0.0.0.0";
     public int Port { get; init; } = 8080;
     public int MetricsPort { get; init; } = 9464;
     public string Revision { get; init; } = "0";
-    public string Track { get; init; } = "stable";
-    public ExecutionProviderPreference ExecutionProvider { get; init; } = ExecutionProviderPreference.Auto;
-    public int MaxSequenceLength { get; init; } = 4096;
-    public int MaxBatchSize { get; init; } = 64;
+    public string Track { get; init; } = Tracks.StableLabel;
+    public ExecutionProvider ExecutionProvider { get; init; } = ExecutionProvider.Auto;
+    public int MaxSequenceLength { get; init; } = ServingLimits.MaxSequenceLength;
+    public int MaxRequestBatchSize { get; init; } = ServingLimits.MaxRequestBatchSize;
     public long MaxRequestBytes { get; init; } = 16 * 1024 * 1024;
     public TimeSpan FaultLatency { get; init; }
     public double FaultErrorRate { get; init; }
@@ -59,14 +54,13 @@ internal sealed record GruServerOptions
             errors.Add($"{ServerSettings.ModelName.DisplayName}: '{modelName}' must be 1-128 letters, digits, '.', '_' or '-' (it is a URL segment).");
         }
 
-        string? sha = null;
+        ModelDigest? digest = null;
         if (Raw(ServerSettings.ModelSha256) is { } shaText)
         {
-            sha = shaText.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase) ? shaText[7..] : shaText;
-            sha = sha.ToLowerInvariant();
-            if (sha.Length != 64 || !sha.All(Uri.IsHexDigit))
+            digest = ModelDigest.TryParse(shaText);
+            if (digest is null)
             {
-                errors.Add($"{ServerSettings.ModelSha256.DisplayName}: '{shaText}' is not a sha256 digest; give 64 hex characters, optionally prefixed 'sha256:'.");
+                errors.Add($"{ServerSettings.ModelSha256.DisplayName}: '{shaText}' is not a sha256 digest; give {ModelDigest.Expected}.");
             }
         }
 
@@ -85,26 +79,22 @@ internal sealed record GruServerOptions
 
         var revision = Raw(ServerSettings.Revision)!;
         var track = Raw(ServerSettings.Track)!;
-        if (track is not ("stable" or "canary"))
+        if (!Tracks.TryParse(track, out _))
         {
-            errors.Add($"{ServerSettings.Track.DisplayName}: '{track}' must be stable or canary.");
+            errors.Add($"{ServerSettings.Track.DisplayName}: '{track}' must be {Tracks.Choices}.");
         }
 
         var providerText = Raw(ServerSettings.ExecutionProvider)!;
-        if (!Enum.TryParse<ExecutionProviderPreference>(providerText, ignoreCase: true, out var provider) || !Enum.IsDefined(provider) || int.TryParse(providerText, out _))
+        if (!ExecutionProviders.TryParse(providerText, out var provider))
         {
-            errors.Add($"{ServerSettings.ExecutionProvider.DisplayName}: '{providerText}' must be Auto, CUDA or CPU.");
+            errors.Add($"{ServerSettings.ExecutionProvider.DisplayName}: '{providerText}' must be {ExecutionProviders.Choices} (spelled so).");
         }
 
-        var maxSequence = ParseInt(ServerSettings.MaxSequenceLength, 1, 1_000_000, Raw, errors);
-        var maxBatch = ParseInt(ServerSettings.MaxBatchSize, 1, 1_000_000, Raw, errors);
+        var maxSequence = ParseInt(ServerSettings.MaxSequenceLength, 1, ServingLimits.MaxSequenceLengthUpperBound, Raw, errors);
+        var maxRequestBatch = ParseInt(ServerSettings.MaxRequestBatchSize, 1, ServingLimits.MaxRequestBatchSizeUpperBound, Raw, errors);
         var maxBytes = ParseInt(ServerSettings.MaxRequestBytes, 1024, int.MaxValue, Raw, errors);
 
-        var latencyText = Raw(ServerSettings.FaultLatency)!;
-        if (!DurationText.TryParse(latencyText, out var latency) || latency > TimeSpan.FromMinutes(10))
-        {
-            errors.Add($"{ServerSettings.FaultLatency.DisplayName}: '{latencyText}' is not a duration up to 10m; use e.g. 150ms or 2s.");
-        }
+        var latency = ParseDuration(ServerSettings.FaultLatency, TimeSpan.FromMinutes(10), Raw, errors);
 
         var rateText = Raw(ServerSettings.FaultErrorRate)!;
         if (!double.TryParse(rateText, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) || !(rate is >= 0 and <= 1))
@@ -112,17 +102,8 @@ internal sealed record GruServerOptions
             errors.Add($"{ServerSettings.FaultErrorRate.DisplayName}: '{rateText}' must be a fraction between 0 and 1, e.g. 0.25.");
         }
 
-        var delayText = Raw(ServerSettings.ShutdownDelay)!;
-        if (!DurationText.TryParse(delayText, out var delay) || delay > TimeSpan.FromMinutes(10))
-        {
-            errors.Add($"{ServerSettings.ShutdownDelay.DisplayName}: '{delayText}' is not a duration up to 10m; use e.g. 5s.");
-        }
-
-        var shutdownText = Raw(ServerSettings.ShutdownTimeout)!;
-        if (!DurationText.TryParse(shutdownText, out var shutdown))
-        {
-            errors.Add($"{ServerSettings.ShutdownTimeout.DisplayName}: '{shutdownText}' is not a duration; use e.g. 30s.");
-        }
+        var delay = ParseDuration(ServerSettings.ShutdownDelay, TimeSpan.FromMinutes(10), Raw, errors);
+        var shutdown = ParseDuration(ServerSettings.ShutdownTimeout, TimeSpan.MaxValue, Raw, errors);
 
         if (errors.Count > 0)
         {
@@ -133,7 +114,7 @@ internal sealed record GruServerOptions
         {
             ModelPath = modelPath!,
             ModelName = modelName,
-            ExpectedSha256 = sha,
+            ExpectedDigest = digest,
             Host = host,
             Port = port,
             MetricsPort = metricsPort,
@@ -141,7 +122,7 @@ internal sealed record GruServerOptions
             Track = track,
             ExecutionProvider = provider,
             MaxSequenceLength = maxSequence,
-            MaxBatchSize = maxBatch,
+            MaxRequestBatchSize = maxRequestBatch,
             MaxRequestBytes = maxBytes,
             FaultLatency = latency,
             FaultErrorRate = rate,
@@ -160,6 +141,23 @@ internal sealed record GruServerOptions
 
         errors.Add($"{setting.DisplayName}: '{text}' must be a whole number from {min} to {max}.");
         return 0;
+    }
+
+    // Durations take the CRD's grammar (GoDuration), so whatever a GruModel can say, the server can read.
+    private static TimeSpan ParseDuration(ServerSetting setting, TimeSpan max, Func<ServerSetting, string?> raw, List<string> errors)
+    {
+        var text = raw(setting);
+        if (!GoDuration.TryParse(text, out var value, out var error))
+        {
+            errors.Add($"{setting.DisplayName}: {error}.");
+            return TimeSpan.Zero;
+        }
+        if (value > max)
+        {
+            errors.Add($"{setting.DisplayName}: '{text}' is longer than the {GoDuration.Format(max)} allowed.");
+            return TimeSpan.Zero;
+        }
+        return value;
     }
 
     private static bool IsUrlSegment(string name) =>

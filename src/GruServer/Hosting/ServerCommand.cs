@@ -7,8 +7,10 @@ namespace GruServer.Hosting;
 /// GRU_* environment variable; a flag given on the command line wins over its variable.</summary>
 internal static class ServerCommand
 {
-    public static RootCommand Create(Func<GruServerOptions, CancellationToken, Task<int>> run)
+    /// <summary>The command; <paramref name="errors"/> receives setting problems (stderr unless a test captures them).</summary>
+    public static RootCommand Create(Func<GruServerOptions, CancellationToken, Task<int>> run, TextWriter? errors = null)
     {
+        var errorOutput = errors ?? Console.Error;
         var root = new RootCommand(
             "GruServer: serves an ONNX GRU model over the Open Inference Protocol (v2, HTTP/JSON) with Prometheus metrics.\n" +
             "Every flag can also be set with the environment variable shown; flags win.");
@@ -18,7 +20,7 @@ internal static class ServerCommand
             var option = new Option<string>(setting.Flag)
             {
                 Description = $"{setting.Description} [env {setting.EnvironmentVariable}{(setting.Default is null ? "" : $", default {setting.Default}")}]",
-                HelpName = setting.Key.ToLowerInvariant().Replace('_', '-'),
+                HelpName = setting.Flag.TrimStart('-'),
             };
             root.Options.Add(option);
             flags.Add((setting, option));
@@ -33,15 +35,15 @@ internal static class ServerCommand
                 .AddEnvironmentVariables(ServerSettings.EnvironmentPrefix)
                 .AddInMemoryCollection(explicitFlags)
                 .Build();
-            var (options, errors) = GruServerOptions.Parse(configuration);
+            var (options, problems) = GruServerOptions.Parse(configuration);
             if (options is null)
             {
-                foreach (var error in errors)
+                foreach (var error in problems)
                 {
-                    await Console.Error.WriteLineAsync($"GruServer: {error}").ConfigureAwait(false);
+                    await errorOutput.WriteLineAsync($"GruServer: {error}").ConfigureAwait(false);
                 }
 
-                await Console.Error.WriteLineAsync("GruServer: see --help for every setting.").ConfigureAwait(false);
+                await errorOutput.WriteLineAsync("GruServer: see --help for every setting.").ConfigureAwait(false);
                 return 2;
             }
 

@@ -1,10 +1,15 @@
+using System.Globalization;
+using GruServing.Contract.Durations;
+using GruServing.Contract.Models;
+using GruServing.Contract.Serving;
+
 namespace GruServer.Hosting;
 
 /// <summary>One configuration setting: its command-line flag, its GRU_* environment variable and its help text.</summary>
-internal sealed record ServerSetting(string Key, string Description, string? Default)
+internal sealed record ServerSetting(string Flag, string Description, string? Default)
 {
-    /// <summary>The flag, e.g. <c>--model-name</c> for key <c>MODEL_NAME</c>.</summary>
-    public string Flag => "--" + Key.ToLowerInvariant().Replace('_', '-');
+    /// <summary>The configuration key, e.g. <c>MODEL_NAME</c> for flag <c>--model-name</c>.</summary>
+    public string Key => Flag.TrimStart('-').Replace('-', '_').ToUpperInvariant();
 
     /// <summary>The environment variable, e.g. <c>GRU_MODEL_NAME</c>.</summary>
     public string EnvironmentVariable => ServerSettings.EnvironmentPrefix + Key;
@@ -13,31 +18,34 @@ internal sealed record ServerSetting(string Key, string Description, string? Def
     public string DisplayName => $"{Flag} ({EnvironmentVariable})";
 }
 
-/// <summary>The settings GruServer reads; the operator relies on these flag and variable names.</summary>
+/// <summary>The settings GruServer reads. Flag names, grammars and defaults come from the serving contract the
+/// operator writes its args with.</summary>
 internal static class ServerSettings
 {
     public const string EnvironmentPrefix = "GRU_";
 
-    public static readonly ServerSetting Model = new("MODEL", "Path of the ONNX model file to serve.", null);
-    public static readonly ServerSetting ModelName = new("MODEL_NAME", "Name the model is served under on /v2/models/{name}; default: the file name without extension.", null);
-    public static readonly ServerSetting ModelSha256 = new("MODEL_SHA256", "Expected sha256 of the model file (hex, with or without 'sha256:'); on mismatch the model is never served.", null);
-    public static readonly ServerSetting Host = new("HOST", "Address the inference endpoint listens on (an IP address or localhost).", "0.0.0.0");
-    public static readonly ServerSetting Port = new("PORT", "Port of the Open Inference Protocol (v2) HTTP endpoint.", "8080");
-    public static readonly ServerSetting MetricsPort = new("METRICS_PORT", "Port of the Prometheus /metrics endpoint (same address as --host).", "9464");
-    public static readonly ServerSetting Revision = new("REVISION", "Revision label on every metric and in model metadata.", "0");
-    public static readonly ServerSetting Track = new("TRACK", "Track label on every metric and in model metadata: stable or canary.", "stable");
-    public static readonly ServerSetting ExecutionProvider = new("EXECUTION_PROVIDER", "Auto (CUDA when available, else CPU), CUDA (fail when unavailable) or CPU.", "Auto");
-    public static readonly ServerSetting MaxSequenceLength = new("MAX_SEQUENCE_LENGTH", "Largest time axis (dimension 1 of a rank-3 input) a request may carry.", "4096");
-    public static readonly ServerSetting MaxBatchSize = new("MAX_BATCH_SIZE", "Largest batch (dimension 0) a request may carry.", "64");
-    public static readonly ServerSetting MaxRequestBytes = new("MAX_REQUEST_BYTES", "Largest request body accepted, in bytes.", "16777216");
-    public static readonly ServerSetting FaultLatency = new("FAULT_LATENCY", "Fault injection: extra latency added to every infer request, e.g. 150ms or 2s. Off by default.", "0ms");
-    public static readonly ServerSetting FaultErrorRate = new("FAULT_ERROR_RATE", "Fault injection: fraction (0..1) of infer requests answered 500. Off by default.", "0");
-    public static readonly ServerSetting ShutdownDelay = new("SHUTDOWN_DELAY", "On SIGTERM, keep serving (while reporting not ready) this long before closing the listener, so load balancers stop routing first, e.g. 5s.", "0s");
-    public static readonly ServerSetting ShutdownTimeout = new("SHUTDOWN_TIMEOUT", "How long SIGTERM waits for in-flight requests before exiting, e.g. 30s.", "30s");
+    public static readonly ServerSetting Model = new(ServerFlags.Model, "Path of the ONNX model file to serve.", null);
+    public static readonly ServerSetting ModelName = new(ServerFlags.ModelName, "Name the model is served under on /v2/models/{name}; default: the file name without extension.", null);
+    public static readonly ServerSetting ModelSha256 = new(ServerFlags.ModelSha256, $"Expected sha256 of the model file: {ModelDigest.Expected}; on mismatch the model is never served.", null);
+    public static readonly ServerSetting Host = new(ServerFlags.Host, "Address the inference endpoint listens on (an IP address or localhost).", "0.0.0.0");
+    public static readonly ServerSetting Port = new(ServerFlags.Port, "Port of the Open Inference Protocol (v2) HTTP endpoint.", "8080");
+    public static readonly ServerSetting MetricsPort = new(ServerFlags.MetricsPort, "Port of the Prometheus /metrics endpoint (same address as --host).", "9464");
+    public static readonly ServerSetting Revision = new(ServerFlags.Revision, "Revision label on every metric and in model metadata.", "0");
+    public static readonly ServerSetting Track = new(ServerFlags.Track, $"Track label on every metric and in model metadata: {Tracks.Choices}.", Tracks.StableLabel);
+    public static readonly ServerSetting ExecutionProvider = new(ServerFlags.ExecutionProvider, "Auto (CUDA when available, else CPU), CUDA (fail when unavailable) or CPU.", nameof(GruServing.Contract.Serving.ExecutionProvider.Auto));
+    public static readonly ServerSetting MaxSequenceLength = new(ServerFlags.MaxSequenceLength, "Largest time axis (dimension 1 of a rank-3 input) one request may carry.", Invariant(ServingLimits.MaxSequenceLength));
+    public static readonly ServerSetting MaxRequestBatchSize = new(ServerFlags.MaxRequestBatchSize, "Largest batch (dimension 0) one request may carry; larger requests get 400. Not the dynamic batcher's maximum.", Invariant(ServingLimits.MaxRequestBatchSize));
+    public static readonly ServerSetting MaxRequestBytes = new(ServerFlags.MaxRequestBytes, "Largest request body accepted, in bytes.", "16777216");
+    public static readonly ServerSetting FaultLatency = new(ServerFlags.FaultLatency, $"Fault injection: extra latency added to every infer request, a duration like {GoDuration.Examples}. Off by default.", "0ms");
+    public static readonly ServerSetting FaultErrorRate = new(ServerFlags.FaultErrorRate, "Fault injection: fraction (0..1) of infer requests answered 500. Off by default.", "0");
+    public static readonly ServerSetting ShutdownDelay = new(ServerFlags.ShutdownDelay, "On SIGTERM, keep serving (while reporting not ready) this long before closing the listener, so load balancers stop routing first, e.g. 5s.", "0s");
+    public static readonly ServerSetting ShutdownTimeout = new(ServerFlags.ShutdownTimeout, "How long SIGTERM waits for in-flight requests before exiting, e.g. 30s.", "30s");
 
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
         Model, ModelName, ModelSha256, Host, Port, MetricsPort, Revision, Track, ExecutionProvider,
-        MaxSequenceLength, MaxBatchSize, MaxRequestBytes, FaultLatency, FaultErrorRate, ShutdownDelay, ShutdownTimeout,
+        MaxSequenceLength, MaxRequestBatchSize, MaxRequestBytes, FaultLatency, FaultErrorRate, ShutdownDelay, ShutdownTimeout,
     ];
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

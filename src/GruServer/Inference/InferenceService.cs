@@ -19,7 +19,7 @@ internal sealed class InferenceService
         _model = model;
         _faults = faults;
         _metrics = metrics;
-        _limits = new RequestLimits(options.MaxBatchSize, options.MaxSequenceLength);
+        _limits = new RequestLimits(options.MaxRequestBatchSize, options.MaxSequenceLength);
     }
 
     /// <summary>The served model's state when <paramref name="modelName"/> is the served model; 404 otherwise.</summary>

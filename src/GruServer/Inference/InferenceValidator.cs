@@ -1,7 +1,9 @@
+using GruServing.Contract.Serving;
+
 namespace GruServer.Inference;
 
 /// <summary>Limits a request must respect beyond the model's own signature.</summary>
-internal sealed record RequestLimits(int MaxBatchSize, int MaxSequenceLength);
+internal sealed record RequestLimits(int MaxRequestBatchSize, int MaxSequenceLength);
 
 /// <summary>Checks a request against the model signature before it reaches ONNX Runtime, so every bad
 /// input becomes a 400 that names the input and what was expected instead of a runtime failure.</summary>
@@ -114,16 +116,16 @@ internal static class InferenceValidator
     {
         foreach (var input in inputs)
         {
-            if (input.Shape.Length > 0 && input.Shape[0] > limits.MaxBatchSize)
+            if (input.Shape.Length > 0 && input.Shape[0] > limits.MaxRequestBatchSize)
             {
                 throw InferenceException.Invalid(SchemaErrorReasons.BatchTooLarge,
-                    $"input '{input.Name}' has batch size {input.Shape[0]}; this server accepts at most {limits.MaxBatchSize} (--max-batch-size); split the request.");
+                    $"input '{input.Name}' has batch size {input.Shape[0]}; this server accepts at most {limits.MaxRequestBatchSize} per request ({ServerFlags.MaxRequestBatchSize}); split the request.");
             }
 
             if (input.Shape.Length == 3 && input.Shape[1] > limits.MaxSequenceLength)
             {
                 throw InferenceException.Invalid(SchemaErrorReasons.SequenceTooLong,
-                    $"input '{input.Name}' has sequence length {input.Shape[1]}; this server accepts at most {limits.MaxSequenceLength} steps (--max-sequence-length).");
+                    $"input '{input.Name}' has sequence length {input.Shape[1]}; this server accepts at most {limits.MaxSequenceLength} steps ({ServerFlags.MaxSequenceLength}).");
             }
         }
     }

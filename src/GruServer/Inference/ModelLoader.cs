@@ -66,7 +66,7 @@ internal sealed partial class ModelLoader : BackgroundService
 
         var bytes = await File.ReadAllBytesAsync(_options.ModelPath, cancellationToken).ConfigureAwait(false);
         var digest = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        if (_options.ExpectedSha256 is { } expected && !string.Equals(expected, digest, StringComparison.Ordinal))
+        if (_options.ExpectedDigest?.Hex is { } expected && !string.Equals(expected, digest, StringComparison.Ordinal))
         {
             var message = $"model file '{_options.ModelPath}' has sha256:{digest} but --model-sha256 pins sha256:{expected}; refusing to serve it";
             Log.DigestMismatch(_logger, _options.ModelPath, digest, expected);
@@ -74,7 +74,7 @@ internal sealed partial class ModelLoader : BackgroundService
             return;
         }
 
-        if (_options.ExpectedSha256 is null)
+        if (_options.ExpectedDigest is null)
         {
             Log.DigestNotPinned(_logger, digest);
         }
@@ -136,7 +136,7 @@ internal sealed partial class ModelLoader : BackgroundService
         public static partial void DigestMismatch(ILogger logger, string path, string actual, string expected);
 
         [LoggerMessage(4, LogLevel.Warning, "Execution provider {Preference}: CUDA unavailable ({Reason}); serving on CPU")]
-        public static partial void CudaFallback(ILogger logger, ExecutionProviderPreference preference, string reason);
+        public static partial void CudaFallback(ILogger logger, GruServing.Contract.Serving.ExecutionProvider preference, string reason);
 
         [LoggerMessage(5, LogLevel.Information, "Model {Model} revision {Revision} ({Track}) ready: sha256:{Digest}, execution provider {ExecutionProvider}, warm-up done")]
         public static partial void Ready(ILogger logger, string model, string revision, string track, string digest, string executionProvider);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using GruOperator.Domain.Analysis;
+using GruServing.Contract.Serving;
 
 namespace GruOperator.Analysis.Tests.Analysis;
 

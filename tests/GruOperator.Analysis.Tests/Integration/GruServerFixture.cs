@@ -1,4 +1,5 @@
 using GruOperator.Domain.Analysis;
+using GruServing.Contract.Serving;
 using GruOperator.Analysis.Tests.Prometheus;
 using GruOperator.Providers.Prometheus;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,5 @@
 using GruOperator.Domain.Analysis;
+using GruServing.Contract.Serving;
 using GruOperator.Providers.Prometheus;
 
 namespace GruOperator.Analysis.Tests.Prometheus;

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using GruOperator.Domain.Analysis;
+using GruServing.Contract.Serving;
 using GruOperator.Providers.Prometheus;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;

@@ -7,35 +7,6 @@ public sealed class RolloutTests
     private const string Hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     private const string OtherHex = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
 
-    public static TheoryData<string, string, double> DurationRows => new()
-    {
-        { "milliseconds", "2ms", 2 },
-        { "seconds", "30s", 30_000 },
-        { "minutes", "5m", 300_000 },
-        { "compound", "1h30m", 5_400_000 },
-        { "fraction", "1.5h", 5_400_000 },
-    };
-
-    [Theory]
-    [MemberData(nameof(DurationRows))]
-    public void GoDurationsParse(string scenario, string text, double expectedMs)
-    {
-        Assert.True(GoDuration.TryParse(text, out var value, out var error), $"{scenario}: {error}");
-        Assert.Equal(expectedMs, value.TotalMilliseconds);
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("10")]
-    [InlineData("5d")]
-    [InlineData("m5")]
-    [InlineData("1..5s")]
-    public void BadDurationsAreRefusedWithAReason(string text)
-    {
-        Assert.False(GoDuration.TryParse(text, out _, out var error));
-        Assert.False(string.IsNullOrEmpty(error));
-    }
-
     public static TheoryData<string, string, string?, ModelSourceKind, string, string?> SourceRows => new()
     {
         { "file in the image", "file:///opt/models/m.onnx", Hex, ModelSourceKind.File, "/opt/models/m.onnx", Hex },

@@ -1,4 +1,5 @@
 using GruOperator.Api;
+using GruServing.Contract.Serving;
 using GruOperator.Reconciliation;
 using GruOperator.Tests.Support;
 using k8s.Models;
@@ -15,7 +16,8 @@ public sealed class SpecValidatorTests
         { "GPU product without GPU", s => s.Serving.Gpu = new GpuSpec { Count = 0, Product = "A100" }, "spec.serving.gpu.product" },
         { "GPU asked through resources", s => s.Serving.Resources = new ResourcesSpec { Limits = new() { ["nvidia.com/gpu"] = new ResourceQuantity("1") } }, "spec.serving.gpu.count instead" },
         { "request above limit", s => s.Serving.Resources = new ResourcesSpec { Requests = new() { ["memory"] = new ResourceQuantity("2Gi") }, Limits = new() { ["memory"] = new ResourceQuantity("1Gi") } }, "exceeds limits.memory" },
-        { "bad duration", s => s.Serving.Batching = new BatchingSpec { MaxQueueDelay = "2 ms" }, "spec.serving.batching.maxQueueDelay" },
+        { "bad duration", s => s.Serving.Sessions = new SessionsSpec { IdleTimeout = "2 ms" }, "spec.serving.sessions.idleTimeout" },
+        { "batching before the batcher exists", s => s.Serving.Batching = new BatchingSpec(), "spec.serving.batching is not available yet" },
         { "weights not increasing", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new() { SetWeight = 50 }, new() { SetWeight = 10 }] } }, "spec.rollout.canary.steps[1].setWeight" },
         { "canary with Recreate", s => s.Rollout = new RolloutSpec { Strategy = RolloutStrategy.Recreate, Canary = new CanarySpec() }, "strategy Canary" },
         { "duplicate metric names", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Metrics = [new() { Name = "a", Query = "q", ThresholdRange = new() { Min = 1 } }, new() { Name = "a", Query = "q", ThresholdRange = new() { Max = 1 } }] } } }, "used twice" },

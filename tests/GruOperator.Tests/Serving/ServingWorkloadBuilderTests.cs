@@ -59,14 +59,14 @@ public sealed class ServingWorkloadBuilderTests
     {
         var model = Models.Cpu("recs");
         model.Spec.Serving.MaxSequenceLength = 256;
-        model.Spec.Serving.Batching = new BatchingSpec { MaxBatchSize = 8 };
+        model.Spec.Serving.MaxRequestBatchSize = 8;
         var deployment = Build(model, revision: "7").Deployment;
         var server = deployment.Spec.Template.Spec.Containers.Single();
 
         Assert.Equal(Defaults.ServerImage, server.Image);
         Assert.Equal(
             ["--model", "/opt/gru/models/m.onnx", "--model-name", "recs", "--model-sha256", Models.Sha, "--host", "0.0.0.0", "--port", "8080",
-             "--metrics-port", "9464", "--revision", "7", "--track", "stable", "--execution-provider", "CPU", "--max-sequence-length", "256", "--max-batch-size", "8",
+             "--metrics-port", "9464", "--revision", "7", "--track", "stable", "--execution-provider", "CPU", "--max-sequence-length", "256", "--max-request-batch-size", "8",
              "--shutdown-delay", "5s", "--shutdown-timeout", "30s"],
             server.Args);
         // SIGKILL must not cut the graceful shutdown short: the grace period covers the delay and the drain.

@@ -1,4 +1,5 @@
 using GruOperator.Api;
+using GruServing.Contract.Serving;
 using k8s;
 using k8s.Models;
 

@@ -1,4 +1,5 @@
 using GruServer.Hosting;
+using GruServing.Contract.Serving;
 using Microsoft.Extensions.Configuration;
 
 namespace GruServer.Tests.Hosting;
@@ -17,13 +18,16 @@ public sealed class GruServerOptionsTests
         { "digest too short", new() { ["MODEL"] = "m.onnx", ["MODEL_SHA256"] = "abc" }, "'abc' is not a sha256 digest" },
         { "digest not hex", new() { ["MODEL"] = "m.onnx", ["MODEL_SHA256"] = new string('g', 64) }, "is not a sha256 digest" },
         { "model name with slash", new() { ["MODEL"] = "m.onnx", ["MODEL_NAME"] = "a/b" }, "--model-name (GRU_MODEL_NAME): 'a/b' must be 1-128 letters" },
-        { "latency without unit", new() { ["MODEL"] = "m.onnx", ["FAULT_LATENCY"] = "150" }, "'150' is not a duration up to 10m" },
+        { "latency without unit", new() { ["MODEL"] = "m.onnx", ["FAULT_LATENCY"] = "150" }, "--fault-latency (GRU_FAULT_LATENCY): '150' has no unit or an unknown one" },
         { "latency negative", new() { ["MODEL"] = "m.onnx", ["FAULT_LATENCY"] = "-5ms" }, "'-5ms' is not a duration" },
+        { "latency with a space", new() { ["MODEL"] = "m.onnx", ["FAULT_LATENCY"] = "150 ms" }, "'150 ms' has no unit or an unknown one" },
+        { "latency as a bare fraction", new() { ["MODEL"] = "m.onnx", ["FAULT_LATENCY"] = ".5s" }, "'.5s' is not a duration" },
         { "error rate above one", new() { ["MODEL"] = "m.onnx", ["FAULT_ERROR_RATE"] = "2" }, "'2' must be a fraction between 0 and 1" },
         { "error rate NaN", new() { ["MODEL"] = "m.onnx", ["FAULT_ERROR_RATE"] = "NaN" }, "'NaN' must be a fraction between 0 and 1" },
-        { "batch zero", new() { ["MODEL"] = "m.onnx", ["MAX_BATCH_SIZE"] = "0" }, "--max-batch-size (GRU_MAX_BATCH_SIZE): '0' must be a whole number from 1" },
+        { "request batch zero", new() { ["MODEL"] = "m.onnx", ["MAX_REQUEST_BATCH_SIZE"] = "0" }, "--max-request-batch-size (GRU_MAX_REQUEST_BATCH_SIZE): '0' must be a whole number from 1 to 1048576" },
+        { "sequence above the CRD bound", new() { ["MODEL"] = "m.onnx", ["MAX_SEQUENCE_LENGTH"] = "1048577" }, "'1048577' must be a whole number from 1 to 1048576" },
         { "host name", new() { ["MODEL"] = "m.onnx", ["HOST"] = "my-host" }, "'my-host' is not an IP address" },
-        { "shutdown delay too long", new() { ["MODEL"] = "m.onnx", ["SHUTDOWN_DELAY"] = "1h" }, "--shutdown-delay (GRU_SHUTDOWN_DELAY): '1h' is not a duration up to 10m" },
+        { "shutdown delay too long", new() { ["MODEL"] = "m.onnx", ["SHUTDOWN_DELAY"] = "1h" }, "--shutdown-delay (GRU_SHUTDOWN_DELAY): '1h' is longer than the 10m allowed" },
     };
 
     [Theory]
@@ -48,33 +52,35 @@ public sealed class GruServerOptionsTests
         Assert.Equal(8080, options.Port);
         Assert.Equal(9464, options.MetricsPort);
         Assert.Equal("stable", options.Track);
-        Assert.Equal(ExecutionProviderPreference.Auto, options.ExecutionProvider);
-        Assert.Null(options.ExpectedSha256);
+        Assert.Equal(ExecutionProvider.Auto, options.ExecutionProvider);
+        Assert.Equal(ServingLimits.MaxRequestBatchSize, options.MaxRequestBatchSize);
+        Assert.Equal(ServingLimits.MaxSequenceLength, options.MaxSequenceLength);
+        Assert.Null(options.ExpectedDigest);
         Assert.Equal(TimeSpan.Zero, options.FaultLatency);
         Assert.Equal(0, options.FaultErrorRate);
     }
 
     [Theory]
-    [InlineData("sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789")]
+    [InlineData("sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")]
     [InlineData("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")]
-    [InlineData("SHA256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")]
-    public void DigestIsNormalisedToLowerCaseHexWithoutPrefix(string digest)
+    public void DigestIsReadWithOrWithoutPrefix(string digest)
     {
         var (options, _) = GruServerOptions.Parse(Configuration(new() { ["MODEL"] = "m.onnx", ["MODEL_SHA256"] = digest }));
 
-        Assert.Equal("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", options?.ExpectedSha256);
+        Assert.Equal("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", options?.ExpectedDigest?.Hex);
     }
 
     [Theory]
-    [InlineData("cuda", "CUDA")]
-    [InlineData("CPU", "CPU")]
-    [InlineData("auto", "Auto")]
-    public void ExecutionProviderIsCaseInsensitive(string text, string expectedName)
+    [InlineData("150ms", 150)]
+    [InlineData("0ms", 0)]
+    [InlineData("1.5s", 1500)]
+    [InlineData("1m30s", 90_000)]
+    public void DurationsUseTheCrdGrammar(string text, double milliseconds)
     {
-        var expected = Enum.Parse<ExecutionProviderPreference>(expectedName);
-        var (options, _) = GruServerOptions.Parse(Configuration(new() { ["MODEL"] = "m.onnx", ["EXECUTION_PROVIDER"] = text }));
+        var (options, errors) = GruServerOptions.Parse(Configuration(new() { ["MODEL"] = "m.onnx", ["FAULT_LATENCY"] = text }));
 
-        Assert.Equal(expected, options?.ExecutionProvider);
+        Assert.Empty(errors);
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), options?.FaultLatency);
     }
 
     private static IConfiguration Configuration(Dictionary<string, string?> settings) =>

@@ -11,7 +11,7 @@ public sealed class InferenceValidatorTests
         ],
         [new TensorSpec("output", TensorDataType.FP32, [-1, 2], ["batch", ""])]);
 
-    private static readonly RequestLimits Limits = new(MaxBatchSize: 2, MaxSequenceLength: 4);
+    private static readonly RequestLimits Limits = new(MaxRequestBatchSize: 2, MaxSequenceLength: 4);
 
     // Requests are internal types, so rows name a scenario and the request is looked up by it.
     private static readonly Dictionary<string, (InferenceRequest Request, string? Reason)> Scenarios = new()

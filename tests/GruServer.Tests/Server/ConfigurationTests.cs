@@ -10,7 +10,7 @@ public sealed class ConfigurationTests
     private static readonly string[] ContractFlags =
     [
         "--model", "--model-name", "--model-sha256", "--host", "--port", "--metrics-port", "--revision", "--track",
-        "--execution-provider", "--max-sequence-length", "--max-batch-size", "--fault-latency", "--fault-error-rate",
+        "--execution-provider", "--max-sequence-length", "--max-request-batch-size", "--fault-latency", "--fault-error-rate",
     ];
 
     [Fact]
@@ -31,9 +31,9 @@ public sealed class ConfigurationTests
     [InlineData("--track", "blue", "--track (GRU_TRACK): 'blue' must be stable or canary")]
     [InlineData("--execution-provider", "TPU", "--execution-provider (GRU_EXECUTION_PROVIDER): 'TPU' must be Auto, CUDA or CPU")]
     [InlineData("--model-sha256", "sha256:abc", "--model-sha256 (GRU_MODEL_SHA256): 'sha256:abc' is not a sha256 digest")]
-    [InlineData("--fault-latency", "soon", "--fault-latency (GRU_FAULT_LATENCY): 'soon' is not a duration up to 10m; use e.g. 150ms or 2s")]
+    [InlineData("--fault-latency", "soon", "--fault-latency (GRU_FAULT_LATENCY): 'soon' is not a duration like 500ms, 30s, 5m or 1h30m")]
     [InlineData("--fault-error-rate", "1.5", "--fault-error-rate (GRU_FAULT_ERROR_RATE): '1.5' must be a fraction between 0 and 1")]
-    [InlineData("--max-batch-size", "0", "--max-batch-size (GRU_MAX_BATCH_SIZE): '0' must be a whole number from 1")]
+    [InlineData("--max-request-batch-size", "0", "--max-request-batch-size (GRU_MAX_REQUEST_BATCH_SIZE): '0' must be a whole number from 1")]
     [InlineData("--host", "example.com", "--host (GRU_HOST): 'example.com' is not an IP address")]
     public async Task InvalidFlagIsRefusedWithExitCode2NamingTheFlag(string flag, string value, string message)
     {
@@ -60,7 +60,7 @@ public sealed class ConfigurationTests
         {
             ModelPath = model.Path,
             ModelName = "flag-name",
-            Environment = new Dictionary<string, string> { ["GRU_MAX_BATCH_SIZE"] = "1", ["GRU_MODEL_NAME"] = "env-name" },
+            Environment = new Dictionary<string, string> { ["GRU_MAX_REQUEST_BATCH_SIZE"] = "1", ["GRU_MODEL_NAME"] = "env-name" },
         });
         using var http = new HttpClient { BaseAddress = server.BaseUrl };
 
@@ -70,7 +70,7 @@ public sealed class ConfigurationTests
 
         Assert.Equal(System.Net.HttpStatusCode.OK, byFlagName.StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, tooLarge.StatusCode);
-        Assert.Contains("at most 1 (--max-batch-size)", await tooLarge.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("at most 1 per request (--max-request-batch-size)", await tooLarge.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Theory]

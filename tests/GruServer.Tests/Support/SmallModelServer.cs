@@ -35,7 +35,7 @@ public sealed class SmallModelServer : IAsyncLifetime
             Track = "canary",
             ExtraArguments =
             [
-                "--max-batch-size", MaxBatch.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--max-request-batch-size", MaxBatch.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--max-sequence-length", MaxSequence.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--max-request-bytes", MaxRequestBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ],

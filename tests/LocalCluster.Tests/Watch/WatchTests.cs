@@ -53,17 +53,21 @@ public sealed class WatchTests : IClassFixture<ClusterFixture>
     public async Task Watch_without_a_resourceVersion_starts_with_the_current_objects_as_ADDED()
     {
         var ns = await _f.NamespaceAsync("w");
-        await CreateAsync(ns, "existing");
+        var existing = await CreateAsync(ns, "existing");
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var watch = _f.Client.CoreV1.WatchListNamespacedConfigMapAsync(ns, cancellationToken: cts.Token);
-        var creator = Task.Run(async () =>
-        {
-            await Task.Delay(200, cts.Token);
-            await CreateAsync(ns, "fresh");
-        }, cts.Token);
-        var events = await CollectAsync(watch, 2, cts.Token);
-        await creator;
-        Assert.Equal([(WatchEventType.Added, "existing"), (WatchEventType.Added, "fresh")], events.Select(e => (e.Type, e.Object.Metadata.Name)));
+        await using var watch = _f.Client.CoreV1.WatchListNamespacedConfigMapAsync(ns, cancellationToken: cts.Token).GetAsyncEnumerator(cts.Token);
+
+        // The first event is the snapshot of what exists: it arrives before anything new is created, so it cannot be
+        // a live event, and it carries the object as created.
+        Assert.True(await watch.MoveNextAsync());
+        Assert.Equal((WatchEventType.Added, "existing", existing.Metadata.ResourceVersion),
+            (watch.Current.Item1, watch.Current.Item2.Metadata.Name, watch.Current.Item2.Metadata.ResourceVersion));
+
+        // Created only after the snapshot arrived, so it can only come as a live event on the same stream.
+        var fresh = await CreateAsync(ns, "a-fresh");
+        Assert.True(await watch.MoveNextAsync());
+        Assert.Equal((WatchEventType.Added, "a-fresh", fresh.Metadata.ResourceVersion),
+            (watch.Current.Item1, watch.Current.Item2.Metadata.Name, watch.Current.Item2.Metadata.ResourceVersion));
     }
 
     [Fact]

@@ -1,0 +1,55 @@
+namespace GruServing.Contract.Serving;
+
+/// <summary>GruServer's command-line flags: the operator writes its container args with these names and GruServer
+/// parses them, so a rename on one side fails to compile on the other.</summary>
+public static class ServerFlags
+{
+    /// <summary>Path of the ONNX model file.</summary>
+    public const string Model = "--model";
+
+    /// <summary>Name on /v2/models/{name}.</summary>
+    public const string ModelName = "--model-name";
+
+    /// <summary>The pinned <see cref="Models.ModelDigest"/>.</summary>
+    public const string ModelSha256 = "--model-sha256";
+
+    /// <summary>Listen address of the inference endpoint.</summary>
+    public const string Host = "--host";
+
+    /// <summary>Port of the inference endpoint.</summary>
+    public const string Port = "--port";
+
+    /// <summary>Port of /metrics.</summary>
+    public const string MetricsPort = "--metrics-port";
+
+    /// <summary>Revision label.</summary>
+    public const string Revision = "--revision";
+
+    /// <summary>Track label (<see cref="Tracks"/>).</summary>
+    public const string Track = "--track";
+
+    /// <summary>The <see cref="Serving.ExecutionProvider"/>.</summary>
+    public const string ExecutionProvider = "--execution-provider";
+
+    /// <summary>Per-request limit on the time axis (<see cref="ServingLimits.MaxSequenceLength"/>).</summary>
+    public const string MaxSequenceLength = "--max-sequence-length";
+
+    /// <summary>Per-request limit on the batch axis (<see cref="ServingLimits.MaxRequestBatchSize"/>); not the batcher's
+    /// maximum, which is a separate setting of the dynamic batcher.</summary>
+    public const string MaxRequestBatchSize = "--max-request-batch-size";
+
+    /// <summary>Largest request body in bytes.</summary>
+    public const string MaxRequestBytes = "--max-request-bytes";
+
+    /// <summary>Fault injection: added latency (a <see cref="Durations.GoDuration"/>).</summary>
+    public const string FaultLatency = "--fault-latency";
+
+    /// <summary>Fault injection: fraction of requests answered 500.</summary>
+    public const string FaultErrorRate = "--fault-error-rate";
+
+    /// <summary>On SIGTERM, serve not-ready this long first (a <see cref="Durations.GoDuration"/>).</summary>
+    public const string ShutdownDelay = "--shutdown-delay";
+
+    /// <summary>On SIGTERM, wait this long for in-flight requests (a <see cref="Durations.GoDuration"/>).</summary>
+    public const string ShutdownTimeout = "--shutdown-timeout";
+}

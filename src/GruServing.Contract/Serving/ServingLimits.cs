@@ -1,0 +1,33 @@
+namespace GruServing.Contract.Serving;
+
+/// <summary>Defaults and bounds both the CRD and GruServer apply, so a GruModel that omits a field gets what a
+/// GruServer started by hand gets, and every value the CRD accepts is one the server accepts.</summary>
+/// <remarks>
+/// Two batch sizes, two meanings: <see cref="MaxRequestBatchSize"/> bounds what one request may carry (a request
+/// above it is refused with 400); <see cref="MaxBatchSize"/> is how many sequences the dynamic batcher may
+/// gather from concurrent requests into one model run. A request larger than the batcher's maximum is still
+/// valid up to the per-request limit: it simply runs as its own batch.
+/// </remarks>
+public static class ServingLimits
+{
+    /// <summary>Default per-request limit on the time axis.</summary>
+    public const int MaxSequenceLength = 4096;
+
+    /// <summary>Largest per-request time-axis limit one may configure.</summary>
+    public const int MaxSequenceLengthUpperBound = 1_048_576;
+
+    /// <summary>Default per-request limit on the batch axis.</summary>
+    public const int MaxRequestBatchSize = 64;
+
+    /// <summary>Largest per-request batch limit one may configure.</summary>
+    public const int MaxRequestBatchSizeUpperBound = 1_048_576;
+
+    /// <summary>Default maximum batch the dynamic batcher forms from concurrent requests.</summary>
+    public const int MaxBatchSize = 32;
+
+    /// <summary>Largest batcher maximum one may configure.</summary>
+    public const int MaxBatchSizeUpperBound = 4096;
+
+    /// <summary>Default longest wait of a queued request for its batch to fill (a <see cref="Durations.GoDuration"/>).</summary>
+    public const string MaxQueueDelay = "2ms";
+}

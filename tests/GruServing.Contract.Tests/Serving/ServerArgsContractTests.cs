@@ -1,0 +1,155 @@
+using System.CommandLine;
+using System.Globalization;
+using GruOperator.Api;
+using GruOperator.Reconciliation;
+using GruOperator.Serving;
+using GruServer.Hosting;
+using GruServing.Contract.Serving;
+using k8s;
+using k8s.Models;
+using TestSupport;
+
+namespace GruServing.Contract.Tests.Serving;
+
+/// <summary>
+/// The args the operator writes into the serving Deployment, fed to GruServer's own command line: every one parses
+/// without error and every value arrives unchanged. A renamed flag, a grammar the server does not read, or a CRD
+/// bound the server refuses fails here instead of in a crash-looping pod.
+/// </summary>
+public sealed class ServerArgsContractTests
+{
+    private const string Hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    private static readonly ServingDefaults Defaults = new("gru-server:test", "busybox:test", "gru-operator");
+
+    public static TheoryData<string> Samples => new(
+        Directory.GetFiles(Path.Combine(Repository.Root, "config", "samples"), "*.yaml").Select(Path.GetFileName)!);
+
+    public static TheoryData<string, Action<GruModelSpec>, string, string> Specs => new()
+    {
+        { "defaults", _ => { }, "1", Tracks.StableLabel },
+        { "canary track, large revision", _ => { }, "123456", Tracks.CanaryLabel },
+        { "CPU", s => s.Serving.ExecutionProvider = ExecutionProvider.CPU, "2", Tracks.StableLabel },
+        { "CUDA with a GPU", s => { s.Serving.ExecutionProvider = ExecutionProvider.CUDA; s.Serving.Gpu = new GpuSpec { Count = 1 }; }, "2", Tracks.CanaryLabel },
+        { "digest with prefix", s => s.Model.Sha256 = "sha256:" + Hex, "3", Tracks.StableLabel },
+        { "https source", s => s.Model.Source = "https://models.example/m.onnx", "4", Tracks.StableLabel },
+        { "oci pinned by digest", s => { s.Model.Source = "oci://reg:5000/models/m@sha256:" + Hex; s.Model.Sha256 = null; }, "5", Tracks.StableLabel },
+        { "oci tag, digest unknown", s => { s.Model.Source = "oci://reg:5000/models/m:1.0"; s.Model.Sha256 = null; }, "6", Tracks.StableLabel },
+        { "limits at the CRD minimum", s => { s.Serving.MaxSequenceLength = Minimum("serving.maxSequenceLength"); s.Serving.MaxRequestBatchSize = Minimum("serving.maxRequestBatchSize"); }, "7", Tracks.StableLabel },
+        { "limits at the CRD maximum", s => { s.Serving.MaxSequenceLength = Maximum("serving.maxSequenceLength"); s.Serving.MaxRequestBatchSize = Maximum("serving.maxRequestBatchSize"); }, "8", Tracks.StableLabel },
+        { "longest model name", s => s.Model.Name = "m" + new string('x', 62), "9", Tracks.StableLabel },
+        { "model name with dots and dashes", s => s.Model.Name = "recs_v2.1-final", "10", Tracks.StableLabel },
+    };
+
+    [Theory]
+    [MemberData(nameof(Samples))]
+    public async Task EverySampleParsesOnTheServerWithItsValuesUnchanged(string file)
+    {
+        var model = KubernetesYaml.Deserialize<GruModel>(await File.ReadAllTextAsync(Path.Combine(Repository.Root, "config", "samples", file)));
+
+        foreach (var track in new[] { Tracks.StableLabel, Tracks.CanaryLabel })
+        {
+            await AssertArgsArriveUnchangedAsync(model, "1", track);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Specs))]
+    public async Task EverySpecParsesOnTheServerWithItsValuesUnchanged(string scenario, Action<GruModelSpec> change, string revision, string track)
+    {
+        var model = Model();
+        change(model.Spec);
+
+        await AssertArgsArriveUnchangedAsync(model, revision, track, scenario);
+    }
+
+    [Fact]
+    public async Task OperatorAndServerDefaultsAgree()
+    {
+        // A GruModel that leaves the limits out gets what a GruServer started by hand gets.
+        var fromOperator = await ParseOnServerAsync(Args(Model(), "1", Tracks.StableLabel).Args);
+        var byHand = await ParseOnServerAsync([ServerFlags.Model, "/m.onnx"]);
+
+        Assert.Equal(byHand.MaxSequenceLength, fromOperator.MaxSequenceLength);
+        Assert.Equal(byHand.MaxRequestBatchSize, fromOperator.MaxRequestBatchSize);
+        Assert.Equal(byHand.ExecutionProvider, fromOperator.ExecutionProvider);
+        Assert.Equal(byHand.Track, fromOperator.Track);
+        Assert.Equal(Convert.ToInt32(CrdSchema.At("serving.maxSequenceLength").DefaultProperty, CultureInfo.InvariantCulture), byHand.MaxSequenceLength);
+        Assert.Equal(Convert.ToInt32(CrdSchema.At("serving.maxRequestBatchSize").DefaultProperty, CultureInfo.InvariantCulture), byHand.MaxRequestBatchSize);
+        Assert.Equal(CrdSchema.At("serving.executionProvider").DefaultProperty!.ToString(), byHand.ExecutionProvider.ToString());
+    }
+
+    [Fact]
+    public void EveryExecutionProviderTheCrdOffersIsOneTheServerReads()
+    {
+        var offered = CrdSchema.At("serving.executionProvider").EnumProperty.Select(v => v.ToString()!).ToList();
+
+        Assert.Equal(Enum.GetNames<ExecutionProvider>(), offered);
+        Assert.All(offered, name => Assert.True(ExecutionProviders.TryParse(name, out _), name));
+    }
+
+    private static async Task AssertArgsArriveUnchangedAsync(GruModel model, string revision, string track, string scenario = "")
+    {
+        var (args, source) = Args(model, revision, track);
+        var options = await ParseOnServerAsync(args);
+        var serving = model.Spec.Serving ?? new ServingSpec();
+
+        Assert.Equal(source.Kind == GruOperator.Domain.Rollout.ModelSourceKind.File ? source.Location : ServingWorkloadBuilder.FetchedModelPath, options.ModelPath);
+        Assert.Equal(model.Spec.Model.Name, options.ModelName);
+        Assert.Equal(source.Sha256Hex, options.ExpectedDigest?.Hex);
+        Assert.Equal(source.Digest, options.ExpectedDigest?.ToString());
+        Assert.Equal(revision, options.Revision);
+        Assert.Equal(track, options.Track);
+        Assert.Equal(serving.ExecutionProvider, options.ExecutionProvider);
+        Assert.Equal(serving.MaxSequenceLength, options.MaxSequenceLength);
+        Assert.Equal(serving.MaxRequestBatchSize, options.MaxRequestBatchSize);
+        Assert.Equal(ServingWorkloadBuilder.HttpPort, options.Port);
+        Assert.Equal(ServingWorkloadBuilder.MetricsPort, options.MetricsPort);
+        Assert.Equal(ServingWorkloadBuilder.ShutdownDelay, options.ShutdownDelay);
+        Assert.Equal(ServingWorkloadBuilder.ShutdownTimeout, options.ShutdownTimeout);
+        Assert.True(options.ModelName.Length > 0, scenario);
+    }
+
+    private static (IReadOnlyList<string> Args, GruOperator.Domain.Rollout.ModelSource Source) Args(GruModel model, string revision, string track)
+    {
+        var (valid, problems) = SpecValidator.Validate(model.Spec, Defaults.ServerImage);
+        Assert.True(valid is not null, $"{model.Metadata.Name}: {string.Join("; ", problems)}");
+        var deployment = ServingWorkloadBuilder.BuildDeployment(model, valid.Source, revision, track, Defaults);
+        var container = deployment.Spec.Template.Spec.Containers.Single(c => c.Name == ServingWorkloadBuilder.ServerContainer);
+        Assert.Null(container.Command); // the image's entrypoint is GruServer; the args are all it gets
+        return (container.Args.ToList(), valid.Source);
+    }
+
+    /// <summary>Runs GruServer's real command line over <paramref name="args"/> up to the point where it would start serving.</summary>
+    private static async Task<GruServerOptions> ParseOnServerAsync(IReadOnlyList<string> args)
+    {
+        GruServerOptions? parsed = null;
+        using var errors = new StringWriter(CultureInfo.InvariantCulture);
+        var command = ServerCommand.Create((options, _) =>
+        {
+            parsed = options;
+            return Task.FromResult(0);
+        }, errors);
+
+        var parse = command.Parse(args.ToArray());
+        Assert.True(parse.Errors.Count == 0, $"[{string.Join(' ', args)}]: {string.Join("; ", parse.Errors.Select(e => e.Message))}");
+        var exitCode = await parse.InvokeAsync();
+
+        Assert.True(exitCode == 0 && parsed is not null, $"[{string.Join(' ', args)}] exit {exitCode}: {errors}");
+        return parsed;
+    }
+
+    private static GruModel Model() => new()
+    {
+        ApiVersion = GruModel.GroupVersion,
+        Kind = GruModel.KindName,
+        Metadata = new V1ObjectMeta { Name = "recs", NamespaceProperty = "default", Uid = "uid-1" },
+        Spec = new GruModelSpec
+        {
+            Model = new ModelSpec { Name = "recs", Source = "file:///opt/gru/models/m.onnx", Sha256 = Hex },
+        },
+    };
+
+    private static int Minimum(string path) => (int)CrdSchema.At(path).Minimum!.Value;
+
+    private static int Maximum(string path) => (int)CrdSchema.At(path).Maximum!.Value;
+}
