@@ -11,14 +11,17 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
+using GruServing.Contract.Serving;
 using OpenTelemetry.Resources;
 
 namespace GruServer.Hosting;
 
-/// <summary>Builds and runs the web host: Kestrel on --host:--port, the Prometheus listener on --metrics-port,
+/// <summary>Builds and runs the web host: Kestrel on --host:--port and, for Prometheus, on --host:--metrics-port,
 /// the model loader, and graceful shutdown on SIGTERM.</summary>
 internal static partial class GruServerHost
 {
+    private const string MetricsPath = "/metrics";
+
     public static WebApplication Build(GruServerOptions options, ServerExit exit)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -35,13 +38,17 @@ internal static partial class GruServerHost
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            if (options.Host == "localhost")
+            // One Kestrel, two ports: inference on --port, /metrics on --metrics-port (see MapMetricsPort).
+            foreach (var port in new[] { options.Port, options.MetricsPort })
             {
-                kestrel.ListenLocalhost(options.Port);
-            }
-            else
-            {
-                kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
+                if (options.Host == "localhost")
+                {
+                    kestrel.ListenLocalhost(port);
+                }
+                else
+                {
+                    kestrel.Listen(IPAddress.Parse(options.Host), port);
+                }
             }
 
             // The infer handler enforces --max-request-bytes itself, with a protocol error body.
@@ -63,22 +70,9 @@ internal static partial class GruServerHost
             .ConfigureResource(resource => resource.AddService("gru-server"))
             .WithMetrics(metrics => metrics
             .AddMeter(GruServerMetrics.MeterName)
-            .AddPrometheusHttpListener(prometheus =>
+            .AddPrometheusExporter(prometheus =>
             {
-                prometheus.Port = options.MetricsPort;
-                // The exporter builds its one prefix from a URI (no wildcards, no aliases); the listener gets the
-                // real prefixes instead.
-                prometheus.Host = "localhost";
-                var prefixes = MetricsListenerPrefixes.For(options.Host, options.MetricsPort);
-                prometheus.ConfigureHttpListener = (_, listener) =>
-                {
-                    listener.Prefixes.Clear();
-                    foreach (var prefix in prefixes)
-                    {
-                        listener.Prefixes.Add(prefix);
-                    }
-                };
-                prometheus.ScrapeEndpointPath = "/metrics";
+                prometheus.ScrapeEndpointPath = MetricsPath;
                 // Keep series to the labels the contract names (model, revision, track, ...).
                 prometheus.ScopeInfoEnabled = false;
                 // Every scrape sees the latest counts (the default caches 300 ms); Prometheus scrapes seconds apart anyway.
@@ -86,6 +80,7 @@ internal static partial class GruServerHost
             }));
 
         var app = builder.Build();
+        MapMetricsPort(app, options.MetricsPort);
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             ExceptionHandler = context => V2Json.WriteErrorAsync(context, StatusCodes.Status500InternalServerError,
@@ -99,6 +94,18 @@ internal static partial class GruServerHost
         return app;
     }
 
+    /// <summary>The metrics port serves /metrics and nothing else, and the inference port never serves /metrics: a
+    /// scrape config or NetworkPolicy that names one port reaches exactly one job. Branching on the local port (not
+    /// the Host header, which in a cluster names a Service) keeps the two apart on one Kestrel.</summary>
+    private static void MapMetricsPort(WebApplication app, int metricsPort) =>
+        app.MapWhen(context => context.Connection.LocalPort == metricsPort, metrics =>
+        {
+            metrics.UseOpenTelemetryPrometheusScrapingEndpoint(
+                meterProvider: null, predicate: context => context.Request.Path == MetricsPath, path: null, configureBranchedPipeline: null, optionsName: null);
+            metrics.Run(context => V2Json.WriteErrorAsync(context, StatusCodes.Status404NotFound,
+                $"{context.Request.Path} is not served on the metrics port ({ServerFlags.MetricsPort}); scrape {MetricsPath}."));
+        });
+
     public static async Task<int> RunAsync(GruServerOptions options, CancellationToken cancellationToken)
     {
         var exit = new ServerExit();
@@ -106,16 +113,8 @@ internal static partial class GruServerHost
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("GruServer");
         var model = app.Services.GetRequiredService<ServedModel>();
         // The meter provider must be listening before the metrics pre-create their zero series, or
-        // those first measurements are dropped. Building it starts the metrics listener.
-        try
-        {
-            app.Services.GetRequiredService<MeterProvider>();
-        }
-        catch (InvalidOperationException e) when (e.InnerException is System.Net.HttpListenerException listener)
-        {
-            Log.CannotListen(logger, options.Host, options.MetricsPort, listener.Message + " (--metrics-port)");
-            return 1;
-        }
+        // those first measurements are dropped.
+        app.Services.GetRequiredService<MeterProvider>();
 
         app.Services.GetRequiredService<GruServerMetrics>();
         var faults = app.Services.GetRequiredService<FaultInjection>();
@@ -137,8 +136,11 @@ internal static partial class GruServerHost
         }
         catch (IOException e)
         {
-            // Typically the port is taken: say which one instead of a stack trace.
-            Log.CannotListen(logger, options.Host, options.Port, e.Message + " (--port)");
+            // Typically a port is taken: say which one instead of a stack trace. Kestrel names the address it failed
+            // to bind in the message, and nothing else tells the two listeners apart.
+            var metricsPort = e.Message.Contains($":{options.MetricsPort}", StringComparison.Ordinal);
+            Log.CannotListen(logger, options.Host, metricsPort ? options.MetricsPort : options.Port,
+                $"{e.Message} ({(metricsPort ? ServerFlags.MetricsPort : ServerFlags.Port)})");
             return 1;
         }
 

@@ -85,6 +85,20 @@ public sealed class MetricsTests(SmallModelServer fixture) : IClassFixture<Small
     }
 
     [Fact]
+    public async Task MetricsAreServedOnTheMetricsPortAndOnlyThere()
+    {
+        using var onInferencePort = await fixture.Http.GetAsync(new Uri(fixture.Server.BaseUrl, "/metrics"));
+        using var inferenceOnMetricsPort = await fixture.Http.GetAsync(new Uri(fixture.Server.MetricsUrl, "/v2/health/ready"));
+        using var scrape = await fixture.Http.GetAsync(fixture.Server.MetricsUrl);
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, onInferencePort.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, inferenceOnMetricsPort.StatusCode);
+        Assert.Contains("scrape /metrics", await inferenceOnMetricsPort.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.OK, scrape.StatusCode);
+        Assert.StartsWith("text/plain", scrape.Content.Headers.ContentType?.MediaType, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task OpenMetricsScrapesUseTheSameNames()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, fixture.Server.MetricsUrl);

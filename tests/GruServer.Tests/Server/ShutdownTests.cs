@@ -31,10 +31,11 @@ public sealed class ShutdownTests
     }
 
     [Fact]
-    public async Task AfterSigtermNewRequestsAreNotServed()
+    public async Task AfterSigtermTheListenerClosesWhileTheInFlightRequestStillRuns()
     {
         var model = await GruTestModels.WriteAsync();
-        await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions { ModelPath = model.Path, FaultLatency = "3s" });
+        // Long enough that the listener must have closed well before the in-flight request can finish.
+        await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions { ModelPath = model.Path, FaultLatency = "10s" });
         using var http = new HttpClient { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
         using var content = new StringContent(GruTestModels.InferRequestJson(model.Spec), Encoding.UTF8, "application/json");
         var inFlight = http.PostAsync("v2/models/gru/infer", content);
@@ -43,24 +44,35 @@ public sealed class ShutdownTests
 
         server.SendSigTerm();
         await Eventually.TrueAsync(() => Task.FromResult(server.Output.Contains("Shutdown requested", StringComparison.Ordinal)), "the shutdown to start");
-        // A fresh connection: the listener is closed (refused) or, if the connection raced in, readiness says no.
-        using var fresh = new HttpClient { BaseAddress = server.BaseUrl };
+        // Until the listener closes, a fresh connection may still race in, but readiness must already say no.
+        await Eventually.TrueAsync(() => RefusedOrNotReadyAsync(server.BaseUrl), "new connections to be refused");
+
+        Assert.False(inFlight.IsCompleted, "new connections were still accepted until the in-flight request finished");
+        using var response = await inFlight;
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    /// <summary>True when a fresh connection is refused; false (after checking readiness is not OK) when it is accepted.</summary>
+    private static async Task<bool> RefusedOrNotReadyAsync(Uri baseUrl)
+    {
+        using var fresh = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(30) };
         fresh.DefaultRequestHeaders.ConnectionClose = true;
-        var refused = false;
         try
         {
             using var ready = await fresh.GetAsync("v2/health/ready");
             Assert.NotEqual(System.Net.HttpStatusCode.OK, ready.StatusCode);
+            return false;
+        }
+        catch (HttpRequestException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
+        {
+            return true;
         }
         catch (HttpRequestException)
         {
-            refused = true;
+            // Accepted, then closed as the listener shut down: not served, but not the refusal we wait for yet.
+            return false;
         }
-
-        using var response = await inFlight;
-        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.True(refused || server.HasExited);
     }
 
     [Fact]
