@@ -47,7 +47,7 @@ public sealed class DigestTests
         var model = await GruTestModels.WriteAsync();
         await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions
         {
-            ModelPath = model.Path, ModelName = "pinned", ModelSha256 = prefix + model.Sha256.ToUpperInvariant(),
+            ModelPath = model.Path, ModelName = "pinned", ModelSha256 = prefix + model.Sha256,
         });
         using var http = new HttpClient { BaseAddress = server.BaseUrl };
 
