@@ -44,6 +44,17 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task UnknownFlagIsRefusedWithExitCode2NamingIt()
+    {
+        // The per-request limit was --max-batch-size before the batcher took that name: an old manifest fails loudly.
+        var (exitCode, output) = await GruServerProcess.RunToExitAsync(["--model", "/nonexistent.onnx", "--max-batch-size", "4"]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("GruServer: Unrecognized command or argument '--max-batch-size'", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Usage:", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task MissingModelSettingIsRefused()
     {
         var (exitCode, output) = await GruServerProcess.RunToExitAsync([]);
