@@ -44,7 +44,7 @@ public static class CanaryRollout
     private sealed class Decision(RolloutInput input)
     {
         private readonly RolloutPlan _plan = input.Plan;
-        private readonly IReadOnlyList<CanaryStep> _steps = input.Plan.EffectiveSteps;
+        private readonly IReadOnlyList<RolloutStep> _steps = input.Plan.EffectiveSteps;
         private readonly DateTimeOffset _now = input.Now;
         private readonly List<RolloutAction> _events = [];
         private TrackRevision _stable = input.Status.Stable ?? Adopted(input) ?? new TrackRevision("1", input.Desired);
@@ -85,13 +85,15 @@ public static class CanaryRollout
         /// <summary>Recreate, or nothing to compare (0 replicas): the stable Deployment rolls to the model in place.</summary>
         private void RollInPlace()
         {
+            var ended = _canary;
             if (_canary is not null)
             {
                 End(RolloutOutcome.Aborted, RolloutReasons.RolledInPlace,
                     input.Replicas == 0 ? "spec.serving.replicas is 0: nothing to compare, the model rolls in place" : "spec.rollout.strategy is Recreate: the model rolls in place");
             }
             _rolledBack = null;
-            if (input.Desired != _stable.Model) _stable = new TrackRevision(NextRevision(), input.Desired);
+            // The aborted canary already numbered this model: keep its revision rather than count the model twice.
+            if (input.Desired != _stable.Model) _stable = ended?.Model == input.Desired ? ended.Track : new TrackRevision(NextRevision(), input.Desired);
         }
 
         /// <summary>spec.model moved while the canary runs: back to stable aborts it, anywhere else supersedes it.</summary>

@@ -23,7 +23,7 @@ public enum TrafficRouter
 }
 
 /// <summary>One canary step: the traffic weight to reach, then how long to hold it while analysis runs.</summary>
-public sealed record CanaryStep(int Weight, TimeSpan Pause);
+public sealed record RolloutStep(int Weight, TimeSpan Pause);
 
 /// <summary>The rollout part of a GruModel spec, parsed: what the state machine needs and nothing of Kubernetes.</summary>
 /// <param name="Strategy">Canary or Recreate.</param>
@@ -36,15 +36,15 @@ public sealed record CanaryStep(int Weight, TimeSpan Pause);
 public sealed record RolloutPlan(
     RolloutStrategyKind Strategy,
     bool Paused,
-    IReadOnlyList<CanaryStep> Steps,
+    IReadOnlyList<RolloutStep> Steps,
     CanaryAnalysisSpec Analysis,
     TrafficRouter Router,
     bool Surge,
     TimeSpan ProgressDeadline)
 {
     /// <summary>Steps of a canary whose spec names none: 10% for 2m, then 50% for 5m (the docs/API.md example).</summary>
-    public static IReadOnlyList<CanaryStep> DefaultSteps { get; } =
-        [new CanaryStep(10, TimeSpan.FromMinutes(2)), new CanaryStep(50, TimeSpan.FromMinutes(5))];
+    public static IReadOnlyList<RolloutStep> DefaultSteps { get; } =
+        [new RolloutStep(10, TimeSpan.FromMinutes(2)), new RolloutStep(50, TimeSpan.FromMinutes(5))];
 
     /// <summary>A canary plan with the documented defaults.</summary>
     public static RolloutPlan Default { get; } = new(
@@ -52,5 +52,5 @@ public sealed record RolloutPlan(
         TimeSpan.FromMinutes(10));
 
     /// <summary>The steps the canary walks through.</summary>
-    public IReadOnlyList<CanaryStep> EffectiveSteps => Steps.Count == 0 ? DefaultSteps : Steps;
+    public IReadOnlyList<RolloutStep> EffectiveSteps => Steps.Count == 0 ? DefaultSteps : Steps;
 }
