@@ -49,8 +49,8 @@ public static class CanaryReplicaMath
         // With surge the split keeps the larger track at `replicas`: the smaller one is sized so that its share of
         // all ready pods is nearest the weight.
         return weight <= 50
-            ? new(replicas, Math.Clamp(Round(replicas * weight / (100.0 - weight)), 1, replicas))
-            : new(Math.Clamp(Round(replicas * (100.0 - weight) / weight), 1, replicas), replicas);
+            ? new(replicas, Nearest(replicas, weight))
+            : new(Nearest(replicas, 100 - weight), replicas);
     }
 
     /// <summary>
@@ -61,6 +61,16 @@ public static class CanaryReplicaMath
     {
         var total = Math.Max(stableReady, 0) + Math.Max(canaryReady, 0);
         return total == 0 ? 0 : Round(100.0 * Math.Max(canaryReady, 0) / total);
+    }
+
+    /// <summary>The pod count n in 1..replicas whose share n/(replicas+n) is nearest <paramref name="weight"/>%; the smaller on a tie.</summary>
+    private static int Nearest(int replicas, int weight)
+    {
+        var exact = replicas * weight / (100.0 - weight);
+        var low = Math.Clamp((int)Math.Floor(exact), 1, replicas);
+        var high = Math.Clamp(low + 1, 1, replicas);
+        double Miss(int n) => Math.Abs(100.0 * n / (replicas + n) - weight);
+        return Miss(high) < Miss(low) ? high : low;
     }
 
     private static int Round(double value) => (int)Math.Round(value, MidpointRounding.AwayFromZero);
