@@ -66,6 +66,7 @@ public static class CanaryRollout
             else
             {
                 if (_canary is { IsPromoting: true }) ContinuePromotion();
+                if (_canary is { IsPromoting: false }) FollowSpecSteps();
                 if (_canary is { IsPromoting: false }) FollowSpecModel();
                 if (_canary is null) StartOrHold();
                 if (_canary is { IsPromoting: false })
@@ -94,6 +95,20 @@ public static class CanaryRollout
             _rolledBack = null;
             // The aborted canary already numbered this model: keep its revision rather than count the model twice.
             if (input.Desired != _stable.Model) _stable = ended?.Model == input.Desired ? ended.Track : new TrackRevision(NextRevision(), input.Desired);
+        }
+
+        /// <summary>
+        /// Steps edited under a running canary: it stays at its step index (the last one if the list got shorter) and takes
+        /// that step's weight; a new weight is a new step start, reached again before its hold and analysis count.
+        /// </summary>
+        private void FollowSpecSteps()
+        {
+            var canary = _canary!;
+            var step = Math.Min(canary.Step, _steps.Count - 1);
+            if (step == canary.Step && _steps[step].Weight == canary.Weight) return;
+            _canary = canary with { Step = step, Weight = _steps[step].Weight, StepStartedAt = _now, StepReadyAt = null, NotReadySince = null };
+            Event(RolloutEventType.Normal, RolloutReasons.CanaryStepChanged,
+                $"spec.rollout.canary.steps changed: canary revision {canary.Revision} is now at step {step + 1}/{_steps.Count} at {_steps[step].Weight}%.");
         }
 
         /// <summary>spec.model moved while the canary runs: back to stable aborts it, anywhere else supersedes it.</summary>

@@ -149,6 +149,19 @@ public sealed class CanaryRolloutTransitionTests
                 Assert.Equal(B, d.Status.Stable!.Model);
             }) },
 
+        { "steps shortened under the canary: it takes the last step", () => With(Running(Canary(step: 1, readyAt: T0), canaryReady: 3, now: T0 + M), Plan with { Steps = [new RolloutStep(10, 2 * M)] }),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.CanaryStepChanged], Also: d =>
+            {
+                Assert.Equal(10, d.Status.Canary!.Weight);
+                Assert.Equal(T0 + M, d.Status.Canary.StepReadyAt); // its pods are there: reached at once, the hold starts again
+            }) },
+        { "a step's weight edited under the canary restarts the step", () => With(Running(Canary(readyAt: T0), now: T0 + M), Plan with { Steps = [new RolloutStep(20, 2 * M), new RolloutStep(50, 5 * M)] }),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.CanaryStepChanged], Also: d =>
+            {
+                Assert.Equal((20, T0 + M), (d.Status.Canary!.Weight, d.Status.Canary.StepStartedAt));
+                Assert.Empty(d.Actions.OfType<RunAnalysis>());
+            }) },
+
         // Analysis verdicts and the counters.
         { "one failed run below failureLimit is tolerated", () => ReadyAt(Canary(readyAt: T0), 30 * S, Run(T0 + 30 * S, Verdict.Failed)),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisRunFailed], Also: d =>
