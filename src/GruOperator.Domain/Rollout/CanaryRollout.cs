@@ -1,4 +1,3 @@
-using System.Globalization;
 using GruOperator.Domain.Analysis;
 using GruOperator.Domain.Conditions;
 
@@ -568,13 +567,8 @@ public static class CanaryRollout
             _requeue = _requeue is { } current && current < after ? current : after;
         }
 
-        private string NextRevision()
-        {
-            var revisions = new[] { _stable.Revision, _canary?.Revision, _rolledBack?.Revision, input.Status.Canary?.Revision, input.Status.RolledBack?.Revision }
-                .Concat(_history.Select(h => h.Revision))
-                .Select(r => long.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0);
-            return (revisions.Max() + 1).ToString(CultureInfo.InvariantCulture);
-        }
+        private string NextRevision() => RevisionPolicy.After(
+            [_stable.Revision, _canary?.Revision, _rolledBack?.Revision, input.Status.Canary?.Revision, input.Status.RolledBack?.Revision, .. _history.Select(h => h.Revision)]);
 
         private void AddHistory(string revision, ModelIdentity model, RolloutOutcome outcome, string reason, string message) =>
             _history = RolloutHistory.Add(_history, new HistoryEntry(revision, model, outcome, reason, message, _now));
