@@ -91,9 +91,13 @@ public static class CanaryRollout
                 End(RolloutOutcome.Aborted, RolloutReasons.RolledInPlace,
                     input.Replicas == 0 ? "spec.serving.replicas is 0: nothing to compare, the model rolls in place" : "spec.rollout.strategy is Recreate: the model rolls in place");
             }
+            // A canary (ended now, or rolled back earlier) already numbered this model: keep its revision rather than count the
+            // model twice.
+            var numbered = ended?.Model == input.Desired ? ended.Track
+                : _rolledBack?.Model == input.Desired ? new TrackRevision(_rolledBack.Revision, _rolledBack.Model)
+                : null;
             _rolledBack = null;
-            // The aborted canary already numbered this model: keep its revision rather than count the model twice.
-            if (input.Desired != _stable.Model) _stable = ended?.Model == input.Desired ? ended.Track : new TrackRevision(NextRevision(), input.Desired);
+            if (input.Desired != _stable.Model) _stable = numbered ?? new TrackRevision(NextRevision(), input.Desired);
         }
 
         /// <summary>

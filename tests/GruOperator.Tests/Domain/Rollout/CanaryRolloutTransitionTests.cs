@@ -45,6 +45,15 @@ public sealed class CanaryRolloutTransitionTests
             new Expect(ModelPhase.Healthy, "3", Events: []) },
         { "status lost while spec asks for B: canary at the next revision", () => Healthy() with { Status = RolloutState.Empty, Desired = B },
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.CanaryStarted]) },
+        { "status lost mid-canary: the running canary Deployment is taken over, not restarted", () => Running(Canary(readyAt: T0), now: T0 + M) with { Status = RolloutState.Empty },
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.CanaryStarted], Also: d =>
+            {
+                Assert.Equal(new EnsureCanary("4", B, 1), d.Single<EnsureCanary>());
+                Assert.Equal(T0 + M, d.Status.Canary!.StepReadyAt); // its ready pods count at once
+                Assert.Empty(d.Actions.OfType<DeleteCanary>());
+            }) },
+        { "Recreate forgets a rollback: the model rolls in place", () => With(RolledBackOnB(B), Plan with { Strategy = RolloutStrategyKind.Recreate }),
+            new Expect(ModelPhase.Healthy, "4", Events: [], Also: d => Assert.Null(d.Status.RolledBack)) },
         { "model source change starts a canary", () => Healthy() with { Desired = B },
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.CanaryStarted], Also: d =>
             {
