@@ -473,7 +473,7 @@ public static class CanaryRollout
             {
                 actions.Add(new EnsureStable(_stable.Revision, _stable.Model, input.Replicas));
             }
-            if (canary is not null) actions.Add(new EnsureCanary(canary.Revision, canary.Model, Split(canary).Canary));
+            if (canary is not null) actions.Add(new EnsureCanary(canary.Revision, canary.Model, CanaryReplicas(canary)));
             if (_plan.Router == TrafficRouter.GatewayApi && _plan.Strategy == RolloutStrategyKind.Canary)
             {
                 var weight = canary is null ? 0 : RouteWeight(canary);
@@ -553,6 +553,13 @@ public static class CanaryRollout
             : _plan.Surge && _plan.Router == TrafficRouter.Replicas && readyAtRevision < split.Canary ? input.Replicas
             : split.Stable;
 
+        /// <summary>
+        /// Canary pods to run. Without surge a promotion hands the canary's pods back at once: their GPUs are the room stable's
+        /// new pods need, and stable's old pods keep serving meanwhile (maxUnavailable 0). The Deployment itself goes only
+        /// once stable is ready at the new revision.
+        /// </summary>
+        private int CanaryReplicas(CanaryState canary) => canary.IsPromoting && !_plan.Surge ? 0 : Split(canary).Canary;
+
         /// <summary>Ready canary pods running this canary's revision (pods of a superseded template do not count).</summary>
         private int ReadyAtRevision(CanaryState canary) =>
             input.Canary is { } observed && observed.Workload.Revision == canary.Revision && observed.Model == canary.Model && observed.Workload.TemplateObserved
@@ -561,7 +568,8 @@ public static class CanaryRollout
 
         /// <summary>The weight on the route: the step's once its pods are ready, until then the previous step's.</summary>
         private int RouteWeight(CanaryState canary) =>
-            canary.StepReadyAt is not null || canary.IsPromoting ? canary.Weight
+            canary.IsPromoting ? (_plan.Surge ? canary.Weight : 0)
+            : canary.StepReadyAt is not null ? canary.Weight
             : canary.Step > 0 ? _steps[canary.Step - 1].Weight
             : 0;
 

@@ -150,6 +150,14 @@ public sealed class CanaryRolloutTransitionTests
                 Assert.Empty(d.Actions.OfType<DeleteCanary>());
                 Assert.Contains("2/3 stable replicas updated and ready", d.Message, StringComparison.Ordinal);
             }) },
+        { "surge false: promotion hands the canary's pods back for stable's new ones", () => With(Running(Canary(step: 1, readyAt: T0, promotion: RolloutReasons.AnalysisPassed), 3), Plan with { Surge = false, Router = TrafficRouter.GatewayApi }),
+            new Expect(ModelPhase.Promoting, "3", "4", 1, Events: [], Also: d =>
+            {
+                Assert.Equal(new EnsureStable("4", B, 3), d.Single<EnsureStable>());
+                Assert.Equal(new EnsureCanary("4", B, 0), d.Single<EnsureCanary>());
+                Assert.Equal(new SetTrafficWeights(100, 0), d.Single<SetTrafficWeights>());
+                Assert.Empty(d.Actions.OfType<DeleteCanary>());
+            }) },
         { "promotion completes once stable is ready at the new revision", () => Running(Canary(step: 1, readyAt: T0, promotion: RolloutReasons.AnalysisPassed), 3) with { Stable = Track("4", B, 3, 3) },
             new Expect(ModelPhase.Healthy, "4", Outcome: RolloutOutcome.Promoted, Reason: RolloutReasons.AnalysisPassed, Events: [RolloutReasons.Promoted], Also: d =>
             {
