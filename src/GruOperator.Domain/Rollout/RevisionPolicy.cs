@@ -19,4 +19,13 @@ public static class RevisionPolicy
         var sameModel = currentModelUri == desired.Uri && (currentSha256Hex ?? "") == (desired.Sha256Hex ?? "");
         return sameModel ? currentRevision : (current + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
+
+    /// <summary>
+    /// The revision for a model version new to the rollout: one more than any revision it has used, so a model tried after
+    /// a rolled-back or superseded canary never reuses that canary's number. Examples: ["3"] → "4"; ["3", "4", "5"] → "6";
+    /// nothing numbered yet (or only unparseable revisions) → "1".
+    /// </summary>
+    public static string After(IEnumerable<string?> used) =>
+        (used.Select(r => long.TryParse(r, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0)
+            .DefaultIfEmpty(0).Max() + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

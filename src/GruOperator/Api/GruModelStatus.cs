@@ -38,12 +38,16 @@ public sealed class GruModelStatus
     [Description("The running canary, if any.")]
     public CanaryStatus? Canary { get; set; }
 
+    /// <summary>The last rolled-back canary.</summary>
+    [Description("The last canary rolled back or aborted, while spec.model still names its model: it is not tried again until spec.model changes or serving.gru.dev/action=retry.")]
+    public RolledBackStatus? RolledBack { get; set; }
+
     /// <summary>Integrity check results.</summary>
     [Description("Results of the last integrity check of served models.")]
     public ServedModelsStatus? ServedModels { get; set; }
 
     /// <summary>Recent rollouts.</summary>
-    [Description("The last 10 rollouts, newest first.")]
+    [Description("The last 10 rollout events (promotions, rollbacks, aborts, supersessions, pauses, resumes, retries), newest first.")]
     [System.ComponentModel.DataAnnotations.MaxLength(10)]
     public List<RolloutRecord>? History { get; set; }
 }
@@ -93,25 +97,97 @@ public sealed class CanaryStatus
     [Description("Canary revision.")]
     public string? Revision { get; set; }
 
+    /// <summary>Source.</summary>
+    [Description("spec.model.source the canary serves.")]
+    public string? ModelSource { get; set; }
+
     /// <summary>Digest.</summary>
     [Description("sha256:<hex> of the canary model.")]
     public string? ModelDigest { get; set; }
 
     /// <summary>Step.</summary>
-    [Description("Index of the current step in spec.rollout.canary.steps.")]
+    [Description("Index (from 0) of the current step in spec.rollout.canary.steps.")]
     public int Step { get; set; }
 
-    /// <summary>Weight.</summary>
-    [Description("Current canary traffic weight in percent.")]
+    /// <summary>Asked weight.</summary>
+    [Description("Traffic weight the current step asks for, in percent.")]
     public int Weight { get; set; }
+
+    /// <summary>Served weight.</summary>
+    [Description("Traffic weight really served, in percent: the canary's share of ready pods (replicas routing) or the weight on the HTTPRoute (0 while no canary pod is ready).")]
+    public int EffectiveWeight { get; set; }
 
     /// <summary>Start.</summary>
     [Description("When the canary started.")]
     public DateTimeOffset? StartedAt { get; set; }
 
+    /// <summary>Step start.</summary>
+    [Description("When the current step started (its replicas were asked for).")]
+    public DateTimeOffset? StepStartedAt { get; set; }
+
+    /// <summary>Step reached.</summary>
+    [Description("When the canary first had all its pods ready at this step; the step's pause and analysis count from here.")]
+    public DateTimeOffset? StepReadyAt { get; set; }
+
+    /// <summary>Not ready since.</summary>
+    [Description("Since when the canary has not been ready at its step; progressDeadline counts from here.")]
+    public DateTimeOffset? NotReadySince { get; set; }
+
+    /// <summary>Pause reasons.</summary>
+    [Description("Why the canary is held: RolloutPaused (spec.rollout.paused) or AnalysisInconclusive (resume with serving.gru.dev/action=resume).")]
+    [ListMap("reason")]
+    public List<PauseConditionStatus>? PauseConditions { get; set; }
+
+    /// <summary>Promotion.</summary>
+    [Description("Set while stable is rolled to the canary's model: AnalysisPassed or PromotedByUser.")]
+    public string? Promotion { get; set; }
+
     /// <summary>Analysis.</summary>
     [Description("Analysis progress.")]
     public AnalysisStatus? Analysis { get; set; }
+}
+
+/// <summary>Why a canary is held.</summary>
+[Description("One reason the canary is held.")]
+public sealed class PauseConditionStatus
+{
+    /// <summary>Reason.</summary>
+    [System.ComponentModel.DataAnnotations.Required]
+    [Description("RolloutPaused or AnalysisInconclusive.")]
+    public string Reason { get; set; } = "";
+
+    /// <summary>Since.</summary>
+    [Description("When the hold began.")]
+    public DateTimeOffset? StartTime { get; set; }
+}
+
+/// <summary>The last rolled-back canary.</summary>
+[Description("A canary that was rolled back or aborted.")]
+public sealed class RolledBackStatus
+{
+    /// <summary>Revision.</summary>
+    [Description("Its revision.")]
+    public string? Revision { get; set; }
+
+    /// <summary>Source.</summary>
+    [Description("spec.model.source it served.")]
+    public string? ModelSource { get; set; }
+
+    /// <summary>Digest.</summary>
+    [Description("sha256:<hex> of its model, when known.")]
+    public string? ModelDigest { get; set; }
+
+    /// <summary>Reason.</summary>
+    [Description("AnalysisFailed, AnalysisInconclusive, CanaryUnschedulable, CanaryFailing, CanaryProgressDeadlineExceeded or AbortedByUser.")]
+    public string? Reason { get; set; }
+
+    /// <summary>Message.</summary>
+    [Description("What happened, naming the failing metrics with value, threshold, stable value and p-value.")]
+    public string? Message { get; set; }
+
+    /// <summary>Time.</summary>
+    [Description("When it was rolled back.")]
+    public DateTimeOffset? Time { get; set; }
 }
 
 /// <summary>Analysis progress.</summary>
@@ -222,27 +298,35 @@ public sealed class ServedModelsStatus
     public DateTimeOffset? LastCheck { get; set; }
 }
 
-/// <summary>A finished rollout.</summary>
-[Description("A finished rollout.")]
+/// <summary>A rollout event worth keeping.</summary>
+[Description("One entry of the rollout history.")]
 public sealed class RolloutRecord
 {
     /// <summary>Revision.</summary>
-    [Description("Revision rolled out.")]
+    [Description("The canary revision it concerns.")]
     public string? Revision { get; set; }
 
+    /// <summary>Source.</summary>
+    [Description("spec.model.source of that revision.")]
+    public string? ModelSource { get; set; }
+
     /// <summary>Digest.</summary>
-    [Description("Its model digest.")]
+    [Description("Its model digest, when known.")]
     public string? ModelDigest { get; set; }
 
     /// <summary>Outcome.</summary>
-    [Description("Promoted, RolledBack or Aborted.")]
+    [Description("Promoted, RolledBack, Aborted, Superseded, Paused, Resumed or Retried.")]
     public string? Outcome { get; set; }
 
     /// <summary>Reason.</summary>
-    [Description("Machine-readable reason, e.g. AnalysisPassed.")]
+    [Description("Machine-readable reason, e.g. AnalysisPassed, AnalysisFailed, PromotedByUser, ModelChanged.")]
     public string? Reason { get; set; }
 
-    /// <summary>Finished.</summary>
-    [Description("When it finished.")]
-    public DateTimeOffset? FinishedAt { get; set; }
+    /// <summary>Message.</summary>
+    [Description("What happened, in one sentence (for a rollback: the failing metrics with value, threshold, stable value and p-value).")]
+    public string? Message { get; set; }
+
+    /// <summary>Time.</summary>
+    [Description("When it happened.")]
+    public DateTimeOffset? Time { get; set; }
 }

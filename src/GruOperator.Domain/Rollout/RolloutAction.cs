@@ -1,0 +1,42 @@
+namespace GruOperator.Domain.Rollout;
+
+/// <summary>
+/// Something the reconciler must do in the cluster, as data. Ensure* actions are desired state, emitted on every
+/// decision (server-side apply makes repeats free); events are emitted once, on the transition that causes them.
+/// </summary>
+public abstract record RolloutAction;
+
+/// <summary>The stable Deployment serves <paramref name="Model"/> at <paramref name="Revision"/> with <paramref name="Replicas"/> pods.</summary>
+public sealed record EnsureStable(string Revision, ModelIdentity Model, int Replicas) : RolloutAction;
+
+/// <summary>The canary Deployment serves <paramref name="Model"/> at <paramref name="Revision"/> with <paramref name="Replicas"/> pods.</summary>
+public sealed record EnsureCanary(string Revision, ModelIdentity Model, int Replicas) : RolloutAction;
+
+/// <summary>The canary Deployment must not exist.</summary>
+public sealed record DeleteCanary : RolloutAction;
+
+/// <summary>The HTTPRoute's backendRefs carry exactly these weights (Gateway API routing only).</summary>
+public sealed record SetTrafficWeights(int Stable, int Canary) : RolloutAction;
+
+/// <summary>
+/// Run the canary analysis for <paramref name="Revision"/> at <paramref name="Step"/> over traffic since
+/// <paramref name="Since"/> (the previous run or the step's start) until <paramref name="Until"/>, and feed the run
+/// back as <see cref="RolloutInput.Analysis"/>.
+/// </summary>
+public sealed record RunAnalysis(string Revision, int Step, DateTimeOffset Since, DateTimeOffset Until) : RolloutAction;
+
+/// <summary>Kubernetes Event severity.</summary>
+public enum RolloutEventType
+{
+    /// <summary>Normal.</summary>
+    Normal,
+
+    /// <summary>Warning.</summary>
+    Warning,
+}
+
+/// <summary>Record a Kubernetes Event on the GruModel.</summary>
+public sealed record RecordEvent(RolloutEventType Type, string Reason, string Message) : RolloutAction;
+
+/// <summary>Remove the serving.gru.dev/action annotation: the command was acted on (or refused, with an event saying why).</summary>
+public sealed record AcknowledgeCommand(RolloutCommand Command) : RolloutAction;
