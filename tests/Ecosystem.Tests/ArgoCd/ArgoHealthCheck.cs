@@ -34,7 +34,7 @@ internal static class ArgoHealthCheck
                 if type(hs) ~= "table" then error("health.lua returned " .. type(hs) .. ", not a table") end
                 io.write(tostring(hs.status), "\0", tostring(hs.message))
                 """, cancellationToken);
-            var run = await ExternalTool.Lua.RunAsync([harness, scriptFile], work, cancellationToken);
+            var run = await ExternalTool.Lua.RunAsync([harness, scriptFile], work, cancellationToken: cancellationToken);
             if (run.ExitCode != 0) throw new InvalidOperationException($"lua5.1 failed on the health check: {run.Output}");
             var parts = run.Stdout.Split('\0');
             return parts.Length == 2 ? new HealthStatus(parts[0], parts[1]) : throw new InvalidOperationException($"unexpected harness output: {run.Output}");

@@ -25,8 +25,13 @@ internal sealed class ExternalTool
     /// <summary>promtool from Debian's prometheus package.</summary>
     public static ExternalTool Promtool => Find("promtool", "prometheus");
 
+    /// <summary>kubectl (1.32 on these machines) from PATH.</summary>
+    public static ExternalTool Kubectl => Find("kubectl", "kubectl");
+
     /// <summary>Runs the tool with <paramref name="arguments"/> in <paramref name="workingDirectory"/> and waits for it.</summary>
-    public async Task<ToolRun> RunAsync(IEnumerable<string> arguments, string? workingDirectory = null, CancellationToken cancellationToken = default)
+    public async Task<ToolRun> RunAsync(
+        IEnumerable<string> arguments, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null,
+        string? stdin = null, CancellationToken cancellationToken = default)
     {
         var start = new ProcessStartInfo(_path)
         {
@@ -35,8 +40,16 @@ internal sealed class ExternalTool
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
+        start.RedirectStandardInput = stdin is not null;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {_path}");
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin.AsMemory(), cancellationToken);
+            process.StandardInput.Close();
+        }
+
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
