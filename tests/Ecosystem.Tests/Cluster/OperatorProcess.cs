@@ -13,7 +13,14 @@ internal sealed class OperatorProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private OperatorProcess(Process process) => _process = process;
+    private OperatorProcess(Process process, int metricsPort)
+    {
+        _process = process;
+        MetricsPort = metricsPort;
+    }
+
+    /// <summary>Port of the operator's /metrics on 127.0.0.1.</summary>
+    public int MetricsPort { get; }
 
     /// <summary>What the operator wrote so far.</summary>
     public string Output
@@ -26,6 +33,7 @@ internal sealed class OperatorProcess : IAsyncDisposable
 
     public static OperatorProcess Start(string kubeconfig)
     {
+        var metricsPort = FreePort.Next();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -34,8 +42,8 @@ internal sealed class OperatorProcess : IAsyncDisposable
         };
         foreach (var argument in new[]
         {
-            BuildOutput.Locate("src/GruOperator", "gru-operator.dll"), "--kubeconfig", kubeconfig, "--leader-elect", "false",
-            "--metrics-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            BuildOutput.Locate("src/GruOperator", "gru-operator.dll"), "--kubeconfig", kubeconfig, "--leader-elect", "false", "--bind-address", "127.0.0.1",
+            "--metrics-port", metricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--health-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
         })
         {
@@ -43,7 +51,7 @@ internal sealed class OperatorProcess : IAsyncDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the operator");
-        var op = new OperatorProcess(process);
+        var op = new OperatorProcess(process, metricsPort);
         process.OutputDataReceived += (_, e) => op.Append(e.Data);
         process.ErrorDataReceived += (_, e) => op.Append(e.Data);
         process.BeginOutputReadLine();
