@@ -25,6 +25,9 @@ internal sealed class ExternalTool
     /// <summary>promtool from Debian's prometheus package.</summary>
     public static ExternalTool Promtool => Find("promtool", "prometheus");
 
+    /// <summary>The dotnet host, to run built tools (kubectl-gru.dll) as their own processes.</summary>
+    public static ExternalTool Dotnet => Find("dotnet", "the .NET SDK");
+
     /// <summary>kubectl (1.32 on these machines) from PATH.</summary>
     public static ExternalTool Kubectl => Find("kubectl", "kubectl");
 
