@@ -8,6 +8,7 @@ namespace Ecosystem.Tests.ArgoCd;
 /// The claim behind "no ignoreDifferences needed" in the README: the operator never writes spec, so an Argo CD sync
 /// (a server-side apply under Argo CD's field manager) of a reconciled GruModel finds nothing to change.
 /// </summary>
+[Collection(ProcessCollection.Name)]
 public sealed class GitOpsDriftTests
 {
     private const string ArgoManager = "argocd-controller";   // the field manager Argo CD's server-side sync uses

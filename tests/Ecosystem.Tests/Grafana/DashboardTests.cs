@@ -11,6 +11,7 @@ namespace Ecosystem.Tests.Grafana;
 /// and a canary track under load) and the real operator reconciling a GruModel: each parses and runs without error,
 /// and each that reads only metrics exported today returns series.
 /// </summary>
+[Collection(ProcessCollection.Name)]
 public sealed class DashboardTests
 {
     private const string Namespace = "ml";

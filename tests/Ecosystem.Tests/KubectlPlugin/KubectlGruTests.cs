@@ -1,9 +1,11 @@
+using Ecosystem.Tests.Cluster;
 using System.Text;
 using System.Text.Json;
 
 namespace Ecosystem.Tests.KubectlPlugin;
 
 /// <summary>`kubectl gru` as a user runs it: the built executable against LocalCluster through a kubeconfig.</summary>
+[Collection(ProcessCollection.Name)]
 public sealed class KubectlGruTests(KubectlGruFixture fixture) : IClassFixture<KubectlGruFixture>
 {
     private static CancellationToken Deadline => new CancellationTokenSource(TimeSpan.FromMinutes(1)).Token;

@@ -9,6 +9,7 @@ namespace Ecosystem.Tests.Monitoring;
 /// installs, re-applies without a diff, and its monitors select what really exists: the operator's metrics Service and
 /// pods, and the serving pods the operator creates for a GruModel (named port "metrics").
 /// </summary>
+[Collection(ProcessCollection.Name)]
 public sealed partial class MonitoringOverlayTests
 {
     /// <summary>
