@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 SAMPLE_MODEL := config/samples/models/sample-gru.onnx
 
-.PHONY: all build test serve bench build-gpu cluster run manifests deps clean
+.PHONY: all build test serve bench build-gpu cluster run manifests deps clean install
 
 all: build
 
@@ -51,3 +51,12 @@ manifests:
 clean:
 	$(DOTNET) clean GruOperator.sln -c $(CONFIG)
 	rm -rf out artifacts
+
+## `kubectl gru`: publishes kubectl-gru to $(PREFIX)/lib/kubectl-gru and links it as $(PREFIX)/bin/kubectl-gru,
+## where kubectl finds plugins (PREFIX=$(HOME)/.local by default; make sure $(PREFIX)/bin is on PATH).
+PREFIX ?= $(HOME)/.local
+install:
+	$(DOTNET) publish src/KubectlGru -c $(CONFIG) -o $(PREFIX)/lib/kubectl-gru
+	mkdir -p $(PREFIX)/bin
+	ln -sf $(PREFIX)/lib/kubectl-gru/kubectl-gru $(PREFIX)/bin/kubectl-gru
+	@echo "installed $(PREFIX)/bin/kubectl-gru; try: kubectl gru list -A"
