@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using GruRegistry.References;
@@ -155,13 +156,13 @@ public sealed partial class DistributionClient
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            long written = 0;
+            var written = new StrongBox<long>(0); // bytes hashed and written so far, kept when a read breaks off
             await using (var file = OpenForWrite(partial, repository))
             {
                 for (var resumes = 0; ; resumes++)
                 {
-                    var offset = written;
-                    using var response = await SendAsync(
+                    var offset = written.Value;
+                    using var response = await ResumeAsync(offset, repository, digest, () => SendAsync(
                         () =>
                         {
                             var request = new HttpRequestMessage(HttpMethod.Get, BlobUri(repository, digest));
@@ -172,7 +173,7 @@ public sealed partial class DistributionClient
 
                             return request;
                         },
-                        repository, PullScope(repository), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                        repository, PullScope(repository), HttpCompletionOption.ResponseHeadersRead, cancellationToken)).ConfigureAwait(false);
                     if (!response.IsSuccessStatusCode)
                     {
                         throw await ErrorAsync(response, repository, $"blob {digest}", cancellationToken).ConfigureAwait(false);
@@ -184,24 +185,24 @@ public sealed partial class DistributionClient
                         hash.GetHashAndReset();
                         file.SetLength(0);
                         file.Position = 0;
-                        written = 0;
+                        written.Value = 0;
                     }
 
                     try
                     {
                         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                        written = await CopyAsync(body, file, hash, buffer, written, expectedSize, repository, digest, progress, cancellationToken).ConfigureAwait(false);
+                        await CopyAsync(body, file, hash, buffer, written, expectedSize, repository, digest, progress, cancellationToken).ConfigureAwait(false);
                         break;
                     }
                     catch (Exception ex) when (ex is IOException or HttpRequestException && resumes < _options.MaxRetries && !cancellationToken.IsCancellationRequested)
                     {
-                        Log.DownloadInterrupted(_logger, repository.ToString(), digest.ToString(), written, ex.Message);
+                        Log.DownloadInterrupted(_logger, repository.ToString(), digest.ToString(), written.Value, ex.Message);
                         await Task.Delay(_options.RetryBaseDelay * (1 << resumes), cancellationToken).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (ex is IOException or HttpRequestException)
                     {
                         throw new RegistryException(RegistryErrorKind.Unreachable,
-                            $"{repository}: the download of blob {digest} broke off after {written} bytes: {ex.Message}", ex);
+                            $"{repository}: the download of blob {digest} broke off after {written.Value} bytes: {ex.Message}", ex);
                     }
                 }
 
@@ -209,10 +210,10 @@ public sealed partial class DistributionClient
             }
 
             var actual = Sha256Digest.FromHash(hash.GetHashAndReset());
-            if (expectedSize is { } size && written != size)
+            if (expectedSize is { } size && written.Value != size)
             {
                 throw new RegistryException(RegistryErrorKind.DigestMismatch,
-                    $"{repository}: blob {digest} has {written} bytes, but the manifest says {size}; refusing it");
+                    $"{repository}: blob {digest} has {written.Value} bytes, but the manifest says {size}; refusing it");
             }
 
             if (actual != digest)
@@ -222,7 +223,7 @@ public sealed partial class DistributionClient
             }
 
             File.Move(partial, full, overwrite: true);
-            return written;
+            return written.Value;
         }
         catch
         {
@@ -384,6 +385,19 @@ public sealed partial class DistributionClient
         }
     }
 
+    /// <summary>Says, when a resumed download cannot even start, that the pull broke off mid-way.</summary>
+    private static async Task<HttpResponseMessage> ResumeAsync(long offset, OciReference repository, Sha256Digest digest, Func<Task<HttpResponseMessage>> send)
+    {
+        try
+        {
+            return await send().ConfigureAwait(false);
+        }
+        catch (RegistryException ex) when (offset > 0)
+        {
+            throw new RegistryException(ex.Kind, $"{repository}: the download of blob {digest} broke off after {offset} bytes and could not resume: {ex.Message}", ex);
+        }
+    }
+
     private HttpRequestMessage Upload(HttpMethod method, Uri uri, Stream source, long offset, long length, IProgress<long>? progress, bool contentRange)
     {
         source.Seek(offset, SeekOrigin.Begin);
@@ -450,8 +464,8 @@ public sealed partial class DistributionClient
         response.Headers.TryGetValues("Docker-Content-Digest", out var values)
         && Sha256Digest.TryParse(values.FirstOrDefault(), out var digest, out _) ? digest : null;
 
-    private async Task<long> CopyAsync(
-        Stream body, FileStream file, IncrementalHash hash, byte[] buffer, long written, long? expectedSize,
+    private async Task CopyAsync(
+        Stream body, FileStream file, IncrementalHash hash, byte[] buffer, StrongBox<long> written, long? expectedSize,
         OciReference repository, Sha256Digest digest, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         // A stalled body is a timeout too: each read gets AttemptTimeout, not the whole (possibly large) transfer.
@@ -467,24 +481,24 @@ public sealed partial class DistributionClient
             catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
                 throw new RegistryException(RegistryErrorKind.Timeout,
-                    $"{repository}: the download of blob {digest} stalled for {_options.AttemptTimeout.TotalSeconds:0.#}s after {written} bytes", ex);
+                    $"{repository}: the download of blob {digest} stalled for {_options.AttemptTimeout.TotalSeconds:0.#}s after {written.Value} bytes", ex);
             }
 
             if (read == 0)
             {
-                return written;
+                return;
             }
 
             hash.AppendData(buffer, 0, read);
             await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-            written += read;
-            if (written > expectedSize)
+            written.Value += read;
+            if (written.Value > expectedSize)
             {
                 throw new RegistryException(RegistryErrorKind.DigestMismatch,
                     $"{repository}: blob {digest} is longer than the {expectedSize} bytes the manifest says; refusing it");
             }
 
-            progress?.Report(written);
+            progress?.Report(written.Value);
         }
     }
 
