@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using System.Text;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 
 namespace TestSupport;
 
@@ -69,6 +70,16 @@ public sealed class RegistryProcess : IAsyncDisposable
         }, cancellationToken);
     }
 
+    /// <summary>
+    /// A registry without auth serving https with a server certificate for 127.0.0.1 issued by a CA generated here;
+    /// <see cref="CaCertificateFile"/> is that CA's PEM, for clients to trust.
+    /// </summary>
+    public static Task<RegistryProcess> StartWithTlsAsync(CancellationToken cancellationToken) =>
+        StartAsync(_ => "", cancellationToken, tls: true);
+
+    /// <summary>PEM of the CA that issued the registry's certificate (TLS registries only).</summary>
+    public string? CaCertificateFile { get; private set; }
+
     /// <summary>The file holding a blob in the registry's storage (to corrupt it in tests).</summary>
     public string BlobDataPath(string digest)
     {
@@ -112,7 +123,7 @@ public sealed class RegistryProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<RegistryProcess> StartAsync(Func<string, string> authSection, CancellationToken cancellationToken)
+    private static async Task<RegistryProcess> StartAsync(Func<string, string> authSection, CancellationToken cancellationToken, bool tls = false)
     {
         FindBinary();
         Exception? last = null;
@@ -127,8 +138,12 @@ public sealed class RegistryProcess : IAsyncDisposable
                 $"storage:\n  filesystem:\n    rootdirectory: {Path.Combine(directory, "data")}\n  delete:\n    enabled: true\n" +
                 "  cache:\n    blobdescriptor: inmemory\n" +
                 $"http:\n  addr: 127.0.0.1:{port}\n  secret: gru-test-secret\n" +
+                (tls ? TlsSection(directory) : "") +
                 authSection(directory), cancellationToken);
-            var registry = new RegistryProcess(null!, directory, config, port);
+            var registry = new RegistryProcess(null!, directory, config, port)
+            {
+                CaCertificateFile = tls ? Path.Combine(directory, "ca.pem") : null,
+            };
             registry._process = Launch(config, registry);
             try
             {
@@ -143,6 +158,29 @@ public sealed class RegistryProcess : IAsyncDisposable
         }
 
         throw new InvalidOperationException("docker-registry did not start after 3 attempts", last);
+    }
+
+    /// <summary>Writes ca.pem and a server certificate for 127.0.0.1 (ECDSA P-256) it issued; returns the tls config lines.</summary>
+    private static string TlsSection(string directory)
+    {
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var caRequest = new CertificateRequest("CN=gru test registry CA", caKey, HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2));
+
+        using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var serverRequest = new CertificateRequest("CN=127.0.0.1", serverKey, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(System.Net.IPAddress.Loopback);
+        serverRequest.CertificateExtensions.Add(names.Build());
+        serverRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        using var server = serverRequest.Create(ca, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(1), RandomNumberGenerator.GetBytes(16));
+
+        File.WriteAllText(Path.Combine(directory, "ca.pem"), ca.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(directory, "server.pem"), server.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(directory, "server.key"), serverKey.ExportPkcs8PrivateKeyPem());
+        return $"  tls:\n    certificate: {Path.Combine(directory, "server.pem")}\n    key: {Path.Combine(directory, "server.key")}\n";
     }
 
     private static Process Launch(string config, RegistryProcess registry)
@@ -161,7 +199,10 @@ public sealed class RegistryProcess : IAsyncDisposable
 
     private async Task WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        // Readiness only: the certificate is checked by the tests, not here.
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
+        var scheme = CaCertificateFile is null ? "http" : "https";
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
@@ -173,7 +214,7 @@ public sealed class RegistryProcess : IAsyncDisposable
             try
             {
                 // 200 without auth, 401 with: either way it answers the API.
-                using var response = await http.GetAsync(new Uri($"http://{Host}/v2/"), cancellationToken);
+                using var response = await http.GetAsync(new Uri($"{scheme}://{Host}/v2/"), cancellationToken);
                 return;
             }
             catch (HttpRequestException)

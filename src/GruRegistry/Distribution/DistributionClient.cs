@@ -369,8 +369,11 @@ public sealed partial class DistributionClient
             catch (HttpRequestException ex)
             {
                 request.Dispose();
+                var hint = ex.InnerException is System.Security.Authentication.AuthenticationException
+                    ? "; if the registry's certificate comes from a private CA, trust it with Registry:CaCertificateFile (gru-model --ca-file)"
+                    : "";
                 throw new RegistryException(RegistryErrorKind.Unreachable,
-                    $"{reference}: the registry {reference.Registry} is unreachable: {OneLine(ex)}", ex);
+                    $"{reference}: the registry {reference.Registry} is unreachable: {OneLine(ex)}{hint}", ex);
             }
 
             if (response.StatusCode == HttpStatusCode.Unauthorized && attempt == 0

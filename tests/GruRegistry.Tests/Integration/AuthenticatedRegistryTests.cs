@@ -146,3 +146,39 @@ public sealed class TokenAuthRegistryTests : IAsyncLifetime
         Assert.Contains("repository:models/recs:pull", error.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The real registry over https with a certificate from a private CA: trusted with the CA file, refused without.</summary>
+public sealed class TlsRegistryTests : IAsyncLifetime
+{
+    private RegistryProcess _registry = null!;
+
+    public async Task InitializeAsync() => _registry = await RegistryProcess.StartWithTlsAsync(CancellationToken.None);
+
+    public async Task DisposeAsync() => await _registry.DisposeAsync();
+
+    [Fact]
+    public async Task TrustsTheRegistryThroughTheCustomCaFile()
+    {
+        var model = await GruTestModels.WriteAsync();
+        var reference = OciReference.Parse($"oci://{_registry.Host}/models/recs:1.0");
+        using var clients = new RegistryClients("plain-http-for-no-one:1", o => o.CaCertificateFile = _registry.CaCertificateFile);
+
+        var pushed = await clients.Models().PushAsync(model.Path, TestArtifacts.Config(), reference, null, null, CancellationToken.None);
+        var resolved = await clients.Models().ResolveAsync(reference, CancellationToken.None);
+
+        Assert.Equal(pushed.ManifestDigest, resolved.ManifestDigest);
+    }
+
+    [Fact]
+    public async Task WithoutTheCaTheCertificateIsRefusedClearly()
+    {
+        var reference = OciReference.Parse($"oci://{_registry.Host}/models/recs:1.0");
+        using var clients = new RegistryClients("plain-http-for-no-one:1", o => o.MaxRetries = 0);
+
+        var error = await Assert.ThrowsAsync<RegistryException>(() => clients.Models().ResolveAsync(reference, CancellationToken.None));
+
+        Assert.Equal(RegistryErrorKind.Unreachable, error.Kind);
+        Assert.StartsWith($"{reference}: the registry {_registry.Host} is unreachable: The SSL connection could not be established", error.Message, StringComparison.Ordinal);
+        Assert.Contains("trust it with Registry:CaCertificateFile (gru-model --ca-file)", error.Message, StringComparison.Ordinal);
+    }
+}
