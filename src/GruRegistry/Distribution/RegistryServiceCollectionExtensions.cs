@@ -57,7 +57,11 @@ public static class RegistryServiceCollectionExtensions
             sp.GetRequiredService<IHttpClientFactory>(), sp.GetRequiredService<IOptions<RegistryOptions>>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
 
-        services.AddHttpClient(HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan) // the pipeline owns timeouts
+        services.AddHttpClient(HttpClientName, client =>
+            {
+                client.Timeout = Timeout.InfiniteTimeSpan; // the pipeline owns timeouts
+                client.DefaultRequestHeaders.UserAgent.ParseAdd("gru-registry/1"); // so registry logs say who pulled
+            })
             .ConfigurePrimaryHttpMessageHandler(sp => CustomCertificateAuthority.Handler(sp.GetRequiredService<IOptions<RegistryOptions>>().Value.CaCertificateFile))
             .AddResilienceHandler("registry", (pipeline, context) =>
             {
