@@ -544,7 +544,7 @@ public sealed partial class DistributionClient
         return response.StatusCode switch
         {
             HttpStatusCode.Unauthorized => new RegistryException(RegistryErrorKind.Unauthorized,
-                $"{reference}: {what}: the registry refused access ({status}); give credentials (username/password or a dockerconfigjson) that may read it"),
+                $"{reference}: {what}: the registry refused access ({status}); give credentials (username/password or a dockerconfigjson) with access to {reference.Repository}"),
             HttpStatusCode.Forbidden => new RegistryException(RegistryErrorKind.Forbidden,
                 $"{reference}: {what}: the registry forbids it ({status}); the credentials lack permission on {reference.Repository}"),
             HttpStatusCode.NotFound => new RegistryException(RegistryErrorKind.NotFound, $"{reference}: {what} not found ({status})"),
