@@ -15,3 +15,7 @@ dotnet run -c Release --project bench/GruOperator.Bench -- 1000 10 "$PWD/bench/r
 
 # Canary analysis: breach-to-Failed time and false Failed verdicts (about 10 min; --quick for a smoke run).
 dotnet run -c Release --project bench/AnalysisBench -- --out bench/results
+
+# Registry: pull of a ~100 MB model with the GruRegistry client vs curl of the same blob (bench/results/registry-pull.md).
+dotnet build bench/RegistryBench -c Release -v quiet -nologo
+dotnet bench/RegistryBench/bin/Release/net10.0/RegistryBench.dll --output bench/results

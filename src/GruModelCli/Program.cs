@@ -4,7 +4,9 @@ using GruOnnx.Models;
 using GruOnnx.Writing;
 
 // gru-model: writes an ONNX GRU model with seeded random weights, so tests, benchmarks and the
-// sample model never need Python or a training run.
+// sample model never need Python or a training run; `push`, `pull` and `inspect` publish models to an
+// OCI registry and get them back verified (RegistryCommands.cs). Writing stays the root command so
+// `gru-model --output model.onnx ...` keeps working as before.
 var output = new Option<FileInfo>("--output", "-o") { Description = "Path of the .onnx file to write.", Required = true };
 var inputSize = new Option<int>("--input-size") { Description = "Features per time step (I).", DefaultValueFactory = _ => 8 };
 var hiddenSize = new Option<int>("--hidden-size") { Description = "Hidden units per direction (H).", DefaultValueFactory = _ => 32 };
@@ -15,10 +17,14 @@ var sequenceLengths = new Option<bool>("--sequence-lengths") { Description = "Ad
 var denseOutputs = new Option<int>("--dense-outputs") { Description = "Outputs of a dense head on the final hidden state; 0 = no head, output is every step.", DefaultValueFactory = _ => 0 };
 var seed = new Option<int>("--seed") { Description = "Seed of the weight generator; the same flags always give the same file.", DefaultValueFactory = _ => 1 };
 
-var root = new RootCommand("Writes an ONNX GRU model (opset 17, standard GRU operator) with seeded random weights.")
+var root = new RootCommand("Writes an ONNX GRU model (opset 17, standard GRU operator) with seeded random weights; push, pull and inspect talk to OCI registries.")
 {
     output, inputSize, hiddenSize, layers, direction, linearBeforeReset, sequenceLengths, denseOutputs, seed,
 };
+foreach (var command in GruModelCli.RegistryCommands.Create())
+{
+    root.Subcommands.Add(command);
+}
 
 root.SetAction(async (parse, cancellationToken) =>
 {

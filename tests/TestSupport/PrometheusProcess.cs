@@ -17,7 +17,7 @@ public sealed class PrometheusProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly string _directory;
-    private readonly StringBuilder _log = new();
+    private readonly ProcessLog _log = new();
 
     private PrometheusProcess(Process process, string directory, Uri address)
     {
@@ -33,26 +33,10 @@ public sealed class PrometheusProcess : IAsyncDisposable
     public bool IsRunning => !_process.HasExited;
 
     /// <summary>What Prometheus logged so far, for assertion messages.</summary>
-    public string Log
-    {
-        get
-        {
-            lock (_log)
-            {
-                return _log.ToString();
-            }
-        }
-    }
+    public string Log => _log.ToString();
 
     /// <summary>The binary: /usr/bin/prometheus or the first one on PATH.</summary>
-    public static string FindBinary()
-    {
-        var candidates = new[] { "/usr/bin/prometheus" }
-            .Concat((Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
-                .Select(dir => Path.Combine(dir, "prometheus")));
-        return candidates.FirstOrDefault(File.Exists)
-            ?? throw new InvalidOperationException("the prometheus binary is not installed; run `bash tests/deps.sh` (apt-get install prometheus)");
-    }
+    public static string FindBinary() => InstalledBinary.Find("prometheus", "prometheus");
 
     /// <summary>Starts Prometheus scraping <paramref name="targets"/> every second and waits until it is ready.</summary>
     public static async Task<PrometheusProcess> StartAsync(IReadOnlyList<ScrapeTarget> targets, CancellationToken cancellationToken)
@@ -79,10 +63,7 @@ public sealed class PrometheusProcess : IAsyncDisposable
             };
             var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {binary}");
             var prometheus = new PrometheusProcess(process, directory, new Uri($"http://127.0.0.1:{port}/"));
-            process.ErrorDataReceived += (_, e) => prometheus.Append(e.Data);
-            process.OutputDataReceived += (_, e) => prometheus.Append(e.Data);
-            process.BeginErrorReadLine();
-            process.BeginOutputReadLine();
+            prometheus._log.Attach(process);
             try
             {
                 await prometheus.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken);
@@ -207,21 +188,5 @@ public sealed class PrometheusProcess : IAsyncDisposable
         }
 
         throw new InvalidOperationException($"prometheus was not ready within {timeout}: {Log}");
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_log)
-        {
-            if (_log.Length < 64_000)
-            {
-                _log.AppendLine(line);
-            }
-        }
     }
 }

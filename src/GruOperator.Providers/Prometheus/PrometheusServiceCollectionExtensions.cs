@@ -1,6 +1,5 @@
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using GruOperator.Domain.Analysis;
+using GruRegistry.Tls;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
@@ -69,7 +68,7 @@ public static class PrometheusServiceCollectionExtensions
             sp.GetRequiredService<IHttpClientFactory>(), sp.GetRequiredService<IOptionsMonitor<PrometheusOptions>>(), sp.GetRequiredService<ILoggerFactory>()));
 
         services.AddHttpClient(HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan) // the pipeline owns timeouts
-            .ConfigurePrimaryHttpMessageHandler(sp => PrimaryHandler(sp.GetRequiredService<IOptions<PrometheusOptions>>().Value))
+            .ConfigurePrimaryHttpMessageHandler(sp => CustomCertificateAuthority.Handler(sp.GetRequiredService<IOptions<PrometheusOptions>>().Value.CaCertificateFile))
             .AddResilienceHandler("prometheus", (pipeline, context) =>
             {
                 var o = context.ServiceProvider.GetRequiredService<IOptions<PrometheusOptions>>().Value;
@@ -91,39 +90,5 @@ public static class PrometheusServiceCollectionExtensions
                 pipeline.AddTimeout(o.AttemptTimeout);
             });
         return services;
-    }
-
-    private static SocketsHttpHandler PrimaryHandler(PrometheusOptions options)
-    {
-        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
-        if (options.CaCertificateFile is { Length: > 0 } file)
-        {
-            var authorities = new X509Certificate2Collection();
-            authorities.ImportFromPemFile(file);
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                TrustedByCustomAuthority(certificate as X509Certificate2, errors, authorities);
-        }
-
-        return handler;
-    }
-
-    /// <summary>Accepts a server certificate that chains to one of <paramref name="authorities"/>; a wrong host name still fails.</summary>
-    internal static bool TrustedByCustomAuthority(X509Certificate2? certificate, SslPolicyErrors errors, X509Certificate2Collection authorities)
-    {
-        if (errors == SslPolicyErrors.None)
-        {
-            return true;
-        }
-
-        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
-        {
-            return false;
-        }
-
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(certificate);
     }
 }
