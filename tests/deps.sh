@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the real components the tests talk to, when they are missing: Prometheus and the
-# OCI registry (Distribution 2.8) from Debian's packages. kubectl is expected on PATH.
+# Installs the real components the tests talk to, when they are missing: Prometheus, the
+# OCI registry (Distribution 2.8) and etcd (for the real control-plane lane) from Debian's packages, and xz to
+# unpack kube-apiserver/kube-controller-manager (tests/envtest-assets.sh). kubectl is expected on PATH.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(prometheus)
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ] || need+=(etcd-server)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
