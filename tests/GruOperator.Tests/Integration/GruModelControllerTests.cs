@@ -216,6 +216,29 @@ public abstract class GruModelControllerTests
     }
 
     [Fact]
+    public async Task OwnedObjectsAreGarbageCollectedThroughTheirOwnerReferencesWhenNoOperatorRuns()
+    {
+        await using var harness = await StartHarnessAsync();
+        var op = await harness.StartOperatorAsync();
+        await harness.CreateAsync(Models.Cpu("orphan", harness.Namespace));
+        await harness.WaitForStatusAsync(harness.Namespace, "orphan", m => m.Status!.Stable is not null && m.Metadata.Finalizers?.Contains(WorkloadFinalizer.Name) == true, "owned objects and finalizer");
+        Assert.NotNull(await harness.ServiceAsync(harness.Namespace, "orphan"));
+        await harness.StopOperatorAsync(op);
+
+        // Without the operator the finalizer cannot run: take it off, as an admin would, and delete. Only the garbage
+        // collector, following the ownerReferences the operator wrote, can remove the Deployment, its pods and the Service.
+        await harness.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch("""{"metadata":{"finalizers":null}}""", V1Patch.PatchType.MergePatch),
+            GruModel.Group, GruModel.Version, harness.Namespace, GruModel.Plural, "orphan");
+        await harness.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(GruModel.Group, GruModel.Version, harness.Namespace, GruModel.Plural, "orphan");
+
+        await Poll.UntilAsync(async () => await harness.DeploymentAsync(harness.Namespace, "orphan-stable") is null ? "gone" : null, _ => true, OperatorHarness.Timeout, "the Deployment to be collected");
+        await Poll.UntilAsync(async () => await harness.ServiceAsync(harness.Namespace, "orphan") is null ? "gone" : null, _ => true, OperatorHarness.Timeout, "the Service to be collected");
+        await Poll.UntilAsync(async () => (await harness.Client.CoreV1.ListNamespacedPodAsync(harness.Namespace, labelSelector: $"{Labels.Model}=orphan")).Items.Count == 0 ? "gone" : null,
+            _ => true, OperatorHarness.Timeout, "the pods to be collected");
+    }
+
+    [Fact]
     public async Task OnlyTheLeaderActsAndTheOtherTakesOverWhenItStops()
     {
         await using var harness = await StartHarnessAsync();

@@ -3,7 +3,8 @@ namespace TestSupport.ControlPlane;
 /// <summary>
 /// Where the control-plane binaries are, by the envtest convention: <c>KUBEBUILDER_ASSETS</c> names a directory holding
 /// <c>kube-apiserver</c> (and <c>kube-controller-manager</c>, and optionally <c>etcd</c>); etcd otherwise comes from
-/// <c>/usr/bin/etcd</c> (Debian's etcd-server) or PATH.
+/// <c>/usr/bin/etcd</c> (Debian's etcd-server) or PATH. Without the variable, the repository's <c>.tmp/envtest</c>
+/// (what <c>make test</c> unpacks) is used when it exists.
 /// </summary>
 public sealed record ControlPlaneAssets(string Etcd, string KubeApiServer, string KubeControllerManager)
 {
@@ -14,6 +15,13 @@ public sealed record ControlPlaneAssets(string Etcd, string KubeApiServer, strin
     public static ControlPlaneAssets Find()
     {
         var assets = Environment.GetEnvironmentVariable(AssetsVariable);
+        // Running tests from an IDE after one `make test`: use what it unpacked.
+        var unpacked = Path.Combine(Repository.Root, ".tmp", "envtest");
+        if (string.IsNullOrWhiteSpace(assets) && File.Exists(Path.Combine(unpacked, "kube-apiserver")))
+        {
+            assets = unpacked;
+        }
+
         var missing = new List<string>();
         string? apiServer = null, controllerManager = null, etcdInAssets = null;
         if (string.IsNullOrWhiteSpace(assets))
