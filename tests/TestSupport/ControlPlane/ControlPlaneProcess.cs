@@ -20,6 +20,8 @@ internal sealed class ControlPlaneProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int Id => _process.Id;
+
     public int ExitCode => _process.ExitCode;
 
     /// <summary>The last part of what the process wrote to stdout and stderr.</summary>

@@ -54,7 +54,9 @@ public sealed class KubeControlPlane : IAsyncDisposable
     public static async Task<KubeControlPlane> StartAsync(CancellationToken cancellationToken = default)
     {
         var assets = ControlPlaneAssets.Find();
-        var directory = Directory.CreateTempSubdirectory("gru-envtest-").FullName;
+        AbandonedControlPlanes.Reap();
+        var directory = Directory.CreateTempSubdirectory(AbandonedControlPlanes.Prefix).FullName;
+        AbandonedControlPlanes.Own(directory);
         var credentials = ControlPlaneCredentials.Create(Path.Combine(directory, "pki"));
         var plane = new KubeControlPlane(directory, assets, credentials, FreePort.Next(), FreePort.Next());
         try
@@ -171,6 +173,7 @@ public sealed class KubeControlPlane : IAsyncDisposable
             "--listen-peer-urls", $"http://127.0.0.1:{FreePort.Next()}",
             "--initial-cluster-state", "new", "--log-level", "warn",
         ], _directory);
+        AbandonedControlPlanes.Record(_directory, _etcd);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         await WaitUntilAsync(_etcd, async () => (await http.GetAsync($"{client}/health", cancellationToken)).IsSuccessStatusCode, cancellationToken);
     }
@@ -190,6 +193,7 @@ public sealed class KubeControlPlane : IAsyncDisposable
             $"--cert-dir={Path.Combine(_directory, "certs")}", "--profiling=false",
             $"--audit-policy-file={AuditPolicyFile()}", $"--audit-log-path={AuditLogPath}", "--audit-log-mode=blocking",
         ], _directory);
+        AbandonedControlPlanes.Record(_directory, _apiServer);
         using var handler = new HttpClientHandler
         {
             ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert is not null && TrustedByCa(cert),
@@ -209,6 +213,7 @@ public sealed class KubeControlPlane : IAsyncDisposable
             "--use-service-account-credentials=false",
             "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-route,-service,-attachdetach,-persistentvolume-binder,-ttl",
         ], _directory);
+        AbandonedControlPlanes.Record(_directory, _controllerManager);
 
         // The ServiceAccount controller creating default/default shows the controller manager is up and acting.
         using var client = new Kubernetes(ClientConfiguration);
