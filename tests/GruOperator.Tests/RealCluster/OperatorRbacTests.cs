@@ -90,6 +90,8 @@ public sealed class OperatorRbacTests(KubeApiServerFixture cluster)
         var requests = AuditEvents().Where(e => e.User == ServiceAccountUser).ToList();
         Assert.Contains(requests, r => r.Resource == "leases" && r.Verb is "create" or "update" && r.Code < 300);
         Assert.Contains(requests, r => r.Resource == "grumodels" && r.Subresource == "status" && r.Code < 300);
+        Assert.Contains(requests, r => r.Resource == "grumodels" && r.Subresource is null && r.Verb == "patch" && r.Code < 300); // the finalizer
+        Assert.Contains(requests, r => r.Resource == "deployments" && r.Verb == "patch" && r.Code < 300); // server-side apply, blockOwnerDeletion set
         Assert.Contains(requests, r => r.Resource == "events" && r.Verb == "create" && r.Code < 300);
         var forbidden = requests.Where(r => r.Code == 403).ToList();
         Assert.True(forbidden.Count == 0, "the operator's RBAC is missing: " + string.Join("; ", forbidden.Select(r => $"{r.Verb} {r.Resource}/{r.Subresource} in {r.Namespace}")));

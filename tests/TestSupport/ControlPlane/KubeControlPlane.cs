@@ -189,7 +189,9 @@ public sealed class KubeControlPlane : IAsyncDisposable
             $"--service-account-key-file={c.ServiceAccountPublicKeyFile}", $"--service-account-signing-key-file={c.ServiceAccountPrivateKeyFile}",
             "--service-account-issuer=https://kubernetes.default.svc", "--authorization-mode=Node,RBAC",
             "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-            "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount", "--endpoint-reconciler-type=none",
+            // OwnerReferencesPermissionEnforcement (on in hardened distributions): setting blockOwnerDeletion needs update
+            // on the owner's finalizers subresource, so RBAC tests see that rule exercised.
+            "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,OwnerReferencesPermissionEnforcement", "--endpoint-reconciler-type=none",
             $"--cert-dir={Path.Combine(_directory, "certs")}", "--profiling=false",
             $"--audit-policy-file={AuditPolicyFile()}", $"--audit-log-path={AuditLogPath}", "--audit-log-mode=blocking",
         ], _directory);
