@@ -49,8 +49,8 @@ public abstract class GruModelControllerTests
         Assert.Equal((GruModel.KindName, model!.Metadata.Uid, true), (owner.Kind, owner.Uid, owner.Controller));
         Assert.Contains("gru-operator", deployment.Metadata.ManagedFields.Select(f => f.Manager));
 
-        var service = await harness.ServiceAsync(harness.Namespace, "recs");
-        Assert.NotNull(service);
+        // The operator applies the Service after the Deployment: wait for it rather than race the reconcile.
+        var service = await Poll.UntilAsync(() => harness.ServiceAsync(harness.Namespace, "recs"), _ => true, OperatorHarness.Timeout, "the Service");
         Assert.Equal("recs", service.Spec.Selector[Labels.Model]);
         Assert.Equal(model.Metadata.Uid, service.Metadata.OwnerReferences.Single().Uid);
 
