@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs the real components the tests talk to, when they are missing: Prometheus and the
-# OCI registry (Distribution 2.8) and lua5.1 from Debian's packages. kubectl is expected on PATH.
+# Installs the real components the tests talk to, when they are missing: Prometheus, the
+# OCI registry (Distribution 2.8), etcd (for the real control-plane lane) and lua5.1 (Argo CD health check) from
+# Debian's packages, and xz to unpack kube-apiserver/kube-controller-manager (tests/envtest-assets.sh).
+# kubectl is expected on PATH.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(prometheus)
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v lua5.1 >/dev/null 2>&1 || [ -x /usr/bin/lua5.1 ] || need+=(lua5.1)   # Argo CD health check tests (Argo CD runs Lua 5.1)
+command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ] || need+=(etcd-server)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

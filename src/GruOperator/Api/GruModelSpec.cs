@@ -22,7 +22,7 @@ internal static class Patterns
 
 /// <summary>What the user asks for: the model, how to serve it, what healthy means and how to roll out.</summary>
 [Description("Desired state of a GruModel. The operator never writes spec.")]
-[CelRule("!has(self.rollout) || self.rollout.strategy == 'Canary' || !has(self.rollout.canary)",
+[CelRule("!has(self.rollout) || !has(self.rollout.canary) || !has(self.rollout.strategy) || self.rollout.strategy == 'Canary'",
     "rollout.canary applies only to strategy Canary: remove rollout.canary or set rollout.strategy: Canary", FieldPath = ".rollout.canary")]
 public sealed class GruModelSpec
 {
@@ -55,7 +55,7 @@ public sealed class GruModelSpec
 
 /// <summary>The model artifact.</summary>
 [Description("The model artifact and its identity.")]
-[CelRule("!(self.source.startsWith('https://') || self.source.startsWith('file://')) || (has(self.sha256) && size(self.sha256) > 0)",
+[CelRule("!has(self.source) || !(self.source.startsWith('https://') || self.source.startsWith('file://')) || (has(self.sha256) && size(self.sha256) > 0)",
     "model.sha256 is required for https:// and file:// sources: set it to the sha256 of the ONNX file (sha256sum model.onnx)", FieldPath = ".sha256")]
 public sealed class ModelSpec
 {
@@ -97,7 +97,7 @@ public sealed class LocalObjectReference
 
 /// <summary>How serving pods run.</summary>
 [Description("How the serving pods run.")]
-[CelRule("self.executionProvider != 'CUDA' || (has(self.gpu) && self.gpu.count > 0)",
+[CelRule("!has(self.executionProvider) || self.executionProvider != 'CUDA' || (has(self.gpu) && has(self.gpu.count) && self.gpu.count > 0)",
     "serving.executionProvider CUDA needs a GPU: set serving.gpu.count to 1 or more, or use Auto/CPU", FieldPath = ".executionProvider")]
 public sealed class ServingSpec
 {
@@ -163,7 +163,7 @@ public sealed class ServingSpec
 
 /// <summary>GPU request.</summary>
 [Description("GPUs per pod.")]
-[CelRule("self.count > 0 || !has(self.product) || size(self.product) == 0",
+[CelRule("!has(self.product) || size(self.product) == 0 || (has(self.count) && self.count > 0)",
     "serving.gpu.product pins a GPU model and needs serving.gpu.count > 0", FieldPath = ".product")]
 public sealed class GpuSpec
 {
@@ -226,7 +226,7 @@ public enum TaintEffect
 
 /// <summary>A toleration.</summary>
 [Description("A toleration, as in a pod spec.")]
-[CelRule("self.operator != 'Exists' || !has(self.value) || size(self.value) == 0",
+[CelRule("!has(self.operator) || self.operator != 'Exists' || !has(self.value) || size(self.value) == 0",
     "a toleration with operator Exists must not set value", FieldPath = ".value")]
 public sealed class TolerationSpec
 {

@@ -124,6 +124,11 @@ internal sealed partial class DeploymentController : IAsyncDisposable
             .Where(o => o.Namespace == ns && o.OwnerUids.Contains(ownerUid) && !o.IsDeleting)
             .Select(o => o.ToJson()).ToList();
 
+    // As the real ReplicaSet controller (controller.FilterActivePods): a Failed or Succeeded pod no longer counts toward
+    // replicas, so the ReplicaSet creates a replacement and leaves the failed pod for inspection.
+    private List<JsonObject> ActivePods(string ns, string ownerUid) =>
+        OwnedBy(Pods, ns, ownerUid).Where(p => p["status"]?["phase"]?.GetValue<string>() is not ("Failed" or "Succeeded")).ToList();
+
     private static string TemplateHash(JsonNode? template)
     {
         // FNV-1a over the template, encoded with the alphabet of apimachinery's SafeEncodeString.
@@ -155,7 +160,7 @@ internal sealed partial class DeploymentController : IAsyncDisposable
         var revision = owned.Select(rs => int.TryParse(rs["metadata"]?["annotations"]?["deployment.kubernetes.io/revision"]?.GetValue<string>(), out var r) ? r : 0).DefaultIfEmpty(0).Max();
         var old = owned.Where(rs => rs != newRs).ToList();
         var recreate = spec["strategy"]?["type"]?.GetValue<string>() == "Recreate";
-        var oldPods = old.Sum(rs => OwnedBy(Pods, ns, rs["metadata"]!["uid"]!.GetValue<string>()).Count);
+        var oldPods = old.Sum(rs => ActivePods(ns, rs["metadata"]!["uid"]!.GetValue<string>()).Count);
         if (newRs is null)
         {
             var labels = (template["metadata"]?["labels"] as JsonObject)?.DeepClone().AsObject() ?? new JsonObject();
@@ -233,7 +238,7 @@ internal sealed partial class DeploymentController : IAsyncDisposable
         var name = meta["name"]!.GetValue<string>();
         var uid = meta["uid"]!.GetValue<string>();
         var desired = rs["spec"]?["replicas"]?.GetValue<int>() ?? 1;
-        var pods = OwnedBy(Pods, ns, uid);
+        var pods = ActivePods(ns, uid);
         for (var i = pods.Count; i < desired; i++)
         {
             var template = rs["spec"]!["template"]!.DeepClone().AsObject();
@@ -280,7 +285,7 @@ internal sealed partial class DeploymentController : IAsyncDisposable
         string? newRsName = null;
         foreach (var rs in owned)
         {
-            var pods = OwnedBy(Pods, ns, rs["metadata"]!["uid"]!.GetValue<string>());
+            var pods = ActivePods(ns, rs["metadata"]!["uid"]!.GetValue<string>());
             total += pods.Count;
             ready += pods.Count(IsReady);
             if (rs["metadata"]?["labels"]?["pod-template-hash"]?.GetValue<string>() == hash)

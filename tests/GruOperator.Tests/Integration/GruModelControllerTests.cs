@@ -9,20 +9,24 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace GruOperator.Tests.Integration;
 
-/// <summary>The operator against LocalCluster through the real KubernetesClient, asserting the cluster's end state.</summary>
-[Collection(IntegrationCollection.Name)]
-public sealed class GruModelControllerTests
+/// <summary>
+/// The operator through the real KubernetesClient, asserting the cluster's end state. Every test here runs on both lanes
+/// (<see cref="GruModelControllerOnLocalClusterTests"/>, <see cref="GruModelControllerOnKubeApiServerTests"/>): the same
+/// code against our LocalCluster and against a real kube-apiserver with kube-controller-manager.
+/// </summary>
+public abstract class GruModelControllerTests
 {
-    private const string Ns = "default";
+    /// <summary>A harness on this class's lane; each test gets its own cluster (LocalCluster) or namespace (real server).</summary>
+    private protected abstract Task<OperatorHarness> StartHarnessAsync(bool autoReadyPods = true);
 
     [Fact]
     public async Task GpuModelBecomesAGpuScheduledDeploymentAndServiceAndReportsReady()
     {
-        await using var harness = await OperatorHarness.StartAsync();
+        await using var harness = await StartHarnessAsync();
         await harness.StartOperatorAsync();
-        await harness.CreateAsync(Models.Gpu("recs", Ns));
+        await harness.CreateAsync(Models.Gpu("recs", harness.Namespace));
 
-        var deployment = await harness.WaitForDeploymentAsync(Ns, "recs-stable", _ => true, "the stable Deployment");
+        var deployment = await harness.WaitForDeploymentAsync(harness.Namespace, "recs-stable", _ => true, "the stable Deployment");
         var pod = deployment.Spec.Template.Spec;
         var server = pod.Containers.Single(c => c.Name == ServingWorkloadBuilder.ServerContainer);
         Assert.Equal(2, deployment.Spec.Replicas);
@@ -40,17 +44,17 @@ public sealed class GruModelControllerTests
         Assert.Contains("--model-sha256", server.Args);
         Assert.Equal(ServingWorkloadBuilder.FetcherContainer, pod.InitContainers.Single().Name);
 
-        var model = await harness.GetAsync(Ns, "recs");
+        var model = await harness.GetAsync(harness.Namespace, "recs");
         var owner = Assert.Single(deployment.Metadata.OwnerReferences);
         Assert.Equal((GruModel.KindName, model!.Metadata.Uid, true), (owner.Kind, owner.Uid, owner.Controller));
         Assert.Contains("gru-operator", deployment.Metadata.ManagedFields.Select(f => f.Manager));
 
-        var service = await harness.ServiceAsync(Ns, "recs");
-        Assert.NotNull(service);
+        // The operator applies the Service after the Deployment: wait for it rather than race the reconcile.
+        var service = await Poll.UntilAsync(() => harness.ServiceAsync(harness.Namespace, "recs"), _ => true, OperatorHarness.Timeout, "the Service");
         Assert.Equal("recs", service.Spec.Selector[Labels.Model]);
         Assert.Equal(model.Metadata.Uid, service.Metadata.OwnerReferences.Single().Uid);
 
-        var ready = await harness.WaitForStatusAsync(Ns, "recs", m => m.Status!.Phase == ModelPhase.Healthy, "phase Healthy");
+        var ready = await harness.WaitForStatusAsync(harness.Namespace, "recs", m => m.Status!.Phase == ModelPhase.Healthy, "phase Healthy");
         Assert.Equal(1, ready.Status!.ObservedGeneration);
         Assert.Equal(2, ready.Status.Stable!.ReadyReplicas);
         Assert.Equal("2/2", ready.Status.Ready);
@@ -59,7 +63,7 @@ public sealed class GruModelControllerTests
         Assert.Equal((Condition.True, ServingConditions.StableServing, 1L), (readyCondition.Status, readyCondition.Reason, readyCondition.ObservedGeneration));
         Assert.Contains(WorkloadFinalizer.Name, ready.Metadata.Finalizers);
 
-        var events = await harness.EventsAsync(Ns, "recs");
+        var events = await harness.EventsAsync(harness.Namespace, "recs");
         Assert.Contains(events, e => e.Reason == "DeploymentCreated" && e.Type == "Normal");
         Assert.Contains(events, e => e.Reason == "ServiceCreated");
     }
@@ -67,34 +71,34 @@ public sealed class GruModelControllerTests
     [Fact]
     public async Task SpecChangesRollTheDeploymentAndANewModelStartsANewRevision()
     {
-        await using var harness = await OperatorHarness.StartAsync();
+        await using var harness = await StartHarnessAsync();
         await harness.StartOperatorAsync();
-        await harness.CreateAsync(Models.Cpu("roll", Ns));
-        await harness.WaitForStatusAsync(Ns, "roll", m => m.Status!.Phase == ModelPhase.Healthy, "first rollout");
+        await harness.CreateAsync(Models.Cpu("roll", harness.Namespace));
+        await harness.WaitForStatusAsync(harness.Namespace, "roll", m => m.Status!.Phase == ModelPhase.Healthy, "first rollout");
 
-        await harness.PatchSpecAsync(Ns, "roll", new { serving = new { replicas = 3 }, model = new { sha256 = Models.OtherSha } });
+        await harness.PatchSpecAsync(harness.Namespace, "roll", new { serving = new { replicas = 3 }, model = new { sha256 = Models.OtherSha } });
 
-        var deployment = await harness.WaitForDeploymentAsync(Ns, "roll-stable",
+        var deployment = await harness.WaitForDeploymentAsync(harness.Namespace, "roll-stable",
             d => d.Spec.Replicas == 3 && d.Metadata.Labels[Labels.Revision] == "2", "replicas 3 at revision 2");
         var args = deployment.Spec.Template.Spec.Containers[0].Args;
         Assert.Equal(Models.OtherSha, args[args.IndexOf("--model-sha256") + 1]);
         Assert.Equal("2", args[args.IndexOf("--revision") + 1]);
 
-        var model = await harness.WaitForStatusAsync(Ns, "roll",
+        var model = await harness.WaitForStatusAsync(harness.Namespace, "roll",
             m => m.Status!.ObservedGeneration == 2 && m.Status.Phase == ModelPhase.Healthy && m.Status.Stable!.ReadyReplicas == 3, "generation 2 healthy");
         Assert.Equal("2", model.Status!.Stable!.Revision);
         Assert.Equal("sha256:" + Models.OtherSha, model.Status.Stable.ModelDigest);
         Assert.All(model.Status.Conditions!, c => Assert.Equal(2, c.ObservedGeneration));
-        Assert.Contains(await harness.EventsAsync(Ns, "roll"), e => e.Reason == "DeploymentUpdated");
+        Assert.Contains(await harness.EventsAsync(harness.Namespace, "roll"), e => e.Reason == "DeploymentUpdated");
     }
 
     [Fact]
     public async Task HandEditsOfTheDeploymentAreRestored()
     {
-        await using var harness = await OperatorHarness.StartAsync();
+        await using var harness = await StartHarnessAsync();
         await harness.StartOperatorAsync();
-        await harness.CreateAsync(Models.Cpu("drift", Ns));
-        await harness.WaitForDeploymentAsync(Ns, "drift-stable", _ => true, "the Deployment");
+        await harness.CreateAsync(Models.Cpu("drift", harness.Namespace));
+        await harness.WaitForDeploymentAsync(harness.Namespace, "drift-stable", _ => true, "the Deployment");
 
         var tamper = new
         {
@@ -105,25 +109,25 @@ public sealed class GruModelControllerTests
             },
         };
         await harness.Client.AppsV1.PatchNamespacedDeploymentAsync(
-            new V1Patch(KubernetesJson.Serialize(tamper), V1Patch.PatchType.StrategicMergePatch), "drift-stable", Ns, fieldManager: "kubectl-edit");
+            new V1Patch(KubernetesJson.Serialize(tamper), V1Patch.PatchType.StrategicMergePatch), "drift-stable", harness.Namespace, fieldManager: "kubectl-edit");
 
-        var restored = await harness.WaitForDeploymentAsync(Ns, "drift-stable",
+        var restored = await harness.WaitForDeploymentAsync(harness.Namespace, "drift-stable",
             d => d.Spec.Replicas == 1 && d.Spec.Template.Spec.Containers[0].Image == OperatorHarness.ServerImage, "drift to be undone");
         Assert.Equal("drift", restored.Metadata.Labels[Labels.Model]);
-        await Poll.UntilAsync(async () => (await harness.EventsAsync(Ns, "drift")).FirstOrDefault(e => e.Reason == "DeploymentUpdated"),
+        await Poll.UntilAsync(async () => (await harness.EventsAsync(harness.Namespace, "drift")).FirstOrDefault(e => e.Reason == "DeploymentUpdated"),
             _ => true, OperatorHarness.Timeout, "a DeploymentUpdated event");
     }
 
     [Fact]
     public async Task InvalidSpecIsRefusedWithAConditionAndOneEventAndNothingIsCreated()
     {
-        await using var harness = await OperatorHarness.StartAsync();
+        await using var harness = await StartHarnessAsync();
         await harness.StartOperatorAsync();
-        var model = Models.Cpu("bad", Ns);
+        var model = Models.Cpu("bad", harness.Namespace);
         model.Spec.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new() { SetWeight = 50 }, new() { SetWeight = 10 }] } };
         await harness.CreateAsync(model);
 
-        var refused = await harness.WaitForStatusAsync(Ns, "bad", m => m.Status!.Phase == ModelPhase.Failed, "phase Failed");
+        var refused = await harness.WaitForStatusAsync(harness.Namespace, "bad", m => m.Status!.Phase == ModelPhase.Failed, "phase Failed");
         var ready = ConditionSet.Find(refused.Status!.Conditions, ConditionTypes.Ready)!;
         Assert.Equal((Condition.False, PhaseRules.InvalidSpecReason), (ready.Status, ready.Reason));
         Assert.Contains("spec.rollout.canary.steps[1].setWeight", ready.Message, StringComparison.Ordinal);
@@ -133,14 +137,14 @@ public sealed class GruModelControllerTests
         {
             await harness.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
                 new V1Patch(KubernetesJson.Serialize(new { metadata = new { annotations = new Dictionary<string, string> { ["poke"] = i.ToString(System.Globalization.CultureInfo.InvariantCulture) } } }), V1Patch.PatchType.MergePatch),
-                GruModel.Group, GruModel.Version, Ns, GruModel.Plural, "bad");
+                GruModel.Group, GruModel.Version, harness.Namespace, GruModel.Plural, "bad");
         }
-        await harness.CreateAsync(Models.Cpu("good", Ns));
-        await harness.WaitForDeploymentAsync(Ns, "good-stable", _ => true, "a valid model to still be served");
+        await harness.CreateAsync(Models.Cpu("good", harness.Namespace));
+        await harness.WaitForDeploymentAsync(harness.Namespace, "good-stable", _ => true, "a valid model to still be served");
 
-        Assert.Null(await harness.DeploymentAsync(Ns, "bad-stable"));
-        Assert.Null(await harness.ServiceAsync(Ns, "bad"));
-        var invalid = (await harness.EventsAsync(Ns, "bad")).Where(e => e.Reason == PhaseRules.InvalidSpecReason).ToList();
+        Assert.Null(await harness.DeploymentAsync(harness.Namespace, "bad-stable"));
+        Assert.Null(await harness.ServiceAsync(harness.Namespace, "bad"));
+        var invalid = (await harness.EventsAsync(harness.Namespace, "bad")).Where(e => e.Reason == PhaseRules.InvalidSpecReason).ToList();
         var single = Assert.Single(invalid);
         Assert.Equal("Warning", single.Type);
         Assert.Contains("weights must increase", single.Message, StringComparison.Ordinal);
@@ -149,135 +153,113 @@ public sealed class GruModelControllerTests
     [Fact]
     public async Task DeletingAModelRemovesWhatItOwnsThroughTheFinalizer()
     {
-        await using var harness = await OperatorHarness.StartAsync();
+        await using var harness = await StartHarnessAsync();
         await harness.StartOperatorAsync();
-        await harness.CreateAsync(Models.Cpu("gone", Ns));
-        await harness.WaitForStatusAsync(Ns, "gone", m => m.Metadata.Finalizers?.Contains(WorkloadFinalizer.Name) == true && m.Status!.Stable is not null, "finalizer and status");
-        Assert.NotNull(await harness.ServiceAsync(Ns, "gone"));
+        await harness.CreateAsync(Models.Cpu("gone", harness.Namespace));
+        await harness.WaitForStatusAsync(harness.Namespace, "gone", m => m.Metadata.Finalizers?.Contains(WorkloadFinalizer.Name) == true && m.Status!.Stable is not null, "finalizer and status");
+        Assert.NotNull(await harness.ServiceAsync(harness.Namespace, "gone"));
 
-        await harness.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(GruModel.Group, GruModel.Version, Ns, GruModel.Plural, "gone");
+        await harness.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(GruModel.Group, GruModel.Version, harness.Namespace, GruModel.Plural, "gone");
 
-        await Poll.UntilAsync(async () => await harness.GetAsync(Ns, "gone") is null ? "gone" : null, _ => true, OperatorHarness.Timeout, "the GruModel to go");
-        Assert.Null(await harness.DeploymentAsync(Ns, "gone-stable"));
-        Assert.Null(await harness.ServiceAsync(Ns, "gone"));
-    }
-
-    [Fact]
-    public async Task DroppedAndExpiredWatchesRecoverWithoutMissingChanges()
-    {
-        await using var harness = await OperatorHarness.StartAsync();
-        await harness.StartOperatorAsync();
-        await harness.CreateAsync(Models.Cpu("w1", Ns));
-        await harness.WaitForDeploymentAsync(Ns, "w1-stable", _ => true, "w1");
-
-        harness.Cluster.Faults.DropAllWatches();
-        await harness.CreateAsync(Models.Cpu("w2", Ns));
-        await harness.WaitForDeploymentAsync(Ns, "w2-stable", _ => true, "w2 after dropped watches");
-
-        // Expire the history and cut the watches: the operator's resourceVersion is now too old (410) and it must relist.
-        harness.Cluster.Faults.ExpireHistory();
-        harness.Cluster.Faults.DropAllWatches();
-        await harness.CreateAsync(Models.Cpu("w3", Ns));
-        await harness.PatchSpecAsync(Ns, "w1", new { serving = new { replicas = 2 } });
-        await harness.WaitForDeploymentAsync(Ns, "w3-stable", _ => true, "w3 after expired history");
-        await harness.WaitForDeploymentAsync(Ns, "w1-stable", d => d.Spec.Replicas == 2, "w1's change made while the watch was expired");
-    }
-
-    [Fact]
-    public async Task ApiErrorsAreRetriedWithBackoffUntilTheModelConverges()
-    {
-        await using var harness = await OperatorHarness.StartAsync();
-        await harness.StartOperatorAsync();
-        await harness.CreateAsync(Models.Cpu("warmup", Ns));
-        await harness.WaitForStatusAsync(Ns, "warmup", m => m.Status!.Phase == ModelPhase.Healthy, "warm-up model");
-
-        foreach (var code in new[] { 500, 429, 409 })
-        {
-            var name = $"flaky-{code}";
-            await harness.CreateAsync(Models.Cpu(name, Ns));
-            // The operator's next requests (finalizer patch, apply, status) fail with this code.
-            harness.Cluster.Faults.FailNext(3, code);
-            var model = await harness.WaitForStatusAsync(Ns, name, m => m.Status!.Phase == ModelPhase.Healthy, $"{name} healthy despite {code}s");
-            Assert.Equal(1, model.Status!.ObservedGeneration);
-            Assert.Equal(0, harness.Cluster.Faults.PendingFailures);
-        }
+        await Poll.UntilAsync(async () => await harness.GetAsync(harness.Namespace, "gone") is null ? "gone" : null, _ => true, OperatorHarness.Timeout, "the GruModel to go");
+        Assert.Null(await harness.DeploymentAsync(harness.Namespace, "gone-stable"));
+        Assert.Null(await harness.ServiceAsync(harness.Namespace, "gone"));
     }
 
     [Fact]
     public async Task UnschedulablePodsShowInStatusWithTheSchedulersReason()
     {
-        await using var harness = await OperatorHarness.StartAsync(autoReadyPods: false);
+        await using var harness = await StartHarnessAsync(autoReadyPods: false);
         await harness.StartOperatorAsync();
-        var model = Models.Gpu("nogpu", Ns);
+        var model = Models.Gpu("nogpu", harness.Namespace);
         model.Spec.Serving.Replicas = 1;
         await harness.CreateAsync(model);
 
-        var pod = await Poll.UntilAsync(
-            async () => (await harness.Client.CoreV1.ListNamespacedPodAsync(Ns, labelSelector: $"{Labels.Model}=nogpu")).Items.FirstOrDefault(),
-            _ => true, OperatorHarness.Timeout, "a pod of the model");
+        var pod = await harness.FirstPodAsync("nogpu");
         const string why = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.";
-        await harness.Cluster.Pods.MarkUnschedulableAsync(Ns, pod.Metadata.Name, why);
+        await harness.Pods.MarkUnschedulableAsync(harness.Namespace, pod.Metadata.Name, why);
 
         // The Deployment counts the pod as updated only on its controller's next status write, which can land after the
         // operator has seen the pod's scheduling failure: until then the operator truthfully reports Progressing. So wait
         // for the settled state as a whole (a wrong final state still times out), then check its details.
-        var status = await harness.WaitForStatusAsync(Ns, "nogpu",
+        var status = await harness.WaitForStatusAsync(harness.Namespace, "nogpu",
             m => ConditionSet.Find(m.Status!.Conditions, ConditionTypes.Ready)?.Reason == ServingConditions.Unschedulable
                 && m.Status.Phase == ModelPhase.Pending && m.Status.Stable?.UnschedulableReplicas == 1,
             "Ready=False Unschedulable, phase Pending, 1 unschedulable replica");
         Assert.Contains(why, ConditionSet.Find(status.Status!.Conditions, ConditionTypes.Ready)!.Message, StringComparison.Ordinal);
         Assert.False(ConditionSet.Find(status.Status.Conditions, ConditionTypes.Progressing)!.IsTrue);
-        await Poll.UntilAsync(async () => (await harness.EventsAsync(Ns, "nogpu")).FirstOrDefault(e => e.Reason == ServingConditions.Unschedulable),
+        await Poll.UntilAsync(async () => (await harness.EventsAsync(harness.Namespace, "nogpu")).FirstOrDefault(e => e.Reason == ServingConditions.Unschedulable),
             e => e.Type == "Warning" && e.Message.Contains(why, StringComparison.Ordinal), OperatorHarness.Timeout, "an Unschedulable event");
 
         // Once the pod is placed and ready the condition clears.
-        await harness.Cluster.Pods.MarkReadyAsync(Ns, pod.Metadata.Name);
-        await harness.WaitForStatusAsync(Ns, "nogpu", m => m.Status!.Phase == ModelPhase.Healthy, "healthy once scheduled");
+        await harness.Pods.MarkReadyAsync(harness.Namespace, pod.Metadata.Name);
+        await harness.WaitForStatusAsync(harness.Namespace, "nogpu", m => m.Status!.Phase == ModelPhase.Healthy, "healthy once scheduled");
     }
 
     [Fact]
     public async Task FailingPodsShowInStatusWithTheirReason()
     {
-        await using var harness = await OperatorHarness.StartAsync(autoReadyPods: false);
+        await using var harness = await StartHarnessAsync(autoReadyPods: false);
         await harness.StartOperatorAsync();
-        await harness.CreateAsync(Models.Cpu("crashy", Ns));
-        var pod = await Poll.UntilAsync(
-            async () => (await harness.Client.CoreV1.ListNamespacedPodAsync(Ns, labelSelector: $"{Labels.Model}=crashy")).Items.FirstOrDefault(),
-            _ => true, OperatorHarness.Timeout, "a pod of the model");
+        await harness.CreateAsync(Models.Cpu("crashy", harness.Namespace));
+        var pod = await harness.FirstPodAsync("crashy");
 
-        await harness.Cluster.Pods.MarkFailedAsync(Ns, pod.Metadata.Name, "ModelDigestMismatch");
+        await harness.Pods.MarkFailedAsync(harness.Namespace, pod.Metadata.Name, "ModelDigestMismatch");
 
-        var status = await harness.WaitForStatusAsync(Ns, "crashy",
+        var status = await harness.WaitForStatusAsync(harness.Namespace, "crashy",
             m => ConditionSet.Find(m.Status!.Conditions, ConditionTypes.Ready)?.Reason == ServingConditions.PodsFailing, "Ready=False PodsFailing");
         var message = ConditionSet.Find(status.Status!.Conditions, ConditionTypes.Ready)!.Message;
         Assert.Contains(pod.Metadata.Name, message, StringComparison.Ordinal);
         Assert.Contains("ModelDigestMismatch", message, StringComparison.Ordinal);
-        await Poll.UntilAsync(async () => (await harness.EventsAsync(Ns, "crashy")).FirstOrDefault(e => e.Reason == ServingConditions.PodsFailing),
+        await Poll.UntilAsync(async () => (await harness.EventsAsync(harness.Namespace, "crashy")).FirstOrDefault(e => e.Reason == ServingConditions.PodsFailing),
             e => e.Type == "Warning", OperatorHarness.Timeout, "a PodsFailing event");
+    }
+
+    [Fact]
+    public async Task OwnedObjectsAreGarbageCollectedThroughTheirOwnerReferencesWhenNoOperatorRuns()
+    {
+        await using var harness = await StartHarnessAsync();
+        var op = await harness.StartOperatorAsync();
+        await harness.CreateAsync(Models.Cpu("orphan", harness.Namespace));
+        await harness.WaitForStatusAsync(harness.Namespace, "orphan", m => m.Status!.Stable is not null && m.Metadata.Finalizers?.Contains(WorkloadFinalizer.Name) == true, "owned objects and finalizer");
+        Assert.NotNull(await harness.ServiceAsync(harness.Namespace, "orphan"));
+        await harness.StopOperatorAsync(op);
+
+        // Without the operator the finalizer cannot run: take it off, as an admin would, and delete. Only the garbage
+        // collector, following the ownerReferences the operator wrote, can remove the Deployment, its pods and the Service.
+        await harness.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch("""{"metadata":{"finalizers":null}}""", V1Patch.PatchType.MergePatch),
+            GruModel.Group, GruModel.Version, harness.Namespace, GruModel.Plural, "orphan");
+        await harness.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(GruModel.Group, GruModel.Version, harness.Namespace, GruModel.Plural, "orphan");
+
+        await Poll.UntilAsync(async () => await harness.DeploymentAsync(harness.Namespace, "orphan-stable") is null ? "gone" : null, _ => true, OperatorHarness.Timeout, "the Deployment to be collected");
+        await Poll.UntilAsync(async () => await harness.ServiceAsync(harness.Namespace, "orphan") is null ? "gone" : null, _ => true, OperatorHarness.Timeout, "the Service to be collected");
+        await Poll.UntilAsync(async () => (await harness.Client.CoreV1.ListNamespacedPodAsync(harness.Namespace, labelSelector: $"{Labels.Model}=orphan")).Items.Count == 0 ? "gone" : null,
+            _ => true, OperatorHarness.Timeout, "the pods to be collected");
     }
 
     [Fact]
     public async Task OnlyTheLeaderActsAndTheOtherTakesOverWhenItStops()
     {
-        await using var harness = await OperatorHarness.StartAsync();
+        await using var harness = await StartHarnessAsync();
         var first = await harness.StartOperatorAsync("op-a", leaderElection: true);
         await Poll.UntilAsync(() => OperatorHarness.IsLeader(first), OperatorHarness.Timeout, "op-a to lead");
         var second = await harness.StartOperatorAsync("op-b", leaderElection: true);
 
-        await harness.CreateAsync(Models.Cpu("led", Ns));
-        await harness.WaitForStatusAsync(Ns, "led", m => m.Status!.Phase == ModelPhase.Healthy, "led healthy");
+        await harness.CreateAsync(Models.Cpu("led", harness.Namespace));
+        await harness.WaitForStatusAsync(harness.Namespace, "led", m => m.Status!.Phase == ModelPhase.Healthy, "led healthy");
         Assert.False(OperatorHarness.IsLeader(second));
-        var ledEvents = await harness.EventsAsync(Ns, "led");
+        var ledEvents = await harness.EventsAsync(harness.Namespace, "led");
         Assert.NotEmpty(ledEvents);
         Assert.All(ledEvents, e => Assert.Equal("op-a", e.ReportingInstance));
-        var lease = await harness.Client.CoordinationV1.ReadNamespacedLeaseAsync("gru-operator-leader", Ns);
+        var lease = await harness.Client.CoordinationV1.ReadNamespacedLeaseAsync("gru-operator-leader", harness.Namespace);
         Assert.Equal("op-a", lease.Spec.HolderIdentity);
 
         await harness.StopOperatorAsync(first);
         await Poll.UntilAsync(() => OperatorHarness.IsLeader(second), OperatorHarness.Timeout, "op-b to take over");
-        await harness.CreateAsync(Models.Cpu("after", Ns));
-        await harness.WaitForStatusAsync(Ns, "after", m => m.Status!.Phase == ModelPhase.Healthy, "a model created after the handover");
-        var afterEvents = await harness.EventsAsync(Ns, "after");
+        await harness.CreateAsync(Models.Cpu("after", harness.Namespace));
+        await harness.WaitForStatusAsync(harness.Namespace, "after", m => m.Status!.Phase == ModelPhase.Healthy, "a model created after the handover");
+        var afterEvents = await harness.EventsAsync(harness.Namespace, "after");
         Assert.NotEmpty(afterEvents);
         Assert.All(afterEvents, e => Assert.Equal("op-b", e.ReportingInstance));
     }

@@ -7,19 +7,21 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace GruOperator.Tests.Integration;
 
-[Collection(IntegrationCollection.Name)]
-public sealed class LeadershipTests
+/// <summary>Losing the Lease, on both lanes (<see cref="LeadershipOnLocalClusterTests"/>, <see cref="LeadershipOnKubeApiServerTests"/>).</summary>
+public abstract class LeadershipTests
 {
+    private protected abstract Task<OperatorHarness> StartHarnessAsync();
+
     [Fact]
     public async Task ALeaderThatLosesItsLeaseStopsTheProcessAndReportsIt()
     {
-        await using var harness = await OperatorHarness.StartAsync();
+        await using var harness = await StartHarnessAsync();
         var leader = await harness.StartOperatorAsync("op-a", leaderElection: true);
         await Poll.UntilAsync(() => OperatorHarness.IsLeader(leader), OperatorHarness.Timeout, "op-a to lead");
         var lifetime = leader.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
 
         // Another holder takes the Lease (as after a network partition): op-a can no longer renew.
-        var lease = await TakeOverAsync(harness.Client, "gru-operator-leader", "default", "intruder");
+        var lease = await TakeOverAsync(harness.Client, "gru-operator-leader", harness.Namespace, "intruder");
         Assert.Equal("intruder", lease.Spec.HolderIdentity);
 
         await Poll.UntilAsync(() => lifetime.ApplicationStopping.IsCancellationRequested, OperatorHarness.Timeout, "the process to stop");
@@ -52,4 +54,16 @@ public sealed class LeadershipTests
             }
         }
     }
+}
+
+[Collection(IntegrationCollection.Name)]
+public sealed class LeadershipOnLocalClusterTests : LeadershipTests
+{
+    private protected override Task<OperatorHarness> StartHarnessAsync() => OperatorHarness.StartAsync();
+}
+
+[Collection(GruOperator.Tests.RealCluster.KubeApiServerCollection.Name)]
+public sealed class LeadershipOnKubeApiServerTests(GruOperator.Tests.RealCluster.KubeApiServerFixture cluster) : LeadershipTests
+{
+    private protected override Task<OperatorHarness> StartHarnessAsync() => OperatorHarness.OnKubeApiServerAsync(cluster);
 }

@@ -3,6 +3,7 @@ using GruOperator.Tests.Support;
 
 namespace GruOperator.Tests.Integration;
 
+// LocalCluster-only: the watch-restart series is driven by LocalCluster.Faults.DropAllWatches.
 [Collection(IntegrationCollection.Name)]
 public sealed class OperatorMetricsTests
 {

@@ -14,6 +14,7 @@ public sealed class RuntimeClientTests
 {
     private static readonly CustomResourceType Type = new(GruModel.Group, GruModel.Version, GruModel.Plural, GruModel.KindName);
 
+    // LocalCluster-only: the extra 409 is injected with LocalCluster.Faults.
     [Fact]
     public async Task StatusWriteRetriesA409OnAFreshCopy()
     {

@@ -38,10 +38,11 @@ internal static class Models
         },
     };
 
+    /// <summary>The GruModel in a YAML file; other documents in it (e.g. the Namespace a sample needs) are skipped.</summary>
     public static GruModel Load(string path)
     {
-        var model = KubernetesYaml.Deserialize<GruModel>(File.ReadAllText(path));
-        return model;
+        var documents = System.Text.RegularExpressions.Regex.Split(File.ReadAllText(path), @"^---\s*$", System.Text.RegularExpressions.RegexOptions.Multiline);
+        return KubernetesYaml.Deserialize<GruModel>(documents.Single(d => d.Contains($"kind: {GruModel.KindName}", StringComparison.Ordinal)));
     }
 
     public static GruModel Clone(GruModel model) => KubernetesJson.Deserialize<GruModel>(KubernetesJson.Serialize(model));

@@ -50,6 +50,25 @@ public sealed class DeploymentControllerTests : IClassFixture<ControllerClusterF
     }
 
     [Fact]
+    public async Task A_failed_pod_is_replaced_and_no_longer_counted_as_kube_controller_manager_does()
+    {
+        var ns = await NamespaceAsync();
+        await _f.Client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("job", 1, "example/job:1"), ns);
+        await Eventually.GetAsync(() => _f.Client.AppsV1.ReadNamespacedDeploymentAsync("job", ns), x => x.Status?.AvailableReplicas == 1, "first pod ready");
+        var first = Assert.Single((await _f.Client.CoreV1.ListNamespacedPodAsync(ns)).Items);
+
+        await _f.Cluster.Pods.MarkFailedAsync(ns, first.Metadata.Name, "Error");
+
+        var pods = await Eventually.GetAsync(() => _f.Client.CoreV1.ListNamespacedPodAsync(ns), x => x.Items.Count == 2, "a replacement pod");
+        Assert.Equal("Failed", pods.Items.Single(p => p.Metadata.Name == first.Metadata.Name).Status.Phase);
+        var rs = await Eventually.GetAsync(async () => Assert.Single((await _f.Client.AppsV1.ListNamespacedReplicaSetAsync(ns)).Items),
+            x => x.Status?.Replicas == 1 && x.Status.ReadyReplicas == 1, "the ReplicaSet to count only the live pod");
+        Assert.Equal(1, rs.Status.AvailableReplicas);
+        await Eventually.GetAsync(() => _f.Client.AppsV1.ReadNamespacedDeploymentAsync("job", ns),
+            x => x.Status?.Replicas == 1 && x.Status.AvailableReplicas == 1, "the Deployment to count only the live pod");
+    }
+
+    [Fact]
     public async Task Changing_the_template_rolls_to_a_new_replicaset_and_scales_the_old_one_down()
     {
         var ns = await NamespaceAsync();

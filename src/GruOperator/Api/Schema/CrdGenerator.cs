@@ -3,6 +3,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using k8s;
 using k8s.Models;
 
@@ -12,7 +13,7 @@ namespace GruOperator.Api.Schema;
 /// Builds the GruModel CustomResourceDefinition from the C# types, which are the source of truth: property names follow
 /// the JSON serializer, and descriptions, defaults, ranges, patterns, required fields and CEL rules come from attributes.
 /// </summary>
-internal static class CrdGenerator
+internal static partial class CrdGenerator
 {
     /// <summary>The file name controller-gen would use.</summary>
     public const string FileName = GruModel.Group + "_" + GruModel.Plural + ".yaml";
@@ -83,7 +84,12 @@ internal static class CrdGenerator
     /// <summary>The CRD as the YAML committed under config/crds.</summary>
     public static string RenderYaml() =>
         "# Generated from the C# types in src/GruOperator/Api by `make manifests`. Do not edit by hand.\n"
-        + KubernetesYaml.Serialize(Build());
+        + WholeBound().Replace(KubernetesYaml.Serialize(Build()), "$1");
+
+    // The YAML serializer writes whole-number bounds as 0.0; the API server stores them as 0, and kubectl's client-side
+    // apply then sees a change on every apply ("configured" with nothing changed). Write them as the server does.
+    [GeneratedRegex(@"(?<=^\s*(?:minimum|maximum|multipleOf): )(-?[0-9]+)\.0$", RegexOptions.Multiline)]
+    private static partial Regex WholeBound();
 
     /// <summary>The JSON name a property has on the wire.</summary>
     public static string JsonName(PropertyInfo property) =>
@@ -102,11 +108,17 @@ internal static class CrdGenerator
         }
 
         var rules = type.GetCustomAttributes<CelRuleAttribute>().Select(Rule).ToList();
+        // An object with no settings (e.g. trafficRouting.replicas: {}): the API server's CEL cannot type an object
+        // schema without properties, so a rule that so much as tests has() on it fails with a type error instead of its
+        // message. Kept unknown fields give CEL a dynamic type; maxProperties 0 still refuses any content.
+        var empty = properties.Count == 0;
         return new V1JSONSchemaProps
         {
             Type = "object",
             Description = type.GetCustomAttribute<DescriptionAttribute>()?.Description,
-            Properties = properties,
+            Properties = empty ? null : properties,
+            XKubernetesPreserveUnknownFields = empty ? true : null,
+            MaxProperties = empty ? 0 : null,
             Required = required.Count == 0 ? null : required,
             XKubernetesValidations = rules.Count == 0 ? null : rules,
         };

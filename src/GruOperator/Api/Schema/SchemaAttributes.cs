@@ -1,6 +1,11 @@
 namespace GruOperator.Api.Schema;
 
 /// <summary>A CEL rule (x-kubernetes-validations) the API server checks on this object or field.</summary>
+/// <remarks>
+/// Guard every optional field with <c>has()</c>: at CRD creation the API server also evaluates each rule against the
+/// schema's <c>default</c> values (e.g. <c>serving: {}</c>) before nested defaults are filled in, and an unguarded
+/// <c>self.x</c> there is "no such key", which refuses the whole CRD. fieldPath needs Kubernetes 1.28 or later.
+/// </remarks>
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Property, AllowMultiple = true)]
 internal sealed class CelRuleAttribute(string rule, string message) : Attribute
 {

@@ -1,0 +1,110 @@
+using GruOperator.Api;
+using GruOperator.Api.Schema;
+using GruOperator.Tests.Support;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace GruOperator.Tests.RealCluster;
+
+/// <summary>
+/// Each CEL rule of the CRD (x-kubernetes-validations), evaluated by the real API server: a GruModel that breaks it is
+/// refused with the rule's own message on the rule's field path. LocalCluster does not evaluate CEL, so this is the only
+/// proof the rules work.
+/// </summary>
+[Collection(KubeApiServerCollection.Name)]
+public sealed class CelRuleTests(KubeApiServerFixture cluster)
+{
+    /// <summary>name → (how to break the rule, the field the server must name, the rule's message).</summary>
+    public static TheoryData<string> Violations => new(Cases.Keys);
+
+    private static readonly Dictionary<string, (Action<GruModelSpec> Break, string Field, string Message)> Cases = new()
+    {
+        ["canary settings without strategy Canary"] = (
+            s => s.Rollout = new RolloutSpec { Strategy = RolloutStrategy.Recreate, Canary = new CanarySpec() },
+            "spec.rollout.canary", "rollout.canary applies only to strategy Canary"),
+        ["https source without sha256"] = (
+            s => s.Model = new ModelSpec { Name = "m", Source = "https://models.example/m.onnx" },
+            "spec.model.sha256", "model.sha256 is required for https:// and file:// sources"),
+        ["CUDA without a GPU"] = (
+            s => s.Serving.ExecutionProvider = ExecutionProvider.CUDA,
+            "spec.serving.executionProvider", "serving.executionProvider CUDA needs a GPU"),
+        ["GPU product with count 0"] = (
+            s => s.Serving.Gpu = new GpuSpec { Count = 0, Product = "NVIDIA-A100-SXM4-40GB" },
+            "spec.serving.gpu.product", "serving.gpu.product pins a GPU model and needs serving.gpu.count > 0"),
+        ["toleration Exists with a value"] = (
+            s => s.Serving.Tolerations = [new TolerationSpec { Key = "k", Operator = TolerationOperator.Exists, Value = "v" }],
+            "spec.serving.tolerations[0].value", "a toleration with operator Exists must not set value"),
+        ["threshold range without bounds"] = (
+            s => s.Rollout = Analysis(new ThresholdRange()),
+            "spec.rollout.canary.analysis.metrics[0].thresholdRange", "thresholdRange needs min, max or both"),
+        ["threshold range min above max"] = (
+            s => s.Rollout = Analysis(new ThresholdRange { Min = 0.9, Max = 0.1 }),
+            "spec.rollout.canary.analysis.metrics[0].thresholdRange.min", "thresholdRange.min must not exceed thresholdRange.max"),
+        ["both traffic routings"] = (
+            s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { TrafficRouting = new TrafficRoutingSpec { Replicas = new ReplicaRouting(), GatewayApi = new GatewayApiRouting { HttpRoute = "r" } } } },
+            "spec.rollout.canary.trafficRouting", "set either trafficRouting.replicas or trafficRouting.gatewayAPI, not both"),
+    };
+
+    [Theory]
+    [MemberData(nameof(Violations))]
+    public async Task TheServerRefusesAViolationWithTheRulesMessageAndField(string violation)
+    {
+        var (breakRule, field, message) = Cases[violation];
+        var model = Models.Cpu("cel", "default");
+        model.Metadata.Uid = null;
+        model.Metadata.Generation = null;
+        breakRule(model.Spec);
+
+        var error = await Assert.ThrowsAsync<HttpOperationException>(() => cluster.Client.CustomObjects.CreateNamespacedCustomObjectAsync(
+            model, GruModel.Group, GruModel.Version, "default", GruModel.Plural, dryRun: "All"));
+
+        Assert.Equal(422, (int)error.Response.StatusCode);
+        var status = KubernetesJson.Deserialize<V1Status>(error.Response.Content);
+        var cause = Assert.Single(status.Details.Causes, c => c.Message.Contains(message, StringComparison.Ordinal));
+        Assert.Equal(field, cause.Field);
+        Assert.Contains($"{field}: Invalid value", status.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AValidModelWithEveryRulesFieldSetIsAccepted()
+    {
+        var model = Models.Gpu("cel-ok", "default");
+        model.Metadata.Uid = null;
+        model.Metadata.Generation = null;
+        model.Spec.Serving.ExecutionProvider = ExecutionProvider.CUDA;
+        model.Spec.Serving.Tolerations = [new TolerationSpec { Key = "k", Operator = TolerationOperator.Exists }];
+        model.Spec.Rollout = Analysis(new ThresholdRange { Min = 0.1, Max = 0.9 });
+        model.Spec.Rollout.Canary!.TrafficRouting = new TrafficRoutingSpec { Replicas = new ReplicaRouting() };
+
+        var created = await cluster.Client.CustomObjects.CreateNamespacedCustomObjectAsync<GruModel>(
+            model, GruModel.Group, GruModel.Version, "default", GruModel.Plural, dryRun: "All");
+        Assert.Equal("cel-ok", created.Metadata.Name);
+    }
+
+    [Fact]
+    public void EveryRuleOfTheCrdHasACase()
+    {
+        var messages = new List<string>();
+        Collect(CrdGenerator.Build().Spec.Versions.Single().Schema.OpenAPIV3Schema, messages);
+        Assert.Equal(Cases.Count, messages.Count);
+        Assert.All(messages, m => Assert.Contains(Cases.Values, c => m.StartsWith(c.Message, StringComparison.Ordinal)));
+    }
+
+    private static RolloutSpec Analysis(ThresholdRange range) => new()
+    {
+        Canary = new CanarySpec
+        {
+            Analysis = new AnalysisSpec { Metrics = [new AnalysisMetric { Name = "score", Query = "avg(x)", ThresholdRange = range }] },
+        },
+    };
+
+    private static void Collect(V1JSONSchemaProps? schema, List<string> messages)
+    {
+        if (schema is null) return;
+        messages.AddRange(schema.XKubernetesValidations?.Select(v => v.Message) ?? []);
+        foreach (var child in schema.Properties?.Values ?? []) Collect(child, messages);
+        Collect(schema.Items as V1JSONSchemaProps, messages);
+        Collect(schema.AdditionalProperties as V1JSONSchemaProps, messages);
+    }
+}
