@@ -86,13 +86,7 @@ public sealed partial class Controller : IDisposable
         var (ns, name) = ObjectKey.Parse(key);
         var request = new ReconcileRequest(ns, name);
         var reconcileId = Interlocked.Increment(ref _reconcileIds);
-        using var scope = _logger.BeginScope(new Dictionary<string, object?>
-        {
-            ["Controller"] = Name,
-            ["Namespace"] = ns,
-            ["Name"] = name,
-            ["ReconcileId"] = reconcileId,
-        });
+        using var scope = _logger.BeginScope(new ReconcileScope(Name, ns, name, reconcileId));
         var started = _time.GetTimestamp();
         try
         {
