@@ -92,11 +92,11 @@ internal static class OperatorHost
         services.AddSingleton(new ResourceCache<V1Service>());
         services.AddSingleton(new ResourceCache<V1Pod>());
         services.AddSingleton(sp => new CustomResourceClient<GruModel>(
-            sp.GetRequiredService<IKubernetes>(), type, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CustomResourceClient<GruModel>>>()));
+            sp.GetRequiredService<IKubernetes>(), type, options.FieldManager));
         services.AddSingleton(sp => new ServerSideApply(sp.GetRequiredService<IKubernetes>(), options.FieldManager));
         services.AddSingleton(sp => new EventRecorder(
             sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventRecorder>>(),
-            "gru-operator", options.LeaderElection.Identity ?? Environment.MachineName));
+            "gru-operator", options.LeaderElection.Identity ?? Environment.MachineName, options.FieldManager));
         services.AddSingleton(sp =>
         {
             var registry = new FinalizerRegistry<GruModel>();

@@ -205,9 +205,12 @@ internal sealed partial class GruModelReconciler : IReconciler
     private async Task WriteStatusAsync(GruModel model, GruModelStatus status, CancellationToken cancellationToken)
     {
         if (model.Status is not null && KubernetesJson.Serialize(model.Status) == KubernetesJson.Serialize(status)) return;
-        // The cached object is shared with every reader: write from a private copy.
+        // The cached object is shared with every reader: write from a private copy. It keeps the resourceVersion the
+        // status was computed from, so if the object changed meanwhile the write is refused (409) and the controller
+        // reconciles again from fresh state instead of landing this status on a newer object.
         var copy = KubernetesJson.Deserialize<GruModel>(KubernetesJson.Serialize(model));
-        await _client.ReplaceStatusAsync(copy, m => m.Status = status, cancellationToken).ConfigureAwait(false);
+        copy.Status = status;
+        await _client.ReplaceStatusAsync(copy, cancellationToken).ConfigureAwait(false);
     }
 
     private static partial class Log

@@ -3,6 +3,7 @@ using ControllerRuntime.Metrics;
 using GruOperator.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
 
 namespace GruOperator.Tests.ControllerRuntime;
