@@ -108,6 +108,11 @@ internal sealed partial class GruModelReconciler : IReconciler
         }
 
         var observation = Observe(deployment, revision);
+        if (observation.ReplicaFailureMessage is { } replicaFailure)
+        {
+            await _events.RecordAsync(model, EventType.Warning, ServingConditions.ReplicaFailure,
+                $"Pods of revision {revision} cannot be created: {replicaFailure}", cancellationToken).ConfigureAwait(false);
+        }
         if (observation.UnschedulablePods > 0)
         {
             await _events.RecordAsync(model, EventType.Warning, ServingConditions.Unschedulable,
@@ -171,7 +176,7 @@ internal sealed partial class GruModelReconciler : IReconciler
             && pod.Metadata.DeletionTimestamp is null);
         var unschedulable = pods.Select(PodDiagnosis.Unschedulable).Where(m => m is not null).ToList();
         var failing = pods.Select(PodDiagnosis.Failure).Where(m => m is not null).ToList();
-        var stalled = status?.Conditions?.FirstOrDefault(c => c is { Type: "Progressing", Status: "False", Reason: "ProgressDeadlineExceeded" });
+        var conditions = (status?.Conditions ?? []).Select(c => new WorkloadCondition(c.Type, c.Status, c.Reason, c.Message)).ToList();
         return new TrackObservation(
             desired,
             status?.ReadyReplicas ?? 0,
@@ -182,7 +187,8 @@ internal sealed partial class GruModelReconciler : IReconciler
             revision,
             failing.Count,
             failing.FirstOrDefault(),
-            stalled is null ? null : stalled.Message ?? $"Deployment {deployment.Metadata.Name} exceeded its progress deadline");
+            DeploymentDiagnosis.Stalled(conditions, deployment.Metadata.Name),
+            DeploymentDiagnosis.ReplicaFailure(conditions, deployment.Metadata.Name));
     }
 
     private static string? LabelOf(V1Pod pod, string label) =>
