@@ -1,12 +1,12 @@
 using ControllerRuntime.Controllers;
 using ControllerRuntime.Metrics;
-using GruOperator.Tests.Support;
+using ControllerRuntime.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
 
-namespace GruOperator.Tests.ControllerRuntime;
+namespace ControllerRuntime.Tests.Controllers;
 
 public sealed class ReconcileScopeTests : IDisposable
 {

@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
 using ControllerRuntime.Metrics;
-using GruOperator.Tests.Support;
+using ControllerRuntime.Tests.Support;
 
-namespace GruOperator.Tests.ControllerRuntime;
+namespace ControllerRuntime.Tests.Metrics;
 
 public sealed class PrometheusTextExporterTests
 {

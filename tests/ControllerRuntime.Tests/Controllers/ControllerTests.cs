@@ -4,10 +4,10 @@ using System.Net;
 using k8s.Autorest;
 using ControllerRuntime.Controllers;
 using ControllerRuntime.Metrics;
-using GruOperator.Tests.Support;
+using ControllerRuntime.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace GruOperator.Tests.ControllerRuntime;
+namespace ControllerRuntime.Tests.Controllers;
 
 public sealed class ControllerTests : IDisposable
 {
