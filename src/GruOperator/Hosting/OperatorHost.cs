@@ -5,6 +5,7 @@ using ControllerRuntime.Informers;
 using ControllerRuntime.Leadership;
 using ControllerRuntime.Metrics;
 using ControllerRuntime.Resources;
+using OpenTelemetry.Metrics;
 using GruOperator.Api;
 using GruOperator.Reconciliation;
 using GruOperator.Serving;
@@ -65,7 +66,14 @@ internal static class OperatorHost
         builder.Services.AddSingleton<LeadershipState>();
         builder.Services.AddSingleton<ControllerMetrics>();
         builder.Services.AddMetrics();
-        builder.Services.AddSingleton(sp => new PrometheusTextExporter(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), ControllerMetrics.MeterName));
+        if (options.MetricsPort > 0)
+        {
+            // OpenTelemetry subscribes to meters by name, process-wide: in-process hosts (tests, the benchmark) see one
+            // another's ControllerRuntime series, so at most one of them at a time should serve /metrics.
+            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+                .AddMeter(ControllerMetrics.MeterName)
+                .AddPrometheusExporter());
+        }
 
         AddGruModelController(builder.Services, options);
         builder.Services.AddHostedService<ControllerHost>();
@@ -73,10 +81,8 @@ internal static class OperatorHost
         var app = builder.Build();
         if (options.MetricsPort > 0)
         {
-            // Created before the controllers so it sees their instruments from the first measurement.
-            var exporter = app.Services.GetRequiredService<PrometheusTextExporter>();
-            app.MapGet("/metrics", () => Results.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"))
-                .RequireHost($"*:{options.MetricsPort}");
+            // Prometheus text or OpenMetrics as the scraper asks; only on the metrics port, not the health port.
+            app.MapPrometheusScrapingEndpoint().RequireHost($"*:{options.MetricsPort}");
         }
         app.MapGet("/healthz", () => Results.Ok("ok"));
         // A standby replica is ready too: readiness is about the process, leadership about who acts.
