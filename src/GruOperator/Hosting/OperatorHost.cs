@@ -6,6 +6,7 @@ using ControllerRuntime.Leadership;
 using ControllerRuntime.Metrics;
 using ControllerRuntime.Resources;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using GruOperator.Api;
 using GruOperator.Reconciliation;
 using GruOperator.Serving;
@@ -70,7 +71,9 @@ internal static class OperatorHost
         {
             // OpenTelemetry subscribes to meters by name, process-wide: in-process hosts (tests, the benchmark) see one
             // another's ControllerRuntime series, so at most one of them at a time should serve /metrics.
-            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            builder.Services.AddOpenTelemetry()
+                .ConfigureResource(resource => resource.AddService(OperatorCommand.Name))
+                .WithMetrics(metrics => metrics
                 .AddMeter(ControllerMetrics.MeterName)
                 .AddPrometheusExporter());
         }

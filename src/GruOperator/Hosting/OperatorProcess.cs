@@ -1,5 +1,6 @@
 using System.Net;
 using ControllerRuntime.Leadership;
+using GruOperator.Api;
 using k8s;
 using k8s.Autorest;
 using k8s.Exceptions;
@@ -49,7 +50,10 @@ internal static class OperatorProcess
                 return OperatorCommand.UsageError;
             }
 
-            if (await UnreachableAsync(client, cancellationToken).ConfigureAwait(false) is { } problem)
+            var options = app.Services.GetRequiredService<IOptions<OperatorOptions>>().Value;
+            var problem = await UnreachableAsync(client, cancellationToken).ConfigureAwait(false)
+                ?? await NotServedAsync(client, options, cancellationToken).ConfigureAwait(false);
+            if (problem is not null)
             {
                 await stderr.WriteLineAsync($"{OperatorCommand.Name}: {problem}").ConfigureAwait(false);
                 return Failure;
@@ -92,6 +96,31 @@ internal static class OperatorProcess
         catch (Exception ex) when (ex is HttpRequestException or HttpOperationException or IOException or System.Security.Authentication.AuthenticationException)
         {
             return $"cannot reach the Kubernetes API server at {server}: {OneLine(ex)} Check --kubeconfig and --context, or that the cluster is running.";
+        }
+    }
+
+    /// <summary>
+    /// Lists GruModels once (limit 1) where the operator will watch; returns why that failed (CRD not installed,
+    /// RBAC refusing the list), or null. controller-runtime fails its start the same way when a kind is not served.
+    /// </summary>
+    public static async Task<string?> NotServedAsync(IKubernetes client, OperatorOptions options, CancellationToken cancellationToken)
+    {
+        var ns = options.WatchedNamespaces()[0];
+        var where = ns is null ? "in all namespaces" : $"in namespace {ns}";
+        try
+        {
+            _ = ns is null
+                ? await client.CustomObjects.ListClusterCustomObjectAsync<GruModelList>(GruModel.Group, GruModel.Version, GruModel.Plural, limit: 1, cancellationToken: cancellationToken).ConfigureAwait(false)
+                : await client.CustomObjects.ListNamespacedCustomObjectAsync<GruModelList>(GruModel.Group, GruModel.Version, ns, GruModel.Plural, limit: 1, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return $"the API server at {client.BaseUri} does not serve {GruModel.Plural}.{GruModel.Group}/{GruModel.Version}: install the CRD with kubectl apply -f config/crds (or kubectl apply -k config/default).";
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
+        {
+            return $"the API server refused to list {GruModel.Plural}.{GruModel.Group} {where} ({(int)ex.Response.StatusCode} {ex.Response.StatusCode}): grant the operator's ServiceAccount the role in config/rbac, or pick namespaces it may watch with --namespaces.";
         }
     }
 

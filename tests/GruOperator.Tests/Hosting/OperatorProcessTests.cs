@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Kube.Local;
 using TestSupport;
 
 namespace GruOperator.Tests.Hosting;
@@ -70,6 +71,17 @@ public sealed class OperatorProcessTests : IDisposable
         var line = Assert.Single(Lines(run.Stderr));
         Assert.Contains($"cannot reach the Kubernetes API server at https://127.0.0.1:{port}", line, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", run.Stdout + run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ApiServerWithoutTheCrdIsOneLineNamingTheFix()
+    {
+        await using var cluster = await LocalCluster.StartAsync(new LocalClusterOptions());
+        var kubeconfig = cluster.WriteKubeconfig(Path.Combine(_dir, "kubeconfig"));
+        var run = await RunAsync("--kubeconfig", kubeconfig, "--health-port", "0", "--metrics-port", "0", "--leader-elect", "false");
+        Assert.Equal(1, run.ExitCode);
+        var line = Assert.Single(Lines(run.Stderr));
+        Assert.Contains("does not serve grumodels.serving.gru.dev/v1alpha1: install the CRD with kubectl apply -f config/crds", line, StringComparison.Ordinal);
     }
 
     [Fact]
