@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using k8s;
 using Kube.Local;
 using TestSupport;
 
@@ -85,6 +86,43 @@ public sealed class OperatorProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task RunsAgainstAClusterWithTheCrdAndExitsZeroOnSigterm()
+    {
+        await using var cluster = await LocalCluster.StartAsync(new LocalClusterOptions());
+        using (var client = new Kubernetes(cluster.ClientConfiguration))
+        {
+            await client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(GruOperator.Api.Schema.CrdGenerator.Build());
+        }
+        var kubeconfig = cluster.WriteKubeconfig(Path.Combine(_dir, "kubeconfig"));
+        var health = FreePort.Next();
+        var healthy = false;
+        var run = await RunAsync(
+            ["--kubeconfig", kubeconfig, "--health-port", health.ToString(System.Globalization.CultureInfo.InvariantCulture), "--metrics-port", "0",
+             "--bind-address", "127.0.0.1", "--leader-elect", "false"],
+            async process =>
+            {
+                using var http = new HttpClient();
+                while (!process.HasExited && !healthy)
+                {
+                    try
+                    {
+                        healthy = (await http.GetAsync($"http://127.0.0.1:{health}/healthz")).IsSuccessStatusCode;
+                    }
+                    catch (HttpRequestException)
+                    {
+                        await Task.Delay(100);
+                    }
+                }
+                // As the kubelet stops a pod.
+                if (!process.HasExited) Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            });
+
+        Assert.True(healthy, run.Stdout + run.Stderr);
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("Controller grumodel starting", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ManifestsSubcommandWritesTheCrd()
     {
         var run = await RunAsync("manifests", "--output", _dir);
@@ -94,7 +132,10 @@ public sealed class OperatorProcessTests : IDisposable
 
     private static IEnumerable<string> Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(args, null);
+
+    /// <summary>Runs the operator; <paramref name="whileRunning"/> (e.g. probe, then SIGTERM) runs alongside it.</summary>
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string[] args, Func<Process, Task>? whileRunning)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -115,6 +156,7 @@ public sealed class OperatorProcessTests : IDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         try
         {
+            if (whileRunning is not null) await whileRunning(process).WaitAsync(timeout.Token);
             await process.WaitForExitAsync(timeout.Token);
         }
         catch (OperationCanceledException)
