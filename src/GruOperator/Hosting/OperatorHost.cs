@@ -5,8 +5,6 @@ using ControllerRuntime.Informers;
 using ControllerRuntime.Leadership;
 using ControllerRuntime.Metrics;
 using ControllerRuntime.Resources;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
 using GruOperator.Api;
 using GruOperator.Reconciliation;
 using GruOperator.Serving;
@@ -19,6 +17,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace GruOperator.Hosting;
 
