@@ -1,4 +1,5 @@
-using System.Diagnostics;
+using System.Net;
+using k8s.Autorest;
 using ControllerRuntime.Informers;
 using ControllerRuntime.Metrics;
 using ControllerRuntime.Queues;
@@ -86,13 +87,7 @@ public sealed partial class Controller : IDisposable
         var (ns, name) = ObjectKey.Parse(key);
         var request = new ReconcileRequest(ns, name);
         var reconcileId = Interlocked.Increment(ref _reconcileIds);
-        using var scope = _logger.BeginScope(new Dictionary<string, object?>
-        {
-            ["Controller"] = Name,
-            ["Namespace"] = ns,
-            ["Name"] = name,
-            ["ReconcileId"] = reconcileId,
-        });
+        using var scope = _logger.BeginScope(new ReconcileScope(Name, ns, name, reconcileId));
         var started = _time.GetTimestamp();
         try
         {
@@ -113,6 +108,14 @@ public sealed partial class Controller : IDisposable
         {
             // Shutting down: the next leader picks the key up from its own list.
         }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+            // Optimistic concurrency: the object changed since it was read. Not a failure worth a warning; reconcile
+            // again (with backoff, so a hot object cannot spin) from the state the informers deliver next.
+            _metrics.Reconciled(Name, "conflict", _time.GetElapsedTime(started));
+            Log.Conflict(_logger, request.ToString(), Queue.Failures(key) + 1);
+            Queue.AddRateLimited(key);
+        }
         catch (Exception ex)
         {
             _metrics.Reconciled(Name, "error", _time.GetElapsedTime(started));
@@ -128,6 +131,9 @@ public sealed partial class Controller : IDisposable
 
         [LoggerMessage(2, LogLevel.Information, "Controller {Controller} stopped")]
         public static partial void Stopped(ILogger logger, string controller);
+
+        [LoggerMessage(4, LogLevel.Debug, "Reconcile of {Key} hit a conflict (attempt {Attempt}); recomputing from fresh state after backoff")]
+        public static partial void Conflict(ILogger logger, string key, int attempt);
 
         [LoggerMessage(3, LogLevel.Warning, "Reconcile of {Key} failed (attempt {Attempt}); retrying with backoff")]
         public static partial void ReconcileFailed(ILogger logger, string key, int attempt, Exception exception);

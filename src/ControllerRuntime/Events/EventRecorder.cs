@@ -31,11 +31,16 @@ public sealed partial class EventRecorder
     private readonly ILogger _logger;
     private readonly string _component;
     private readonly string _instance;
+    private readonly string _fieldManager;
     private readonly ConcurrentDictionary<string, Occurrence> _seen = new(StringComparer.Ordinal);
 
-    /// <summary>Creates a recorder reporting as <paramref name="component"/> from <paramref name="instance"/>.</summary>
-    public EventRecorder(IKubernetes client, TimeProvider time, ILogger<EventRecorder> logger, string component, string instance)
+    /// <summary>
+    /// Creates a recorder reporting as <paramref name="component"/> from <paramref name="instance"/>; its writes go out
+    /// under field manager <paramref name="fieldManager"/>.
+    /// </summary>
+    public EventRecorder(IKubernetes client, TimeProvider time, ILogger<EventRecorder> logger, string component, string instance, string fieldManager)
     {
+        _fieldManager = fieldManager;
         _client = client;
         _time = time;
         _logger = logger;
@@ -110,7 +115,7 @@ public sealed partial class EventRecorder
         };
         try
         {
-            await _client.CoreV1.CreateNamespacedEventAsync(evt, ns, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await _client.CoreV1.CreateNamespacedEventAsync(evt, ns, fieldManager: _fieldManager, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.Conflict)
         {
@@ -124,7 +129,7 @@ public sealed partial class EventRecorder
         var patch = new { count, lastTimestamp = now.UtcDateTime };
         await _client.CoreV1.PatchNamespacedEventAsync(
             new V1Patch(KubernetesJson.Serialize(patch), V1Patch.PatchType.MergePatch),
-            name, involved.Metadata.NamespaceProperty ?? "default", cancellationToken: cancellationToken).ConfigureAwait(false);
+            name, involved.Metadata.NamespaceProperty ?? "default", fieldManager: _fieldManager, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
     private void Trim()

@@ -23,16 +23,22 @@ public sealed class KubernetesListWatcher<T, TList> : IListWatcher<T>
     private readonly Func<ListRequest, CancellationToken, Task<HttpOperationResponse<TList>>> _call;
     private readonly int _pageSize;
     private readonly TimeSpan _watchTimeout;
+    private readonly string _notServedHint;
 
-    /// <summary>Creates a source for <paramref name="namespace"/> (null: all) calling <paramref name="call"/>.</summary>
+    /// <summary>
+    /// Creates a source for <paramref name="namespace"/> (null: all) calling <paramref name="call"/>.
+    /// <paramref name="notServedHint"/> tells the user how to fix a 404 on list (the host knows where its CRDs live).
+    /// </summary>
     public KubernetesListWatcher(
         string? @namespace,
         Func<ListRequest, CancellationToken, Task<HttpOperationResponse<TList>>> call,
         int pageSize = 500,
-        TimeSpan? watchTimeout = null)
+        TimeSpan? watchTimeout = null,
+        string notServedHint = "install its CustomResourceDefinition")
     {
         Namespace = @namespace;
         _call = call;
+        _notServedHint = notServedHint;
         _pageSize = pageSize;
         _watchTimeout = watchTimeout ?? TimeSpan.FromMinutes(5);
     }
@@ -61,7 +67,7 @@ public sealed class KubernetesListWatcher<T, TList> : IListWatcher<T>
         {
             // The usual cause on a fresh cluster; say so instead of logging a bare 404 on every retry.
             throw new InvalidOperationException(
-                $"The API server does not serve this resource (404 on list{(Namespace is null ? "" : " in namespace " + Namespace)}): install its CustomResourceDefinition, e.g. kubectl apply -f config/crds.", ex);
+                $"The API server does not serve this resource (404 on list{(Namespace is null ? "" : " in namespace " + Namespace)}): {_notServedHint}.", ex);
         }
     }
 

@@ -8,13 +8,13 @@ public sealed class LeaderElectionOptions
     /// <summary>Off for a single local instance (make run); on in the cluster.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>The Lease's name.</summary>
+    /// <summary>The Lease's name; the host names it (one per operator, shared by its replicas).</summary>
     [Required]
-    public string LeaseName { get; set; } = "gru-operator-leader";
+    public string LeaseName { get; set; } = "";
 
-    /// <summary>The Lease's namespace (in the cluster: the operator's own, from the downward API).</summary>
+    /// <summary>The Lease's namespace (in the cluster: the operator's own, from the downward API); the host supplies it.</summary>
     [Required]
-    public string LeaseNamespace { get; set; } = "gru-system";
+    public string LeaseNamespace { get; set; } = "";
 
     /// <summary>This replica's identity; defaults to the host name plus a random suffix.</summary>
     public string? Identity { get; set; }

@@ -23,7 +23,7 @@ public sealed class ControllerMetrics
         _reconcileDuration = meter.CreateHistogram<double>(
             "controller_reconcile_duration", unit: "s", description: "Time spent in one reconcile.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
-        _reconciles = meter.CreateCounter<long>("controller_reconcile_total", description: "Reconciles by result (success, requeue, error).");
+        _reconciles = meter.CreateCounter<long>("controller_reconcile_total", description: "Reconciles by result (success, requeue, conflict, error).");
         _reconcileErrors = meter.CreateCounter<long>("controller_reconcile_errors_total", description: "Reconciles that failed and were retried with backoff.");
         _watchRestarts = meter.CreateCounter<long>("controller_watch_restarts_total", description: "Watches that were reopened, by reason (closed, expired, error).");
         meter.CreateObservableGauge("controller_workqueue_depth", ObserveDepth, description: "Items waiting in each controller's work queue.");
@@ -40,7 +40,7 @@ public sealed class ControllerMetrics
     {
         var tag = new KeyValuePair<string, object?>("controller", controller);
         _reconcileErrors.Add(0, tag);
-        foreach (var result in new[] { "success", "requeue", "error" })
+        foreach (var result in new[] { "success", "requeue", "conflict", "error" })
         {
             _reconciles.Add(0, tag, new KeyValuePair<string, object?>("result", result));
         }

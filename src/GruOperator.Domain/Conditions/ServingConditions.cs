@@ -11,7 +11,8 @@ public sealed record TrackObservation(
     string Revision,
     int FailingPods = 0,
     string? FailingMessage = null,
-    string? StalledMessage = null);
+    string? StalledMessage = null,
+    string? ReplicaFailureMessage = null);
 
 /// <summary>The conditions, phase and message for a GruModel.</summary>
 public sealed record ServingAssessment(IReadOnlyList<Condition> Conditions, ModelPhase Phase, string Message);
@@ -24,6 +25,9 @@ public static class ServingConditions
 
     /// <summary>Ready=False: pods are starting or loading the model.</summary>
     public const string ReplicasNotReady = "ReplicasNotReady";
+
+    /// <summary>Ready=False: the ReplicaSet cannot create pods at all (RuntimeClass not found, quota, admission).</summary>
+    public const string ReplicaFailure = "ReplicaFailure";
 
     /// <summary>Ready=False: the scheduler cannot place pods (often: no free GPU).</summary>
     public const string Unschedulable = "Unschedulable";
@@ -43,7 +47,9 @@ public static class ServingConditions
     /// <summary>
     /// Assesses the stable track. Examples (desired/ready/updated): 3/3/3 → Ready=True StableServing, Progressing=False,
     /// Healthy; 3/1/3 with 2 unschedulable → Ready=False Unschedulable naming the scheduler's message, Progressing=False,
-    /// Degraded; 3/0/1 → Ready=False ReplicasNotReady, Progressing=True RollingOut, Progressing.
+    /// Degraded; 3/0/1 → Ready=False ReplicasNotReady, Progressing=True RollingOut, Progressing; 2/0/0 with the
+    /// ReplicaSet refused by a quota → Ready=False and Progressing=False ReplicaFailure quoting the API server, Pending. Pods that cannot be created come
+    /// first: no pod exists to be unschedulable or failing, and waiting will not fix it.
     /// </summary>
     public static ServingAssessment Assess(IReadOnlyList<Condition>? current, TrackObservation track, long generation, DateTimeOffset now)
     {
@@ -55,6 +61,11 @@ public static class ServingConditions
         if (ready)
         {
             readyCondition = new(ConditionTypes.Ready, Condition.True, StableServing, $"Revision {track.Revision} is serving: {counts}.", generation, now);
+        }
+        else if (track.ReplicaFailureMessage is not null)
+        {
+            readyCondition = new(ConditionTypes.Ready, Condition.False, ReplicaFailure,
+                $"Pods of revision {track.Revision} cannot be created: {track.ReplicaFailureMessage} ({counts}).", generation, now);
         }
         else if (track.UnschedulablePods > 0)
         {
@@ -79,6 +90,10 @@ public static class ServingConditions
         var progressing = track.StalledMessage is not null
             ? new Condition(ConditionTypes.Progressing, Condition.False, ProgressDeadlineExceeded,
                 $"Revision {track.Revision} stopped progressing: {track.StalledMessage}", generation, now)
+            : track.ReplicaFailureMessage is not null
+            // Blocked until someone acts (quota, RuntimeClass, admission policy): not progressing, whatever the counts.
+            ? new Condition(ConditionTypes.Progressing, Condition.False, ReplicaFailure,
+                $"Revision {track.Revision} is blocked: pods cannot be created: {track.ReplicaFailureMessage}", generation, now)
             : rolling
             ? new Condition(ConditionTypes.Progressing, Condition.True, RollingOut,
                 $"Rolling out revision {track.Revision}: {track.UpdatedReplicas}/{track.DesiredReplicas} replicas updated.", generation, now)

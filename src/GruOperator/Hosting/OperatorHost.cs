@@ -17,47 +17,37 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace GruOperator.Hosting;
 
 /// <summary>Builds the operator process: configuration, Kubernetes client, informers, controller, leader election, endpoints.</summary>
 internal static class OperatorHost
 {
-    /// <summary>Flags accepted on the command line, and the configuration keys they set.</summary>
-    public static readonly IReadOnlyDictionary<string, string> Flags = new Dictionary<string, string>
-    {
-        ["--namespaces"] = nameof(OperatorOptions.Namespaces),
-        ["--workers"] = nameof(OperatorOptions.Workers),
-        ["--server-image"] = nameof(OperatorOptions.DefaultServerImage),
-        ["--model-fetcher-image"] = nameof(OperatorOptions.ModelFetcherImage),
-        ["--prometheus-address"] = nameof(OperatorOptions.DefaultPrometheusAddress),
-        ["--metrics-port"] = nameof(OperatorOptions.MetricsPort),
-        ["--health-port"] = nameof(OperatorOptions.HealthPort),
-        ["--bind-address"] = nameof(OperatorOptions.BindAddress),
-        ["--field-manager"] = nameof(OperatorOptions.FieldManager),
-        ["--resync-period"] = nameof(OperatorOptions.ResyncPeriod),
-        ["--kubeconfig"] = nameof(OperatorOptions.Kubeconfig),
-        ["--context"] = nameof(OperatorOptions.Context),
-        ["--leader-elect"] = "LeaderElection:Enabled",
-        ["--lease-name"] = "LeaderElection:LeaseName",
-        ["--lease-namespace"] = "LeaderElection:LeaseNamespace",
-        ["--lease-duration"] = "LeaderElection:LeaseDuration",
-        ["--identity"] = "LeaderElection:Identity",
-    };
-
     /// <summary>
-    /// Creates the application. <paramref name="clientConfiguration"/> overrides kubeconfig discovery (tests pass the
-    /// embedded cluster's); <paramref name="overrides"/> are extra configuration entries applied last.
+    /// Creates the application from command-line <paramref name="args"/> (the operator's own flags; an unknown one
+    /// throws <see cref="OperatorConfigurationException"/>). <paramref name="clientConfiguration"/> overrides kubeconfig
+    /// discovery (tests pass the embedded cluster's); <paramref name="overrides"/> are configuration entries applied last.
     /// </summary>
-    public static WebApplication Build(string[] args, KubernetesClientConfiguration? clientConfiguration = null, IDictionary<string, string?>? overrides = null)
+    public static WebApplication Build(string[] args, KubernetesClientConfiguration? clientConfiguration = null, IDictionary<string, string?>? overrides = null) =>
+        Build(OperatorCommand.ParseFlags(args), clientConfiguration, overrides);
+
+    /// <summary>Creates the application from flags already parsed into configuration keys.</summary>
+    /// <exception cref="OperatorConfigurationException">A value (from a flag, the environment or an override) is unusable.</exception>
+    public static WebApplication Build(IReadOnlyDictionary<string, string?> flags, KubernetesClientConfiguration? clientConfiguration = null, IDictionary<string, string?>? overrides = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // Precedence, lowest first: the settings table's defaults, KUBECONFIG, GRU_OPERATOR_* variables, flags, overrides.
+        builder.Configuration.AddInMemoryCollection(OperatorSettings.Defaults);
         // kubectl's KUBECONFIG (first file of the list) is the lowest-precedence source of --kubeconfig.
         var kubeconfigEnv = Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
         if (kubeconfigEnv is not null) builder.Configuration.AddInMemoryCollection([new(nameof(OperatorOptions.Kubeconfig), kubeconfigEnv)]);
-        builder.Configuration.AddEnvironmentVariables("GRU_OPERATOR_");
-        builder.Configuration.AddCommandLine(args, Flags.ToDictionary(f => f.Key, f => f.Value));
+        builder.Configuration.AddEnvironmentVariables(OperatorSettings.EnvironmentPrefix);
+        builder.Configuration.AddInMemoryCollection(flags);
         if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
+        var errors = OperatorSettings.Validate(builder.Configuration);
+        if (errors.Count > 0) throw new OperatorConfigurationException(errors);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
@@ -77,7 +67,16 @@ internal static class OperatorHost
         builder.Services.AddSingleton<LeadershipState>();
         builder.Services.AddSingleton<ControllerMetrics>();
         builder.Services.AddMetrics();
-        builder.Services.AddSingleton(sp => new PrometheusTextExporter(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), ControllerMetrics.MeterName));
+        if (options.MetricsPort > 0)
+        {
+            // OpenTelemetry subscribes to meters by name, process-wide: in-process hosts (tests, the benchmark) see one
+            // another's ControllerRuntime series, so at most one of them at a time should serve /metrics.
+            builder.Services.AddOpenTelemetry()
+                .ConfigureResource(resource => resource.AddService(OperatorCommand.Name))
+                .WithMetrics(metrics => metrics
+                .AddMeter(ControllerMetrics.MeterName)
+                .AddPrometheusExporter());
+        }
 
         AddGruModelController(builder.Services, options);
         builder.Services.AddHostedService<ControllerHost>();
@@ -85,10 +84,8 @@ internal static class OperatorHost
         var app = builder.Build();
         if (options.MetricsPort > 0)
         {
-            // Created before the controllers so it sees their instruments from the first measurement.
-            var exporter = app.Services.GetRequiredService<PrometheusTextExporter>();
-            app.MapGet("/metrics", () => Results.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"))
-                .RequireHost($"*:{options.MetricsPort}");
+            // Prometheus text or OpenMetrics as the scraper asks; only on the metrics port, not the health port.
+            app.MapPrometheusScrapingEndpoint().RequireHost($"*:{options.MetricsPort}");
         }
         app.MapGet("/healthz", () => Results.Ok("ok"));
         // A standby replica is ready too: readiness is about the process, leadership about who acts.
@@ -104,11 +101,11 @@ internal static class OperatorHost
         services.AddSingleton(new ResourceCache<V1Service>());
         services.AddSingleton(new ResourceCache<V1Pod>());
         services.AddSingleton(sp => new CustomResourceClient<GruModel>(
-            sp.GetRequiredService<IKubernetes>(), type, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CustomResourceClient<GruModel>>>()));
+            sp.GetRequiredService<IKubernetes>(), type, options.FieldManager));
         services.AddSingleton(sp => new ServerSideApply(sp.GetRequiredService<IKubernetes>(), options.FieldManager));
         services.AddSingleton(sp => new EventRecorder(
             sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventRecorder>>(),
-            "gru-operator", options.LeaderElection.Identity ?? Environment.MachineName));
+            "gru-operator", options.LeaderElection.Identity ?? Environment.MachineName, options.FieldManager));
         services.AddSingleton(sp =>
         {
             var registry = new FinalizerRegistry<GruModel>();

@@ -4,45 +4,52 @@ using ControllerRuntime.Leadership;
 namespace GruOperator.Hosting;
 
 /// <summary>The operator's configuration, bound from flags (--workers 8) and environment (GRU_OPERATOR_WORKERS=8).</summary>
+/// <remarks>Defaults, flags, variables and help text live in one table, <see cref="OperatorSettings"/>.</remarks>
 internal sealed class OperatorOptions
 {
+    /// <summary>The Lease the operator's replicas elect a leader on (ControllerRuntime names no lease of its own).</summary>
+    public const string DefaultLeaseName = "gru-operator-leader";
+
+    /// <summary>The namespace of that Lease when none is given (in a pod, config/manager passes the pod's own).</summary>
+    public const string DefaultLeaseNamespace = "gru-system";
+
     /// <summary>Comma-separated namespaces to watch; empty watches all namespaces.</summary>
     public string Namespaces { get; set; } = "";
 
     /// <summary>Concurrent reconciles.</summary>
     [Range(1, 256)]
-    public int Workers { get; set; } = 4;
+    public int Workers { get; set; }
 
     /// <summary>GruServer image for models that set no spec.serving.image.</summary>
     [Required]
-    public string DefaultServerImage { get; set; } = "ghcr.io/gru-operator/gru-server:0.1.0";
+    public string DefaultServerImage { get; set; } = "";
 
     /// <summary>Image of the model-fetcher init container (needs sh, wget with TLS and sha256sum).</summary>
     [Required]
-    public string ModelFetcherImage { get; set; } = "alpine:3.20";
+    public string ModelFetcherImage { get; set; } = "";
 
     /// <summary>Prometheus for models that set no spec.prometheus.address.</summary>
     [Url]
-    public string DefaultPrometheusAddress { get; set; } = "http://prometheus.monitoring.svc:9090";
+    public string DefaultPrometheusAddress { get; set; } = "";
 
     /// <summary>Port of the operator's own /metrics (0: off).</summary>
     [Range(0, 65535)]
-    public int MetricsPort { get; set; } = 8080;
+    public int MetricsPort { get; set; }
 
     /// <summary>Port of /healthz and /readyz (0: any free port, for tests).</summary>
     [Range(0, 65535)]
-    public int HealthPort { get; set; } = 8081;
+    public int HealthPort { get; set; }
 
     /// <summary>Address the health and metrics endpoints bind to.</summary>
     [Required]
-    public string BindAddress { get; set; } = "0.0.0.0";
+    public string BindAddress { get; set; } = "";
 
-    /// <summary>Server-side apply field manager.</summary>
+    /// <summary>Field manager of every write: server-side apply, status, finalizer patches.</summary>
     [Required]
-    public string FieldManager { get; set; } = "gru-operator";
+    public string FieldManager { get; set; } = "";
 
     /// <summary>Every model is reconciled again after this long, even with no change.</summary>
-    public TimeSpan ResyncPeriod { get; set; } = TimeSpan.FromMinutes(10);
+    public TimeSpan ResyncPeriod { get; set; }
 
     /// <summary>Path of a kubeconfig file; empty uses in-cluster config or ~/.kube/config.</summary>
     public string? Kubeconfig { get; set; }

@@ -16,7 +16,8 @@ internal static class WatchSources
                 limit: r.Limit, resourceVersion: r.ResourceVersion, timeoutSeconds: r.TimeoutSeconds, watch: r.Watch, cancellationToken: ct)
             : client.CustomObjects.ListNamespacedCustomObjectWithHttpMessagesAsync<GruModelList>(
                 type.Group, type.Version, ns, type.Plural, allowWatchBookmarks: r.Watch ? true : null, continueParameter: r.Continue,
-                limit: r.Limit, resourceVersion: r.ResourceVersion, timeoutSeconds: r.TimeoutSeconds, watch: r.Watch, cancellationToken: ct));
+                limit: r.Limit, resourceVersion: r.ResourceVersion, timeoutSeconds: r.TimeoutSeconds, watch: r.Watch, cancellationToken: ct),
+            notServedHint: "install the GruModel CRD: kubectl apply -f config/crds (or kubectl apply -k config/default)");
 
     /// <summary>Deployments carrying <paramref name="label"/>: the operator never caches workloads it does not own.</summary>
     public static IListWatcher<V1Deployment> Deployments(IKubernetes client, string? ns, string label) =>

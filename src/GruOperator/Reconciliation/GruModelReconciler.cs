@@ -110,6 +110,11 @@ internal sealed partial class GruModelReconciler : IReconciler
         }
 
         var observation = Observe(deployment, revision);
+        if (observation.ReplicaFailureMessage is { } replicaFailure)
+        {
+            await _events.RecordAsync(model, EventType.Warning, ServingConditions.ReplicaFailure,
+                $"Pods of revision {revision} cannot be created: {replicaFailure}", cancellationToken).ConfigureAwait(false);
+        }
         if (observation.UnschedulablePods > 0)
         {
             await _events.RecordAsync(model, EventType.Warning, ServingConditions.Unschedulable,
@@ -173,7 +178,7 @@ internal sealed partial class GruModelReconciler : IReconciler
             && pod.Metadata.DeletionTimestamp is null);
         var unschedulable = pods.Select(PodDiagnosis.Unschedulable).Where(m => m is not null).ToList();
         var failing = pods.Select(PodDiagnosis.Failure).Where(m => m is not null).ToList();
-        var stalled = status?.Conditions?.FirstOrDefault(c => c is { Type: "Progressing", Status: "False", Reason: "ProgressDeadlineExceeded" });
+        var conditions = (status?.Conditions ?? []).Select(c => new WorkloadCondition(c.Type, c.Status, c.Reason, c.Message)).ToList();
         return new TrackObservation(
             desired,
             status?.ReadyReplicas ?? 0,
@@ -184,7 +189,8 @@ internal sealed partial class GruModelReconciler : IReconciler
             revision,
             failing.Count,
             failing.FirstOrDefault(),
-            stalled is null ? null : stalled.Message ?? $"Deployment {deployment.Metadata.Name} exceeded its progress deadline");
+            DeploymentDiagnosis.Stalled(conditions, deployment.Metadata.Name),
+            DeploymentDiagnosis.ReplicaFailure(conditions, deployment.Metadata.Name));
     }
 
     private static string? LabelOf(V1Pod pod, string label) =>
@@ -207,9 +213,12 @@ internal sealed partial class GruModelReconciler : IReconciler
     private async Task WriteStatusAsync(GruModel model, GruModelStatus status, CancellationToken cancellationToken)
     {
         if (model.Status is not null && KubernetesJson.Serialize(model.Status) == KubernetesJson.Serialize(status)) return;
-        // The cached object is shared with every reader: write from a private copy.
+        // The cached object is shared with every reader: write from a private copy. It keeps the resourceVersion the
+        // status was computed from, so if the object changed meanwhile the write is refused (409) and the controller
+        // reconciles again from fresh state instead of landing this status on a newer object.
         var copy = KubernetesJson.Deserialize<GruModel>(KubernetesJson.Serialize(model));
-        await _client.ReplaceStatusAsync(copy, m => m.Status = status, cancellationToken).ConfigureAwait(false);
+        copy.Status = status;
+        await _client.ReplaceStatusAsync(copy, cancellationToken).ConfigureAwait(false);
     }
 
     private static partial class Log

@@ -64,6 +64,8 @@ public sealed class ConditionsTests
         { "one pod without GPU", new(2, 1, 2, true, 1, "Insufficient nvidia.com/gpu", "1"), "Unschedulable", "RolloutComplete", ModelPhase.Degraded },
         { "pods crash", new(2, 0, 2, true, 0, null, "1", 2, "pod p container gru-server is CrashLoopBackOff"), "PodsFailing", "RolloutComplete", ModelPhase.Pending },
         { "rollout stalled", new(2, 1, 1, true, 0, null, "3", StalledMessage: "ReplicaSet \"m-abc\" has timed out progressing."), "ProgressDeadlineExceeded", "ProgressDeadlineExceeded", ModelPhase.Degraded },
+        { "quota refuses every pod", new(2, 0, 0, true, 0, null, "1", ReplicaFailureMessage: "FailedCreate: exceeded quota: gpu"), "ReplicaFailure", "ReplicaFailure", ModelPhase.Pending },
+        { "pods cannot be created while old ones crash", new(2, 0, 2, true, 0, null, "1", 1, "pod p is CrashLoopBackOff", ReplicaFailureMessage: "FailedCreate: RuntimeClass \"nvidia\" not found"), "ReplicaFailure", "ReplicaFailure", ModelPhase.Pending },
         { "zero replicas asked", new(0, 0, 0, true, 0, null, "1"), "StableServing", "RolloutComplete", ModelPhase.Healthy },
     };
 
@@ -79,7 +81,8 @@ public sealed class ConditionsTests
         Assert.True(phase == result.Phase, $"{scenario}: phase {result.Phase}");
         Assert.All(result.Conditions, c => Assert.Equal(4, c.ObservedGeneration));
         if (track.UnschedulableMessage is { } why) Assert.Contains(why, ready.Message, StringComparison.Ordinal);
-        if (track.FailingMessage is { } failing) Assert.Contains(failing, ready.Message, StringComparison.Ordinal);
+        if (track.FailingMessage is { } failing && ready.Reason == ServingConditions.PodsFailing) Assert.Contains(failing, ready.Message, StringComparison.Ordinal);
+        if (track.ReplicaFailureMessage is { } refused) Assert.Contains(refused, ready.Message, StringComparison.Ordinal);
         if (track.StalledMessage is { } stalled) Assert.Contains(stalled, progressing.Message, StringComparison.Ordinal);
     }
 

@@ -37,12 +37,28 @@ public sealed class OperatorOptionsTests
     }
 
     [Fact]
-    public async Task InvalidOptionsFailAtStartNamingTheSetting()
+    public void InvalidOptionsAreRefusedNamingTheFlagAndVariable()
     {
-        await using var app = OperatorHost.Build(
+        var error = Assert.Throws<OperatorConfigurationException>(() => OperatorHost.Build(
             ["--workers", "0", "--metrics-port", "0", "--health-port", "0", "--leader-elect", "false"],
-            new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" });
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
-        Assert.Contains("Workers", error.Message, StringComparison.Ordinal);
+            new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" }));
+        Assert.Contains("--workers (GRU_OPERATOR_WORKERS)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnknownFlagIsRefusedNotTakenAsConfiguration()
+    {
+        var error = Assert.Throws<OperatorConfigurationException>(() => OperatorHost.Build(["--wrokers", "8"]));
+        Assert.Contains("--wrokers", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LeaseNameComesFromTheHostNotTheRuntime()
+    {
+        await using var app = OperatorHost.Build(["--metrics-port", "0", "--health-port", "0"]);
+        var election = app.Services.GetRequiredService<IOptions<LeaderElectionOptions>>().Value;
+        Assert.Equal(OperatorOptions.DefaultLeaseName, election.LeaseName);
+        Assert.Equal(OperatorOptions.DefaultLeaseNamespace, election.LeaseNamespace);
+        Assert.Equal("", new LeaderElectionOptions().LeaseName);
     }
 }

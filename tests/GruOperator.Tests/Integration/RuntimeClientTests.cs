@@ -13,23 +13,42 @@ namespace GruOperator.Tests.Integration;
 public sealed class RuntimeClientTests
 {
     private static readonly CustomResourceType Type = new(GruModel.Group, GruModel.Version, GruModel.Plural, GruModel.KindName);
+    private const string Manager = "runtime-test";
 
     // LocalCluster-only: the extra 409 is injected with LocalCluster.Faults.
     [Fact]
-    public async Task StatusWriteRetriesA409OnAFreshCopy()
+    public async Task FinalizerAndStatusWritesGoOutUnderTheConfiguredFieldManager()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        var created = await harness.CreateAsync(Models.Cpu("fm", "default"));
+        var client = new CustomResourceClient<GruModel>(harness.Client, Type, Manager);
+
+        var patched = await client.PatchFinalizersAsync(created, ["example.com/x"], CancellationToken.None);
+        patched.Status = new GruModelStatus { Phase = ModelPhase.Pending, Message = "hello" };
+        await client.ReplaceStatusAsync(patched, CancellationToken.None);
+
+        var stored = await harness.GetAsync("default", "fm");
+        var finalizers = Assert.Single(stored!.Metadata.ManagedFields, f => f.FieldsV1.ToString()!.Contains("f:finalizers", StringComparison.Ordinal));
+        Assert.Equal((Manager, "Update", null), (finalizers.Manager, finalizers.Operation, finalizers.Subresource));
+        var status = Assert.Single(stored.Metadata.ManagedFields, f => f.FieldsV1.ToString()!.Contains("f:status", StringComparison.Ordinal));
+        Assert.Equal((Manager, "Update", "status"), (status.Manager, status.Operation, status.Subresource));
+    }
+
+    [Fact]
+    public async Task StatusComputedFromAStaleCopyIsRefusedNotWrittenOntoTheFreshOne()
     {
         await using var harness = await OperatorHarness.StartAsync();
         var created = await harness.CreateAsync(Models.Cpu("st", "default"));
-        var client = new CustomResourceClient<GruModel>(harness.Client, Type, TimeProvider.System, NullLogger<CustomResourceClient<GruModel>>.Instance);
+        var client = new CustomResourceClient<GruModel>(harness.Client, Type, Manager);
 
-        // Someone else changes the object after we read it: our resourceVersion is stale, and the server also injects a 409.
+        // Someone else changes the object after we read it: a status computed from our copy describes generation 1.
         await harness.PatchSpecAsync("default", "st", new { serving = new { replicas = 2 } });
-        harness.Cluster.Faults.FailNext(1, 409);
-        var written = await client.ReplaceStatusAsync(created, m => m.Status = new GruModelStatus { Phase = ModelPhase.Pending, Message = "hello" }, CancellationToken.None);
+        created.Status = new GruModelStatus { ObservedGeneration = 1, Phase = ModelPhase.Pending, Message = "from generation 1" };
 
-        Assert.Equal("hello", written.Status!.Message);
+        var error = await Assert.ThrowsAsync<HttpOperationException>(() => client.ReplaceStatusAsync(created, CancellationToken.None));
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, error.Response.StatusCode);
         var stored = await harness.GetAsync("default", "st");
-        Assert.Equal(ModelPhase.Pending, stored!.Status!.Phase);
+        Assert.Null(stored!.Status?.Message);
         Assert.Equal(2, stored.Spec.Serving.Replicas);
     }
 
@@ -38,7 +57,7 @@ public sealed class RuntimeClientTests
     {
         await using var harness = await OperatorHarness.StartAsync();
         var created = await harness.CreateAsync(Models.Cpu("fin", "default"));
-        var client = new CustomResourceClient<GruModel>(harness.Client, Type, TimeProvider.System, NullLogger<CustomResourceClient<GruModel>>.Instance);
+        var client = new CustomResourceClient<GruModel>(harness.Client, Type, Manager);
         await harness.PatchSpecAsync("default", "fin", new { serving = new { replicas = 3 } });
 
         var error = await Assert.ThrowsAsync<HttpOperationException>(() => client.PatchFinalizersAsync(created, ["example.com/x"], CancellationToken.None));
@@ -54,7 +73,7 @@ public sealed class RuntimeClientTests
     {
         await using var harness = await OperatorHarness.StartAsync();
         var model = await harness.CreateAsync(Models.Cpu("ev", "default"));
-        var recorder = new EventRecorder(harness.Client, TimeProvider.System, NullLogger<EventRecorder>.Instance, "test", "test-1") { MinRepeatInterval = TimeSpan.Zero };
+        var recorder = new EventRecorder(harness.Client, TimeProvider.System, NullLogger<EventRecorder>.Instance, "test", "test-1", Manager) { MinRepeatInterval = TimeSpan.Zero };
 
         for (var i = 0; i < 3; i++) await recorder.RecordAsync(model, EventType.Warning, "Broken", "same message", CancellationToken.None);
         await recorder.RecordAsync(model, EventType.Warning, "Broken", "another message", CancellationToken.None);

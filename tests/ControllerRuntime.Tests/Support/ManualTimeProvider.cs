@@ -1,4 +1,4 @@
-namespace GruOperator.Tests.Support;
+namespace ControllerRuntime.Tests.Support;
 
 /// <summary>A clock that moves only when a test advances it; timers fire during <see cref="Advance"/>.</summary>
 internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider

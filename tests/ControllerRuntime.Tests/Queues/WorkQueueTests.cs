@@ -1,7 +1,7 @@
 using ControllerRuntime.Queues;
-using GruOperator.Tests.Support;
+using ControllerRuntime.Tests.Support;
 
-namespace GruOperator.Tests.ControllerRuntime;
+namespace ControllerRuntime.Tests.Queues;
 
 public sealed class WorkQueueTests
 {

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace GruOperator.Tests.Support;
+namespace ControllerRuntime.Tests.Support;
 
 /// <summary>A meter factory for tests that need a ControllerMetrics without a host.</summary>
 internal sealed class TestMeterFactory : IMeterFactory

@@ -1,6 +1,6 @@
 using ControllerRuntime.Queues;
 
-namespace GruOperator.Tests.ControllerRuntime;
+namespace ControllerRuntime.Tests.Queues;
 
 public sealed class ExponentialBackoffTests
 {

@@ -1,10 +1,13 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using k8s.Autorest;
 using ControllerRuntime.Controllers;
 using ControllerRuntime.Metrics;
-using GruOperator.Tests.Support;
+using ControllerRuntime.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace GruOperator.Tests.ControllerRuntime;
+namespace ControllerRuntime.Tests.Controllers;
 
 public sealed class ControllerTests : IDisposable
 {
@@ -50,14 +53,53 @@ public sealed class ControllerTests : IDisposable
         time.Advance(TimeSpan.FromMilliseconds(5));
         await Poll.UntilAsync(() => reconciler.Attempts == 2 && controller.Queue.WaitingCount == 1, TimeSpan.FromSeconds(30));
         Assert.Equal(2, controller.Queue.Failures("ns/a"));
+        // The manual clock fires due timers inside Advance, so right after it the queue shows whether the 10 ms backoff
+        // has passed: still waiting after 9 ms (a shorter backoff would have moved the key on already), released at 10.
         time.Advance(TimeSpan.FromMilliseconds(9));
+        Assert.Equal(1, controller.Queue.WaitingCount);
         Assert.Equal(2, reconciler.Attempts);
         time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(0, controller.Queue.WaitingCount);
         await Poll.UntilAsync(() => reconciler.Attempts == 3, TimeSpan.FromSeconds(30));
         await Poll.UntilAsync(() => controller.Queue.Failures("ns/a") == 0, TimeSpan.FromSeconds(30));
 
         cts.Cancel();
         await run.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task ConflictIsRequeuedWithBackoffAndCountedApartFromErrors()
+    {
+        var time = new ManualTimeProvider();
+        var reconciler = new Conflicting(conflicts: 1);
+        var results = new ConcurrentQueue<string>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == _meters && instrument.Name == "controller_reconcile_total") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            if (value == 0) return;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "result") results.Enqueue((string)tag.Value!);
+            }
+        });
+        listener.Start();
+        using var controller = NewController(reconciler, time, workers: 1);
+        using var cts = new CancellationTokenSource();
+        var run = controller.RunAsync(cts.Token);
+
+        controller.Enqueue("ns/a");
+        await Poll.UntilAsync(() => reconciler.Attempts == 1 && controller.Queue.WaitingCount == 1, TimeSpan.FromSeconds(30));
+        Assert.Equal(1, controller.Queue.Failures("ns/a"));
+        time.Advance(TimeSpan.FromMilliseconds(5));
+        await Poll.UntilAsync(() => reconciler.Attempts == 2 && controller.Queue.Failures("ns/a") == 0, TimeSpan.FromSeconds(30));
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(["conflict", "success"], results.ToArray());
     }
 
     [Fact]
@@ -131,6 +173,25 @@ public sealed class ControllerTests : IDisposable
         {
             var attempt = Interlocked.Increment(ref _attempts);
             if (attempt <= failures) throw new HttpRequestException("API server unavailable");
+            return Task.FromResult(ReconcileResult.Done);
+        }
+    }
+
+    private sealed class Conflicting(int conflicts) : IReconciler
+    {
+        private int _attempts;
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _attempts) <= conflicts)
+            {
+                throw new HttpOperationException("Operation cannot be fulfilled: the object has been modified")
+                {
+                    Response = new HttpResponseMessageWrapper(new HttpResponseMessage(HttpStatusCode.Conflict), ""),
+                };
+            }
             return Task.FromResult(ReconcileResult.Done);
         }
     }

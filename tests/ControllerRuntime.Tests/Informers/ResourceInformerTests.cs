@@ -2,12 +2,12 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using ControllerRuntime.Informers;
 using ControllerRuntime.Metrics;
-using GruOperator.Tests.Support;
+using ControllerRuntime.Tests.Support;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace GruOperator.Tests.ControllerRuntime;
+namespace ControllerRuntime.Tests.Informers;
 
 public sealed class ResourceInformerTests : IDisposable
 {

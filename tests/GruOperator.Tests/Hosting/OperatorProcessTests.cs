@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using k8s;
+using Kube.Local;
+using TestSupport;
+
+namespace GruOperator.Tests.Hosting;
+
+/// <summary>The built gru-operator run as a user runs it: exit codes and what it prints.</summary>
+public sealed class OperatorProcessTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("gru-operator-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task HelpListsEveryFlagWithItsVariableAndExitsZero()
+    {
+        var run = await RunAsync("--help");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("--workers <n>", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("GRU_OPERATOR_WORKERS", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("manifests", run.Stdout, StringComparison.Ordinal);
+        Assert.Equal("", run.Stderr);
+    }
+
+    [Fact]
+    public async Task MisspelledFlagIsRefusedInOneLineWithExitTwo()
+    {
+        var run = await RunAsync("--wrokers", "8");
+        Assert.Equal(2, run.ExitCode);
+        var line = Assert.Single(Lines(run.Stderr));
+        Assert.Contains("unknown flag '--wrokers' (did you mean --workers?)", line, StringComparison.Ordinal);
+        Assert.Equal("", run.Stdout);
+    }
+
+    [Fact]
+    public async Task BadValueNamesTheFlagAndVariable()
+    {
+        var run = await RunAsync("--workers", "0");
+        Assert.Equal(2, run.ExitCode);
+        var line = Assert.Single(Lines(run.Stderr));
+        Assert.Contains("--workers (GRU_OPERATOR_WORKERS): '0'", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingKubeconfigIsOneLineWithoutStackTrace()
+    {
+        var missing = Path.Combine(_dir, "no-such-kubeconfig");
+        var run = await RunAsync("--kubeconfig", missing, "--health-port", "0", "--metrics-port", "0");
+        Assert.Equal(2, run.ExitCode);
+        var line = Assert.Single(Lines(run.Stderr));
+        Assert.Contains($"cannot load the kubeconfig {missing}", line, StringComparison.Ordinal);
+        Assert.Contains("--kubeconfig", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Stdout + run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnreachableApiServerIsOneLineWithExitOne()
+    {
+        var port = FreePort.Next();
+        var kubeconfig = Path.Combine(_dir, "kubeconfig");
+        await File.WriteAllTextAsync(kubeconfig, $$$"""
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: c, cluster: {server: "https://127.0.0.1:{{{port}}}", insecure-skip-tls-verify: true}}]
+            users: [{name: u, user: {token: t}}]
+            contexts: [{name: x, context: {cluster: c, user: u}}]
+            current-context: x
+            """);
+        var run = await RunAsync("--kubeconfig", kubeconfig, "--health-port", "0", "--metrics-port", "0", "--leader-elect", "false");
+        Assert.Equal(1, run.ExitCode);
+        var line = Assert.Single(Lines(run.Stderr));
+        Assert.Contains($"cannot reach the Kubernetes API server at https://127.0.0.1:{port}", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Stdout + run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ApiServerWithoutTheCrdIsOneLineNamingTheFix()
+    {
+        await using var cluster = await LocalCluster.StartAsync(new LocalClusterOptions());
+        var kubeconfig = cluster.WriteKubeconfig(Path.Combine(_dir, "kubeconfig"));
+        var run = await RunAsync("--kubeconfig", kubeconfig, "--health-port", "0", "--metrics-port", "0", "--leader-elect", "false");
+        Assert.Equal(1, run.ExitCode);
+        var line = Assert.Single(Lines(run.Stderr));
+        Assert.Contains("does not serve grumodels.serving.gru.dev/v1alpha1: install the CRD with kubectl apply -f config/crds", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunsAgainstAClusterWithTheCrdAndExitsZeroOnSigterm()
+    {
+        await using var cluster = await LocalCluster.StartAsync(new LocalClusterOptions());
+        using (var client = new Kubernetes(cluster.ClientConfiguration))
+        {
+            await client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(GruOperator.Api.Schema.CrdGenerator.Build());
+        }
+        var kubeconfig = cluster.WriteKubeconfig(Path.Combine(_dir, "kubeconfig"));
+        var health = FreePort.Next();
+        var healthy = false;
+        var run = await RunAsync(
+            ["--kubeconfig", kubeconfig, "--health-port", health.ToString(System.Globalization.CultureInfo.InvariantCulture), "--metrics-port", "0",
+             "--bind-address", "127.0.0.1", "--leader-elect", "false"],
+            async process =>
+            {
+                using var http = new HttpClient();
+                while (!process.HasExited && !healthy)
+                {
+                    try
+                    {
+                        healthy = (await http.GetAsync($"http://127.0.0.1:{health}/healthz")).IsSuccessStatusCode;
+                    }
+                    catch (HttpRequestException)
+                    {
+                        await Task.Delay(100);
+                    }
+                }
+                // As the kubelet stops a pod.
+                if (!process.HasExited) Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            });
+
+        Assert.True(healthy, run.Stdout + run.Stderr);
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("Controller grumodel starting", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ManifestsSubcommandWritesTheCrd()
+    {
+        var run = await RunAsync("manifests", "--output", _dir);
+        Assert.Equal(0, run.ExitCode);
+        Assert.True(File.Exists(Path.Combine(_dir, "serving.gru.dev_grumodels.yaml")), run.Stdout + run.Stderr);
+    }
+
+    private static IEnumerable<string> Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(args, null);
+
+    /// <summary>Runs the operator; <paramref name="whileRunning"/> (e.g. probe, then SIGTERM) runs alongside it.</summary>
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string[] args, Func<Process, Task>? whileRunning)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(BuildOutput.Locate("src/GruOperator", "gru-operator.dll"));
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        // The runner's own settings must not leak into the process under test.
+        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(n => n.StartsWith("GRU_OPERATOR_", StringComparison.Ordinal) || n == "KUBECONFIG"))
+        {
+            start.Environment.Remove(name);
+        }
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        try
+        {
+            if (whileRunning is not null) await whileRunning(process).WaitAsync(timeout.Token);
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"gru-operator {string.Join(' ', args)} did not exit within 90s: {await stdout}{await stderr}");
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}
