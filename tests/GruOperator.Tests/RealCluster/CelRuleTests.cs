@@ -1,6 +1,7 @@
 using GruOperator.Api;
 using GruOperator.Api.Schema;
 using GruOperator.Tests.Support;
+using GruServing.Contract.Serving;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
