@@ -41,8 +41,7 @@ internal static class Models
     /// <summary>The GruModel in a YAML file; other documents in it (e.g. the Namespace a sample needs) are skipped.</summary>
     public static GruModel Load(string path)
     {
-        var documents = System.Text.RegularExpressions.Regex.Split(File.ReadAllText(path), @"^---\s*$", System.Text.RegularExpressions.RegexOptions.Multiline);
-        return KubernetesYaml.Deserialize<GruModel>(documents.Single(d => d.Contains($"kind: {GruModel.KindName}", StringComparison.Ordinal)));
+        return KubernetesYaml.Deserialize<GruModel>(TestSupport.SampleManifests.DocumentOfKind(path, GruModel.KindName));
     }
 
     public static GruModel Clone(GruModel model) => KubernetesJson.Deserialize<GruModel>(KubernetesJson.Serialize(model));

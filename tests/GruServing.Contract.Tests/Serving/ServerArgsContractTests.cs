@@ -44,7 +44,7 @@ public sealed class ServerArgsContractTests
     [MemberData(nameof(Samples))]
     public async Task EverySampleParsesOnTheServerWithItsValuesUnchanged(string file)
     {
-        var model = KubernetesYaml.Deserialize<GruModel>(await File.ReadAllTextAsync(Path.Combine(Repository.Root, "config", "samples", file)));
+        var model = KubernetesYaml.Deserialize<GruModel>(SampleManifests.DocumentOfKind(Path.Combine(Repository.Root, "config", "samples", file), GruModel.KindName));
 
         foreach (var track in new[] { Tracks.StableLabel, Tracks.CanaryLabel })
         {
