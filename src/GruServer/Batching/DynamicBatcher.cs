@@ -32,6 +32,8 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
     private int _depth;
+    private int _arriving;
+    private TaskCompletionSource _noneArriving = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public DynamicBatcher(GruServerOptions options, GruServerMetrics metrics, TimeProvider time, ILogger<DynamicBatcher> logger)
     {
@@ -43,6 +45,14 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         _time = time;
         _logger = logger;
         _loop = Task.Run(RunLoopAsync);
+    }
+
+    /// <summary>Marks a request as on its way (its body being read and validated) until disposed: the batcher waits
+    /// for a batch to fill only while some request is on its way, so a lone client never pays the queue delay.</summary>
+    public Arrival Announce()
+    {
+        Interlocked.Increment(ref _arriving);
+        return new Arrival(this);
     }
 
     /// <summary>Requests waiting for a run right now.</summary>
@@ -192,8 +202,9 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
                 continue;
             }
 
+            // Nothing on its way means nothing can join before the deadline: run now rather than wait for nobody.
             var remaining = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
-            if (remaining <= TimeSpan.Zero || !await WaitForArrivalAsync(remaining, stop).ConfigureAwait(false))
+            if (remaining <= TimeSpan.Zero || Volatile.Read(ref _arriving) == 0 || !await WaitForArrivalAsync(remaining, stop).ConfigureAwait(false))
             {
                 break;
             }
@@ -233,14 +244,29 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         batch.Add(request);
     }
 
-    /// <summary>True when a request arrived within <paramref name="timeout"/>; false when the wait ran out.</summary>
+    /// <summary>True when a request arrived, or the last announced request was settled, within
+    /// <paramref name="timeout"/>; false when the wait ran out.</summary>
     private async Task<bool> WaitForArrivalAsync(TimeSpan timeout, CancellationToken stop)
     {
+        var noneArriving = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _noneArriving, noneArriving); // a full fence: the read of _arriving below stays after it
+        if (Volatile.Read(ref _arriving) == 0)
+        {
+            return true;
+        }
+
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
         wait.CancelAfter(timeout);
+        var arrived = _queue.Reader.WaitToReadAsync(wait.Token).AsTask();
+        if (await Task.WhenAny(arrived, noneArriving.Task).ConfigureAwait(false) != arrived)
+        {
+            await wait.CancelAsync().ConfigureAwait(false);
+            return true;
+        }
+
         try
         {
-            return await _queue.Reader.WaitToReadAsync(wait.Token).ConfigureAwait(false);
+            return await arrived.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!stop.IsCancellationRequested)
         {
@@ -295,6 +321,21 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
 #pragma warning restore CA1031
         {
             request.Fail(e);
+        }
+    }
+
+    /// <summary>A request on its way to the queue; see <see cref="Announce"/>.</summary>
+    internal sealed class Arrival(DynamicBatcher batcher) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0 && Interlocked.Decrement(ref batcher._arriving) == 0)
+            {
+                // Wakes a batch waiting for this request (queued by now, or failed validation): nothing else is coming.
+                Volatile.Read(ref batcher._noneArriving).TrySetResult();
+            }
         }
     }
 

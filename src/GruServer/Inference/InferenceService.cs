@@ -43,13 +43,20 @@ internal sealed class InferenceService
                 $"injected fault: this request was failed on purpose (--fault-error-rate {_faults.ErrorRate})");
         }
 
-        var request = await readRequest(backend.Signature, cancellationToken).ConfigureAwait(false);
-        InferenceValidator.Validate(request, backend.Signature, _limits);
+        // Announced while its body is read and validated, until queued: the batcher waits for batch mates only then.
+        InferenceRequest request;
+        Task<IReadOnlyList<NamedTensor>> run;
+        using (_batcher.Announce())
+        {
+            request = await readRequest(backend.Signature, cancellationToken).ConfigureAwait(false);
+            InferenceValidator.Validate(request, backend.Signature, _limits);
+            var outputNames = request.RequestedOutputs is { Count: > 0 } requested
+                ? requested.Distinct(StringComparer.Ordinal).ToArray()
+                : backend.Signature.Outputs.Select(o => o.Name).ToArray();
+            run = _batcher.RunAsync(backend, request.Inputs, outputNames, cancellationToken);
+        }
 
-        var outputNames = request.RequestedOutputs is { Count: > 0 } requested
-            ? requested.Distinct(StringComparer.Ordinal).ToArray()
-            : backend.Signature.Outputs.Select(o => o.Name).ToArray();
-        var outputs = await _batcher.RunAsync(backend, request.Inputs, outputNames, cancellationToken).ConfigureAwait(false);
+        var outputs = await run.ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         if (PrimaryMean(outputs) is { } mean)
         {

@@ -95,6 +95,37 @@ public sealed class DynamicBatcherTests
     }
 
     [Fact]
+    public async Task ALoneRequestDoesNotWaitForBatchMatesThatAreNotComing()
+    {
+        var spec = GruTestModelsSmall;
+        using var backend = Load(spec);
+        backend.Open();
+        await using var batcher = Batcher(new() { MaxBatchSize = 32, MaxQueueDelay = TimeSpan.FromSeconds(10) });
+
+        // Nothing else is announced (being read), so the batch runs at once instead of after the 10 s delay.
+        var outputs = await batcher.RunAsync(backend, Request(spec, 1, 3, null, seed: 1), Outputs(backend), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(1, outputs[0].Shape[0]);
+    }
+
+    [Fact]
+    public async Task AnAnnouncedRequestIsWaitedForAndJoinsTheBatch()
+    {
+        var spec = GruTestModelsSmall;
+        using var backend = Load(spec);
+        backend.Open();
+        await using var batcher = Batcher(new() { MaxBatchSize = 32, MaxQueueDelay = TimeSpan.FromSeconds(10) });
+        var arrival = batcher.Announce();
+
+        var first = batcher.RunAsync(backend, Request(spec, 1, 3, null, seed: 1), Outputs(backend), CancellationToken.None);
+        var second = batcher.RunAsync(backend, Request(spec, 2, 3, null, seed: 2), Outputs(backend), CancellationToken.None);
+        arrival.Dispose();
+        await Task.WhenAll(first, second);
+
+        Assert.Equal([3L], backend.Runs.Select(r => r.Rows));
+    }
+
+    [Fact]
     public async Task AFullQueueRefusesAtOnceAndAFreedPlaceIsReused()
     {
         var spec = GruTestModelsSmall;
