@@ -100,8 +100,7 @@ static string Report(IReadOnlyList<BenchResult> results)
     var text = new StringBuilder();
     text.AppendLine("# GruServer: one infer over HTTP vs direct InferenceSession.Run");
     text.AppendLine();
-    var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
-    text.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (load average {load} at the end), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, CPU execution provider.");
+    text.AppendLine(Throughput.Machine());
     text.AppendLine("Batch 1, sequential requests over a kept-alive connection on 127.0.0.1; direct and HTTP alternate in 10 rounds after a warm-up, so background load falls on both.");
     text.AppendLine("HTTP includes JSON parsing, validation, metrics and response JSON; direct includes input tensor creation and output copy.");
     text.AppendLine("Server-side mean is gru_request_duration_seconds sum/count (arrival to response, warm-up included): the rest of the HTTP time is client and loopback.");

@@ -37,16 +37,24 @@ internal static class Throughput
         return results;
     }
 
+    /// <summary>When and where a figure was measured, with the load average: both reports start with it.</summary>
+    public static string Machine()
+    {
+        var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (load average {load} at the end), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, CPU execution provider.");
+    }
+
     public static string Report(IReadOnlyList<ThroughputResult> results)
     {
         var text = new StringBuilder();
         text.AppendLine("# GruServer throughput: concurrent clients, batching on vs off vs raw ONNX Runtime");
         text.AppendLine();
-        var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
-        text.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (load average {load} at the end), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, CPU execution provider.");
+        text.AppendLine(Machine());
         text.AppendLine("Each client sends one sequence per request (HTTP/JSON, kept-alive connection, 127.0.0.1) in a loop for a fixed window; the server is a separate process.");
         text.AppendLine("On: --max-batch-size 32 --max-queue-delay 2ms. Off: --max-batch-size 1. Raw ORT: InferenceSession.Run in the bench process at batch = clients, default session options.");
         text.AppendLine("Ratios are GruServer seq/s over raw ORT seq/s at that batch size. The client loops share the machine's cores with the server, raw ORT does not.");
+        text.AppendLine("With 1 client, on and off do the same work (nothing to batch): their on/off ratio shows this run's noise.");
         text.AppendLine();
         text.AppendLine("| model | clients | on seq/s | mean batch (on) | off seq/s | raw ORT seq/s | on / raw | off / raw | on / off |");
         text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
