@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-# GruServer: one infer over HTTP vs a direct InferenceSession.Run (about a minute).
+# GruServer: one infer over HTTP vs a direct InferenceSession.Run, then throughput at 1/8/32 clients with batching
+# on/off vs raw ORT (about two minutes; bench/results/gruserver-latency.md and gruserver-throughput.md).
 dotnet build bench/GruServer.Bench -c Release -v quiet -nologo
 dotnet bench/GruServer.Bench/bin/Release/net10.0/GruServer.Bench.dll --output bench/results
 

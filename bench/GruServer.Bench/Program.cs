@@ -8,9 +8,12 @@ using GruServer.Bench;
 using Microsoft.ML.OnnxRuntime;
 using TestSupport;
 
-// One infer request through GruServer (HTTP/JSON, validation, metrics) vs InferenceSession.Run on the same
+// Latency: one infer request through GruServer (HTTP/JSON, validation, metrics) vs InferenceSession.Run on the same
 // model and input in-process: the ratio is what the serving layer costs. Sequential requests, batch 1.
+// Throughput (Throughput.cs): 1, 8 and 32 concurrent clients with the dynamic batcher on and off vs raw ORT at that batch.
 var outputDirectory = args.Length > 1 && args[0] == "--output" ? args[1] : "bench/results";
+// --only latency|throughput runs one of the two measurements; both by default.
+var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var repositoryRoot = Repository.Root;
 Directory.CreateDirectory(Path.Combine(repositoryRoot, outputDirectory));
 
@@ -22,48 +25,71 @@ var cases = new[]
     new BenchCase("I=64, H=256, T=100 (1 layer, head 8)", large.Path, large.Spec, Steps: 100, Iterations: 1500),
 };
 
-var results = new List<BenchResult>();
-foreach (var benchCase in cases)
+if (only != "throughput")
 {
-    Console.WriteLine($"== {benchCase.Name}");
-    var body = GruTestModels.InferRequestJson(benchCase.Spec, batch: 1, steps: benchCase.Steps, seed: 11);
-    await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions
+    var results = new List<BenchResult>();
+    foreach (var benchCase in cases)
     {
-        ModelPath = benchCase.ModelPath,
-        ModelName = "bench",
-        ExtraArguments = ["--max-sequence-length", "1024"],
-    });
-    using var direct = new DirectRunner(benchCase, body);
-    using var http = new HttpRunner(server, body);
+        Console.WriteLine($"== {benchCase.Name}");
+        var body = GruTestModels.InferRequestJson(benchCase.Spec, batch: 1, steps: benchCase.Steps, seed: 11);
+        await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions
+        {
+            ModelPath = benchCase.ModelPath,
+            ModelName = "bench",
+            ExtraArguments = ["--max-sequence-length", "1024"],
+        });
+        using var direct = new DirectRunner(benchCase, body);
+        using var http = new HttpRunner(server, body);
 
-    // Alternate the two in rounds so load from anything else on the machine falls on both alike.
-    const int rounds = 10;
-    var perRound = benchCase.Iterations / rounds;
-    var directTimings = new List<double>();
-    var httpTimings = new List<double>();
-    direct.Measure(perRound / 5);
-    await http.MeasureAsync(perRound / 5);
-    for (var round = 0; round < rounds; round++)
-    {
-        directTimings.AddRange(direct.Measure(perRound));
-        httpTimings.AddRange(await http.MeasureAsync(perRound));
+        // Alternate the two in rounds so load from anything else on the machine falls on both alike.
+        const int rounds = 10;
+        var perRound = benchCase.Iterations / rounds;
+        var directTimings = new List<double>();
+        var httpTimings = new List<double>();
+        direct.Measure(perRound / 5);
+        await http.MeasureAsync(perRound / 5);
+        for (var round = 0; round < rounds; round++)
+        {
+            directTimings.AddRange(direct.Measure(perRound));
+            httpTimings.AddRange(await http.MeasureAsync(perRound));
+        }
+
+        // The server's own view (arrival to response) separates its work from the client and the loopback hop.
+        var metrics = await http.ScrapeAsync(server.MetricsUrl);
+        var serverMean = 1000 * Sample(metrics, "gru_request_duration_seconds_sum") / Sample(metrics, "gru_request_duration_seconds_count");
+        var result = new BenchResult(benchCase.Name, directTimings.Count, Encoding.UTF8.GetByteCount(body),
+            Percentiles.Of([.. directTimings]), Percentiles.Of([.. httpTimings]), serverMean);
+        Console.WriteLine($"   direct p50 {result.Direct.P50:F3} ms p99 {result.Direct.P99:F3} ms; HTTP p50 {result.Http.P50:F3} ms p99 {result.Http.P99:F3} ms");
+        results.Add(result);
     }
 
-    // The server's own view (arrival to response) separates its work from the client and the loopback hop.
-    var metrics = await http.ScrapeAsync(server.MetricsUrl);
-    var serverMean = 1000 * Sample(metrics, "gru_request_duration_seconds_sum") / Sample(metrics, "gru_request_duration_seconds_count");
-    var result = new BenchResult(benchCase.Name, directTimings.Count, Encoding.UTF8.GetByteCount(body),
-        Percentiles.Of([.. directTimings]), Percentiles.Of([.. httpTimings]), serverMean);
-    Console.WriteLine($"   direct p50 {result.Direct.P50:F3} ms p99 {result.Direct.P99:F3} ms; HTTP p50 {result.Http.P50:F3} ms p99 {result.Http.P99:F3} ms");
-    results.Add(result);
+    var report = Report(results);
+    var path = Path.Combine(repositoryRoot, outputDirectory, "gruserver-latency.md");
+    await File.WriteAllTextAsync(path, report);
+    await File.WriteAllTextAsync(Path.ChangeExtension(path, ".json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine(report);
+    Console.WriteLine($"written: {path}");
 }
 
-var report = Report(results);
-var path = Path.Combine(repositoryRoot, outputDirectory, "gruserver-latency.md");
-await File.WriteAllTextAsync(path, report);
-await File.WriteAllTextAsync(Path.ChangeExtension(path, ".json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
-Console.WriteLine(report);
-Console.WriteLine($"written: {path}");
+if (only != "latency")
+{
+    // Every case's model masks padding (sequence_lengths), as a served GRU should; the batcher then batches freely.
+    Console.WriteLine("== throughput");
+    var throughput = new List<ThroughputResult>();
+    foreach (var benchCase in cases)
+    {
+        Console.WriteLine($"== {benchCase.Name}");
+        throughput.AddRange(await Throughput.MeasureAsync(benchCase, TimeSpan.FromSeconds(5)));
+    }
+
+    var throughputReport = Throughput.Report(throughput);
+    var throughputPath = Path.Combine(repositoryRoot, outputDirectory, "gruserver-throughput.md");
+    await File.WriteAllTextAsync(throughputPath, throughputReport);
+    await File.WriteAllTextAsync(Path.ChangeExtension(throughputPath, ".json"), JsonSerializer.Serialize(throughput, new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine(throughputReport);
+    Console.WriteLine($"written: {throughputPath}");
+}
+
 return 0;
 
 static double Sample(string metrics, string name) =>
@@ -74,8 +100,7 @@ static string Report(IReadOnlyList<BenchResult> results)
     var text = new StringBuilder();
     text.AppendLine("# GruServer: one infer over HTTP vs direct InferenceSession.Run");
     text.AppendLine();
-    var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
-    text.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (load average {load} at the end), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, CPU execution provider.");
+    text.AppendLine(Throughput.Machine());
     text.AppendLine("Batch 1, sequential requests over a kept-alive connection on 127.0.0.1; direct and HTTP alternate in 10 rounds after a warm-up, so background load falls on both.");
     text.AppendLine("HTTP includes JSON parsing, validation, metrics and response JSON; direct includes input tensor creation and output copy.");
     text.AppendLine("Server-side mean is gru_request_duration_seconds sum/count (arrival to response, warm-up included): the rest of the HTTP time is client and loopback.");

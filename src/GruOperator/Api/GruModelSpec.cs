@@ -153,11 +153,11 @@ public sealed class ServingSpec
     public int MaxRequestBatchSize { get; set; } = ServingLimits.MaxRequestBatchSize;
 
     /// <summary>Dynamic batching.</summary>
-    [Description("Dynamic batching of concurrent requests. Not available yet: GruServer has no dynamic batcher, so a GruModel that sets batching is refused (InvalidSpec) rather than silently served unbatched.")]
+    [Description("Dynamic batching of concurrent requests (GruServer --max-batch-size, --max-queue-delay). Omitted: maxBatchSize 32, maxQueueDelay 2ms; maxBatchSize 1 turns batching off.")]
     public BatchingSpec? Batching { get; set; }
 
     /// <summary>Sessions.</summary>
-    [Description("Stateless requests, or stateful sessions that keep the GRU hidden state per sequence id.")]
+    [Description("Stateless requests, or stateful sessions that keep the GRU hidden state per sequence id. Stateful is not served yet: GruServer keeps no state between requests, so the operator refuses it (InvalidSpec).")]
     public SessionsSpec? Sessions { get; set; }
 }
 
@@ -256,7 +256,7 @@ public sealed class TolerationSpec
 }
 
 /// <summary>Dynamic batching.</summary>
-[Description("Dynamic batching: concurrent requests run as one model batch. Not available yet (see serving.batching).")]
+[Description("Dynamic batching: concurrent requests run as one model batch. Sequences of different lengths share a batch only when the model masks padding with a sequence_lengths input; otherwise equal lengths are batched together.")]
 public sealed class BatchingSpec
 {
     /// <summary>Largest batch the batcher forms.</summary>
@@ -266,7 +266,7 @@ public sealed class BatchingSpec
     public int MaxBatchSize { get; set; } = ServingLimits.MaxBatchSize;
 
     /// <summary>Longest wait to fill a batch.</summary>
-    [Description("Longest time a queued request waits for its batch to fill, e.g. 2ms; 0ms batches only what is already queued.")]
+    [Description("Longest time a queued request waits for its batch to fill, e.g. 2ms; 0ms batches only what is already queued; at most 10s.")]
     [DefaultValue(ServingLimits.MaxQueueDelay)]
     [RegularExpression(Patterns.Duration)]
     public string MaxQueueDelay { get; set; } = ServingLimits.MaxQueueDelay;
@@ -288,7 +288,7 @@ public enum SessionMode
 public sealed class SessionsSpec
 {
     /// <summary>Mode.</summary>
-    [Description("Stateless or Stateful.")]
+    [Description("Stateless, or Stateful (not served yet: refused with InvalidSpec).")]
     [DefaultValue("Stateless")]
     public SessionMode Mode { get; set; } = SessionMode.Stateless;
 

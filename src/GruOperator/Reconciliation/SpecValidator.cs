@@ -45,11 +45,19 @@ internal static class SpecValidator
         }
         CheckResources(serving, problems);
 
-        if (serving.Batching is not null)
+        if (serving.Batching is { } batching)
         {
-            // Refused rather than ignored: until GruServer has its dynamic batcher, accepting these fields would promise
-            // batching that never happens. The per-request limit is its own field, serving.maxRequestBatchSize.
-            problems.Add("spec.serving.batching is not available yet: GruServer has no dynamic batcher and runs each request as its own batch; remove spec.serving.batching (to bound the batch one request may carry, set spec.serving.maxRequestBatchSize)");
+            Duration(batching.MaxQueueDelay, "spec.serving.batching.maxQueueDelay", problems, allowZero: true);
+            if (GoDuration.TryParse(batching.MaxQueueDelay, out var delay, out _) && delay > ServingLimits.MaxQueueDelayUpperBound)
+            {
+                problems.Add($"spec.serving.batching.maxQueueDelay {batching.MaxQueueDelay} is longer than GruServer allows ({GoDuration.Format(ServingLimits.MaxQueueDelayUpperBound)}): a request would wait that long for its batch; use a few milliseconds");
+            }
+        }
+        if (serving.Sessions?.Mode == SessionMode.Stateful)
+        {
+            // Refused rather than ignored: GruServer keeps no per-sequence hidden state yet, so a Stateful model would
+            // silently serve every request as a whole, stateless sequence.
+            problems.Add("spec.serving.sessions.mode Stateful is not served yet: GruServer keeps no hidden state between requests; use mode Stateless and send each sequence whole in one request");
         }
         Duration(serving.Sessions?.IdleTimeout, "spec.serving.sessions.idleTimeout", problems);
         Duration(spec.Slo?.LatencyP95, "spec.slo.latencyP95", problems);
@@ -131,10 +139,10 @@ internal static class SpecValidator
         }
     }
 
-    private static void Duration(string? value, string field, List<string> problems)
+    private static void Duration(string? value, string field, List<string> problems, bool allowZero = false)
     {
         if (value is null) return;
         if (!GoDuration.TryParse(value, out var parsed, out var error)) problems.Add($"{field} {error}");
-        else if (parsed <= TimeSpan.Zero) problems.Add($"{field} must be longer than 0");
+        else if (parsed <= TimeSpan.Zero && !allowZero) problems.Add($"{field} must be longer than 0");
     }
 }

@@ -254,6 +254,7 @@ internal static class ServingWorkloadBuilder
     private static List<string> ServerArgs(GruModel model, ModelSource source, string modelPath, string revision, string track, ServingSpec serving)
     {
         // Flag names come from the serving contract GruServer parses with; a contract test feeds these args to its parser.
+        var batching = serving.Batching ?? new BatchingSpec();
         var args = new List<string>
         {
             ServerFlags.Model, modelPath,
@@ -270,6 +271,9 @@ internal static class ServingWorkloadBuilder
             ServerFlags.ExecutionProvider, serving.ExecutionProvider.ToString(),
             ServerFlags.MaxSequenceLength, serving.MaxSequenceLength.ToString(CultureInfo.InvariantCulture),
             ServerFlags.MaxRequestBatchSize, serving.MaxRequestBatchSize.ToString(CultureInfo.InvariantCulture),
+            // Always written, so the pod spec shows the batcher's settings even when the GruModel takes the defaults.
+            ServerFlags.MaxBatchSize, batching.MaxBatchSize.ToString(CultureInfo.InvariantCulture),
+            ServerFlags.MaxQueueDelay, batching.MaxQueueDelay,
             ServerFlags.ShutdownDelay, GoDuration.Format(ShutdownDelay),
             ServerFlags.ShutdownTimeout, GoDuration.Format(ShutdownTimeout),
         ]);

@@ -1,4 +1,5 @@
 using System.Net;
+using GruServer.Batching;
 using GruServer.Faults;
 using GruServer.Inference;
 using GruServer.Protocol;
@@ -62,6 +63,9 @@ internal static partial class GruServerHost
         builder.Services.AddSingleton(_ => new ServedModel(options.ModelName, options.Revision, options.Track));
         builder.Services.AddSingleton(sp => new FaultInjection(options, sp.GetRequiredService<TimeProvider>(), new Random()));
         builder.Services.AddSingleton<GruServerMetrics>();
+        // Not a hosted service: it must keep running batches while the host drains in-flight requests on SIGTERM,
+        // and stops only when the container is disposed, after the listener has closed.
+        builder.Services.AddSingleton<DynamicBatcher>();
         builder.Services.AddSingleton<InferenceService>();
         builder.Services.AddHostedService<ModelLoader>();
         builder.Services.AddSingleton<IHostLifetime, SignalLifetime>();

@@ -24,6 +24,9 @@ internal sealed record GruServerOptions
     public ExecutionProvider ExecutionProvider { get; init; } = ExecutionProvider.Auto;
     public int MaxSequenceLength { get; init; } = ServingLimits.MaxSequenceLength;
     public int MaxRequestBatchSize { get; init; } = ServingLimits.MaxRequestBatchSize;
+    public int MaxBatchSize { get; init; } = ServingLimits.MaxBatchSize;
+    public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.FromMilliseconds(2);
+    public int MaxQueueSize { get; init; } = ServingLimits.MaxQueueSize;
     public long MaxRequestBytes { get; init; } = 16 * 1024 * 1024;
     public TimeSpan FaultLatency { get; init; }
     public double FaultErrorRate { get; init; }
@@ -92,6 +95,9 @@ internal sealed record GruServerOptions
 
         var maxSequence = ParseInt(ServerSettings.MaxSequenceLength, 1, ServingLimits.MaxSequenceLengthUpperBound, Raw, errors);
         var maxRequestBatch = ParseInt(ServerSettings.MaxRequestBatchSize, 1, ServingLimits.MaxRequestBatchSizeUpperBound, Raw, errors);
+        var maxBatch = ParseInt(ServerSettings.MaxBatchSize, 1, ServingLimits.MaxBatchSizeUpperBound, Raw, errors);
+        var queueDelay = ParseDuration(ServerSettings.MaxQueueDelay, ServingLimits.MaxQueueDelayUpperBound, Raw, errors);
+        var queueSize = ParseInt(ServerSettings.MaxQueueSize, 1, ServingLimits.MaxQueueSizeUpperBound, Raw, errors);
         var maxBytes = ParseInt(ServerSettings.MaxRequestBytes, 1024, int.MaxValue, Raw, errors);
 
         var latency = ParseDuration(ServerSettings.FaultLatency, TimeSpan.FromMinutes(10), Raw, errors);
@@ -123,6 +129,9 @@ internal sealed record GruServerOptions
             ExecutionProvider = provider,
             MaxSequenceLength = maxSequence,
             MaxRequestBatchSize = maxRequestBatch,
+            MaxBatchSize = maxBatch,
+            MaxQueueDelay = queueDelay,
+            MaxQueueSize = queueSize,
             MaxRequestBytes = maxBytes,
             FaultLatency = latency,
             FaultErrorRate = rate,

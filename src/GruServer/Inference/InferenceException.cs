@@ -7,6 +7,9 @@ internal enum InferenceErrorKind
     UnsupportedMediaType,
     ModelNotFound,
     ModelNotReady,
+
+    /// <summary>The batcher's queue is full: 503 with Retry-After.</summary>
+    Overloaded,
     InjectedFault,
     Internal,
 }

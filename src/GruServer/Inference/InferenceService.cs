@@ -1,3 +1,4 @@
+using GruServer.Batching;
 using GruServer.Faults;
 using GruServer.Hosting;
 using GruServer.Telemetry;
@@ -5,20 +6,22 @@ using GruServer.Telemetry;
 namespace GruServer.Inference;
 
 /// <summary>Runs an infer request end to end, independent of the protocol: fault injection, model lookup,
-/// readiness, validation against the model signature, the ONNX Runtime call, and the output-mean metric.</summary>
+/// readiness, validation against the model signature, the ONNX Runtime call through the dynamic batcher, and the output-mean metric.</summary>
 internal sealed class InferenceService
 {
     private readonly ServedModel _model;
     private readonly FaultInjection _faults;
     private readonly GruServerMetrics _metrics;
     private readonly RequestLimits _limits;
+    private readonly DynamicBatcher _batcher;
 
-    public InferenceService(ServedModel model, FaultInjection faults, GruServerMetrics metrics, GruServerOptions options)
+    public InferenceService(ServedModel model, FaultInjection faults, GruServerMetrics metrics, GruServerOptions options, DynamicBatcher batcher)
     {
         ArgumentNullException.ThrowIfNull(options);
         _model = model;
         _faults = faults;
         _metrics = metrics;
+        _batcher = batcher;
         _limits = new RequestLimits(options.MaxRequestBatchSize, options.MaxSequenceLength);
     }
 
@@ -40,13 +43,20 @@ internal sealed class InferenceService
                 $"injected fault: this request was failed on purpose (--fault-error-rate {_faults.ErrorRate})");
         }
 
-        var request = await readRequest(backend.Signature, cancellationToken).ConfigureAwait(false);
-        InferenceValidator.Validate(request, backend.Signature, _limits);
+        // Announced while its body is read and validated, until queued: the batcher waits for batch mates only then.
+        InferenceRequest request;
+        Task<IReadOnlyList<NamedTensor>> run;
+        using (_batcher.Announce())
+        {
+            request = await readRequest(backend.Signature, cancellationToken).ConfigureAwait(false);
+            InferenceValidator.Validate(request, backend.Signature, _limits);
+            var outputNames = request.RequestedOutputs is { Count: > 0 } requested
+                ? requested.Distinct(StringComparer.Ordinal).ToArray()
+                : backend.Signature.Outputs.Select(o => o.Name).ToArray();
+            run = _batcher.RunAsync(backend, request.Inputs, outputNames, cancellationToken);
+        }
 
-        var outputNames = request.RequestedOutputs is { Count: > 0 } requested
-            ? requested.Distinct(StringComparer.Ordinal).ToArray()
-            : backend.Signature.Outputs.Select(o => o.Name).ToArray();
-        var outputs = backend.Run(request.Inputs, outputNames, cancellationToken);
+        var outputs = await run.ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         if (PrimaryMean(outputs) is { } mean)
         {

@@ -12,7 +12,8 @@ internal sealed record RequestLimits(int MaxRequestBatchSize, int MaxSequenceLen
 /// each sequence's valid steps (ONNX Runtime rejects values outside 1..time).</remarks>
 internal static class InferenceValidator
 {
-    private static readonly string[] SequenceLengthNames = ["sequence_lengths", "sequence_lens"];
+    /// <summary>Names of the rank-1 input holding each sequence's valid steps; the batcher pads only models that have one.</summary>
+    internal static readonly string[] SequenceLengthNames = ["sequence_lengths", "sequence_lens"];
 
     public static void Validate(InferenceRequest request, ModelSignature signature, RequestLimits limits)
     {

@@ -15,6 +15,8 @@ internal static class V2Endpoints
     private static readonly string ServerVersion =
         typeof(V2Endpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
+    private const string RetryAfterSeconds = "1";
+
     public static IEndpointRouteBuilder MapV2(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/v2/health/live", (HttpContext context) =>
@@ -150,6 +152,12 @@ internal static class V2Endpoints
                 return;
             }
 
+            if (e.Kind == InferenceErrorKind.Overloaded)
+            {
+                // A full queue clears within a few batches: tell clients to come back in a second, not to fail over.
+                context.Response.Headers.RetryAfter = RetryAfterSeconds;
+            }
+
             await V2Json.WriteErrorAsync(context, StatusCodeFor(e.Kind), e.Message).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -163,7 +171,7 @@ internal static class V2Endpoints
         InferenceErrorKind.InvalidInput => StatusCodes.Status400BadRequest,
         InferenceErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         InferenceErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
-        InferenceErrorKind.ModelNotReady => StatusCodes.Status503ServiceUnavailable,
+        InferenceErrorKind.ModelNotReady or InferenceErrorKind.Overloaded => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
 }

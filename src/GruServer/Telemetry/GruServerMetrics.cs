@@ -19,6 +19,9 @@ internal sealed class GruServerMetrics
     private static readonly double[] OutputMeanBuckets =
         [-10, -5, -2, -1, -0.75, -0.5, -0.25, -0.1, 0, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10];
 
+    /// <summary>Sequences per model run, powers of two up to the largest configurable batch.</summary>
+    private static readonly int[] BatchSizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
+
     private static readonly string[] PreCreatedCodes = ["200", "400", "404", "415", "500", "503"];
 
     private readonly Histogram<double> _duration;
@@ -26,6 +29,9 @@ internal sealed class GruServerMetrics
     private readonly Counter<long> _schemaErrors;
     private readonly Histogram<double> _outputMean;
     private readonly UpDownCounter<long> _inFlight;
+    private readonly Histogram<int> _batchSize;
+    private readonly UpDownCounter<long> _queueDepth;
+    private readonly Histogram<double> _queueWait;
     private readonly KeyValuePair<string, object?>[] _common;
 
     public GruServerMetrics(IMeterFactory meterFactory, ServedModel model, FaultInjection faults)
@@ -47,6 +53,12 @@ internal sealed class GruServerMetrics
 
         _inFlight = meter.CreateUpDownCounter<long>("gru_requests_in_flight", description: "Infer requests being handled right now.");
         _inFlight.Add(0, _common);
+        _batchSize = meter.CreateHistogram<int>("gru_batch_size", description: "Sequences in each model run the dynamic batcher makes.",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = BatchSizeBuckets });
+        _queueDepth = meter.CreateUpDownCounter<long>("gru_queue_depth", description: "Infer requests waiting in the dynamic batcher's queue.");
+        _queueDepth.Add(0, _common);
+        _queueWait = meter.CreateHistogram<double>("gru_queue_wait", "s", "Time infer requests wait in the queue before their batch runs.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         meter.CreateObservableGauge("gru_model_info", () => ObserveModelInfo(model),
             description: "1 for the model being served, labelled with its sha256 digest and execution provider.");
         meter.CreateObservableGauge("gru_model_ready", () => new Measurement<int>(model.IsReady ? 1 : 0, _common),
@@ -80,6 +92,12 @@ internal sealed class GruServerMetrics
     public void RecordSchemaError(string reason) => _schemaErrors.Add(1, WithCommon("reason", reason));
 
     public void RecordOutputMean(double mean) => _outputMean.Record(mean, _common);
+
+    public void RecordBatchSize(int sequences) => _batchSize.Record(sequences, _common);
+
+    public void QueueDepthChanged(int delta) => _queueDepth.Add(delta, _common);
+
+    public void RecordQueueWait(TimeSpan wait) => _queueWait.Record(wait.TotalSeconds, _common);
 
     private IEnumerable<Measurement<int>> ObserveModelInfo(ServedModel model)
     {

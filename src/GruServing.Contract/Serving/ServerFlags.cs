@@ -38,6 +38,15 @@ public static class ServerFlags
     /// maximum, which is a separate setting of the dynamic batcher.</summary>
     public const string MaxRequestBatchSize = "--max-request-batch-size";
 
+    /// <summary>The dynamic batcher's largest batch, in sequences (<see cref="ServingLimits.MaxBatchSize"/>).</summary>
+    public const string MaxBatchSize = "--max-batch-size";
+
+    /// <summary>Longest wait of a queued request for its batch to fill (a <see cref="Durations.GoDuration"/>; 0 batches only what is queued).</summary>
+    public const string MaxQueueDelay = "--max-queue-delay";
+
+    /// <summary>Most requests waiting in the batcher's queue (<see cref="ServingLimits.MaxQueueSize"/>); beyond it, 503 with Retry-After.</summary>
+    public const string MaxQueueSize = "--max-queue-size";
+
     /// <summary>Largest request body in bytes.</summary>
     public const string MaxRequestBytes = "--max-request-bytes";
 

@@ -30,4 +30,13 @@ public static class ServingLimits
 
     /// <summary>Default longest wait of a queued request for its batch to fill (a <see cref="Durations.GoDuration"/>).</summary>
     public const string MaxQueueDelay = "2ms";
+
+    /// <summary>Default bound on requests waiting in the batcher's queue: eight full batches of single-sequence requests.</summary>
+    public const int MaxQueueSize = 256;
+
+    /// <summary>Longest <see cref="MaxQueueDelay"/> one may configure: beyond it a "batch" is a backlog.</summary>
+    public static readonly TimeSpan MaxQueueDelayUpperBound = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest queue bound one may configure.</summary>
+    public const int MaxQueueSizeUpperBound = 1_048_576;
 }

@@ -17,7 +17,9 @@ public sealed class SpecValidatorTests
         { "GPU asked through resources", s => s.Serving.Resources = new ResourcesSpec { Limits = new() { ["nvidia.com/gpu"] = new ResourceQuantity("1") } }, "spec.serving.gpu.count instead" },
         { "request above limit", s => s.Serving.Resources = new ResourcesSpec { Requests = new() { ["memory"] = new ResourceQuantity("2Gi") }, Limits = new() { ["memory"] = new ResourceQuantity("1Gi") } }, "exceeds limits.memory" },
         { "bad duration", s => s.Serving.Sessions = new SessionsSpec { IdleTimeout = "2 ms" }, "spec.serving.sessions.idleTimeout" },
-        { "batching before the batcher exists", s => s.Serving.Batching = new BatchingSpec(), "spec.serving.batching is not available yet" },
+        { "stateful sessions before the server keeps state", s => s.Serving.Sessions = new SessionsSpec { Mode = SessionMode.Stateful }, "spec.serving.sessions.mode Stateful is not served yet" },
+        { "queue delay GruServer refuses", s => s.Serving.Batching = new BatchingSpec { MaxQueueDelay = "11s" }, "spec.serving.batching.maxQueueDelay 11s is longer than GruServer allows (10s)" },
+        { "queue delay not a duration", s => s.Serving.Batching = new BatchingSpec { MaxQueueDelay = "2 ms" }, "spec.serving.batching.maxQueueDelay" },
         { "weights not increasing", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new() { SetWeight = 50 }, new() { SetWeight = 10 }] } }, "spec.rollout.canary.steps[1].setWeight" },
         { "canary with Recreate", s => s.Rollout = new RolloutSpec { Strategy = RolloutStrategy.Recreate, Canary = new CanarySpec() }, "strategy Canary" },
         { "duplicate metric names", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Metrics = [new() { Name = "a", Query = "q", ThresholdRange = new() { Min = 1 } }, new() { Name = "a", Query = "q", ThresholdRange = new() { Max = 1 } }] } } }, "used twice" },
@@ -36,6 +38,19 @@ public sealed class SpecValidatorTests
         Assert.True(problems.Any(p => p.Contains(expected, StringComparison.Ordinal)), $"{scenario}: {string.Join(" | ", problems)}");
     }
 
+    [Theory]
+    [InlineData(1, "0ms")]
+    [InlineData(32, "2ms")]
+    [InlineData(4096, "10s")]
+    public void BatchingGruServerCanServeIsAccepted(int maxBatchSize, string maxQueueDelay)
+    {
+        var spec = Models.Cpu().Spec;
+        spec.Serving.Batching = new BatchingSpec { MaxBatchSize = maxBatchSize, MaxQueueDelay = maxQueueDelay };
+        var (valid, problems) = SpecValidator.Validate(spec, "img");
+        Assert.Empty(problems);
+        Assert.NotNull(valid);
+    }
+
     [Fact]
     public void AValidSpecYieldsItsSourceAndImage()
     {
@@ -48,7 +63,7 @@ public sealed class SpecValidatorTests
     [Theory]
     [InlineData("cpu-minimal.yaml")]
     [InlineData("gpu-canary.yaml")]
-    [InlineData("stateful-sessions.yaml")]
+    [InlineData("clickstream-sequences.yaml")]
     public void ShippedSamplesAreValid(string file)
     {
         var model = Models.Load(RepositoryRoot.Combine("config", "samples", file));

@@ -60,6 +60,7 @@ public sealed class ServingWorkloadBuilderTests
         var model = Models.Cpu("recs");
         model.Spec.Serving.MaxSequenceLength = 256;
         model.Spec.Serving.MaxRequestBatchSize = 8;
+        model.Spec.Serving.Batching = new BatchingSpec { MaxBatchSize = 16, MaxQueueDelay = "3ms" };
         var deployment = Build(model, revision: "7").Deployment;
         var server = deployment.Spec.Template.Spec.Containers.Single();
 
@@ -67,7 +68,7 @@ public sealed class ServingWorkloadBuilderTests
         Assert.Equal(
             ["--model", "/opt/gru/models/m.onnx", "--model-name", "recs", "--model-sha256", Models.Sha, "--host", "0.0.0.0", "--port", "8080",
              "--metrics-port", "9464", "--revision", "7", "--track", "stable", "--execution-provider", "CPU", "--max-sequence-length", "256", "--max-request-batch-size", "8",
-             "--shutdown-delay", "5s", "--shutdown-timeout", "30s"],
+             "--max-batch-size", "16", "--max-queue-delay", "3ms", "--shutdown-delay", "5s", "--shutdown-timeout", "30s"],
             server.Args);
         // SIGKILL must not cut the graceful shutdown short: the grace period covers the delay and the drain.
         Assert.True(deployment.Spec.Template.Spec.TerminationGracePeriodSeconds >= 5 + 30,
@@ -132,6 +133,15 @@ public sealed class ServingWorkloadBuilderTests
             Assert.True(owner.Controller);
         }
         Assert.Equal(("recs-stable", "ml"), (deployment.Metadata.Name, deployment.Metadata.NamespaceProperty));
+    }
+
+    [Fact]
+    public void OmittedBatchingWritesTheBatcherDefaults()
+    {
+        var args = Build(Models.Cpu()).Deployment.Spec.Template.Spec.Containers.Single().Args;
+
+        Assert.Equal("32", args[args.IndexOf("--max-batch-size") + 1]);
+        Assert.Equal("2ms", args[args.IndexOf("--max-queue-delay") + 1]);
     }
 
     [Theory]

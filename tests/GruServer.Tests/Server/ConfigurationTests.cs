@@ -10,7 +10,8 @@ public sealed class ConfigurationTests
     private static readonly string[] ContractFlags =
     [
         "--model", "--model-name", "--model-sha256", "--host", "--port", "--metrics-port", "--revision", "--track",
-        "--execution-provider", "--max-sequence-length", "--max-request-batch-size", "--fault-latency", "--fault-error-rate",
+        "--execution-provider", "--max-sequence-length", "--max-request-batch-size", "--max-batch-size", "--max-queue-delay", "--max-queue-size",
+        "--fault-latency", "--fault-error-rate",
     ];
 
     [Fact]
@@ -34,6 +35,9 @@ public sealed class ConfigurationTests
     [InlineData("--fault-latency", "soon", "--fault-latency (GRU_FAULT_LATENCY): 'soon' is not a duration like 500ms, 30s, 5m or 1h30m")]
     [InlineData("--fault-error-rate", "1.5", "--fault-error-rate (GRU_FAULT_ERROR_RATE): '1.5' must be a fraction between 0 and 1")]
     [InlineData("--max-request-batch-size", "0", "--max-request-batch-size (GRU_MAX_REQUEST_BATCH_SIZE): '0' must be a whole number from 1")]
+    [InlineData("--max-batch-size", "0", "--max-batch-size (GRU_MAX_BATCH_SIZE): '0' must be a whole number from 1 to 4096")]
+    [InlineData("--max-queue-delay", "11s", "--max-queue-delay (GRU_MAX_QUEUE_DELAY): '11s' is longer than the 10s allowed")]
+    [InlineData("--max-queue-size", "-1", "--max-queue-size (GRU_MAX_QUEUE_SIZE): '-1' must be a whole number from 1")]
     [InlineData("--host", "example.com", "--host (GRU_HOST): 'example.com' is not an IP address")]
     public async Task InvalidFlagIsRefusedWithExitCode2NamingTheFlag(string flag, string value, string message)
     {
@@ -46,11 +50,10 @@ public sealed class ConfigurationTests
     [Fact]
     public async Task UnknownFlagIsRefusedWithExitCode2NamingIt()
     {
-        // The per-request limit was --max-batch-size before the batcher took that name: an old manifest fails loudly.
-        var (exitCode, output) = await GruServerProcess.RunToExitAsync(["--model", "/nonexistent.onnx", "--max-batch-size", "4"]);
+        var (exitCode, output) = await GruServerProcess.RunToExitAsync(["--model", "/nonexistent.onnx", "--max-batch", "4"]);
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("GruServer: Unrecognized command or argument '--max-batch-size'", output, StringComparison.Ordinal);
+        Assert.Contains("GruServer: Unrecognized command or argument '--max-batch'", output, StringComparison.Ordinal);
         Assert.DoesNotContain("Usage:", output, StringComparison.Ordinal);
     }
 

@@ -4,6 +4,7 @@ using GruOperator.Api;
 using GruOperator.Reconciliation;
 using GruOperator.Serving;
 using GruServer.Hosting;
+using GruServing.Contract.Durations;
 using GruServing.Contract.Serving;
 using k8s;
 using k8s.Models;
@@ -36,6 +37,9 @@ public sealed class ServerArgsContractTests
         { "oci tag, digest unknown", s => { s.Model.Source = "oci://reg:5000/models/m:1.0"; s.Model.Sha256 = null; }, "6", Tracks.StableLabel },
         { "limits at the CRD minimum", s => { s.Serving.MaxSequenceLength = Minimum("serving.maxSequenceLength"); s.Serving.MaxRequestBatchSize = Minimum("serving.maxRequestBatchSize"); }, "7", Tracks.StableLabel },
         { "limits at the CRD maximum", s => { s.Serving.MaxSequenceLength = Maximum("serving.maxSequenceLength"); s.Serving.MaxRequestBatchSize = Maximum("serving.maxRequestBatchSize"); }, "8", Tracks.StableLabel },
+        { "batching at the CRD minimum, no wait", s => s.Serving.Batching = new BatchingSpec { MaxBatchSize = Minimum("serving.batching.maxBatchSize"), MaxQueueDelay = "0ms" }, "11", Tracks.StableLabel },
+        { "batching at the CRD maximum, longest wait", s => s.Serving.Batching = new BatchingSpec { MaxBatchSize = Maximum("serving.batching.maxBatchSize"), MaxQueueDelay = GoDuration.Format(ServingLimits.MaxQueueDelayUpperBound) }, "12", Tracks.CanaryLabel },
+        { "batching with a compound delay", s => s.Serving.Batching = new BatchingSpec { MaxBatchSize = 7, MaxQueueDelay = "1s500ms" }, "13", Tracks.StableLabel },
         { "longest model name", s => s.Model.Name = "m" + new string('x', 62), "9", Tracks.StableLabel },
         { "model name with dots and dashes", s => s.Model.Name = "recs_v2.1-final", "10", Tracks.StableLabel },
     };
@@ -72,9 +76,14 @@ public sealed class ServerArgsContractTests
         Assert.Equal(byHand.MaxSequenceLength, fromOperator.MaxSequenceLength);
         Assert.Equal(byHand.MaxRequestBatchSize, fromOperator.MaxRequestBatchSize);
         Assert.Equal(byHand.ExecutionProvider, fromOperator.ExecutionProvider);
+        Assert.Equal(byHand.MaxBatchSize, fromOperator.MaxBatchSize);
+        Assert.Equal(byHand.MaxQueueDelay, fromOperator.MaxQueueDelay);
         Assert.Equal(byHand.Track, fromOperator.Track);
         Assert.Equal(Convert.ToInt32(CrdSchema.At("serving.maxSequenceLength").DefaultProperty, CultureInfo.InvariantCulture), byHand.MaxSequenceLength);
         Assert.Equal(Convert.ToInt32(CrdSchema.At("serving.maxRequestBatchSize").DefaultProperty, CultureInfo.InvariantCulture), byHand.MaxRequestBatchSize);
+        Assert.Equal(Convert.ToInt32(CrdSchema.At("serving.batching.maxBatchSize").DefaultProperty, CultureInfo.InvariantCulture), byHand.MaxBatchSize);
+        Assert.True(GoDuration.TryParse(CrdSchema.At("serving.batching.maxQueueDelay").DefaultProperty?.ToString(), out var crdDelay, out _));
+        Assert.Equal(crdDelay, byHand.MaxQueueDelay);
         Assert.Equal(CrdSchema.At("serving.executionProvider").DefaultProperty!.ToString(), byHand.ExecutionProvider.ToString());
     }
 
@@ -102,6 +111,10 @@ public sealed class ServerArgsContractTests
         Assert.Equal(serving.ExecutionProvider, options.ExecutionProvider);
         Assert.Equal(serving.MaxSequenceLength, options.MaxSequenceLength);
         Assert.Equal(serving.MaxRequestBatchSize, options.MaxRequestBatchSize);
+        var batching = serving.Batching ?? new BatchingSpec();
+        Assert.Equal(batching.MaxBatchSize, options.MaxBatchSize);
+        Assert.True(GoDuration.TryParse(batching.MaxQueueDelay, out var delay, out _), batching.MaxQueueDelay);
+        Assert.Equal(delay, options.MaxQueueDelay);
         Assert.Equal(ServingWorkloadBuilder.HttpPort, options.Port);
         Assert.Equal(ServingWorkloadBuilder.MetricsPort, options.MetricsPort);
         Assert.Equal(ServingWorkloadBuilder.ShutdownDelay, options.ShutdownDelay);

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using GruOnnx.Models;
+using Microsoft.ML.OnnxRuntime;
+using TestSupport;
+
+namespace GruServer.Bench;
+
+/// <summary>One row of the throughput table: sequences per second through GruServer with the batcher on and off,
+/// and raw ONNX Runtime at a batch as large as the client count.</summary>
+internal sealed record ThroughputResult(string Model, int Clients, double BatchingOn, double BatchingOff, double RawOrt, double MeanBatchOn);
+
+/// <summary>Throughput under concurrent load: <c>clients</c> loops each sending one sequence per request to a real
+/// GruServer (a separate process) for a fixed time, batcher on (--max-batch-size 32, --max-queue-delay 2ms) and off
+/// (--max-batch-size 1), against InferenceSession.Run in this process at batch = clients, the ceiling batching
+/// can approach.</summary>
+internal static class Throughput
+{
+    public static readonly int[] ClientCounts = [1, 8, 32];
+
+    public static async Task<List<ThroughputResult>> MeasureAsync(BenchCase benchCase, TimeSpan window)
+    {
+        var body = GruTestModels.InferRequestJson(benchCase.Spec, batch: 1, steps: benchCase.Steps, seed: 11);
+        var on = await ServerRatesAsync(benchCase, body, window, ["--max-batch-size", "32", "--max-queue-delay", "2ms"]);
+        var off = await ServerRatesAsync(benchCase, body, window, ["--max-batch-size", "1", "--max-queue-delay", "0ms"]);
+        var results = new List<ThroughputResult>();
+        foreach (var clients in ClientCounts)
+        {
+            var raw = RawOrtRate(benchCase, clients, window);
+            results.Add(new ThroughputResult(benchCase.Name, clients, on[clients].Rate, off[clients].Rate, raw, on[clients].MeanBatch));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"   {clients} clients: batching on {on[clients].Rate:F0} seq/s (mean batch {on[clients].MeanBatch:F1}), off {off[clients].Rate:F0}, raw ORT batch {clients} {raw:F0}"));
+        }
+
+        return results;
+    }
+
+    /// <summary>When and where a figure was measured, with the load average: both reports start with it.</summary>
+    public static string Machine()
+    {
+        var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (load average {load} at the end), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, CPU execution provider.");
+    }
+
+    public static string Report(IReadOnlyList<ThroughputResult> results)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("# GruServer throughput: concurrent clients, batching on vs off vs raw ONNX Runtime");
+        text.AppendLine();
+        text.AppendLine(Machine());
+        text.AppendLine("Each client sends one sequence per request (HTTP/JSON, kept-alive connection, 127.0.0.1) in a loop for a fixed window; the server is a separate process.");
+        text.AppendLine("On: --max-batch-size 32 --max-queue-delay 2ms. Off: --max-batch-size 1. Raw ORT: InferenceSession.Run in the bench process at batch = clients, default session options.");
+        text.AppendLine("Ratios are GruServer seq/s over raw ORT seq/s at that batch size. The client loops share the machine's cores with the server, raw ORT does not.");
+        text.AppendLine("With 1 client, on and off do the same work (nothing to batch): their on/off ratio shows this run's noise.");
+        text.AppendLine();
+        text.AppendLine("| model | clients | on seq/s | mean batch (on) | off seq/s | raw ORT seq/s | on / raw | off / raw | on / off |");
+        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var r in results)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.Model} | {r.Clients} | {r.BatchingOn:F0} | {r.MeanBatchOn:F1} | {r.BatchingOff:F0} | {r.RawOrt:F0} | {r.BatchingOn / r.RawOrt:F2} | {r.BatchingOff / r.RawOrt:F2} | {r.BatchingOn / r.BatchingOff:F2}x |");
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task<Dictionary<int, (double Rate, double MeanBatch)>> ServerRatesAsync(BenchCase benchCase, string body, TimeSpan window, string[] flags)
+    {
+        await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions
+        {
+            ModelPath = benchCase.ModelPath,
+            ModelName = "bench",
+            ExtraArguments = ["--max-sequence-length", "1024", "--max-queue-size", "1024", .. flags],
+        });
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 256 };
+        using var http = new HttpClient(handler) { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
+        var payload = Encoding.UTF8.GetBytes(body);
+        await LoadAsync(http, payload, 2, TimeSpan.FromSeconds(1)); // warm-up
+        var rates = new Dictionary<int, (double, double)>();
+        foreach (var clients in ClientCounts)
+        {
+            var before = await BatchCountsAsync(http, server.MetricsUrl);
+            var sent = await LoadAsync(http, payload, clients, window);
+            var after = await BatchCountsAsync(http, server.MetricsUrl);
+            rates[clients] = (sent / window.TotalSeconds, (after.Sequences - before.Sequences) / Math.Max(1, after.Runs - before.Runs));
+        }
+
+        return rates;
+    }
+
+    private static async Task<long> LoadAsync(HttpClient http, byte[] payload, int clients, TimeSpan window)
+    {
+        var stop = Stopwatch.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
+        var counts = await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+        {
+            long done = 0;
+            while (Stopwatch.GetTimestamp() < stop)
+            {
+                using var content = new ByteArrayContent(payload);
+                content.Headers.ContentType = new("application/json");
+                using var response = await http.PostAsync("v2/models/bench/infer", content);
+                await response.Content.ReadAsByteArrayAsync();
+                response.EnsureSuccessStatusCode();
+                done++;
+            }
+
+            return done;
+        }));
+        return counts.Sum();
+    }
+
+    private static async Task<(double Runs, double Sequences)> BatchCountsAsync(HttpClient http, Uri metricsUrl)
+    {
+        var lines = (await http.GetStringAsync(metricsUrl)).Split('\n');
+        double Value(string name) => double.Parse(lines.First(l => l.StartsWith(name + "{", StringComparison.Ordinal)).Split(' ')[^1], CultureInfo.InvariantCulture);
+        return (Value("gru_batch_size_count"), Value("gru_batch_size_sum"));
+    }
+
+    private static double RawOrtRate(BenchCase benchCase, int batch, TimeSpan window)
+    {
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var session = new InferenceSession(File.ReadAllBytes(benchCase.ModelPath), options);
+        var random = new Random(11);
+        var x = new float[batch * benchCase.Steps * benchCase.Spec.InputSize];
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)(random.NextDouble() * 2 - 1);
+        }
+
+        var lengths = Enumerable.Repeat(benchCase.Steps, batch).ToArray();
+        using var input = OrtValue.CreateTensorValueFromMemory(x, [batch, benchCase.Steps, benchCase.Spec.InputSize]);
+        using var sequenceLengths = OrtValue.CreateTensorValueFromMemory(lengths, [batch]);
+        using var runOptions = new RunOptions();
+        var outputNames = session.OutputNames.ToArray();
+        void RunOnce()
+        {
+            using var results = session.Run(runOptions, [GruModelNames.Input, GruModelNames.SequenceLengths], [input, sequenceLengths], outputNames);
+        }
+
+        RunOnce();
+        var stop = Stopwatch.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
+        var start = Stopwatch.GetTimestamp();
+        long runs = 0;
+        while (Stopwatch.GetTimestamp() < stop)
+        {
+            RunOnce();
+            runs++;
+        }
+
+        return runs * batch / Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+}
