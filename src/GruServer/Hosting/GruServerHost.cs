@@ -3,6 +3,8 @@ using GruServer.Batching;
 using GruServer.Faults;
 using GruServer.Inference;
 using GruServer.Protocol;
+using GruServer.Registry;
+using GruRegistry.Distribution;
 using GruServer.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
@@ -67,6 +69,20 @@ internal static partial class GruServerHost
         // and stops only when the container is disposed, after the listener has closed.
         builder.Services.AddSingleton<DynamicBatcher>();
         builder.Services.AddSingleton<InferenceService>();
+        if (options.OciSource is { } oci)
+        {
+            builder.Services.AddRegistryClient(o =>
+            {
+                o.CaCertificateFile = oci.CaCertificateFile;
+                foreach (var host in oci.PlainHttpRegistries)
+                {
+                    o.PlainHttpRegistries.Add(host);
+                }
+            });
+            builder.Services.AddSingleton(oci);
+            builder.Services.AddSingleton<OciModelFetcher>();
+        }
+
         builder.Services.AddHostedService<ModelLoader>();
         builder.Services.AddSingleton<IHostLifetime, SignalLifetime>();
 

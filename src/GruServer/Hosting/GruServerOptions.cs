@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using GruRegistry.References;
+using GruServer.Registry;
 using GruServing.Contract.Durations;
 using GruServing.Contract.Models;
 using GruServing.Contract.Serving;
@@ -12,6 +14,10 @@ internal sealed record GruServerOptions
 {
     public required string ModelPath { get; init; }
     public required string ModelName { get; init; }
+
+    /// <summary>Where to pull the model from when --model is an oci:// reference (then <see cref="ModelPath"/> is
+    /// the cache file it is pulled to); null for a local file.</summary>
+    public OciModelSource? OciSource { get; init; }
 
     /// <summary>The pinned digest, or null when none is pinned.</summary>
     public ModelDigest? ExpectedDigest { get; init; }
@@ -51,7 +57,14 @@ internal sealed record GruServerOptions
             errors.Add($"{ServerSettings.Model.DisplayName} is required: give the path of the ONNX model to serve.");
         }
 
-        var modelName = Raw(ServerSettings.ModelName) ?? (modelPath is null ? "" : Path.GetFileNameWithoutExtension(modelPath));
+        OciModelSource? oci = null;
+        if (modelPath is not null && modelPath.StartsWith(OciReference.Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            oci = OciModelSource.Parse(modelPath, Raw, errors);
+        }
+
+        var modelName = Raw(ServerSettings.ModelName)
+            ?? (oci is not null ? oci.Reference.Repository.Split('/')[^1] : modelPath is null ? "" : Path.GetFileNameWithoutExtension(modelPath));
         if (modelPath is not null && !IsUrlSegment(modelName))
         {
             errors.Add($"{ServerSettings.ModelName.DisplayName}: '{modelName}' must be 1-128 letters, digits, '.', '_' or '-' (it is a URL segment).");
@@ -120,6 +133,7 @@ internal sealed record GruServerOptions
         {
             ModelPath = modelPath!,
             ModelName = modelName,
+            OciSource = oci,
             ExpectedDigest = digest,
             Host = host,
             Port = port,

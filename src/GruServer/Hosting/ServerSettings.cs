@@ -24,9 +24,15 @@ internal static class ServerSettings
 {
     public const string EnvironmentPrefix = "GRU_";
 
-    public static readonly ServerSetting Model = new(ServerFlags.Model, "Path of the ONNX model file to serve.", null);
+    public static readonly ServerSetting Model = new(ServerFlags.Model, "The ONNX model to serve: a file path, or oci://host[:port]/repo@sha256:<manifest digest> to pull it from a registry (tags are refused: pin a digest).", null);
     public static readonly ServerSetting ModelName = new(ServerFlags.ModelName, "Name the model is served under on /v2/models/{name}; default: the file name without extension.", null);
     public static readonly ServerSetting ModelSha256 = new(ServerFlags.ModelSha256, $"Expected sha256 of the model file: {ModelDigest.Expected}; on mismatch the model is never served.", null);
+    public static readonly ServerSetting ModelCacheDir = new(ServerFlags.ModelCacheDir, "Directory where an oci:// model is cached by layer digest; a cached file is re-verified at start, never downloaded twice.", Path.Combine(Path.GetTempPath(), "gru-model-cache"));
+    public static readonly ServerSetting RegistryUsername = new(ServerFlags.RegistryUsername, "Username for the oci:// model's registry (basic or bearer-token auth); needs --registry-password.", null);
+    public static readonly ServerSetting RegistryPassword = new(ServerFlags.RegistryPassword, "Password or token for --registry-username; prefer the environment variable.", null);
+    public static readonly ServerSetting RegistryConfig = new(ServerFlags.RegistryConfig, "Path of a Docker config.json (e.g. a mounted dockerconfigjson Secret) with the registry's credentials.", null);
+    public static readonly ServerSetting RegistryCaFile = new(ServerFlags.RegistryCaFile, "PEM file of CA certificates to trust for a registry with a private CA.", null);
+    public static readonly ServerSetting RegistryPlainHttp = new(ServerFlags.RegistryPlainHttp, "Registries (host[:port], comma-separated) reached over plain http instead of https: local or trusted networks only.", null);
     public static readonly ServerSetting Host = new(ServerFlags.Host, "Address the inference endpoint listens on (an IP address or localhost).", "0.0.0.0");
     public static readonly ServerSetting Port = new(ServerFlags.Port, "Port of the Open Inference Protocol (v2) HTTP endpoint.", "8080");
     public static readonly ServerSetting MetricsPort = new(ServerFlags.MetricsPort, "Port of the Prometheus /metrics endpoint (same address as --host).", "9464");
@@ -46,7 +52,7 @@ internal static class ServerSettings
 
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
-        Model, ModelName, ModelSha256, Host, Port, MetricsPort, Revision, Track, ExecutionProvider,
+        Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, MetricsPort, Revision, Track, ExecutionProvider,
         MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, MaxRequestBytes, FaultLatency, FaultErrorRate, ShutdownDelay, ShutdownTimeout,
     ];
 

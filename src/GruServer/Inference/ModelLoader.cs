@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using GruServer.Backends;
 using GruServer.Hosting;
+using GruServer.Registry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -17,9 +18,12 @@ internal sealed partial class ModelLoader : BackgroundService
     private readonly ServerExit _exit;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<ModelLoader> _logger;
+    private readonly OciModelFetcher? _fetcher;
 
-    public ModelLoader(GruServerOptions options, ServedModel model, ServerExit exit, IHostApplicationLifetime lifetime, ILogger<ModelLoader> logger)
+    public ModelLoader(GruServerOptions options, ServedModel model, ServerExit exit, IHostApplicationLifetime lifetime, ILogger<ModelLoader> logger,
+        OciModelFetcher? fetcher = null)
     {
+        _fetcher = fetcher;
         _options = options;
         _model = model;
         _exit = exit;
@@ -34,7 +38,14 @@ internal sealed partial class ModelLoader : BackgroundService
             // Load once the listeners are bound: health answers during the load, and a server that cannot
             // bind its ports stops before spending time on the model.
             await WhenStartedAsync(stoppingToken).ConfigureAwait(false);
-            await LoadAsync(stoppingToken).ConfigureAwait(false);
+            var path = _options.ModelPath;
+            if (_fetcher is not null)
+            {
+                // Pulled (or found in the cache) and verified against the layer digest before a byte is loaded.
+                (path, _) = await _fetcher.FetchAsync(stoppingToken).ConfigureAwait(false);
+            }
+
+            await LoadAsync(path, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -57,19 +68,19 @@ internal sealed partial class ModelLoader : BackgroundService
         return started.Task.WaitAsync(cancellationToken);
     }
 
-    private async Task LoadAsync(CancellationToken cancellationToken)
+    private async Task LoadAsync(string path, CancellationToken cancellationToken)
     {
-        if (!File.Exists(_options.ModelPath))
+        if (!File.Exists(path))
         {
-            throw new ModelLoadException($"model file '{_options.ModelPath}' does not exist; check --model (GRU_MODEL).");
+            throw new ModelLoadException($"model file '{path}' does not exist; check --model (GRU_MODEL).");
         }
 
-        var bytes = await File.ReadAllBytesAsync(_options.ModelPath, cancellationToken).ConfigureAwait(false);
+        var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
         var digest = Convert.ToHexStringLower(SHA256.HashData(bytes));
         if (_options.ExpectedDigest?.Hex is { } expected && !string.Equals(expected, digest, StringComparison.Ordinal))
         {
-            var message = $"model file '{_options.ModelPath}' has sha256:{digest} but --model-sha256 pins sha256:{expected}; refusing to serve it";
-            Log.DigestMismatch(_logger, _options.ModelPath, digest, expected);
+            var message = $"model file '{path}' has sha256:{digest} but --model-sha256 pins sha256:{expected}; refusing to serve it";
+            Log.DigestMismatch(_logger, path, digest, expected);
             _model.Update(new ModelState(ModelStatus.DigestMismatch, message, digest));
             return;
         }

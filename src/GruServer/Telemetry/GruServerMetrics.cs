@@ -31,6 +31,7 @@ internal sealed class GruServerMetrics
     private readonly UpDownCounter<long> _inFlight;
     private readonly Histogram<int> _batchSize;
     private readonly UpDownCounter<long> _queueDepth;
+    private readonly Counter<long> _fetchFailures;
     private readonly Histogram<double> _queueWait;
     private readonly KeyValuePair<string, object?>[] _common;
 
@@ -59,6 +60,8 @@ internal sealed class GruServerMetrics
         _queueDepth.Add(0, _common);
         _queueWait = meter.CreateHistogram<double>("gru_queue_wait", "s", "Time infer requests wait in the queue before their batch runs.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _fetchFailures = meter.CreateCounter<long>("gru_model_fetch_failures", description: "Failed attempts to fetch an oci:// model from its registry (each retried with backoff).");
+        _fetchFailures.Add(0, _common);
         meter.CreateObservableGauge("gru_model_info", () => ObserveModelInfo(model),
             description: "1 for the model being served, labelled with its sha256 digest and execution provider.");
         meter.CreateObservableGauge("gru_model_ready", () => new Measurement<int>(model.IsReady ? 1 : 0, _common),
@@ -88,6 +91,8 @@ internal sealed class GruServerMetrics
         _duration.Record(duration.TotalSeconds, _common);
         _inFlight.Add(-1, _common);
     }
+
+    public void RecordModelFetchFailure() => _fetchFailures.Add(1, _common);
 
     public void RecordSchemaError(string reason) => _schemaErrors.Add(1, WithCommon("reason", reason));
 

@@ -13,6 +13,24 @@ public static class ServerFlags
     /// <summary>The pinned <see cref="Models.ModelDigest"/>.</summary>
     public const string ModelSha256 = "--model-sha256";
 
+    /// <summary>Directory where models pulled from an OCI registry are cached by layer digest.</summary>
+    public const string ModelCacheDir = "--model-cache-dir";
+
+    /// <summary>Username for the model's registry (basic auth or the bearer-token exchange).</summary>
+    public const string RegistryUsername = "--registry-username";
+
+    /// <summary>Password or token for <see cref="RegistryUsername"/>.</summary>
+    public const string RegistryPassword = "--registry-password";
+
+    /// <summary>Path of a Docker config.json (a dockerconfigjson Secret) with registry credentials.</summary>
+    public const string RegistryConfig = "--registry-config";
+
+    /// <summary>PEM file of CA certificates for a registry with a private CA.</summary>
+    public const string RegistryCaFile = "--registry-ca-file";
+
+    /// <summary>Registries (host[:port], comma-separated) reached over plain http.</summary>
+    public const string RegistryPlainHttp = "--registry-plain-http";
+
     /// <summary>Listen address of the inference endpoint.</summary>
     public const string Host = "--host";
 
