@@ -36,6 +36,9 @@ internal static partial class GruServerHost
             o.UseUtcTimestamp = true;
         });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // The registry client's per-request lines would drown the fetcher's own one-line outcome (pulled, cached, retrying).
+        builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
         // A failed start is logged once, by RunAsync, in one line that names the flag to fix.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
