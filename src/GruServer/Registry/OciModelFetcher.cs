@@ -53,14 +53,15 @@ internal sealed partial class OciModelFetcher(
         var manifest = await ReadCachedAsync(manifestPath, manifestDigest, cancellationToken).ConfigureAwait(false) is { } cachedBytes
             ? new ManifestContent(manifestDigest, OciMediaTypes.ImageManifest, cachedBytes)
             : null;
-        if (manifest is null)
-        {
-            // GetManifestAsync refuses bytes that do not hash to the pinned digest.
-            manifest = await registry.Value.GetManifestAsync(reference, cancellationToken).ConfigureAwait(false);
-        }
-
+        var fromRegistry = manifest is null;
+        // GetManifestAsync refuses bytes that do not hash to the pinned digest.
+        manifest ??= await registry.Value.GetManifestAsync(reference, cancellationToken).ConfigureAwait(false);
         var (layer, _) = ModelManifest.Read(manifest, reference);
-        await WriteAtomicallyAsync(manifestPath, manifest.Bytes, cancellationToken).ConfigureAwait(false);
+        if (fromRegistry)
+        {
+            // Cached only once known to be a model, so a restart never trusts what a first start refused.
+            await WriteAtomicallyAsync(manifestPath, manifest.Bytes, cancellationToken).ConfigureAwait(false);
+        }
 
         var layerDigest = Sha256Digest.Parse(layer.Digest);
         var layerPath = CachePath("blobs", layerDigest);
