@@ -102,7 +102,7 @@ internal static class OperatorHost
         services.AddSingleton(new ResourceCache<V1Pod>());
         services.AddSingleton(sp => new CustomResourceClient<GruModel>(
             sp.GetRequiredService<IKubernetes>(), type, options.FieldManager));
-        services.AddSingleton(sp => new ServerSideApply(sp.GetRequiredService<IKubernetes>(), options.FieldManager));
+        services.AddSingleton(sp => new ServerSideApply(sp.GetRequiredService<IKubernetes>(), options.FieldManager, Labels.AppliedHashAnnotation));
         services.AddSingleton(sp => new EventRecorder(
             sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventRecorder>>(),
             "gru-operator", options.LeaderElection.Identity ?? Environment.MachineName, options.FieldManager));
