@@ -127,7 +127,12 @@ internal static class OperatorHost
             services.AddSingleton<IInformer>(sp => Informer(sp, $"grumodels/{scope}", WatchSources.GruModels(sp.GetRequiredService<IKubernetes>(), ns, type), EnqueueSelf));
             services.AddSingleton<IInformer>(sp => Informer(sp, $"deployments/{scope}", WatchSources.Deployments(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Deployment>));
             services.AddSingleton<IInformer>(sp => Informer(sp, $"services/{scope}", WatchSources.Services(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Service>));
-            services.AddSingleton<IInformer>(sp => Informer(sp, $"pods/{scope}", WatchSources.Pods(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Pod>));
+            services.AddSingleton<IInformer>(sp =>
+            {
+                var pods = Informer(sp, $"pods/{scope}", WatchSources.Pods(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Pod>);
+                pods.TransformWith(WatchSources.DropPodSpec);
+                return pods;
+            });
         }
     }
 

@@ -1,3 +1,4 @@
+using ControllerRuntime.Resources;
 using GruOperator.Api;
 using GruOperator.Domain.Conditions;
 using GruOperator.Reconciliation;
@@ -127,17 +128,17 @@ public abstract class GruModelControllerTests
         var model = await harness.WaitForStatusAsync(harness.Namespace, "steady", m => m.Status!.Phase == ModelPhase.Healthy, "phase Healthy");
 
         // What the server stores after its defaulting must satisfy the comparison, or every reconcile would apply again.
-        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Hosting.OperatorOptions>>().Value;
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GruOperator.Hosting.OperatorOptions>>().Value;
         var defaults = new ServingDefaults(options.DefaultServerImage, options.ModelFetcherImage, options.FieldManager);
         var (valid, _) = SpecValidator.Validate(model.Spec, defaults.ServerImage);
         var desired = ServingWorkloadBuilder.BuildStable(model, valid!.Source, model.Status!.Stable!.Revision!, defaults);
         var deployment = await harness.DeploymentAsync(harness.Namespace, "steady-stable");
         var service = await harness.ServiceAsync(harness.Namespace, "steady");
-        Assert.True(ControllerRuntime.Resources.AppliedConfiguration.Matches(
-            ControllerRuntime.Resources.AppliedConfiguration.Stamp(desired.Deployment, Labels.AppliedHashAnnotation), deployment!, Labels.AppliedHashAnnotation),
+        Assert.True(AppliedConfiguration.Matches(
+            AppliedConfiguration.Stamp(desired.Deployment, Labels.AppliedHashAnnotation), deployment!, Labels.AppliedHashAnnotation),
             $"the live Deployment on {harness.Lane} differs from what the operator applies");
-        Assert.True(ControllerRuntime.Resources.AppliedConfiguration.Matches(
-            ControllerRuntime.Resources.AppliedConfiguration.Stamp(desired.Service, Labels.AppliedHashAnnotation), service!, Labels.AppliedHashAnnotation),
+        Assert.True(AppliedConfiguration.Matches(
+            AppliedConfiguration.Stamp(desired.Service, Labels.AppliedHashAnnotation), service!, Labels.AppliedHashAnnotation),
             $"the live Service on {harness.Lane} differs from what the operator applies");
 
         // Every field still in the Deployment is one the operator sets, except the one it no longer sets: only the
