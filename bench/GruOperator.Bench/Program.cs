@@ -12,23 +12,42 @@ using GruOperator.Domain.Conditions;
 using k8s;
 using k8s.Models;
 using Kube.Local;
+using TestSupport.ControlPlane;
 
 var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1000;
 var namespaces = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10;
 var resultsDir = args.Length > 2 ? args[2] : "bench/results";
 var operatorDll = args.Length > 3 ? args[3] : Path.Combine("src", "GruOperator", "bin", "Release", "net10.0", "gru-operator.dll");
+// "local" (LocalCluster, the default) or "kube-apiserver": the same scenario on a real kube-apiserver with
+// kube-controller-manager (KUBEBUILDER_ASSETS, see tests/envtest-assets.sh), pods marked ready through the API.
+var lane = args.Length > 4 ? args[4] : "local";
+if (lane is not ("local" or "kube-apiserver"))
+{
+    Console.Error.WriteLine($"unknown cluster {lane}: use local or kube-apiserver");
+    return 2;
+}
 if (!File.Exists(operatorDll))
 {
     Console.Error.WriteLine($"operator not built at {operatorDll}: run `dotnet build src/GruOperator -c Release` first");
     return 2;
 }
 
-await using var cluster = await LocalCluster.StartAsync(new LocalClusterOptions { DeploymentController = true, AutoReadyPods = true, WatchHistorySize = 200_000 });
-var kubeconfig = cluster.WriteKubeconfig(Path.Combine(Path.GetTempPath(), $"gru-bench-{Environment.ProcessId}", "kubeconfig"));
-using var client = new Kubernetes(cluster.ClientConfiguration);
+var kubeconfigPath = Path.Combine(Path.GetTempPath(), $"gru-bench-{Environment.ProcessId}", "kubeconfig");
+LocalCluster? local = null;
+KubeControlPlane? plane = null;
+if (lane == "local") local = await LocalCluster.StartAsync(new LocalClusterOptions { DeploymentController = true, AutoReadyPods = true, WatchHistorySize = 200_000 });
+else plane = await KubeControlPlane.StartAsync();
+await using var localScope = local;
+await using var planeScope = plane;
+var kubeconfig = local?.WriteKubeconfig(kubeconfigPath) ?? plane!.WriteKubeconfig(kubeconfigPath);
+using var client = new Kubernetes(local?.ClientConfiguration ?? plane!.ClientConfiguration);
 await client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(CrdGenerator.Build());
 var names = Enumerable.Range(0, namespaces).Select(i => $"bench-{i}").ToList();
 foreach (var ns in names) await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
+await WaitCrdServedAsync();
+using var kubelet = new CancellationTokenSource();
+// The real server has no kubelet: a stand-in marks each namespace's pods ready, as LocalCluster's AutoReadyPods does.
+Task[] kubelets = plane is null ? [] : names.Select(ns => Task.Run(() => new PodStatusWriter(client).MarkAllReadyAsync(ns, kubelet.Token))).ToArray();
 
 Console.WriteLine($"creating {count} GruModels in {namespaces} namespaces");
 await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
@@ -82,6 +101,7 @@ Directory.CreateDirectory(resultsDir);
 var result = new
 {
     benchmark = "operator-restart-convergence",
+    cluster = lane == "local" ? "LocalCluster" : "kube-apiserver 1.28 + kube-controller-manager (default --kube-api-qps 20)",
     models = count,
     namespaces,
     workers = 4,
@@ -95,7 +115,9 @@ var result = new
     machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}",
     measuredAt = DateTimeOffset.UtcNow,
 };
-var path = Path.Combine(resultsDir, "operator-restart.json");
+await kubelet.CancelAsync();
+await Task.WhenAll(kubelets);
+var path = Path.Combine(resultsDir, lane == "local" ? "operator-restart.json" : "operator-restart-kube-apiserver.json");
 await File.WriteAllTextAsync(path, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine($"wrote {path}");
 return 0;
@@ -119,6 +141,24 @@ Process StartOperator(int metricsPort = 0)
     process.BeginOutputReadLine();
     process.BeginErrorReadLine();
     return process;
+}
+
+async Task WaitCrdServedAsync()
+{
+    var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+    while (true)
+    {
+        try
+        {
+            await client.CustomObjects.ListNamespacedCustomObjectAsync<GruModelList>(GruModel.Group, GruModel.Version, names[0], GruModel.Plural);
+            return;
+        }
+        catch (k8s.Autorest.HttpOperationException) when (DateTime.UtcNow < deadline)
+        {
+            // A real server establishes a new CRD asynchronously.
+            await Task.Delay(200);
+        }
+    }
 }
 
 static int FreePort()

@@ -20,7 +20,9 @@ public sealed class ResourceCache<T> where T : IKubernetesObject<V1ObjectMeta>
     public IReadOnlyList<T> List(string? @namespace, Func<T, bool>? predicate = null)
     {
         var result = new List<T>();
-        foreach (var item in _items.Values)
+        // Enumerating the dictionary itself takes no locks; its Values property would lock every bucket and copy them all
+        // on each call, and reconcilers list on every reconcile.
+        foreach (var (_, item) in _items)
         {
             if (@namespace is not null && item.Metadata.NamespaceProperty != @namespace) continue;
             if (predicate is null || predicate(item)) result.Add(item);

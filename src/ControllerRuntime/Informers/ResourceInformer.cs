@@ -22,6 +22,7 @@ public sealed partial class ResourceInformer<T> : IInformer where T : IKubernete
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Action<ResourceChange<T>>> _handlers = [];
+    private Action<T>? _transform;
     private string _resourceVersion = "";
 
     /// <summary>Creates an informer that fills <paramref name="cache"/> from <paramref name="source"/>.</summary>
@@ -40,6 +41,12 @@ public sealed partial class ResourceInformer<T> : IInformer where T : IKubernete
 
     /// <summary>The last resourceVersion seen (from a list, an event or a bookmark).</summary>
     public string ResourceVersion => Volatile.Read(ref _resourceVersion);
+
+    /// <summary>
+    /// Sets a transform applied to every object before it is cached (after managedFields are dropped): it may clear
+    /// fields no reconciler reads, so the cache holds less (controller-runtime's cache.TransformFunc). Set before <see cref="RunAsync"/>.
+    /// </summary>
+    public void TransformWith(Action<T> transform) => _transform = transform;
 
     /// <summary>Adds a handler called for every add, update and delete; register before <see cref="RunAsync"/>.</summary>
     public void OnChange(Action<ResourceChange<T>> handler) => _handlers.Add(handler);
@@ -174,9 +181,10 @@ public sealed partial class ResourceInformer<T> : IInformer where T : IKubernete
 
     // managedFields are often the largest part of an object and no reconciler reads them from the cache
     // (controller-runtime's TransformStripManagedFields does the same).
-    private static void Trim(T item)
+    private void Trim(T item)
     {
         if (item.Metadata is { } meta) meta.ManagedFields = null;
+        _transform?.Invoke(item);
     }
 
     private void Notify(ResourceChange<T> change)

@@ -102,7 +102,7 @@ internal static class OperatorHost
         services.AddSingleton(new ResourceCache<V1Pod>());
         services.AddSingleton(sp => new CustomResourceClient<GruModel>(
             sp.GetRequiredService<IKubernetes>(), type, options.FieldManager));
-        services.AddSingleton(sp => new ServerSideApply(sp.GetRequiredService<IKubernetes>(), options.FieldManager));
+        services.AddSingleton(sp => new ServerSideApply(sp.GetRequiredService<IKubernetes>(), options.FieldManager, Labels.AppliedHashAnnotation));
         services.AddSingleton(sp => new EventRecorder(
             sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventRecorder>>(),
             "gru-operator", options.LeaderElection.Identity ?? Environment.MachineName, options.FieldManager));
@@ -127,7 +127,12 @@ internal static class OperatorHost
             services.AddSingleton<IInformer>(sp => Informer(sp, $"grumodels/{scope}", WatchSources.GruModels(sp.GetRequiredService<IKubernetes>(), ns, type), EnqueueSelf));
             services.AddSingleton<IInformer>(sp => Informer(sp, $"deployments/{scope}", WatchSources.Deployments(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Deployment>));
             services.AddSingleton<IInformer>(sp => Informer(sp, $"services/{scope}", WatchSources.Services(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Service>));
-            services.AddSingleton<IInformer>(sp => Informer(sp, $"pods/{scope}", WatchSources.Pods(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Pod>));
+            services.AddSingleton<IInformer>(sp =>
+            {
+                var pods = Informer(sp, $"pods/{scope}", WatchSources.Pods(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Pod>);
+                pods.TransformWith(WatchSources.DropPodSpec);
+                return pods;
+            });
         }
     }
 

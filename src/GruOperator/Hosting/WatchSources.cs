@@ -38,6 +38,12 @@ internal static class WatchSources
                 ns, allowWatchBookmarks: r.Watch ? true : null, continueParameter: r.Continue, labelSelector: label, limit: r.Limit,
                 resourceVersion: r.ResourceVersion, timeoutSeconds: r.TimeoutSeconds, watch: r.Watch, cancellationToken: ct));
 
+    /// <summary>
+    /// Clears the pod spec before caching: the reconciler reads pods' labels and status only (PodDiagnosis), and with
+    /// thousands of serving pods their specs (args, probes, volumes, security settings) are most of the cache.
+    /// </summary>
+    public static void DropPodSpec(V1Pod pod) => pod.Spec = null!;
+
     public static IListWatcher<V1Pod> Pods(IKubernetes client, string? ns, string label) =>
         new KubernetesListWatcher<V1Pod, V1PodList>(ns, (r, ct) => ns is null
             ? client.CoreV1.ListPodForAllNamespacesWithHttpMessagesAsync(

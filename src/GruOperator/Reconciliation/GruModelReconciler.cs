@@ -90,20 +90,20 @@ internal sealed partial class GruModelReconciler : IReconciler
         var revision = StableRevision(model, existing, valid.Source);
         var desired = ServingWorkloadBuilder.BuildStable(model, valid.Source, revision, _defaults);
 
-        var deployment = await _apply.ApplyAsync(desired.Deployment, cancellationToken).ConfigureAwait(false);
+        var (deployment, deploymentSent) = await _apply.ApplyAsync(desired.Deployment, existing, cancellationToken).ConfigureAwait(false);
         if (existing is null)
         {
             await _events.RecordAsync(model, EventType.Normal, "DeploymentCreated",
                 $"Created Deployment {deploymentName} for revision {revision}.", cancellationToken).ConfigureAwait(false);
         }
-        else if (deployment.Metadata.Generation > existing.Metadata.Generation)
+        else if (deploymentSent && deployment.Metadata.Generation > existing.Metadata.Generation)
         {
             await _events.RecordAsync(model, EventType.Normal, "DeploymentUpdated",
                 $"Updated Deployment {deploymentName} to generation {deployment.Metadata.Generation} (revision {revision}).", cancellationToken).ConfigureAwait(false);
         }
 
         var existingService = _services.Get(ns, name);
-        await _apply.ApplyAsync(desired.Service, cancellationToken).ConfigureAwait(false);
+        await _apply.ApplyAsync(desired.Service, existingService, cancellationToken).ConfigureAwait(false);
         if (existingService is null)
         {
             await _events.RecordAsync(model, EventType.Normal, "ServiceCreated", $"Created Service {name}.", cancellationToken).ConfigureAwait(false);
@@ -216,8 +216,9 @@ internal sealed partial class GruModelReconciler : IReconciler
         // The cached object is shared with every reader: write from a private copy. It keeps the resourceVersion the
         // status was computed from, so if the object changed meanwhile the write is refused (409) and the controller
         // reconciles again from fresh state instead of landing this status on a newer object.
-        var copy = KubernetesJson.Deserialize<GruModel>(KubernetesJson.Serialize(model));
-        copy.Status = status;
+        // A shallow copy is enough: the write only reads it (a JSON round trip of the whole object cost a serialize and a
+        // parse per write).
+        var copy = new GruModel { ApiVersion = model.ApiVersion, Kind = model.Kind, Metadata = model.Metadata, Spec = model.Spec, Status = status };
         await _client.ReplaceStatusAsync(copy, cancellationToken).ConfigureAwait(false);
     }
 

@@ -84,6 +84,30 @@ public sealed class ResourceInformerTests : IDisposable
         await run.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
+    [Fact]
+    public async Task TheTransformShapesWhatIsCachedFromListsAndWatches()
+    {
+        var source = new ScriptedSource();
+        var listed = Item("a", "1");
+        listed.Data = new Dictionary<string, string> { ["big"] = "x" };
+        source.Lists.Enqueue(new ResourcePage<V1ConfigMap>([listed], "1", null));
+        var (informer, cache, _) = NewInformer(source);
+        informer.TransformWith(c => c.Data = null);
+        using var cts = new CancellationTokenSource();
+        var run = informer.RunAsync(cts.Token);
+
+        await informer.WaitForSyncAsync(cts.Token).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Null(cache.Get("ns", "a")!.Data);
+        var watched = Item("b", "2");
+        watched.Data = new Dictionary<string, string> { ["big"] = "y" };
+        await source.Events.Writer.WriteAsync(new ScriptedEvent((WatchEventType.Added, watched)));
+        await Poll.UntilAsync(() => cache.Get("ns", "b") is not null, TimeSpan.FromSeconds(30));
+        Assert.Null(cache.Get("ns", "b")!.Data);
+
+        cts.Cancel();
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     private (ResourceInformer<V1ConfigMap>, ResourceCache<V1ConfigMap>, List<ResourceChange<V1ConfigMap>>) NewInformer(ScriptedSource source)
     {
         var cache = new ResourceCache<V1ConfigMap>();

@@ -1,3 +1,4 @@
+using ControllerRuntime.Resources;
 using GruOperator.Api;
 using GruOperator.Domain.Conditions;
 using GruOperator.Reconciliation;
@@ -116,6 +117,36 @@ public abstract class GruModelControllerTests
         Assert.Equal("drift", restored.Metadata.Labels[Labels.Model]);
         await Poll.UntilAsync(async () => (await harness.EventsAsync(harness.Namespace, "drift")).FirstOrDefault(e => e.Reason == "DeploymentUpdated"),
             _ => true, OperatorHarness.Timeout, "a DeploymentUpdated event");
+    }
+
+    [Fact]
+    public async Task AConvergedModelNeedsNoFurtherAppliesAndADroppedFieldIsRemoved()
+    {
+        await using var harness = await StartHarnessAsync();
+        var app = await harness.StartOperatorAsync();
+        await harness.CreateAsync(Models.Gpu("steady", harness.Namespace));
+        var model = await harness.WaitForStatusAsync(harness.Namespace, "steady", m => m.Status!.Phase == ModelPhase.Healthy, "phase Healthy");
+
+        // What the server stores after its defaulting must satisfy the comparison, or every reconcile would apply again.
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GruOperator.Hosting.OperatorOptions>>().Value;
+        var defaults = new ServingDefaults(options.DefaultServerImage, options.ModelFetcherImage, options.FieldManager);
+        var (valid, _) = SpecValidator.Validate(model.Spec, defaults.ServerImage);
+        var desired = ServingWorkloadBuilder.BuildStable(model, valid!.Source, model.Status!.Stable!.Revision!, defaults);
+        var deployment = await harness.DeploymentAsync(harness.Namespace, "steady-stable");
+        var service = await harness.ServiceAsync(harness.Namespace, "steady");
+        Assert.True(AppliedConfiguration.Matches(
+            AppliedConfiguration.Stamp(desired.Deployment, Labels.AppliedHashAnnotation), deployment!, Labels.AppliedHashAnnotation),
+            $"the live Deployment on {harness.Lane} differs from what the operator applies");
+        Assert.True(AppliedConfiguration.Matches(
+            AppliedConfiguration.Stamp(desired.Service, Labels.AppliedHashAnnotation), service!, Labels.AppliedHashAnnotation),
+            $"the live Service on {harness.Lane} differs from what the operator applies");
+
+        // Every field still in the Deployment is one the operator sets, except the one it no longer sets: only the
+        // applied hash shows the apply is needed, and the apply removes the field.
+        await harness.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch("{\"spec\":{\"serving\":{\"nodeSelector\":null}}}", V1Patch.PatchType.MergePatch),
+            GruModel.Group, GruModel.Version, harness.Namespace, GruModel.Plural, "steady");
+        await harness.WaitForDeploymentAsync(harness.Namespace, "steady-stable", d => d.Spec.Template.Spec.NodeSelector is not { Count: > 0 }, "the dropped nodeSelector to be removed");
     }
 
     [Fact]
