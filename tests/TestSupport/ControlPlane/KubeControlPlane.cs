@@ -188,7 +188,7 @@ public sealed class KubeControlPlane : IAsyncDisposable
             $"--client-ca-file={c.CaFile}", $"--token-auth-file={c.TokenFile}",
             $"--service-account-key-file={c.ServiceAccountPublicKeyFile}", $"--service-account-signing-key-file={c.ServiceAccountPrivateKeyFile}",
             "--service-account-issuer=https://kubernetes.default.svc", "--authorization-mode=Node,RBAC",
-            "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
+            "--service-cluster-ip-range=10.0.0.0/16", "--allow-privileged=true",
             // OwnerReferencesPermissionEnforcement (on in hardened distributions): setting blockOwnerDeletion needs update
             // on the owner's finalizers subresource, so RBAC tests see that rule exercised.
             "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,OwnerReferencesPermissionEnforcement", "--endpoint-reconciler-type=none",
