@@ -23,29 +23,27 @@ public sealed class ServerSideApply(IKubernetes client, string fieldManager, str
     public string FieldManager { get; } = fieldManager;
 
     /// <summary>Applies <paramref name="desired"/> unless <paramref name="cached"/> (the informer's copy) already matches it.</summary>
-    public async Task<ApplyResult<V1Deployment>> ApplyAsync(V1Deployment desired, V1Deployment? cached, CancellationToken cancellationToken)
-    {
-        var body = AppliedConfiguration.Stamp(desired, hashAnnotation);
-        if (cached is not null && AppliedConfiguration.Matches(body, cached, hashAnnotation)) return new(cached, false);
-        var stored = await client.AppsV1.PatchNamespacedDeploymentAsync(
-            Patch(body), desired.Metadata.Name, desired.Metadata.NamespaceProperty,
-            fieldManager: FieldManager, force: true, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return new(stored, true);
-    }
+    public Task<ApplyResult<V1Deployment>> ApplyAsync(V1Deployment desired, V1Deployment? cached, CancellationToken cancellationToken) =>
+        ApplyAsync(desired, cached, patch => client.AppsV1.PatchNamespacedDeploymentAsync(
+            patch, desired.Metadata.Name, desired.Metadata.NamespaceProperty,
+            fieldManager: FieldManager, force: true, cancellationToken: cancellationToken));
 
     /// <summary>Applies <paramref name="desired"/> unless <paramref name="cached"/> (the informer's copy) already matches it.</summary>
-    public async Task<ApplyResult<V1Service>> ApplyAsync(V1Service desired, V1Service? cached, CancellationToken cancellationToken)
+    public Task<ApplyResult<V1Service>> ApplyAsync(V1Service desired, V1Service? cached, CancellationToken cancellationToken) =>
+        ApplyAsync(desired, cached, patch => client.CoreV1.PatchNamespacedServiceAsync(
+            patch, desired.Metadata.Name, desired.Metadata.NamespaceProperty,
+            fieldManager: FieldManager, force: true, cancellationToken: cancellationToken));
+
+    // One skip-or-apply rule for every kind; only the typed patch call differs, as KubernetesClient's methods are per kind.
+    private async Task<ApplyResult<T>> ApplyAsync<T>(T desired, T? cached, Func<V1Patch, Task<T>> patch)
+        where T : class, IKubernetesObject<V1ObjectMeta>
     {
         var body = AppliedConfiguration.Stamp(desired, hashAnnotation);
         if (cached is not null && AppliedConfiguration.Matches(body, cached, hashAnnotation)) return new(cached, false);
-        var stored = await client.CoreV1.PatchNamespacedServiceAsync(
-            Patch(body), desired.Metadata.Name, desired.Metadata.NamespaceProperty,
-            fieldManager: FieldManager, force: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        // JSON is YAML, so the apply body can be the object's JSON.
+        var stored = await patch(new V1Patch(body.ToJsonString(), V1Patch.PatchType.ApplyPatch)).ConfigureAwait(false);
         return new(stored, true);
     }
-
-    // JSON is YAML, so the apply body can be the object's JSON.
-    private static V1Patch Patch(JsonNode body) => new(body.ToJsonString(), V1Patch.PatchType.ApplyPatch);
 }
 
 /// <summary>
