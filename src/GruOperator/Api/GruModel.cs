@@ -10,7 +10,7 @@ namespace GruOperator.Api;
 [Description("GruModel serves a GRU sequence model with GruServer on GPU (or CPU) nodes, rolls new model versions out as canaries judged against the SLOs, and reports what it did in status, conditions and Events.")]
 [PrinterColumn("Phase", "string", ".status.phase", Description = "Where the model is in its lifecycle.")]
 [PrinterColumn("Stable", "string", ".status.stable.shortDigest", Description = "Digest of the model the stable track serves (short).")]
-[PrinterColumn("Canary", "integer", ".status.canary.weight", Description = "Traffic weight of the canary, in percent.")]
+[PrinterColumn("Canary", "string", ".status.canary.traffic", Description = "Canary traffic weight in percent, asked/effective (what ready pods or the route really give).")]
 [PrinterColumn("Ready", "string", ".status.ready", Description = "Ready stable replicas / desired.")]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
 [PrinterColumn("Message", "string", ".status.message", Priority = 1)]

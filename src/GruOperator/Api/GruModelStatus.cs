@@ -117,6 +117,10 @@ public sealed class CanaryStatus
     [Description("Traffic weight really served, in percent: the canary's share of ready pods (replicas routing) or the weight on the HTTPRoute (0 while no canary pod is ready).")]
     public int EffectiveWeight { get; set; }
 
+    /// <summary>Asked/effective weight for kubectl get.</summary>
+    [Description("The asked and the effective weight as asked/effective in percent, e.g. 10/25 (3 replicas at 10% with surge serve 25%): the Canary column of kubectl get gru.")]
+    public string? Traffic { get; set; }
+
     /// <summary>Start.</summary>
     [Description("When the canary started.")]
     public DateTimeOffset? StartedAt { get; set; }

@@ -88,6 +88,7 @@ internal static class RolloutStatusMapping
             Step = canary.Step,
             Weight = canary.Weight,
             EffectiveWeight = canary.EffectiveWeight,
+            Traffic = $"{canary.Weight}/{canary.EffectiveWeight}",
             StartedAt = canary.StartedAt,
             StepStartedAt = canary.StepStartedAt,
             StepReadyAt = canary.StepReadyAt,

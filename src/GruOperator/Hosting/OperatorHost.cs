@@ -7,6 +7,9 @@ using ControllerRuntime.Metrics;
 using ControllerRuntime.Resources;
 using GruOperator.Api;
 using GruOperator.Reconciliation;
+using GruOperator.Providers.Prometheus;
+using GruOperator.Rollout;
+using GruOperator.Traffic;
 using GruOperator.Serving;
 using k8s;
 using k8s.Models;
@@ -75,9 +78,11 @@ internal static class OperatorHost
                 .ConfigureResource(resource => resource.AddService(OperatorCommand.Name))
                 .WithMetrics(metrics => metrics
                 .AddMeter(ControllerMetrics.MeterName)
+                .AddMeter(RolloutMetrics.MeterName)
                 .AddPrometheusExporter());
         }
 
+        builder.Services.AddPrometheusMetricProvider(builder.Configuration.GetSection(PrometheusOptions.Section));
         AddGruModelController(builder.Services, options);
         builder.Services.AddHostedService<ControllerHost>();
 
@@ -112,6 +117,16 @@ internal static class OperatorHost
             registry.Register(WorkloadFinalizer.Name, new WorkloadFinalizer(sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<EventRecorder>()));
             return registry;
         });
+        services.AddSingleton<RolloutMetrics>();
+        services.AddSingleton<RolloutObserver>();
+        services.AddSingleton<AnalysisRunner>();
+        // Seams for other features: the Gateway API HTTPRoute writer replaces the router, served-model verification the gate.
+        services.AddSingleton<ITrafficRouter, ReplicaTrafficRouter>();
+        services.AddSingleton<IPromotionGateSource, UncheckedPromotionGate>();
+        services.AddSingleton(sp => new RolloutExecutor(
+            sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<ResourceCache<V1Service>>(), sp.GetRequiredService<ServerSideApply>(),
+            sp.GetRequiredService<EventRecorder>(), sp.GetRequiredService<ITrafficRouter>(),
+            new ServingDefaults(options.DefaultServerImage, options.ModelFetcherImage, options.FieldManager), options.FieldManager));
         services.AddSingleton<GruModelReconciler>();
         services.AddSingleton(sp => new Controller(
             "grumodel",

@@ -6,57 +6,61 @@ using ControllerRuntime.Resources;
 using GruOperator.Api;
 using GruOperator.Domain.Conditions;
 using GruOperator.Domain.Rollout;
-using GruOperator.Hosting;
-using GruOperator.Serving;
-using GruServing.Contract.Models;
+using GruOperator.Rollout;
 using GruServing.Contract.Serving;
 using k8s;
-using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace GruOperator.Reconciliation;
 
 /// <summary>
-/// Reconciles one GruModel: finalizer, validation, stable Deployment and Service by server-side apply, then one status
-/// write built from what the cluster really reports. Early returns, no branching on event types.
+/// Reconciles one GruModel, level-triggered: finalizer, validation, then the rollout recomputed from observed state:
+/// observe both tracks, decide (<see cref="CanaryRollout.Decide"/>; with an analysis run when the decision asks for one),
+/// write status once, carry out the actions. Early returns, no branching on event types.
 /// </summary>
 internal sealed partial class GruModelReconciler : IReconciler
 {
+    /// <summary>The shortest timed requeue: a decision due "now" still lets the status write's own watch event land first.</summary>
+    private static readonly TimeSpan MinRequeue = TimeSpan.FromSeconds(1);
+
     private readonly ResourceCache<GruModel> _models;
-    private readonly ResourceCache<V1Deployment> _deployments;
-    private readonly ResourceCache<V1Service> _services;
-    private readonly ResourceCache<V1Pod> _pods;
     private readonly CustomResourceClient<GruModel> _client;
-    private readonly ServerSideApply _apply;
     private readonly EventRecorder _events;
     private readonly FinalizerRegistry<GruModel> _finalizers;
-    private readonly ServingDefaults _defaults;
+    private readonly RolloutObserver _observer;
+    private readonly AnalysisRunner _analysis;
+    private readonly RolloutExecutor _executor;
+    private readonly IPromotionGateSource _gates;
+    private readonly RolloutMetrics _metrics;
+    private readonly string _defaultImage;
     private readonly TimeProvider _time;
     private readonly ILogger<GruModelReconciler> _logger;
 
     public GruModelReconciler(
         ResourceCache<GruModel> models,
-        ResourceCache<V1Deployment> deployments,
-        ResourceCache<V1Service> services,
-        ResourceCache<V1Pod> pods,
         CustomResourceClient<GruModel> client,
-        ServerSideApply apply,
         EventRecorder events,
         FinalizerRegistry<GruModel> finalizers,
-        IOptions<OperatorOptions> options,
+        RolloutObserver observer,
+        AnalysisRunner analysis,
+        RolloutExecutor executor,
+        IPromotionGateSource gates,
+        RolloutMetrics metrics,
+        IOptions<Hosting.OperatorOptions> options,
         TimeProvider time,
         ILogger<GruModelReconciler> logger)
     {
         _models = models;
-        _deployments = deployments;
-        _services = services;
-        _pods = pods;
         _client = client;
-        _apply = apply;
         _events = events;
         _finalizers = finalizers;
-        _defaults = new ServingDefaults(options.Value.DefaultServerImage, options.Value.ModelFetcherImage, options.Value.FieldManager);
+        _observer = observer;
+        _analysis = analysis;
+        _executor = executor;
+        _gates = gates;
+        _metrics = metrics;
+        _defaultImage = options.Value.DefaultServerImage;
         _time = time;
         _logger = logger;
     }
@@ -64,86 +68,57 @@ internal sealed partial class GruModelReconciler : IReconciler
     public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken cancellationToken)
     {
         var model = _models.Get(request.Namespace, request.Name);
-        if (model is null) return ReconcileResult.Done;
+        if (model is null)
+        {
+            _metrics.Forget(request.Namespace ?? "", request.Name);
+            return ReconcileResult.Done;
+        }
 
         var (deleting, current) = await _finalizers.ApplyAsync(model, _client.PatchFinalizersAsync, cancellationToken).ConfigureAwait(false);
         if (deleting) return ReconcileResult.Done;
         model = current;
 
         var generation = model.Metadata.Generation ?? 0;
-        var (valid, problems) = SpecValidator.Validate(model.Spec, _defaults.ServerImage);
+        var now = Now();
+        var (valid, problems) = SpecValidator.Validate(model.Spec, _defaultImage);
         if (valid is null)
         {
             var message = "Invalid spec: " + string.Join("; ", problems) + ".";
             Log.InvalidSpec(_logger, request.ToString(), message);
             await _events.RecordAsync(model, EventType.Warning, PhaseRules.InvalidSpecReason, message, cancellationToken).ConfigureAwait(false);
-            var refused = ServingConditions.Refuse(model.Status?.Conditions, message, generation, Now());
-            await WriteStatusAsync(model, Status(model, refused, model.Status?.Stable), cancellationToken).ConfigureAwait(false);
+            var refused = ServingConditions.Refuse(model.Status?.Conditions, message, generation, now);
+            await WriteStatusAsync(model, Refused(model, refused), cancellationToken).ConfigureAwait(false);
             // A user error: no retry storm. The next spec edit triggers a new reconcile.
             return ReconcileResult.Done;
         }
 
-        var name = model.Metadata.Name;
-        var ns = model.Metadata.NamespaceProperty;
-        var deploymentName = ServingWorkloadBuilder.DeploymentName(name, Tracks.StableLabel);
-        var existing = _deployments.Get(ns, deploymentName);
-        var revision = StableRevision(model, existing, valid.Source);
-        var desired = ServingWorkloadBuilder.BuildStable(model, valid.Source, revision, _defaults);
-
-        var (deployment, deploymentSent) = await _apply.ApplyAsync(desired.Deployment, existing, cancellationToken).ConfigureAwait(false);
-        if (existing is null)
+        var observed = _observer.Observe(model);
+        var command = RolloutCommandAnnotation.Read(model);
+        var state = RolloutStatusMapping.ToState(model.Status);
+        var desired = ModelIdentity.Of(valid.Source);
+        var gate = await _gates.GateAsync(model, state.Canary?.Model ?? desired, cancellationToken).ConfigureAwait(false);
+        var input = new RolloutInput(
+            generation, desired, model.Spec.Serving?.Replicas ?? 1, RolloutSpecMapping.ToPlan(model.Spec), state,
+            observed.Stable?.Track, observed.Canary?.Track, Analysis: null, command.Command, gate, now);
+        var decision = CanaryRollout.Decide(input);
+        if (decision.Actions.OfType<RunAnalysis>().FirstOrDefault() is { } run)
         {
-            await _events.RecordAsync(model, EventType.Normal, "DeploymentCreated",
-                $"Created Deployment {deploymentName} for revision {revision}.", cancellationToken).ConfigureAwait(false);
-        }
-        else if (deploymentSent && deployment.Metadata.Generation > existing.Metadata.Generation)
-        {
-            await _events.RecordAsync(model, EventType.Normal, "DeploymentUpdated",
-                $"Updated Deployment {deploymentName} to generation {deployment.Metadata.Generation} (revision {revision}).", cancellationToken).ConfigureAwait(false);
+            var result = await _analysis.RunAsync(model, decision.Status.Stable!.Revision, run, cancellationToken).ConfigureAwait(false);
+            decision = CanaryRollout.Decide(input with { Analysis = result });
         }
 
-        var existingService = _services.Get(ns, name);
-        await _apply.ApplyAsync(desired.Service, existingService, cancellationToken).ConfigureAwait(false);
-        if (existingService is null)
+        // Status first: if the write is refused (409, the object moved on) nothing below happens and the next reconcile
+        // decides again from fresh state, so an Event or a promotion is never carried out for a status that was not kept.
+        var written = await WriteStatusAsync(model, Status(model, decision, observed), cancellationToken).ConfigureAwait(false);
+        _metrics.Record(model.Metadata.NamespaceProperty, model.Metadata.Name, decision);
+        await _executor.ExecuteAsync(written, decision.Actions, observed, cancellationToken).ConfigureAwait(false);
+        if (command.Unknown is { } unknown)
         {
-            await _events.RecordAsync(model, EventType.Normal, "ServiceCreated", $"Created Service {name}.", cancellationToken).ConfigureAwait(false);
+            await _events.RecordAsync(written, EventType.Warning, RolloutReasons.CommandIgnored,
+                $"{RolloutCommandAnnotation.Name}={unknown} is not an action: use {RolloutCommandAnnotation.Choices}.", cancellationToken).ConfigureAwait(false);
+            await _executor.RemoveCommandAsync(written, cancellationToken).ConfigureAwait(false);
         }
-
-        var observation = Observe(deployment, revision);
-        if (observation.ReplicaFailureMessage is { } replicaFailure)
-        {
-            await _events.RecordAsync(model, EventType.Warning, ServingConditions.ReplicaFailure,
-                $"Pods of revision {revision} cannot be created: {replicaFailure}", cancellationToken).ConfigureAwait(false);
-        }
-        if (observation.UnschedulablePods > 0)
-        {
-            await _events.RecordAsync(model, EventType.Warning, ServingConditions.Unschedulable,
-                $"{observation.UnschedulablePods} pod(s) of revision {revision} cannot be scheduled: {observation.UnschedulableMessage}", cancellationToken).ConfigureAwait(false);
-        }
-        if (observation.FailingPods > 0)
-        {
-            await _events.RecordAsync(model, EventType.Warning, ServingConditions.PodsFailing,
-                $"{observation.FailingPods} pod(s) of revision {revision} failing: {observation.FailingMessage}", cancellationToken).ConfigureAwait(false);
-        }
-        if (observation.StalledMessage is { } stalled)
-        {
-            await _events.RecordAsync(model, EventType.Warning, ServingConditions.ProgressDeadlineExceeded,
-                $"Revision {revision} stopped progressing: {stalled}", cancellationToken).ConfigureAwait(false);
-        }
-        var assessment = ServingConditions.Assess(model.Status?.Conditions, observation, generation, Now());
-        var stable = new TrackStatus
-        {
-            Revision = revision,
-            ModelSource = valid.Source.Uri,
-            ModelDigest = valid.Source.Digest,
-            ShortDigest = valid.Source.Sha256Hex?[..12],
-            Replicas = observation.DesiredReplicas,
-            ReadyReplicas = observation.ReadyReplicas,
-            UpdatedReplicas = observation.UpdatedReplicas,
-            UnschedulableReplicas = observation.UnschedulablePods,
-        };
-        await WriteStatusAsync(model, Status(model, assessment, stable), cancellationToken).ConfigureAwait(false);
-        return ReconcileResult.Done;
+        return decision.RequeueAfter is { } after ? ReconcileResult.After(after < MinRequeue ? MinRequeue : after) : ReconcileResult.Done;
     }
 
     private DateTimeOffset Now()
@@ -153,73 +128,57 @@ internal sealed partial class GruModelReconciler : IReconciler
         return new DateTimeOffset(now.Ticks - now.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
     }
 
-    /// <summary>The running Deployment is the authority on which model version it serves; status is the fallback.</summary>
-    private static string StableRevision(GruModel model, V1Deployment? existing, ModelSource desired)
+    /// <summary>The rollout's status (RolloutStatusMapping) with the stable track's replica counts as observed.</summary>
+    private static GruModelStatus Status(GruModel model, RolloutDecision decision, RolloutObservation observed)
     {
-        if (existing?.Metadata.Labels?.TryGetValue(Labels.Revision, out var revision) == true)
+        var stable = observed.Stable?.Track.Workload;
+        var replicas = stable?.DesiredReplicas ?? decision.Actions.OfType<EnsureStable>().Single().Replicas;
+        var status = new GruModelStatus
         {
-            var annotations = existing.Metadata.Annotations;
-            var source = (annotations is null ? null : annotations.TryGetValue(Labels.ModelSourceAnnotation, out var s) ? s : null);
-            var sha = (annotations is null ? null : annotations.TryGetValue(Labels.ModelSha256Annotation, out var h) ? h : null);
-            return RevisionPolicy.Next(revision, source, string.IsNullOrEmpty(sha) ? null : sha, desired);
-        }
-        var stable = model.Status?.Stable;
-        return RevisionPolicy.Next(stable?.Revision, stable?.ModelSource, ModelDigest.TryParse(stable?.ModelDigest)?.Hex, desired);
+            ObservedGeneration = model.Metadata.Generation,
+            Ready = $"{stable?.ReadyReplicas ?? 0}/{replicas}",
+            Stable = new TrackStatus
+            {
+                Replicas = replicas,
+                ReadyReplicas = stable?.ReadyReplicas ?? 0,
+                UpdatedReplicas = stable?.UpdatedReplicas ?? 0,
+                UnschedulableReplicas = stable?.UnschedulablePods ?? 0,
+            },
+            ServedModels = model.Status?.ServedModels,
+        };
+        RolloutStatusMapping.Apply(status, decision, model.Status);
+        return status;
     }
 
-    private TrackObservation Observe(V1Deployment deployment, string revision)
-    {
-        var desired = deployment.Spec.Replicas ?? 1;
-        var status = deployment.Status;
-        var templateObserved = (status?.ObservedGeneration ?? 0) >= (deployment.Metadata.Generation ?? 0);
-        var pods = _pods.List(deployment.Metadata.NamespaceProperty, pod =>
-            LabelOf(pod, Labels.Model) == deployment.Spec.Selector.MatchLabels[Labels.Model]
-            && LabelOf(pod, Labels.Track) == Tracks.StableLabel
-            && pod.Metadata.DeletionTimestamp is null);
-        var unschedulable = pods.Select(PodDiagnosis.Unschedulable).Where(m => m is not null).ToList();
-        var failing = pods.Select(PodDiagnosis.Failure).Where(m => m is not null).ToList();
-        var conditions = (status?.Conditions ?? []).Select(c => new WorkloadCondition(c.Type, c.Status, c.Reason, c.Message)).ToList();
-        return new TrackObservation(
-            desired,
-            status?.ReadyReplicas ?? 0,
-            status?.UpdatedReplicas ?? 0,
-            templateObserved,
-            unschedulable.Count,
-            unschedulable.FirstOrDefault(),
-            revision,
-            failing.Count,
-            failing.FirstOrDefault(),
-            DeploymentDiagnosis.Stalled(conditions, deployment.Metadata.Name),
-            DeploymentDiagnosis.ReplicaFailure(conditions, deployment.Metadata.Name));
-    }
-
-    private static string? LabelOf(V1Pod pod, string label) =>
-        pod.Metadata.Labels is { } labels && labels.TryGetValue(label, out var value) ? value : null;
-
-    private static GruModelStatus Status(GruModel model, ServingAssessment assessment, TrackStatus? stable) => new()
+    /// <summary>A refused spec: the conditions say why; what the rollout last recorded stays as it was.</summary>
+    private static GruModelStatus Refused(GruModel model, ServingAssessment assessment) => new()
     {
         ObservedGeneration = model.Metadata.Generation,
         Phase = assessment.Phase,
         Message = assessment.Message,
         Conditions = [.. assessment.Conditions],
-        Ready = stable is null ? null : $"{stable.ReadyReplicas}/{stable.Replicas}",
-        Stable = stable,
+        Ready = model.Status?.Ready,
+        Stable = model.Status?.Stable,
         Canary = model.Status?.Canary,
+        RolledBack = model.Status?.RolledBack,
         ServedModels = model.Status?.ServedModels,
         History = model.Status?.History,
     };
 
-    /// <summary>One status write per reconcile, skipped when nothing changed (Argo's persistRolloutStatus).</summary>
-    private async Task WriteStatusAsync(GruModel model, GruModelStatus status, CancellationToken cancellationToken)
+    /// <summary>
+    /// One status write per reconcile, skipped when nothing changed (Argo's persistRolloutStatus). Returns the object as it
+    /// now is, so later writes (the command annotation's removal) carry the resourceVersion the status was written at.
+    /// </summary>
+    private async Task<GruModel> WriteStatusAsync(GruModel model, GruModelStatus status, CancellationToken cancellationToken)
     {
-        if (model.Status is not null && KubernetesJson.Serialize(model.Status) == KubernetesJson.Serialize(status)) return;
+        if (model.Status is not null && KubernetesJson.Serialize(model.Status) == KubernetesJson.Serialize(status)) return model;
         // The cached object is shared with every reader: write from a private copy. It keeps the resourceVersion the
         // status was computed from, so if the object changed meanwhile the write is refused (409) and the controller
         // reconciles again from fresh state instead of landing this status on a newer object.
         // A shallow copy is enough: the write only reads it (a JSON round trip of the whole object cost a serialize and a
         // parse per write).
         var copy = new GruModel { ApiVersion = model.ApiVersion, Kind = model.Kind, Metadata = model.Metadata, Spec = model.Spec, Status = status };
-        await _client.ReplaceStatusAsync(copy, cancellationToken).ConfigureAwait(false);
+        return await _client.ReplaceStatusAsync(copy, cancellationToken).ConfigureAwait(false);
     }
 
     private static partial class Log

@@ -1,4 +1,6 @@
 using GruOperator.Api;
+using GruOperator.Domain.Analysis;
+using GruOperator.Providers.Prometheus;
 using GruOperator.Domain.Rollout;
 using GruServing.Contract.Durations;
 using GruServing.Contract.Serving;
@@ -74,15 +76,23 @@ internal static class SpecValidator
                 Duration(canary.ProgressDeadline, "spec.rollout.canary.progressDeadline", problems);
                 Duration(canary.Analysis?.Interval, "spec.rollout.canary.analysis.interval", problems);
                 CheckSteps(canary.Steps ?? [], problems);
-                var names = new HashSet<string>(StringComparer.Ordinal);
-                foreach (var (metric, i) in (canary.Analysis?.Metrics ?? []).Select((m, i) => (m, i)))
+                if (canary.TrafficRouting?.GatewayApi is not null)
                 {
-                    if (!names.Add(metric.Name)) problems.Add($"spec.rollout.canary.analysis.metrics[{i}].name '{metric.Name}' is used twice: give each metric its own name");
-                    if (metric.ThresholdRange is { Min: { } min, Max: { } max } && min > max)
-                    {
-                        problems.Add($"spec.rollout.canary.analysis.metrics[{i}].thresholdRange.min {min} exceeds max {max}: swap them");
-                    }
+                    // Refused until the HTTPRoute weight writer is plugged in behind ITrafficRouter: accepted, the field
+                    // would split nothing.
+                    problems.Add("spec.rollout.canary.trafficRouting.gatewayAPI is not served by this operator yet: remove it to route by ready replicas (trafficRouting.replicas)");
                 }
+            }
+        }
+
+        // The analysis' own rules (built-in SLI names are reserved, unique names, bounds; an unparsed duration above is
+        // read as its default here), and custom queries that would not render safely for a track.
+        problems.AddRange(AnalysisSpecValidation.Validate(RolloutSpecMapping.ToSlo(spec.Slo), RolloutSpecMapping.ToAnalysis(spec.Rollout?.Canary?.Analysis)));
+        foreach (var (metric, i) in (spec.Rollout?.Canary?.Analysis?.Metrics ?? []).Select((m, i) => (m, i)))
+        {
+            if (PromQlTemplateValidation.Problem(metric.Query) is { } problem)
+            {
+                problems.Add($"spec.rollout.canary.analysis.metrics[{i}].query cannot be used: {problem}");
             }
         }
 

@@ -14,7 +14,7 @@ internal sealed record ServingDefaults(string ServerImage, string ModelFetcherIm
 internal sealed record ServingWorkload(V1Deployment Deployment, V1Service Service);
 
 /// <summary>
-/// Builds the desired stable Deployment and Service for a GruModel: pure, no I/O, so every field can be table-tested.
+/// Builds the desired Deployments (stable and canary tracks) and the Service of a GruModel: pure, no I/O, so every field can be table-tested.
 /// </summary>
 internal static class ServingWorkloadBuilder
 {
@@ -65,6 +65,18 @@ internal static class ServingWorkloadBuilder
 
     public static ServingWorkload BuildStable(GruModel model, ModelSource source, string revision, ServingDefaults defaults) =>
         new(BuildDeployment(model, source, revision, Tracks.StableLabel, defaults), BuildService(model, defaults));
+
+    /// <summary>
+    /// One track's Deployment (stable or canary) serving <paramref name="source"/> at <paramref name="revision"/> with
+    /// <paramref name="replicas"/> pods: the rollout decides the split between the tracks, the spec everything else. Both
+    /// tracks' pods carry the model label the one Service selects on, so with replicas routing they share its traffic.
+    /// </summary>
+    public static V1Deployment BuildTrack(GruModel model, ModelSource source, string revision, string track, int replicas, ServingDefaults defaults)
+    {
+        var deployment = BuildDeployment(model, source, revision, track, defaults);
+        deployment.Spec.Replicas = replicas;
+        return deployment;
+    }
 
     public static V1Deployment BuildDeployment(GruModel model, ModelSource source, string revision, string track, ServingDefaults defaults)
     {

@@ -70,11 +70,13 @@ public abstract class GruModelControllerTests
     }
 
     [Fact]
-    public async Task SpecChangesRollTheDeploymentAndANewModelStartsANewRevision()
+    public async Task WithRecreateSpecChangesRollTheDeploymentAndANewModelStartsANewRevisionInPlace()
     {
         await using var harness = await StartHarnessAsync();
         await harness.StartOperatorAsync();
-        await harness.CreateAsync(Models.Cpu("roll", harness.Namespace));
+        var recreate = Models.Cpu("roll", harness.Namespace);
+        recreate.Spec.Rollout = new RolloutSpec { Strategy = RolloutStrategy.Recreate };
+        await harness.CreateAsync(recreate);
         await harness.WaitForStatusAsync(harness.Namespace, "roll", m => m.Status!.Phase == ModelPhase.Healthy, "first rollout");
 
         await harness.PatchSpecAsync(harness.Namespace, "roll", new { serving = new { replicas = 3 }, model = new { sha256 = Models.OtherSha } });
@@ -89,8 +91,51 @@ public abstract class GruModelControllerTests
             m => m.Status!.ObservedGeneration == 2 && m.Status.Phase == ModelPhase.Healthy && m.Status.Stable!.ReadyReplicas == 3, "generation 2 healthy");
         Assert.Equal("2", model.Status!.Stable!.Revision);
         Assert.Equal("sha256:" + Models.OtherSha, model.Status.Stable.ModelDigest);
+        Assert.Null(model.Status.Canary);
         Assert.All(model.Status.Conditions!, c => Assert.Equal(2, c.ObservedGeneration));
         Assert.Contains(await harness.EventsAsync(harness.Namespace, "roll"), e => e.Reason == "DeploymentUpdated");
+        Assert.Null(await harness.DeploymentAsync(harness.Namespace, "roll-canary"));
+    }
+
+    [Fact]
+    public async Task WithCanaryANewModelStartsACanaryBesideStableAndOtherChangesRollInPlace()
+    {
+        await using var harness = await StartHarnessAsync();
+        await harness.StartOperatorAsync();
+        var canary = Models.Cpu("roll", harness.Namespace);
+        canary.Spec.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new() { SetWeight = 10, Pause = "1h" }], Analysis = new AnalysisSpec { Interval = "1h" } } };
+        await harness.CreateAsync(canary);
+        await harness.WaitForStatusAsync(harness.Namespace, "roll", m => m.Status!.Phase == ModelPhase.Healthy, "first rollout");
+
+        // Not a model change: stable rolls in place at its revision, no canary.
+        await harness.PatchSpecAsync(harness.Namespace, "roll", new { serving = new { replicas = 3 } });
+        await harness.WaitForDeploymentAsync(harness.Namespace, "roll-stable", d => d.Spec.Replicas == 3 && d.Metadata.Labels[Labels.Revision] == "1", "replicas 3 at revision 1");
+        await harness.WaitForStatusAsync(harness.Namespace, "roll", m => m.Status!.ObservedGeneration == 2 && m.Status.Stable!.ReadyReplicas == 3, "generation 2 ready");
+        Assert.Null(await harness.DeploymentAsync(harness.Namespace, "roll-canary"));
+
+        await harness.PatchSpecAsync(harness.Namespace, "roll", new { model = new { sha256 = Models.OtherSha } });
+
+        // 3 replicas at 10% with surge: stable keeps 3, the canary gets 1 (25% of ready pods).
+        var canaryDeployment = await harness.WaitForDeploymentAsync(harness.Namespace, "roll-canary", _ => true, "the canary Deployment");
+        Assert.Equal(("canary", "2", 1), (canaryDeployment.Metadata.Labels[Labels.Track], canaryDeployment.Metadata.Labels[Labels.Revision], canaryDeployment.Spec.Replicas));
+        var args = canaryDeployment.Spec.Template.Spec.Containers[0].Args;
+        Assert.Equal(Models.OtherSha, args[args.IndexOf("--model-sha256") + 1]);
+        Assert.Equal("canary", args[args.IndexOf("--track") + 1]);
+        var stable = await harness.DeploymentAsync(harness.Namespace, "roll-stable");
+        Assert.Equal(("1", 3), (stable!.Metadata.Labels[Labels.Revision], stable.Spec.Replicas));
+        Assert.Equal(Models.Sha, stable.Spec.Template.Spec.Containers[0].Args[stable.Spec.Template.Spec.Containers[0].Args.IndexOf("--model-sha256") + 1]);
+
+        var model = await harness.WaitForStatusAsync(harness.Namespace, "roll",
+            m => m.Status!.Canary is { StepReadyAt: not null, EffectiveWeight: 25 }, "the canary reached its step at 25% effective");
+        Assert.Equal((ModelPhase.Progressing, "10/25", "2"), (model.Status!.Phase, model.Status.Canary!.Traffic, model.Status.Canary.Revision));
+        Assert.Equal("sha256:" + Models.OtherSha, model.Status.Canary.ModelDigest);
+        Assert.Equal(("1", "sha256:" + Models.Sha), (model.Status.Stable!.Revision, model.Status.Stable.ModelDigest));
+        var started = Assert.Single(await harness.EventsAsync(harness.Namespace, "roll"), e => e.Reason == "CanaryStarted");
+        Assert.Contains("revision 2", started.Message, StringComparison.Ordinal);
+
+        // The one Service spans both tracks: traffic follows ready replicas.
+        var service = await harness.ServiceAsync(harness.Namespace, "roll");
+        Assert.False(service!.Spec.Selector.ContainsKey(Labels.Track));
     }
 
     [Fact]

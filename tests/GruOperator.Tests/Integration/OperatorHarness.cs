@@ -85,7 +85,8 @@ internal sealed class OperatorHarness : IAsyncDisposable
     }
 
     /// <summary>Starts an operator in this process against the cluster; returns it so a test can stop it.</summary>
-    public async Task<WebApplication> StartOperatorAsync(string identity = "op-1", bool leaderElection = false, int workers = 2, int metricsPort = 0)
+    public async Task<WebApplication> StartOperatorAsync(string identity = "op-1", bool leaderElection = false, int workers = 2, int metricsPort = 0,
+        IReadOnlyList<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var args = new List<string>
         {
@@ -94,14 +95,16 @@ internal sealed class OperatorHarness : IAsyncDisposable
             "--leader-elect", leaderElection ? "true" : "false", "--identity", identity, "--lease-namespace", Namespace,
         };
         if (WatchNamespace is not null) args.AddRange(["--namespaces", WatchNamespace]);
-        var app = OperatorHost.Build([.. args], ClientConfiguration,
-        new Dictionary<string, string?>
+        args.AddRange(extraArgs ?? []);
+        var configuration = new Dictionary<string, string?>
         {
             ["Logging:LogLevel:Default"] = Environment.GetEnvironmentVariable("GRU_TEST_LOG_LEVEL") ?? "Warning",
             ["LeaderElection:LeaseDuration"] = "00:00:04",
             ["LeaderElection:RenewDeadline"] = "00:00:03",
             ["LeaderElection:RetryPeriod"] = "00:00:00.500",
-        });
+        };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) configuration[key] = value;
+        var app = OperatorHost.Build([.. args], ClientConfiguration, configuration);
         await app.StartAsync();
         _operators.Add(app);
         return app;
@@ -147,6 +150,17 @@ internal sealed class OperatorHarness : IAsyncDisposable
             new V1Patch(KubernetesJson.Serialize(new { spec = specPatch }), V1Patch.PatchType.MergePatch),
             GruModel.Group, GruModel.Version, ns, GruModel.Plural, name);
 
+    /// <summary>Sets (or with null removes) one annotation with a merge patch, as <c>kubectl annotate</c> does.</summary>
+    public Task<GruModel> AnnotateAsync(string ns, string name, string key, string? value) =>
+        Client.CustomObjects.PatchNamespacedCustomObjectAsync<GruModel>(
+            new V1Patch(KubernetesJson.Serialize(new { metadata = new { annotations = new Dictionary<string, string?> { [key] = value } } }), V1Patch.PatchType.MergePatch),
+            GruModel.Group, GruModel.Version, ns, GruModel.Plural, name);
+
+    /// <summary>The pods of one track of a model.</summary>
+    public async Task<IReadOnlyList<V1Pod>> PodsAsync(string model, string track) =>
+        (await Client.CoreV1.ListNamespacedPodAsync(Namespace, labelSelector: $"{Labels.Model}={model},{Labels.Track}={track}")).Items
+            .Where(p => p.Metadata.DeletionTimestamp is null).ToList();
+
     public async Task<V1Deployment?> DeploymentAsync(string ns, string name)
     {
         try
@@ -179,6 +193,10 @@ internal sealed class OperatorHarness : IAsyncDisposable
     /// <summary>Waits until the model's status satisfies <paramref name="done"/>.</summary>
     public Task<GruModel> WaitForStatusAsync(string ns, string name, Func<GruModel, bool> done, string what) =>
         Poll.UntilAsync(() => GetAsync(ns, name), m => m.Status is not null && done(m), Timeout, what);
+
+    /// <summary>Waits until the Deployment no longer exists.</summary>
+    public Task WaitForDeploymentGoneAsync(string ns, string name) =>
+        Poll.UntilAsync(async () => await DeploymentAsync(ns, name) is null ? "gone" : null, _ => true, Timeout, $"Deployment {name} to go");
 
     public Task<V1Deployment> WaitForDeploymentAsync(string ns, string name, Func<V1Deployment, bool> done, string what) =>
         Poll.UntilAsync(() => DeploymentAsync(ns, name), done, Timeout, what);

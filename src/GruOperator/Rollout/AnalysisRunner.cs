@@ -1,0 +1,44 @@
+using System.Collections.Concurrent;
+using GruOperator.Api;
+using GruOperator.Domain.Analysis;
+using GruOperator.Domain.Rollout;
+using GruOperator.Hosting;
+using GruOperator.Providers.Prometheus;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GruOperator.Rollout;
+
+/// <summary>
+/// Answers a <see cref="RunAnalysis"/> action: runs <see cref="CanaryAnalysis"/> for the canary against the model's SLOs
+/// with the Prometheus provider for <c>spec.prometheus.address</c> (or the operator's <c>--prometheus-address</c>).
+/// One provider per address, kept for the process: its HttpClient comes from IHttpClientFactory, which pools handlers.
+/// Never throws for backend trouble: an unreachable Prometheus is an Inconclusive run.
+/// </summary>
+internal sealed partial class AnalysisRunner(
+    PrometheusMetricProviderFactory providers, IOptions<OperatorOptions> options, ILogger<AnalysisRunner> logger)
+{
+    private readonly ConcurrentDictionary<string, CanaryAnalysis> _analyses = new(StringComparer.Ordinal);
+    private readonly TimeSpan _scrapeInterval = options.Value.PrometheusScrapeInterval;
+    private readonly string _defaultAddress = options.Value.DefaultPrometheusAddress;
+
+    public async Task<AnalysisResult> RunAsync(GruModel model, string stableRevision, RunAnalysis run, CancellationToken cancellationToken)
+    {
+        var address = string.IsNullOrWhiteSpace(model.Spec.Prometheus?.Address) ? _defaultAddress : model.Spec.Prometheus!.Address!;
+        var analysis = _analyses.GetOrAdd(address, a => new CanaryAnalysis(
+            providers.Create(Uri.TryCreate(a, UriKind.Absolute, out var uri) ? uri : null), ComparisonPolicy.Default));
+        var spec = RolloutSpecMapping.ToAnalysis(model.Spec.Rollout?.Canary?.Analysis);
+        var slo = RolloutSpecMapping.ToSlo(model.Spec.Slo);
+        var window = AnalysisWindow.ForInterval(run.Until, spec.Interval, _scrapeInterval, ComparisonPolicy.Default.MinSamples);
+        var request = new AnalysisRequest(slo, spec, model.Metadata.NamespaceProperty, model.Spec.Model.Name, stableRevision, run.Revision, window);
+        var result = await analysis.RunAsync(request, cancellationToken).ConfigureAwait(false);
+        Log.AnalysisRun(logger, model.Metadata.NamespaceProperty, model.Metadata.Name, run.Revision, run.Step + 1, result.Verdict, address, result.Reason);
+        return new AnalysisResult(run.Revision, run.Step, result);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Analysis of {Namespace}/{Model} canary revision {Revision} step {Step}: {Verdict} (Prometheus {Address}): {Reason}")]
+        public static partial void AnalysisRun(ILogger logger, string @namespace, string model, string revision, int step, Verdict verdict, string address, string reason);
+    }
+}

@@ -1,0 +1,156 @@
+using System.Net;
+using ControllerRuntime.Events;
+using ControllerRuntime.Informers;
+using ControllerRuntime.Resources;
+using GruOperator.Api;
+using GruOperator.Domain.Conditions;
+using GruOperator.Domain.Rollout;
+using GruOperator.Serving;
+using GruOperator.Traffic;
+using GruServing.Contract.Serving;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace GruOperator.Rollout;
+
+/// <summary>
+/// Carries out a rollout decision's actions in order: Deployments and the Service by server-side apply (repeats are free),
+/// the canary's deletion, traffic weights through <see cref="ITrafficRouter"/>, Events, and the removal of the
+/// acted-on <c>serving.gru.dev/action</c> annotation. It decides nothing: what to do is the decision's.
+/// </summary>
+internal sealed class RolloutExecutor(
+    IKubernetes client,
+    ResourceCache<V1Service> services,
+    ServerSideApply apply,
+    EventRecorder events,
+    ITrafficRouter traffic,
+    ServingDefaults defaults,
+    string fieldManager)
+{
+    public async Task ExecuteAsync(GruModel model, IReadOnlyList<RolloutAction> actions, RolloutObservation observed, CancellationToken cancellationToken)
+    {
+        foreach (var action in actions)
+        {
+            switch (action)
+            {
+                case EnsureStable stable:
+                    await EnsureTrackAsync(model, Tracks.StableLabel, stable.Revision, stable.Model, stable.Replicas, observed.Stable?.Deployment, cancellationToken).ConfigureAwait(false);
+                    await EnsureServiceAsync(model, cancellationToken).ConfigureAwait(false);
+                    break;
+                case EnsureCanary canary:
+                    await EnsureTrackAsync(model, Tracks.CanaryLabel, canary.Revision, canary.Model, canary.Replicas, observed.Canary?.Deployment, cancellationToken).ConfigureAwait(false);
+                    break;
+                case DeleteCanary:
+                    await DeleteCanaryAsync(model, cancellationToken).ConfigureAwait(false);
+                    break;
+                case SetTrafficWeights weights:
+                    // The one call site of the traffic router: the Gateway API HTTPRoute writer plugs in behind it.
+                    await traffic.SetWeightsAsync(model, weights.Stable, weights.Canary, cancellationToken).ConfigureAwait(false);
+                    break;
+                case RecordEvent e:
+                    await events.RecordAsync(model, e.Type == RolloutEventType.Warning ? EventType.Warning : EventType.Normal, e.Reason, e.Message, cancellationToken).ConfigureAwait(false);
+                    break;
+                case AcknowledgeCommand:
+                    await RemoveCommandAsync(model, cancellationToken).ConfigureAwait(false);
+                    break;
+                case RunAnalysis:
+                    // Answered before the status write (the reconciler decides again with the run); nothing to do here.
+                    break;
+                default:
+                    throw new InvalidOperationException($"unknown rollout action {action.GetType().Name}");
+            }
+        }
+        await ReportTrackProblemsAsync(model, observed.Stable, cancellationToken).ConfigureAwait(false);
+        await ReportTrackProblemsAsync(model, observed.Canary, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Removes the annotation after it was acted on (or refused with an Event). The patch carries the resourceVersion the
+    /// decision saw, so a command written meanwhile is not removed unread: the 409 makes the controller decide again.
+    /// </summary>
+    public Task RemoveCommandAsync(GruModel model, CancellationToken cancellationToken)
+    {
+        var patch = new
+        {
+            metadata = new { resourceVersion = model.Metadata.ResourceVersion, annotations = new Dictionary<string, string?> { [RolloutCommandAnnotation.Name] = null } },
+        };
+        return client.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch(KubernetesJson.Serialize(patch), V1Patch.PatchType.MergePatch),
+            GruModel.Group, GruModel.Version, model.Metadata.NamespaceProperty, GruModel.Plural, model.Metadata.Name,
+            fieldManager: fieldManager, cancellationToken: cancellationToken);
+    }
+
+    private async Task EnsureTrackAsync(GruModel model, string track, string revision, ModelIdentity identity, int replicas, V1Deployment? existing, CancellationToken cancellationToken)
+    {
+        if (!ModelSource.TryParse(identity.Source, identity.Sha256Hex, out var source, out var error))
+        {
+            throw new InvalidOperationException($"the {track} model {identity} recorded in status does not parse: {error}");
+        }
+        var desired = ServingWorkloadBuilder.BuildTrack(model, source!, revision, track, replicas, defaults);
+        var name = desired.Metadata.Name;
+        var (deployment, sent) = await apply.ApplyAsync(desired, existing, cancellationToken).ConfigureAwait(false);
+        if (existing is null)
+        {
+            await events.RecordAsync(model, EventType.Normal, "DeploymentCreated",
+                $"Created Deployment {name} for {track} revision {revision}.", cancellationToken).ConfigureAwait(false);
+        }
+        else if (sent && deployment.Metadata.Generation > existing.Metadata.Generation)
+        {
+            await events.RecordAsync(model, EventType.Normal, "DeploymentUpdated",
+                $"Updated Deployment {name} to generation {deployment.Metadata.Generation} ({track} revision {revision}, {replicas} replica(s)).", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task EnsureServiceAsync(GruModel model, CancellationToken cancellationToken)
+    {
+        var existing = services.Get(model.Metadata.NamespaceProperty, model.Metadata.Name);
+        await apply.ApplyAsync(ServingWorkloadBuilder.BuildService(model, defaults), existing, cancellationToken).ConfigureAwait(false);
+        if (existing is null)
+        {
+            await events.RecordAsync(model, EventType.Normal, "ServiceCreated", $"Created Service {model.Metadata.Name}.", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DeleteCanaryAsync(GruModel model, CancellationToken cancellationToken)
+    {
+        var name = ServingWorkloadBuilder.DeploymentName(model.Metadata.Name, Tracks.CanaryLabel);
+        try
+        {
+            await client.AppsV1.DeleteNamespacedDeploymentAsync(name, model.Metadata.NamespaceProperty, propagationPolicy: "Background", cancellationToken: cancellationToken).ConfigureAwait(false);
+            await events.RecordAsync(model, EventType.Normal, "DeploymentDeleted", $"Deleted Deployment {name}: no canary runs.", cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            // Already gone: the cache had not seen it yet.
+        }
+    }
+
+    /// <summary>Why a track's pods are not serving, as Warning Events (the recorder folds repeats).</summary>
+    private async Task ReportTrackProblemsAsync(GruModel model, TrackSnapshot? snapshot, CancellationToken cancellationToken)
+    {
+        if (snapshot is null) return;
+        var o = snapshot.Track.Workload;
+        var what = $"{snapshot.Deployment.Metadata.Labels?[Labels.Track]} revision {o.Revision}";
+        if (o.ReplicaFailureMessage is { } replicaFailure)
+        {
+            await events.RecordAsync(model, EventType.Warning, ServingConditions.ReplicaFailure,
+                $"Pods of {what} cannot be created: {replicaFailure}", cancellationToken).ConfigureAwait(false);
+        }
+        if (o.UnschedulablePods > 0)
+        {
+            await events.RecordAsync(model, EventType.Warning, ServingConditions.Unschedulable,
+                $"{o.UnschedulablePods} pod(s) of {what} cannot be scheduled: {o.UnschedulableMessage}", cancellationToken).ConfigureAwait(false);
+        }
+        if (o.FailingPods > 0)
+        {
+            await events.RecordAsync(model, EventType.Warning, ServingConditions.PodsFailing,
+                $"{o.FailingPods} pod(s) of {what} failing: {o.FailingMessage}", cancellationToken).ConfigureAwait(false);
+        }
+        if (o.StalledMessage is { } stalled)
+        {
+            await events.RecordAsync(model, EventType.Warning, ServingConditions.ProgressDeadlineExceeded,
+                $"The {what} stopped progressing: {stalled}", cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
