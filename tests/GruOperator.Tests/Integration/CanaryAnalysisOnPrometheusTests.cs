@@ -15,7 +15,7 @@ namespace GruOperator.Tests.Integration;
 /// The canary judged on real data: a real Prometheus scrapes real GruServer processes standing in for the stable pod
 /// (revision 1) and the canary pod (revision 2) of one GruModel, under load from the test, and the operator runs its
 /// analysis against it. The pods themselves are marked ready through the pods' status subresource; GruServer's fault
-/// flags make the canary slow. Short intervals: 1 s scrapes, a 4 s step and analysis interval.
+/// flags make the canary slow or failing. Short intervals: 1 s scrapes, a 4 s step and analysis interval.
 /// </summary>
 public abstract class CanaryAnalysisOnPrometheusTests
 {
@@ -41,7 +41,7 @@ public abstract class CanaryAnalysisOnPrometheusTests
     public async Task AHealthyCanaryPassesAnalysisAndIsPromoted()
     {
         await using var harness = await StartHarnessAsync();
-        await using var servers = await TrackServers.StartAsync(harness.Namespace, "good", canaryLatency: null);
+        await using var servers = await TrackServers.StartAsync(harness.Namespace, "good", canaryLatency: null, canaryErrorRate: null);
         var metricsPort = FreePort.Next();
         await StartOperatorAsync(harness, servers.Prometheus, metricsPort);
         await StartCanaryAsync(harness, servers, "good");
@@ -66,35 +66,38 @@ public abstract class CanaryAnalysisOnPrometheusTests
         Assert.Contains(metrics, l => Series(l, "gru_operator_canary_weight", "namespace=") && l.EndsWith(" 0", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task ASlowCanaryIsRolledBackWithTheFailingMetricNamedInTheEvent()
+    [Theory]
+    [InlineData("slow", "150ms", null, MetricNames.LatencyP95, "threshold 0.1")]
+    [InlineData("erroring", null, 0.5, MetricNames.ErrorRate, "threshold 0.01")]
+    public async Task ABadCanaryIsRolledBackWithTheFailingMetricNamedInTheEvent(string name, string? latency, double? errorRate, string metric, string threshold)
     {
         await using var harness = await StartHarnessAsync();
-        await using var servers = await TrackServers.StartAsync(harness.Namespace, "slow", canaryLatency: "150ms");
+        await using var servers = await TrackServers.StartAsync(harness.Namespace, name, latency, errorRate);
         await StartOperatorAsync(harness, servers.Prometheus);
-        await StartCanaryAsync(harness, servers, "slow");
+        await StartCanaryAsync(harness, servers, name);
 
-        var rolledBack = await harness.WaitForStatusAsync(harness.Namespace, "slow", m => m.Status!.Phase == ModelPhase.RolledBack, "phase RolledBack");
+        var rolledBack = await harness.WaitForStatusAsync(harness.Namespace, name, m => m.Status!.Phase == ModelPhase.RolledBack, "phase RolledBack");
         Assert.Equal(RolloutReasons.AnalysisFailed, rolledBack.Status!.RolledBack!.Reason);
-        Assert.Contains(MetricNames.LatencyP95, rolledBack.Status.RolledBack.Message, StringComparison.Ordinal);
+        Assert.Contains(metric, rolledBack.Status.RolledBack.Message, StringComparison.Ordinal);
         Assert.Equal(("1", "sha256:" + Models.Sha), (rolledBack.Status.Stable!.Revision, rolledBack.Status.Stable.ModelDigest));
         Assert.Equal((nameof(RolloutOutcome.RolledBack), RolloutReasons.AnalysisFailed), (rolledBack.Status.History![0].Outcome, rolledBack.Status.History[0].Reason));
-        var warning = await Poll.UntilAsync(async () => (await harness.EventsAsync(harness.Namespace, "slow")).FirstOrDefault(e => e.Reason == RolloutReasons.RolledBack),
+        var warning = await Poll.UntilAsync(async () => (await harness.EventsAsync(harness.Namespace, name)).FirstOrDefault(e => e.Reason == RolloutReasons.RolledBack),
             _ => true, OperatorHarness.Timeout, "a RolledBack event");
         Assert.Equal("Warning", warning.Type);
         // The metric with its value, threshold, stable value and p-value.
-        Assert.Contains($"{MetricNames.LatencyP95}: value ", warning.Message, StringComparison.Ordinal);
-        Assert.Contains("threshold 0.1", warning.Message, StringComparison.Ordinal);
+        Assert.Contains($"{metric}: value ", warning.Message, StringComparison.Ordinal);
+        Assert.Contains(threshold, warning.Message, StringComparison.Ordinal);
         Assert.Contains("stable ", warning.Message, StringComparison.Ordinal);
-        Assert.Contains(await harness.EventsAsync(harness.Namespace, "slow"), e => e.Reason == RolloutReasons.AnalysisRunFailed && e.Type == "Warning");
-        await harness.WaitForDeploymentGoneAsync(harness.Namespace, "slow-canary");
+        Assert.Contains(", p ", warning.Message, StringComparison.Ordinal);
+        Assert.Contains(await harness.EventsAsync(harness.Namespace, name), e => e.Reason == RolloutReasons.AnalysisRunFailed && e.Type == "Warning");
+        await harness.WaitForDeploymentGoneAsync(harness.Namespace, name + "-canary");
     }
 
     [Fact]
     public async Task WithPrometheusDownTheRunsAreInconclusiveAndTheCanaryIsHeldNeverPromoted()
     {
         await using var harness = await StartHarnessAsync();
-        await using var servers = await TrackServers.StartAsync(harness.Namespace, "blind", canaryLatency: null);
+        await using var servers = await TrackServers.StartAsync(harness.Namespace, "blind", canaryLatency: null, canaryErrorRate: null);
         await StartOperatorAsync(harness, servers.Prometheus);
         await harness.CreateAsync(Judged("blind", harness.Namespace));
         await harness.WaitForStatusAsync(harness.Namespace, "blind", m => m.Status!.Phase == ModelPhase.Healthy, "stable healthy");
@@ -147,7 +150,7 @@ public abstract class CanaryAnalysisOnPrometheusTests
         /// Starts the servers for <paramref name="model"/> (its spec.model.name, the <c>model</c> label of their series); the
         /// Prometheus target labels add <c>namespace</c>, as Kubernetes service discovery relabelling would.
         /// </summary>
-        public static async Task<TrackServers> StartAsync(string @namespace, string model, string? canaryLatency)
+        public static async Task<TrackServers> StartAsync(string @namespace, string model, string? canaryLatency, double? canaryErrorRate)
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
             var file = await GruTestModels.WriteAsync(cancellationToken: cts.Token);
@@ -155,7 +158,7 @@ public abstract class CanaryAnalysisOnPrometheusTests
                 new() { ModelPath = file.Path, ModelName = model, ModelSha256 = file.Sha256, Revision = revision, Track = track };
             var servers = (await Task.WhenAll(
                 GruServerProcess.StartAsync(Options("1", "stable"), cts.Token),
-                GruServerProcess.StartAsync(Options("2", "canary") with { FaultLatency = canaryLatency }, cts.Token))).ToList();
+                GruServerProcess.StartAsync(Options("2", "canary") with { FaultLatency = canaryLatency, FaultErrorRate = canaryErrorRate }, cts.Token))).ToList();
             var prometheus = await PrometheusProcess.StartAsync(
                 servers.Select((s, i) => new ScrapeTarget($"gruserver-{i}", s.MetricsPort, new Dictionary<string, string> { ["namespace"] = @namespace })).ToArray(), cts.Token);
             await prometheus.WaitForTargetsUpAsync(servers.Count, TimeSpan.FromSeconds(60), cts.Token);
@@ -196,4 +199,11 @@ public abstract class CanaryAnalysisOnPrometheusTests
 public sealed class CanaryAnalysisOnPrometheusOnLocalClusterTests : CanaryAnalysisOnPrometheusTests
 {
     private protected override Task<OperatorHarness> StartHarnessAsync() => OperatorHarness.StartAsync();
+}
+
+/// <summary>The Prometheus-judged canary tests on a real kube-apiserver with kube-controller-manager.</summary>
+[Collection(KubeApiServerCollection.Name)]
+public sealed class CanaryAnalysisOnPrometheusOnKubeApiServerTests(KubeApiServerFixture cluster) : CanaryAnalysisOnPrometheusTests
+{
+    private protected override Task<OperatorHarness> StartHarnessAsync() => OperatorHarness.OnKubeApiServerAsync(cluster);
 }
