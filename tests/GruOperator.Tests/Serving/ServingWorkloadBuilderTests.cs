@@ -17,6 +17,30 @@ public sealed class ServingWorkloadBuilderTests
     }
 
     [Fact]
+    public void TheCanaryTrackIsTheSameTemplateWithItsOwnNameTrackRevisionModelAndReplicas()
+    {
+        var model = Models.Gpu();
+        Assert.True(ModelSource.TryParse(model.Spec.Model.Source, Models.OtherSha, out var canarySource, out _));
+        var canary = ServingWorkloadBuilder.BuildTrack(model, canarySource!, "4", "canary", 1, Defaults);
+        var stable = Build(model, "3").Deployment;
+
+        Assert.Equal(("g-canary", "canary", "4", 1), (canary.Metadata.Name, canary.Metadata.Labels[Labels.Track], canary.Metadata.Labels[Labels.Revision], canary.Spec.Replicas));
+        Assert.Equal(("g", "canary"), (canary.Spec.Selector.MatchLabels[Labels.Model], canary.Spec.Selector.MatchLabels[Labels.Track]));
+        Assert.Equal("canary", canary.Spec.Template.Metadata.Labels[Labels.Track]);
+        var args = canary.Spec.Template.Spec.Containers[0].Args;
+        Assert.Equal(("canary", "4", Models.OtherSha), (args[args.IndexOf("--track") + 1], args[args.IndexOf("--revision") + 1], args[args.IndexOf("--model-sha256") + 1]));
+        Assert.Equal(Models.OtherSha, canary.Metadata.Annotations[Labels.ModelSha256Annotation]);
+        // Everything else is the spec's, as for stable: one GPU, the same probes and scheduling.
+        Assert.Equal(stable.Spec.Template.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"], canary.Spec.Template.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"]);
+        Assert.Equal(stable.Spec.Template.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values,
+            canary.Spec.Template.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values);
+        // The one Service selects both tracks.
+        var service = ServingWorkloadBuilder.BuildService(model, Defaults);
+        Assert.All(service.Spec.Selector, kv => Assert.Equal(kv.Value, canary.Spec.Template.Metadata.Labels[kv.Key]));
+        Assert.All(service.Spec.Selector, kv => Assert.Equal(kv.Value, stable.Spec.Template.Metadata.Labels[kv.Key]));
+    }
+
+    [Fact]
     public void GpuModelGetsLimitsTolerationAffinityAndRuntimeClass()
     {
         var deployment = Build(Models.Gpu()).Deployment;
