@@ -6,6 +6,9 @@ using ControllerRuntime.Leadership;
 using ControllerRuntime.Metrics;
 using ControllerRuntime.Resources;
 using GruOperator.Api;
+using GruOperator.Integrity;
+using GruOperator.ModelResolution;
+using GruRegistry.Distribution;
 using GruOperator.Reconciliation;
 using GruOperator.Serving;
 using k8s;
@@ -75,6 +78,7 @@ internal static class OperatorHost
                 .ConfigureResource(resource => resource.AddService(OperatorCommand.Name))
                 .WithMetrics(metrics => metrics
                 .AddMeter(ControllerMetrics.MeterName)
+                .AddMeter(IntegrityMetrics.MeterName)
                 .AddPrometheusExporter());
         }
 
@@ -112,6 +116,7 @@ internal static class OperatorHost
             registry.Register(WorkloadFinalizer.Name, new WorkloadFinalizer(sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<EventRecorder>()));
             return registry;
         });
+        AddModelIntegrity(services, options);
         services.AddSingleton<GruModelReconciler>();
         services.AddSingleton(sp => new Controller(
             "grumodel",
@@ -134,6 +139,28 @@ internal static class OperatorHost
                 return pods;
             });
         }
+    }
+
+    /// <summary>Tag pinning (ModelResolution) and served-model verification (Integrity).</summary>
+    private static void AddModelIntegrity(IServiceCollection services, OperatorOptions options)
+    {
+        services.AddRegistryClient(registry =>
+        {
+            foreach (var host in options.PlainHttpRegistries()) registry.PlainHttpRegistries.Add(host);
+            registry.CaCertificateFile = string.IsNullOrEmpty(options.RegistryCaFile) ? null : options.RegistryCaFile;
+            // A reconcile waits for these calls: fail within seconds and retry with the model's backoff instead.
+            registry.AttemptTimeout = TimeSpan.FromSeconds(5);
+            registry.TotalTimeout = TimeSpan.FromSeconds(15);
+            registry.MaxRetries = 1;
+        });
+        services.AddHttpClient(ServedDigestProbe.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { ConnectTimeout = ServedDigestProbe.Timeout, UseProxy = false });
+        services.AddSingleton(sp => new ServedDigestProbe(sp.GetRequiredService<IHttpClientFactory>().CreateClient(ServedDigestProbe.HttpClientName)));
+        services.AddSingleton(sp => new RegistrySecretReader(sp.GetRequiredService<IKubernetes>()));
+        services.AddSingleton<ModelPinner>();
+        services.AddSingleton<LayerDigestIndex>();
+        services.AddSingleton<IntegrityMetrics>();
+        services.AddSingleton<ServedModelVerifier>();
     }
 
     private static ResourceInformer<T> Informer<T>(IServiceProvider sp, string name, IListWatcher<T> source, Action<Controller, ResourceChange<T>> route)

@@ -7,6 +7,8 @@ using GruOperator.Api;
 using GruOperator.Domain.Conditions;
 using GruOperator.Domain.Rollout;
 using GruOperator.Hosting;
+using GruOperator.Integrity;
+using GruOperator.ModelResolution;
 using GruOperator.Serving;
 using GruServing.Contract.Models;
 using GruServing.Contract.Serving;
@@ -34,6 +36,9 @@ internal sealed partial class GruModelReconciler : IReconciler
     private readonly ServingDefaults _defaults;
     private readonly TimeProvider _time;
     private readonly ILogger<GruModelReconciler> _logger;
+    private readonly ModelPinner _pinner;
+    private readonly ServedModelVerifier _verifier;
+    private readonly LayerDigestIndex _layers;
 
     public GruModelReconciler(
         ResourceCache<GruModel> models,
@@ -46,7 +51,10 @@ internal sealed partial class GruModelReconciler : IReconciler
         FinalizerRegistry<GruModel> finalizers,
         IOptions<OperatorOptions> options,
         TimeProvider time,
-        ILogger<GruModelReconciler> logger)
+        ILogger<GruModelReconciler> logger,
+        ModelPinner pinner,
+        ServedModelVerifier verifier,
+        LayerDigestIndex layers)
     {
         _models = models;
         _deployments = deployments;
@@ -56,7 +64,13 @@ internal sealed partial class GruModelReconciler : IReconciler
         _apply = apply;
         _events = events;
         _finalizers = finalizers;
-        _defaults = new ServingDefaults(options.Value.DefaultServerImage, options.Value.ModelFetcherImage, options.Value.FieldManager);
+        _defaults = new ServingDefaults(options.Value.DefaultServerImage, options.Value.ModelFetcherImage, options.Value.FieldManager)
+        {
+            PlainHttpRegistries = options.Value.PlainHttpRegistries(),
+        };
+        _pinner = pinner;
+        _verifier = verifier;
+        _layers = layers;
         _time = time;
         _logger = logger;
     }
@@ -83,12 +97,22 @@ internal sealed partial class GruModelReconciler : IReconciler
             return ReconcileResult.Done;
         }
 
+        // oci:// sources are pinned to a digest first: the pinned source is what every Deployment names (never a tag).
+        var pin = await _pinner.PinAsync(model, valid.Source, Now(), cancellationToken).ConfigureAwait(false);
+        if (pin.Failure is not null)
+        {
+            // Nothing new is deployed; whatever already serves keeps serving until the registry answers.
+            await WriteStatusAsync(model, IntegrityStatus.Unpinned(model, pin, generation, Now()), cancellationToken).ConfigureAwait(false);
+            return ReconcileResult.After(pin.RetryAfter);
+        }
+        valid = valid with { Source = pin.Source };
+
         var name = model.Metadata.Name;
         var ns = model.Metadata.NamespaceProperty;
         var deploymentName = ServingWorkloadBuilder.DeploymentName(name, Tracks.StableLabel);
         var existing = _deployments.Get(ns, deploymentName);
         var revision = StableRevision(model, existing, valid.Source);
-        var desired = ServingWorkloadBuilder.BuildStable(model, valid.Source, revision, _defaults);
+        var desired = ServingWorkloadBuilder.BuildStable(model, valid.Source, revision, _defaults, pin.Registry.Secret);
 
         var (deployment, deploymentSent) = await _apply.ApplyAsync(desired.Deployment, existing, cancellationToken).ConfigureAwait(false);
         if (existing is null)
@@ -130,7 +154,9 @@ internal sealed partial class GruModelReconciler : IReconciler
             await _events.RecordAsync(model, EventType.Warning, ServingConditions.ProgressDeadlineExceeded,
                 $"Revision {revision} stopped progressing: {stalled}", cancellationToken).ConfigureAwait(false);
         }
-        var assessment = ServingConditions.Assess(model.Status?.Conditions, observation, generation, Now());
+        var verification = await _verifier.VerifyAsync(model, pin, Now(), cancellationToken).ConfigureAwait(false);
+        var conditions = IntegrityStatus.Conditions(model.Status?.Conditions, pin, verification, generation, Now());
+        var assessment = ServingConditions.Assess(conditions, observation, generation, Now());
         var stable = new TrackStatus
         {
             Revision = revision,
@@ -142,8 +168,10 @@ internal sealed partial class GruModelReconciler : IReconciler
             UpdatedReplicas = observation.UpdatedReplicas,
             UnschedulableReplicas = observation.UnschedulablePods,
         };
-        await WriteStatusAsync(model, Status(model, assessment, stable), cancellationToken).ConfigureAwait(false);
-        return ReconcileResult.Done;
+        var status = IntegrityStatus.Apply(Status(model, assessment, stable), pin, verification, _layers, model.Status);
+        await WriteStatusAsync(model, status, cancellationToken).ConfigureAwait(false);
+        // The next integrity check is timed by the queue, not by a timer.
+        return ReconcileResult.After(verification.NextCheckIn);
     }
 
     private DateTimeOffset Now()
