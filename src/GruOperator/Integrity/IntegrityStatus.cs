@@ -16,7 +16,14 @@ internal static class IntegrityStatus
         IReadOnlyList<Condition> conditions = pin.IsOci
             ? ConditionSet.Set(current, Resolved(pin, generation, now))
             : (current ?? []).Where(c => c.Type != ConditionTypes.ModelResolved).ToList();
-        if (verification?.Report is { } report) conditions = ConditionSet.Set(conditions, report.Condition(generation, now));
+        if (verification?.Report is { } report)
+        {
+            var next = report.Condition(generation, now);
+            // A mismatch is cleared only by a check that verifies every ready pod: when Rollback has deleted the offending
+            // pod, "nothing to check yet" must not hide that a wrong model was served.
+            var sticky = next.Status == Condition.Unknown && ConditionSet.Find(conditions, ConditionTypes.ModelVerified)?.Status == Condition.False;
+            if (!sticky) conditions = ConditionSet.Set(conditions, next);
+        }
         return conditions;
     }
 

@@ -120,6 +120,9 @@ internal sealed partial class ModelPinner(
             TagCheckedAt = now,
         };
         Log.Resolved(logger, source.Uri, status.Reference);
+        // Kept before anything else happens: if the reconcile's status write then loses a race (409), the next reconcile
+        // must find this pin, not resolve the tag again (it may have moved meanwhile) or miss an acknowledged re-resolve.
+        await PersistAsync(model, status, cancellationToken).ConfigureAwait(false);
         if (reResolve)
         {
             var moved = previous?.Digest != status.Digest;
@@ -182,6 +185,14 @@ internal sealed partial class ModelPinner(
     private static bool IsReResolveAsked(GruModel model) =>
         model.Metadata.Annotations?.TryGetValue(ActionAnnotation, out var action) == true
         && string.Equals(action.Trim(), ReResolveAction, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Writes status.resolvedModel alone (a merge patch of the status subresource, no resourceVersion needed).</summary>
+    private async Task PersistAsync(GruModel model, ResolvedModelStatus status, CancellationToken cancellationToken)
+    {
+        var patch = new V1Patch(KubernetesJson.Serialize(new { status = new { resolvedModel = status } }), V1Patch.PatchType.MergePatch);
+        await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(patch, GruModel.Group, GruModel.Version, model.Metadata.NamespaceProperty,
+            GruModel.Plural, model.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Removes the annotation only while it still says re-resolve (a JSON patch test), so a newer command is kept.</summary>
     private async Task AcknowledgeReResolveAsync(GruModel model, CancellationToken cancellationToken)

@@ -85,7 +85,7 @@ internal sealed class OperatorHarness : IAsyncDisposable
     }
 
     /// <summary>Starts an operator in this process against the cluster; returns it so a test can stop it.</summary>
-    public async Task<WebApplication> StartOperatorAsync(string identity = "op-1", bool leaderElection = false, int workers = 2, int metricsPort = 0)
+    public async Task<WebApplication> StartOperatorAsync(string identity = "op-1", bool leaderElection = false, int workers = 2, int metricsPort = 0, IReadOnlyList<string>? extraArgs = null)
     {
         var args = new List<string>
         {
@@ -94,6 +94,7 @@ internal sealed class OperatorHarness : IAsyncDisposable
             "--leader-elect", leaderElection ? "true" : "false", "--identity", identity, "--lease-namespace", Namespace,
         };
         if (WatchNamespace is not null) args.AddRange(["--namespaces", WatchNamespace]);
+        if (extraArgs is not null) args.AddRange(extraArgs);
         var app = OperatorHost.Build([.. args], ClientConfiguration,
         new Dictionary<string, string?>
         {
