@@ -160,6 +160,7 @@ internal static class OperatorHost
         services.AddSingleton<ModelPinner>();
         services.AddSingleton<LayerDigestIndex>();
         services.AddSingleton<IntegrityMetrics>();
+        services.AddSingleton<CanaryPromotionGate>();
         services.AddSingleton<ServedModelVerifier>();
     }
 

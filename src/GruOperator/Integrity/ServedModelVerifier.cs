@@ -29,6 +29,7 @@ internal sealed partial class ServedModelVerifier(
     EventRecorder events,
     IKubernetes client,
     IntegrityMetrics metrics,
+    CanaryPromotionGate gate,
     ILogger<ServedModelVerifier> logger)
 {
     private static readonly TimeSpan DefaultInterval = TimeSpan.FromMinutes(1);
@@ -78,6 +79,7 @@ internal sealed partial class ServedModelVerifier(
         var report = new ServedModelReport(checks.OrderBy(c => c.Pod, StringComparer.Ordinal).ToList(), now);
         var mismatched = report.Mismatched.ToList();
         metrics.Record(ns, name, mismatched.Count);
+        gate.Record(ns, name, report);
         if (mismatched.Count > 0)
         {
             var condition = report.Condition(model.Metadata.Generation ?? 0, now);

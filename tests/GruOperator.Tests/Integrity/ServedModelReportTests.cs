@@ -58,6 +58,21 @@ public sealed class ServedModelReportTests
     }
 
     [Fact]
+    public void TheGateTheRolloutReadsIsClosedUntilACheckVerifiedTheCanary()
+    {
+        var gates = new CanaryPromotionGate();
+        Assert.False(gates.For("ml", "recs").Open);
+
+        gates.Record("ml", "recs", new ServedModelReport([Canary("c-1", B, B)], Now));
+        Assert.True(gates.For("ml", "recs").Open);
+        Assert.False(gates.For("ml", "other").Open);
+
+        gates.Record("ml", "recs", new ServedModelReport([Canary("c-1", B, B), Canary("c-2", B, A)], Now));
+        Assert.Contains("c-2 (canary) serves sha256:aaaaaaaaaaaa", gates.For("ml", "recs").Reason, StringComparison.Ordinal);
+        Assert.False(gates.For("ml", "recs").Open);
+    }
+
+    [Fact]
     public void AMismatchOutranksEverythingInThePhase()
     {
         IReadOnlyList<Condition> conditions =
