@@ -23,6 +23,10 @@ public sealed record GruServerStartOptions
     /// <summary><c>--host</c>; the fixture always connects through 127.0.0.1, so 0.0.0.0 works too.</summary>
     public string Host { get; init; } = "127.0.0.1";
 
+    /// <summary>Port of the inference endpoint; a free one when null. A fixed port plays a pod's container port on its own
+    /// 127.0.0.N address (the operator asks pods at podIP:8080).</summary>
+    public int? Port { get; init; }
+
     /// <summary><c>--fault-latency</c>, e.g. "150ms"; null leaves it off.</summary>
     public string? FaultLatency { get; init; }
 
@@ -51,13 +55,14 @@ public sealed partial class GruServerProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private GruServerProcess(Process process, int port, int metricsPort)
+    private GruServerProcess(Process process, string host, int port, int metricsPort)
     {
         _process = process;
         Port = port;
         MetricsPort = metricsPort;
-        BaseUrl = new Uri($"http://127.0.0.1:{port}/");
-        MetricsUrl = new Uri($"http://127.0.0.1:{metricsPort}/metrics");
+        var address = host is "0.0.0.0" or "localhost" ? "127.0.0.1" : host;
+        BaseUrl = new Uri($"http://{address}:{port}/");
+        MetricsUrl = new Uri($"http://{address}:{metricsPort}/metrics");
     }
 
     /// <summary>Inference endpoint root, e.g. http://127.0.0.1:PORT/ (append v2/...).</summary>
@@ -205,7 +210,7 @@ public sealed partial class GruServerProcess : IAsyncDisposable
 
     private static GruServerProcess Launch(GruServerStartOptions options)
     {
-        var port = FreePort.Next();
+        var port = options.Port ?? FreePort.Next();
         var metricsPort = FreePort.Next();
         while (metricsPort == port)
         {
@@ -248,7 +253,7 @@ public sealed partial class GruServerProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var server = new GruServerProcess(process, port, metricsPort);
+        var server = new GruServerProcess(process, options.Host, port, metricsPort);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.Exited += (_, _) =>

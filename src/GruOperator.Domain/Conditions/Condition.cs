@@ -7,7 +7,7 @@ namespace GruOperator.Domain.Conditions;
 /// <summary>A status condition in the shape of metav1.Condition.</summary>
 [Description("A condition in the metav1.Condition shape.")]
 public sealed record Condition(
-    [property: Required, Description("Condition type: Ready, Progressing, ModelVerified or SLOMet.")] string Type,
+    [property: Required, Description("Condition type: Ready, Progressing, ModelResolved, ModelVerified or SLOMet.")] string Type,
     [property: Required, Description("True, False or Unknown.")] string Status,
     [property: Required, Description("Machine-readable reason in CamelCase.")] string Reason,
     [property: Required, Description("Human-readable sentence: what happened and, for a refusal, how to fix it.")] string Message,
@@ -37,8 +37,11 @@ public static class ConditionTypes
     /// <summary>A rollout (in-place or canary) is under way.</summary>
     public const string Progressing = "Progressing";
 
-    /// <summary>Served digests match the pinned one (later issue).</summary>
+    /// <summary>Every ready pod serves the pinned digest (the integrity check).</summary>
     public const string ModelVerified = "ModelVerified";
+
+    /// <summary>An oci:// source is pinned to a digest (False while the registry or its Secret fails).</summary>
+    public const string ModelResolved = "ModelResolved";
 
     /// <summary>The SLOs hold (later issue).</summary>
     public const string SloMet = "SLOMet";

@@ -36,7 +36,7 @@ public static class PhaseRules
 
     /// <summary>
     /// The phase for <paramref name="conditions"/> given how many stable replicas are ready.
-    /// InvalidSpec → Failed; Progressing=True → Progressing; Ready=True → Healthy; otherwise Pending while nothing is
+    /// InvalidSpec → Failed; ModelVerified=False (a pod serves another model) → Degraded; Progressing=True → Progressing; Ready=True → Healthy; otherwise Pending while nothing is
     /// ready and Degraded once something was.
     /// </summary>
     public static ModelPhase Derive(IReadOnlyList<Condition> conditions, int readyReplicas)
@@ -44,6 +44,8 @@ public static class PhaseRules
         var ready = ConditionSet.Find(conditions, ConditionTypes.Ready);
         var progressing = ConditionSet.Find(conditions, ConditionTypes.Progressing);
         if (ready?.Reason == InvalidSpecReason) return ModelPhase.Failed;
+        // A pod serving the wrong model outranks everything else: the service answers, but not with what was asked for.
+        if (ConditionSet.Find(conditions, ConditionTypes.ModelVerified)?.Status == Condition.False) return ModelPhase.Degraded;
         if (progressing?.IsTrue == true) return ModelPhase.Progressing;
         if (ready?.IsTrue == true) return ModelPhase.Healthy;
         return readyReplicas > 0 ? ModelPhase.Degraded : ModelPhase.Pending;

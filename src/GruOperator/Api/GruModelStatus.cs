@@ -22,7 +22,7 @@ public sealed class GruModelStatus
     public string? Message { get; set; }
 
     /// <summary>Conditions.</summary>
-    [Description("Ready, Progressing, ModelVerified and SLOMet conditions.")]
+    [Description("Ready, Progressing, ModelResolved, ModelVerified and SLOMet conditions.")]
     [ListMap("type")]
     public List<Condition>? Conditions { get; set; }
 
@@ -41,6 +41,10 @@ public sealed class GruModelStatus
     /// <summary>The last rolled-back canary.</summary>
     [Description("The last canary rolled back or aborted, while spec.model still names its model: it is not tried again until spec.model changes or serving.gru.dev/action=retry.")]
     public RolledBackStatus? RolledBack { get; set; }
+
+    /// <summary>The registry's answer for an oci:// source.</summary>
+    [Description("For an oci:// spec.model.source: the manifest digest it was pinned to and the model layer pods must report. Kept until spec.model changes or serving.gru.dev/action=re-resolve, so a moved tag changes nothing that is served.")]
+    public ResolvedModelStatus? ResolvedModel { get; set; }
 
     /// <summary>Integrity check results.</summary>
     [Description("Results of the last integrity check of served models.")]
@@ -297,6 +301,10 @@ public sealed class ServedModelsStatus
     [Description("Pods serving another digest.")]
     public int Mismatched { get; set; }
 
+    /// <summary>Unverified pods.</summary>
+    [Description("Ready pods that did not say which digest they serve (no answer, an error, or no pinned digest known): never counted as verified.")]
+    public int Unverified { get; set; }
+
     /// <summary>Last check.</summary>
     [Description("When the last check ran.")]
     public DateTimeOffset? LastCheck { get; set; }
@@ -333,4 +341,37 @@ public sealed class RolloutRecord
     /// <summary>Time.</summary>
     [Description("When it happened.")]
     public DateTimeOffset? Time { get; set; }
+}
+
+/// <summary>An oci:// source pinned to a digest.</summary>
+[Description("An oci:// model source pinned to a manifest digest.")]
+public sealed class ResolvedModelStatus
+{
+    /// <summary>What was resolved.</summary>
+    [Description("spec.model.source as it was resolved (a tag or a digest reference).")]
+    public string? Source { get; set; }
+
+    /// <summary>The pinned reference.</summary>
+    [Description("The reference every Deployment names: oci://host/repository@sha256:<manifest digest>, never a tag.")]
+    public string? Reference { get; set; }
+
+    /// <summary>Manifest digest.</summary>
+    [Description("sha256:<hex> of the model's manifest.")]
+    public string? Digest { get; set; }
+
+    /// <summary>Layer digest.</summary>
+    [Description("sha256:<hex> of the ONNX layer: what each pod's /v2/models/{name} parameters.digest must be. Empty until the registry has been asked.")]
+    public string? LayerDigest { get; set; }
+
+    /// <summary>When it was resolved.</summary>
+    [Description("When the tag was resolved to the digest.")]
+    public DateTimeOffset? ResolvedAt { get; set; }
+
+    /// <summary>Where the tag points now, when elsewhere.</summary>
+    [Description("The manifest digest the tag pointed to at the last check, when it is no longer the pinned one (condition ModelResolved reason TagMoved); serving.gru.dev/action=re-resolve moves to it.")]
+    public string? TagDigest { get; set; }
+
+    /// <summary>Last tag check.</summary>
+    [Description("When the tag was last compared with the pinned digest (every integrity.verifyInterval).")]
+    public DateTimeOffset? TagCheckedAt { get; set; }
 }

@@ -6,6 +6,9 @@ using ControllerRuntime.Leadership;
 using ControllerRuntime.Metrics;
 using ControllerRuntime.Resources;
 using GruOperator.Api;
+using GruOperator.Integrity;
+using GruOperator.ModelResolution;
+using GruRegistry.Distribution;
 using GruOperator.Reconciliation;
 using GruOperator.Providers.Prometheus;
 using GruOperator.Rollout;
@@ -79,6 +82,7 @@ internal static class OperatorHost
                 .WithMetrics(metrics => metrics
                 .AddMeter(ControllerMetrics.MeterName)
                 .AddMeter(RolloutMetrics.MeterName)
+                .AddMeter(IntegrityMetrics.MeterName)
                 .AddPrometheusExporter());
         }
 
@@ -122,11 +126,13 @@ internal static class OperatorHost
         services.AddSingleton<AnalysisRunner>();
         // Seams for other features: the Gateway API HTTPRoute writer replaces the router, served-model verification the gate.
         services.AddSingleton<ITrafficRouter, ReplicaTrafficRouter>();
-        services.AddSingleton<IPromotionGateSource, UncheckedPromotionGate>();
+        services.AddSingleton<IPromotionGateSource>(sp => sp.GetRequiredService<CanaryPromotionGate>());
         services.AddSingleton(sp => new RolloutExecutor(
             sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<ResourceCache<V1Service>>(), sp.GetRequiredService<ServerSideApply>(),
             sp.GetRequiredService<EventRecorder>(), sp.GetRequiredService<ITrafficRouter>(),
-            new ServingDefaults(options.DefaultServerImage, options.ModelFetcherImage, options.FieldManager), options.FieldManager));
+            new ServingDefaults(options.DefaultServerImage, options.ModelFetcherImage, options.FieldManager) { PlainHttpRegistries = options.PlainHttpRegistries() },
+            options.FieldManager));
+        AddModelIntegrity(services, options);
         services.AddSingleton<GruModelReconciler>();
         services.AddSingleton(sp => new Controller(
             "grumodel",
@@ -149,6 +155,29 @@ internal static class OperatorHost
                 return pods;
             });
         }
+    }
+
+    /// <summary>Tag pinning (ModelResolution) and served-model verification (Integrity).</summary>
+    private static void AddModelIntegrity(IServiceCollection services, OperatorOptions options)
+    {
+        services.AddRegistryClient(registry =>
+        {
+            foreach (var host in options.PlainHttpRegistries()) registry.PlainHttpRegistries.Add(host);
+            registry.CaCertificateFile = string.IsNullOrEmpty(options.RegistryCaFile) ? null : options.RegistryCaFile;
+            // A reconcile waits for these calls: fail within seconds and retry with the model's backoff instead.
+            registry.AttemptTimeout = TimeSpan.FromSeconds(5);
+            registry.TotalTimeout = TimeSpan.FromSeconds(15);
+            registry.MaxRetries = 1;
+        });
+        services.AddHttpClient(ServedDigestProbe.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { ConnectTimeout = ServedDigestProbe.Timeout, UseProxy = false });
+        services.AddSingleton(sp => new ServedDigestProbe(sp.GetRequiredService<IHttpClientFactory>().CreateClient(ServedDigestProbe.HttpClientName)));
+        services.AddSingleton(sp => new RegistrySecretReader(sp.GetRequiredService<IKubernetes>()));
+        services.AddSingleton<ModelPinner>();
+        services.AddSingleton<LayerDigestIndex>();
+        services.AddSingleton<IntegrityMetrics>();
+        services.AddSingleton<CanaryPromotionGate>();
+        services.AddSingleton<ServedModelVerifier>();
     }
 
     private static ResourceInformer<T> Informer<T>(IServiceProvider sp, string name, IListWatcher<T> source, Action<Controller, ResourceChange<T>> route)

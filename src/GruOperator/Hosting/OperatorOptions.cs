@@ -28,6 +28,12 @@ internal sealed class OperatorOptions
     [Required]
     public string ModelFetcherImage { get; set; } = "";
 
+    /// <summary>Registries (host[:port], comma-separated) reached over plain http, by the operator and by GruServer pods.</summary>
+    public string RegistryPlainHttp { get; set; } = "";
+
+    /// <summary>PEM file of CA certificates the operator trusts for registries with a private CA.</summary>
+    public string? RegistryCaFile { get; set; }
+
     /// <summary>Prometheus for models that set no spec.prometheus.address.</summary>
     [Url]
     public string DefaultPrometheusAddress { get; set; } = "";
@@ -62,6 +68,10 @@ internal sealed class OperatorOptions
 
     /// <summary>Leader election.</summary>
     public LeaderElectionOptions LeaderElection { get; set; } = new();
+
+    /// <summary>The registries of <see cref="RegistryPlainHttp"/>.</summary>
+    public IReadOnlyList<string> PlainHttpRegistries() =>
+        RegistryPlainHttp.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
 
     /// <summary>The namespaces to watch, or a single null meaning all.</summary>
     public IReadOnlyList<string?> WatchedNamespaces()

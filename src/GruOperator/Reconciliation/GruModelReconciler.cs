@@ -6,6 +6,8 @@ using ControllerRuntime.Resources;
 using GruOperator.Api;
 using GruOperator.Domain.Conditions;
 using GruOperator.Domain.Rollout;
+using GruOperator.Integrity;
+using GruOperator.ModelResolution;
 using GruOperator.Rollout;
 using GruServing.Contract.Serving;
 using k8s;
@@ -33,6 +35,9 @@ internal sealed partial class GruModelReconciler : IReconciler
     private readonly RolloutExecutor _executor;
     private readonly IPromotionGateSource _gates;
     private readonly RolloutMetrics _metrics;
+    private readonly ModelPinner _pinner;
+    private readonly ServedModelVerifier _verifier;
+    private readonly LayerDigestIndex _layers;
     private readonly string _defaultImage;
     private readonly TimeProvider _time;
     private readonly ILogger<GruModelReconciler> _logger;
@@ -47,6 +52,9 @@ internal sealed partial class GruModelReconciler : IReconciler
         RolloutExecutor executor,
         IPromotionGateSource gates,
         RolloutMetrics metrics,
+        ModelPinner pinner,
+        ServedModelVerifier verifier,
+        LayerDigestIndex layers,
         IOptions<Hosting.OperatorOptions> options,
         TimeProvider time,
         ILogger<GruModelReconciler> logger)
@@ -60,6 +68,9 @@ internal sealed partial class GruModelReconciler : IReconciler
         _executor = executor;
         _gates = gates;
         _metrics = metrics;
+        _pinner = pinner;
+        _verifier = verifier;
+        _layers = layers;
         _defaultImage = options.Value.DefaultServerImage;
         _time = time;
         _logger = logger;
@@ -92,6 +103,18 @@ internal sealed partial class GruModelReconciler : IReconciler
             return ReconcileResult.Done;
         }
 
+        // oci:// sources are pinned to a digest first: the pinned source is what every Deployment names (never a tag).
+        var pin = await _pinner.PinAsync(model, valid.Source, now, cancellationToken).ConfigureAwait(false);
+        if (pin.Failure is not null)
+        {
+            // Nothing new is deployed; whatever already serves keeps serving until the registry answers.
+            await WriteStatusAsync(model, IntegrityStatus.Unpinned(model, pin, generation, now), cancellationToken).ConfigureAwait(false);
+            return ReconcileResult.After(pin.RetryAfter);
+        }
+        valid = valid with { Source = pin.Source };
+
+        // The served-model check runs before the decision: its result is the canary's promotion gate.
+        var verification = await _verifier.VerifyAsync(model, pin, now, cancellationToken).ConfigureAwait(false);
         var observed = _observer.Observe(model);
         var command = RolloutCommandAnnotation.Read(model);
         var state = RolloutStatusMapping.ToState(model.Status);
@@ -109,16 +132,22 @@ internal sealed partial class GruModelReconciler : IReconciler
 
         // Status first: if the write is refused (409, the object moved on) nothing below happens and the next reconcile
         // decides again from fresh state, so an Event or a promotion is never carried out for a status that was not kept.
-        var written = await WriteStatusAsync(model, Status(model, decision, observed), cancellationToken).ConfigureAwait(false);
+        var status = Status(model, decision, observed);
+        status.Conditions = [.. IntegrityStatus.Conditions(status.Conditions, pin, verification, generation, now)];
+        // A pod serving the wrong model outranks the rollout's phase: the service answers, but not with what was asked for.
+        if (ConditionSet.Find(status.Conditions, ConditionTypes.ModelVerified)?.Status == Condition.False) status.Phase = ModelPhase.Degraded;
+        var written = await WriteStatusAsync(model, IntegrityStatus.Apply(status, pin, verification, _layers, model.Status), cancellationToken).ConfigureAwait(false);
         _metrics.Record(model.Metadata.NamespaceProperty, model.Metadata.Name, decision);
-        await _executor.ExecuteAsync(written, decision.Actions, observed, cancellationToken).ConfigureAwait(false);
+        await _executor.ExecuteAsync(written, decision.Actions, observed, pin.Registry.Secret, cancellationToken).ConfigureAwait(false);
         if (command.Unknown is { } unknown)
         {
             await _events.RecordAsync(written, EventType.Warning, RolloutReasons.CommandIgnored,
                 $"{RolloutCommandAnnotation.Name}={unknown} is not an action: use {RolloutCommandAnnotation.Choices}.", cancellationToken).ConfigureAwait(false);
             await _executor.RemoveCommandAsync(written, cancellationToken).ConfigureAwait(false);
         }
-        return decision.RequeueAfter is { } after ? ReconcileResult.After(after < MinRequeue ? MinRequeue : after) : ReconcileResult.Done;
+        // The next integrity check is timed by the queue as well, not by a timer.
+        var next = decision.RequeueAfter is { } after && after < verification.NextCheckIn ? after : verification.NextCheckIn;
+        return ReconcileResult.After(next < MinRequeue ? MinRequeue : next);
     }
 
     private DateTimeOffset Now()

@@ -5,6 +5,7 @@ using ControllerRuntime.Resources;
 using GruOperator.Api;
 using GruOperator.Domain.Conditions;
 using GruOperator.Domain.Rollout;
+using GruOperator.ModelResolution;
 using GruOperator.Serving;
 using GruOperator.Traffic;
 using GruServing.Contract.Serving;
@@ -28,18 +29,19 @@ internal sealed class RolloutExecutor(
     ServingDefaults defaults,
     string fieldManager)
 {
-    public async Task ExecuteAsync(GruModel model, IReadOnlyList<RolloutAction> actions, RolloutObservation observed, CancellationToken cancellationToken)
+    /// <param name="registrySecret">spec.model.registrySecretRef as read, for the pods of oci:// sources.</param>
+    public async Task ExecuteAsync(GruModel model, IReadOnlyList<RolloutAction> actions, RolloutObservation observed, RegistrySecret? registrySecret, CancellationToken cancellationToken)
     {
         foreach (var action in actions)
         {
             switch (action)
             {
                 case EnsureStable stable:
-                    await EnsureTrackAsync(model, Tracks.StableLabel, stable.Revision, stable.Model, stable.Replicas, observed.Stable?.Deployment, cancellationToken).ConfigureAwait(false);
+                    await EnsureTrackAsync(model, Tracks.StableLabel, stable.Revision, stable.Model, stable.Replicas, observed.Stable?.Deployment, registrySecret, cancellationToken).ConfigureAwait(false);
                     await EnsureServiceAsync(model, cancellationToken).ConfigureAwait(false);
                     break;
                 case EnsureCanary canary:
-                    await EnsureTrackAsync(model, Tracks.CanaryLabel, canary.Revision, canary.Model, canary.Replicas, observed.Canary?.Deployment, cancellationToken).ConfigureAwait(false);
+                    await EnsureTrackAsync(model, Tracks.CanaryLabel, canary.Revision, canary.Model, canary.Replicas, observed.Canary?.Deployment, registrySecret, cancellationToken).ConfigureAwait(false);
                     break;
                 case DeleteCanary:
                     await DeleteCanaryAsync(model, cancellationToken).ConfigureAwait(false);
@@ -81,13 +83,13 @@ internal sealed class RolloutExecutor(
             fieldManager: fieldManager, cancellationToken: cancellationToken);
     }
 
-    private async Task EnsureTrackAsync(GruModel model, string track, string revision, ModelIdentity identity, int replicas, V1Deployment? existing, CancellationToken cancellationToken)
+    private async Task EnsureTrackAsync(GruModel model, string track, string revision, ModelIdentity identity, int replicas, V1Deployment? existing, RegistrySecret? registrySecret, CancellationToken cancellationToken)
     {
         if (!ModelSource.TryParse(identity.Source, identity.Sha256Hex, out var source, out var error))
         {
             throw new InvalidOperationException($"the {track} model {identity} recorded in status does not parse: {error}");
         }
-        var desired = ServingWorkloadBuilder.BuildTrack(model, source!, revision, track, replicas, defaults);
+        var desired = ServingWorkloadBuilder.BuildTrack(model, source!, revision, track, replicas, defaults, registrySecret);
         var name = desired.Metadata.Name;
         var (deployment, sent) = await apply.ApplyAsync(desired, existing, cancellationToken).ConfigureAwait(false);
         if (existing is null)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using GruOperator.Api;
 using GruOperator.Domain.Rollout;
+using GruOperator.ModelResolution;
 using GruServing.Contract.Durations;
 using GruServing.Contract.Serving;
 using k8s.Models;
@@ -8,7 +9,11 @@ using k8s.Models;
 namespace GruOperator.Serving;
 
 /// <summary>Images and names the operator fills in where a GruModel leaves them out.</summary>
-internal sealed record ServingDefaults(string ServerImage, string ModelFetcherImage, string ManagedBy);
+internal sealed record ServingDefaults(string ServerImage, string ModelFetcherImage, string ManagedBy)
+{
+    /// <summary>Registries (host[:port]) reached over plain http: the operator's --registry-plain-http, passed on to GruServer.</summary>
+    public IReadOnlyList<string> PlainHttpRegistries { get; init; } = [];
+}
 
 /// <summary>The objects one track of a GruModel consists of.</summary>
 internal sealed record ServingWorkload(V1Deployment Deployment, V1Service Service);
@@ -24,6 +29,11 @@ internal static class ServingWorkloadBuilder
     public const string FetcherContainer = "model-fetcher";
     public const string ModelDirectory = "/models";
     public const string FetchedModelPath = ModelDirectory + "/model.onnx";
+    /// <summary>GruServer's --model-cache-dir for oci:// models: an emptyDir, so a container restart reuses the verified file.</summary>
+    public const string ModelCacheDirectory = "/var/cache/gru-models";
+    /// <summary>Where a dockerconfigjson registry Secret is mounted for GruServer's --registry-config.</summary>
+    public const string RegistryConfigDirectory = "/var/run/secrets/gru-registry";
+    public const string RegistryConfigPath = RegistryConfigDirectory + "/config.json";
     public const string GpuTaintKey = "nvidia.com/gpu";
     public const string GpuProductLabel = "nvidia.com/gpu.product";
     public const long RunAsUser = 10001;
@@ -44,16 +54,14 @@ internal static class ServingWorkloadBuilder
     public static readonly long TerminationGracePeriodSeconds = (long)(ShutdownDelay + ShutdownTimeout).TotalSeconds + 5;
 
     /// <summary>
-    /// The init container's program: fetch the model into the shared emptyDir and refuse a file whose sha256 differs.
-    /// https is fetched here; oci:// arrives with the registry integration, and until then fails with a clear message
-    /// instead of starting a server without its model.
+    /// The init container's program for https:// sources: fetch the model into the shared emptyDir and refuse a file whose
+    /// sha256 differs. oci:// models are pulled by GruServer itself (digest-pinned, verified while streaming, cached).
     /// </summary>
     public const string FetchScript = """
         set -eu
         case "$MODEL_SOURCE" in
           https://*) wget -q -O "$MODEL_PATH.partial" "$MODEL_SOURCE" ;;
-          oci://*) echo "model-fetcher: oci:// sources are not fetched yet (registry integration pending): $MODEL_SOURCE" >&2; exit 2 ;;
-          *) echo "model-fetcher: unsupported source $MODEL_SOURCE" >&2; exit 2 ;;
+          *) echo "model-fetcher: unsupported source $MODEL_SOURCE (only https:// is fetched here)" >&2; exit 2 ;;
         esac
         if [ -n "${MODEL_SHA256:-}" ]; then
           echo "$MODEL_SHA256  $MODEL_PATH.partial" | sha256sum -c - >/dev/null || { echo "model-fetcher: sha256 mismatch for $MODEL_SOURCE, expected $MODEL_SHA256" >&2; exit 3; }
@@ -63,22 +71,24 @@ internal static class ServingWorkloadBuilder
 
     public static string DeploymentName(string model, string track) => $"{model}-{track}";
 
-    public static ServingWorkload BuildStable(GruModel model, ModelSource source, string revision, ServingDefaults defaults) =>
-        new(BuildDeployment(model, source, revision, Tracks.StableLabel, defaults), BuildService(model, defaults));
+    /// <param name="registrySecret">spec.model.registrySecretRef as read (its form decides how the pods get it); oci:// only.</param>
+    public static ServingWorkload BuildStable(GruModel model, ModelSource source, string revision, ServingDefaults defaults, RegistrySecret? registrySecret = null) =>
+        new(BuildDeployment(model, source, revision, Tracks.StableLabel, defaults, registrySecret), BuildService(model, defaults));
 
     /// <summary>
     /// One track's Deployment (stable or canary) serving <paramref name="source"/> at <paramref name="revision"/> with
     /// <paramref name="replicas"/> pods: the rollout decides the split between the tracks, the spec everything else. Both
     /// tracks' pods carry the model label the one Service selects on, so with replicas routing they share its traffic.
     /// </summary>
-    public static V1Deployment BuildTrack(GruModel model, ModelSource source, string revision, string track, int replicas, ServingDefaults defaults)
+    /// <param name="registrySecret">spec.model.registrySecretRef as read (its form decides how the pods get it); oci:// only.</param>
+    public static V1Deployment BuildTrack(GruModel model, ModelSource source, string revision, string track, int replicas, ServingDefaults defaults, RegistrySecret? registrySecret = null)
     {
-        var deployment = BuildDeployment(model, source, revision, track, defaults);
+        var deployment = BuildDeployment(model, source, revision, track, defaults, registrySecret);
         deployment.Spec.Replicas = replicas;
         return deployment;
     }
 
-    public static V1Deployment BuildDeployment(GruModel model, ModelSource source, string revision, string track, ServingDefaults defaults)
+    public static V1Deployment BuildDeployment(GruModel model, ModelSource source, string revision, string track, ServingDefaults defaults, RegistrySecret? registrySecret = null)
     {
         var name = model.Metadata.Name;
         var serving = model.Spec.Serving ?? new ServingSpec();
@@ -87,8 +97,10 @@ internal static class ServingWorkloadBuilder
         labels[Labels.Track] = track;
         labels[Labels.Revision] = revision;
 
-        var fetches = source.Kind != ModelSourceKind.File;
-        var modelPath = fetches ? FetchedModelPath : source.Location;
+        // One way of fetching each kind: https by the init container, oci:// by GruServer (pinned digest), file:// in the image.
+        var fetches = source.Kind == ModelSourceKind.Https;
+        var oci = source.Kind == ModelSourceKind.Oci ? OciModel.Of(source, defaults, registrySecret) : null;
+        var modelPath = oci?.Reference ?? (fetches ? FetchedModelPath : source.Location);
         var gpu = serving.Gpu is { Count: > 0 } g ? g : null;
 
         var server = new V1Container
@@ -100,13 +112,14 @@ internal static class ServingWorkloadBuilder
             // rollouts. FallbackToLogsOnError puts a crash's last log lines into the pod status, where status reporting reads them.
             TerminationMessagePath = "/dev/termination-log",
             TerminationMessagePolicy = "FallbackToLogsOnError",
-            Args = ServerArgs(model, source, modelPath, revision, track, serving),
+            Args = [.. ServerArgs(model, source, modelPath, revision, track, serving), .. oci?.Args ?? []],
             // Informational, outside GruServer's GRU_* namespace so the server never mistakes them for settings.
             Env =
             [
                 new V1EnvVar { Name = "MODEL_SOURCE", Value = source.Uri },
                 new V1EnvVar { Name = "POD_NAME", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.name" } } },
                 new V1EnvVar { Name = "POD_NAMESPACE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } } },
+                .. oci?.Env ?? [],
             ],
             Ports =
             [
@@ -123,6 +136,7 @@ internal static class ServingWorkloadBuilder
             [
                 new V1VolumeMount { MountPath = ModelDirectory, Name = "model", ReadOnlyProperty = true },
                 new V1VolumeMount { MountPath = "/tmp", Name = "tmp" },
+                .. oci?.Mounts ?? [],
             ],
         };
 
@@ -134,6 +148,7 @@ internal static class ServingWorkloadBuilder
             [
                 new V1Volume { Name = "model", EmptyDir = new V1EmptyDirVolumeSource() },
                 new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
+                .. oci?.Volumes ?? [],
             ],
             SecurityContext = new V1PodSecurityContext
             {
@@ -272,7 +287,9 @@ internal static class ServingWorkloadBuilder
             ServerFlags.Model, modelPath,
             ServerFlags.ModelName, model.Spec.Model.Name,
         };
-        if (source.Sha256Hex is { } hex) args.AddRange([ServerFlags.ModelSha256, hex]);
+        // For oci:// the reference's manifest digest pins the layer (GruServer verifies both); Sha256Hex is the manifest's
+        // digest there, not the file's, so it must not become --model-sha256.
+        if (source.Kind != ModelSourceKind.Oci && source.Sha256Hex is { } hex) args.AddRange([ServerFlags.ModelSha256, hex]);
         args.AddRange(
         [
             ServerFlags.Host, "0.0.0.0",

@@ -1,5 +1,6 @@
 using GruOperator.Api;
 using GruOperator.Domain.Rollout;
+using GruOperator.ModelResolution;
 using GruOperator.Serving;
 using GruOperator.Tests.Support;
 using k8s.Models;
@@ -113,6 +114,66 @@ public sealed class ServingWorkloadBuilderTests
         Assert.Equal("true", annotations["prometheus.io/scrape"]);
         Assert.Equal("9464", annotations["prometheus.io/port"]);
         Assert.Equal("/metrics", annotations["prometheus.io/path"]);
+    }
+
+    private static V1Deployment BuildOci(string source, RegistrySecret? secret = null, ServingDefaults? defaults = null)
+    {
+        var model = Models.Cpu();
+        model.Spec.Model.Source = source;
+        model.Spec.Model.Sha256 = null;
+        Assert.True(ModelSource.TryParse(source, null, out var parsed, out var error), error);
+        return ServingWorkloadBuilder.BuildStable(model, ModelPinner.PinByDigest(parsed!)!, "1", defaults ?? Defaults, secret).Deployment;
+    }
+
+    [Fact]
+    public void OciSourcesArePulledByGruServerFromThePinnedReferenceWithoutAnInitContainer()
+    {
+        const string hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        var deployment = BuildOci("oci://reg.example:5000/models/m@sha256:" + hex, defaults: Defaults with { PlainHttpRegistries = ["reg.example:5000"] });
+        var pod = deployment.Spec.Template.Spec;
+        var server = pod.Containers.Single();
+
+        Assert.Null(pod.InitContainers);
+        var args = server.Args.ToList();
+        Assert.Equal("oci://reg.example:5000/models/m@sha256:" + hex, args[args.IndexOf("--model") + 1]);
+        Assert.DoesNotContain("--model-sha256", args); // the manifest digest pins the layer; it is not the file's sha256
+        Assert.Equal(ServingWorkloadBuilder.ModelCacheDirectory, args[args.IndexOf("--model-cache-dir") + 1]);
+        Assert.Equal("reg.example:5000", args[args.IndexOf("--registry-plain-http") + 1]);
+        var cache = server.VolumeMounts.Single(m => m.MountPath == ServingWorkloadBuilder.ModelCacheDirectory);
+        Assert.NotNull(pod.Volumes.Single(v => v.Name == cache.Name).EmptyDir);
+        Assert.Equal("oci://reg.example:5000/models/m@sha256:" + hex, deployment.Metadata.Annotations[Labels.ModelSourceAnnotation]);
+        Assert.DoesNotContain("--registry-config", args);
+        Assert.DoesNotContain(server.Env, e => e.Name.StartsWith("GRU_REGISTRY", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RegistrySecretsReachGruServerAsItsFlagsExpect()
+    {
+        const string source = "oci://reg.example/models/m@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        var docker = BuildOci(source, new RegistrySecret("creds", RegistrySecretFormat.DockerConfigJson)).Spec.Template.Spec;
+        var dockerArgs = docker.Containers.Single().Args.ToList();
+        Assert.Equal(ServingWorkloadBuilder.RegistryConfigPath, dockerArgs[dockerArgs.IndexOf("--registry-config") + 1]);
+        Assert.DoesNotContain("--registry-plain-http", dockerArgs);
+        var mount = docker.Containers.Single().VolumeMounts.Single(m => m.MountPath == ServingWorkloadBuilder.RegistryConfigDirectory);
+        Assert.True(mount.ReadOnlyProperty);
+        var secretVolume = docker.Volumes.Single(v => v.Name == mount.Name).Secret;
+        Assert.Equal(("creds", ".dockerconfigjson", "config.json"), (secretVolume.SecretName, secretVolume.Items.Single().Key, secretVolume.Items.Single().Path));
+
+        var basic = BuildOci(source, new RegistrySecret("creds", RegistrySecretFormat.UsernamePassword)).Spec.Template.Spec.Containers.Single();
+        Assert.DoesNotContain("--registry-config", basic.Args);
+        Assert.Equal(("creds", "username"), (basic.Env.Single(e => e.Name == "GRU_REGISTRY_USERNAME").ValueFrom.SecretKeyRef.Name, basic.Env.Single(e => e.Name == "GRU_REGISTRY_USERNAME").ValueFrom.SecretKeyRef.Key));
+        Assert.Equal("password", basic.Env.Single(e => e.Name == "GRU_REGISTRY_PASSWORD").ValueFrom.SecretKeyRef.Key);
+        Assert.DoesNotContain(basic.Args, a => a.Contains("password", StringComparison.OrdinalIgnoreCase) && a != "--registry-password");
+    }
+
+    [Fact]
+    public void AnOciTagNeverReachesADeployment()
+    {
+        var model = Models.Cpu();
+        Assert.True(ModelSource.TryParse("oci://reg.example/models/m:1.0", null, out var tag, out _));
+
+        var refused = Assert.Throws<InvalidOperationException>(() => ServingWorkloadBuilder.BuildStable(model, tag!, "1", Defaults));
+        Assert.Contains("not pinned to a digest", refused.Message, StringComparison.Ordinal);
     }
 
     [Fact]

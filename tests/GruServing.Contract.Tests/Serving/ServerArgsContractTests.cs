@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using GruOperator.Api;
+using GruOperator.ModelResolution;
 using GruOperator.Reconciliation;
 using GruOperator.Serving;
 using GruServer.Hosting;
@@ -20,7 +21,7 @@ namespace GruServing.Contract.Tests.Serving;
 public sealed class ServerArgsContractTests
 {
     private const string Hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    private static readonly ServingDefaults Defaults = new("gru-server:test", "busybox:test", "gru-operator");
+    private static readonly ServingDefaults Defaults = new("gru-server:test", "busybox:test", "gru-operator") { PlainHttpRegistries = ["127.0.0.1:5000"] };
 
     public static TheoryData<string> Samples => new(
         Directory.GetFiles(Path.Combine(Repository.Root, "config", "samples"), "*.yaml").Select(Path.GetFileName)!);
@@ -34,7 +35,8 @@ public sealed class ServerArgsContractTests
         { "digest with prefix", s => s.Model.Sha256 = "sha256:" + Hex, "3", Tracks.StableLabel },
         { "https source", s => s.Model.Source = "https://models.example/m.onnx", "4", Tracks.StableLabel },
         { "oci pinned by digest", s => { s.Model.Source = "oci://reg:5000/models/m@sha256:" + Hex; s.Model.Sha256 = null; }, "5", Tracks.StableLabel },
-        { "oci tag, digest unknown", s => { s.Model.Source = "oci://reg:5000/models/m:1.0"; s.Model.Sha256 = null; }, "6", Tracks.StableLabel },
+        { "oci tag with its digest in spec.model.sha256", s => { s.Model.Source = "oci://reg:5000/models/m:1.0"; s.Model.Sha256 = Hex; }, "6", Tracks.StableLabel },
+        { "oci on a plain-http registry", s => { s.Model.Source = "oci://127.0.0.1:5000/models/m@sha256:" + Hex; s.Model.Sha256 = null; }, "6", Tracks.CanaryLabel },
         { "limits at the CRD minimum", s => { s.Serving.MaxSequenceLength = Minimum("serving.maxSequenceLength"); s.Serving.MaxRequestBatchSize = Minimum("serving.maxRequestBatchSize"); }, "7", Tracks.StableLabel },
         { "limits at the CRD maximum", s => { s.Serving.MaxSequenceLength = Maximum("serving.maxSequenceLength"); s.Serving.MaxRequestBatchSize = Maximum("serving.maxRequestBatchSize"); }, "8", Tracks.StableLabel },
         { "batching at the CRD minimum, no wait", s => s.Serving.Batching = new BatchingSpec { MaxBatchSize = Minimum("serving.batching.maxBatchSize"), MaxQueueDelay = "0ms" }, "11", Tracks.StableLabel },
@@ -102,10 +104,22 @@ public sealed class ServerArgsContractTests
         var options = await ParseOnServerAsync(args);
         var serving = model.Spec.Serving ?? new ServingSpec();
 
-        Assert.Equal(source.Kind == GruOperator.Domain.Rollout.ModelSourceKind.File ? source.Location : ServingWorkloadBuilder.FetchedModelPath, options.ModelPath);
         Assert.Equal(model.Spec.Model.Name, options.ModelName);
-        Assert.Equal(source.Sha256Hex, options.ExpectedDigest?.Hex);
-        Assert.Equal(source.Digest, options.ExpectedDigest?.ToString());
+        if (source.Kind == GruOperator.Domain.Rollout.ModelSourceKind.Oci)
+        {
+            // GruServer pulls the pinned reference itself; the manifest digest pins the layer, so no --model-sha256.
+            Assert.Equal(source.Uri, options.ModelPath);
+            Assert.Equal(source.Uri, options.OciSource!.Reference.ToString());
+            Assert.Equal(ServingWorkloadBuilder.ModelCacheDirectory, options.OciSource.CacheDirectory);
+            Assert.Equal(source.Location.StartsWith("127.0.0.1:5000/", StringComparison.Ordinal) ? ["127.0.0.1:5000"] : [], options.OciSource.PlainHttpRegistries);
+            Assert.Null(options.ExpectedDigest);
+        }
+        else
+        {
+            Assert.Equal(source.Kind == GruOperator.Domain.Rollout.ModelSourceKind.File ? source.Location : ServingWorkloadBuilder.FetchedModelPath, options.ModelPath);
+            Assert.Equal(source.Sha256Hex, options.ExpectedDigest?.Hex);
+            Assert.Equal(source.Digest, options.ExpectedDigest?.ToString());
+        }
         Assert.Equal(revision, options.Revision);
         Assert.Equal(track, options.Track);
         Assert.Equal(serving.ExecutionProvider, options.ExecutionProvider);
@@ -126,10 +140,12 @@ public sealed class ServerArgsContractTests
     {
         var (valid, problems) = SpecValidator.Validate(model.Spec, Defaults.ServerImage);
         Assert.True(valid is not null, $"{model.Metadata.Name}: {string.Join("; ", problems)}");
-        var deployment = ServingWorkloadBuilder.BuildDeployment(model, valid.Source, revision, track, Defaults);
+        // oci:// sources reach the builder pinned (the reconciler's ModelPinner); a digest in the spec pins without a registry.
+        var source = ModelPinner.PinByDigest(valid.Source) ?? valid.Source;
+        var deployment = ServingWorkloadBuilder.BuildDeployment(model, source, revision, track, Defaults);
         var container = deployment.Spec.Template.Spec.Containers.Single(c => c.Name == ServingWorkloadBuilder.ServerContainer);
         Assert.Null(container.Command); // the image's entrypoint is GruServer; the args are all it gets
-        return (container.Args.ToList(), valid.Source);
+        return (container.Args.ToList(), source);
     }
 
     /// <summary>Runs GruServer's real command line over <paramref name="args"/> up to the point where it would start serving.</summary>

@@ -16,6 +16,11 @@ public sealed class PodStatusWriter(IKubernetes client)
     public Task MarkReadyAsync(string @namespace, string name, CancellationToken cancellationToken = default) =>
         RunningAsync(@namespace, name, ready: true, cancellationToken);
 
+    /// <summary>Reports the Pod Running and ready at <paramref name="podIp"/> (e.g. a 127.0.0.N address where a test runs
+    /// the pod's server as a local process, so the operator reaches it through the pod IP).</summary>
+    public Task MarkReadyAtAsync(string @namespace, string name, string podIp, CancellationToken cancellationToken = default) =>
+        RunningAsync(@namespace, name, ready: true, cancellationToken, podIp);
+
     /// <summary>Reports the Pod Running with containers started but not ready (its readiness probe failing).</summary>
     public Task MarkRunningNotReadyAsync(string @namespace, string name, CancellationToken cancellationToken = default) =>
         RunningAsync(@namespace, name, ready: false, cancellationToken);
@@ -83,14 +88,14 @@ public sealed class PodStatusWriter(IKubernetes client)
     private static bool IsUnschedulable(V1Pod pod) =>
         pod.Status?.Conditions?.Any(c => c.Type == "PodScheduled" && c.Status == "False") == true;
 
-    private Task RunningAsync(string ns, string name, bool ready, CancellationToken cancellationToken)
+    private Task RunningAsync(string ns, string name, bool ready, CancellationToken cancellationToken, string? podIp = null)
     {
         var readyText = ready ? "True" : "False";
         return PatchAsync(ns, name, pod =>
         {
             var names = string.Join(" ", pod.Spec.Containers.Select(c => c.Name));
             var (reason, message) = ready ? (null, null) : ("ContainersNotReady", $"containers with unready status: [{names}]");
-            var ip = PodIp(pod);
+            var ip = podIp ?? PodIp(pod);
             return new
             {
                 phase = "Running",
