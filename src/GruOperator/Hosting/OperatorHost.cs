@@ -8,6 +8,7 @@ using ControllerRuntime.Resources;
 using GruOperator.Api;
 using GruOperator.Reconciliation;
 using GruOperator.Serving;
+using GruOperator.Traffic;
 using k8s;
 using k8s.Models;
 using Microsoft.AspNetCore.Builder;
@@ -112,6 +113,8 @@ internal static class OperatorHost
             registry.Register(WorkloadFinalizer.Name, new WorkloadFinalizer(sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<EventRecorder>()));
             return registry;
         });
+        // trafficRouting.gatewayAPI: the rollout asks it for exact weights (ITrafficRouter).
+        services.AddSingleton<GatewayApiTrafficRouter>();
         services.AddSingleton<GruModelReconciler>();
         services.AddSingleton(sp => new Controller(
             "grumodel",
