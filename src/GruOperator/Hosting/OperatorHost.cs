@@ -5,6 +5,7 @@ using ControllerRuntime.Informers;
 using ControllerRuntime.Leadership;
 using ControllerRuntime.Metrics;
 using ControllerRuntime.Resources;
+using GruOperator.Alerting;
 using GruOperator.Api;
 using GruOperator.Reconciliation;
 using GruOperator.Serving;
@@ -26,6 +27,9 @@ namespace GruOperator.Hosting;
 /// <summary>Builds the operator process: configuration, Kubernetes client, informers, controller, leader election, endpoints.</summary>
 internal static class OperatorHost
 {
+    /// <summary>The controller reconciling GruModels into serving workloads.</summary>
+    public const string GruModelControllerName = "grumodel";
+
     /// <summary>
     /// Creates the application from command-line <paramref name="args"/> (the operator's own flags; an unknown one
     /// throws <see cref="OperatorConfigurationException"/>). <paramref name="clientConfiguration"/> overrides kubeconfig
@@ -80,6 +84,7 @@ internal static class OperatorHost
         }
 
         AddGruModelController(builder.Services, options);
+        AddSloRuleController(builder.Services, options);
         builder.Services.AddHostedService<ControllerHost>();
 
         var app = builder.Build();
@@ -117,7 +122,7 @@ internal static class OperatorHost
         services.AddSingleton<GatewayApiTrafficRouter>();
         services.AddSingleton<GruModelReconciler>();
         services.AddSingleton(sp => new Controller(
-            "grumodel",
+            GruModelControllerName,
             sp.GetRequiredService<GruModelReconciler>(),
             new ControllerOptions { Workers = options.Workers, ResyncPeriod = options.ResyncPeriod },
             sp.GetRequiredService<ControllerMetrics>(),
@@ -127,7 +132,14 @@ internal static class OperatorHost
         foreach (var ns in options.WatchedNamespaces())
         {
             var scope = ns ?? "all";
-            services.AddSingleton<IInformer>(sp => Informer(sp, $"grumodels/{scope}", WatchSources.GruModels(sp.GetRequiredService<IKubernetes>(), ns, type), EnqueueSelf));
+            services.AddSingleton<IInformer>(sp =>
+            {
+                var models = Informer(sp, $"grumodels/{scope}", WatchSources.GruModels(sp.GetRequiredService<IKubernetes>(), ns, type), EnqueueSelf);
+                // One GruModel cache feeds every controller keyed by GruModel.
+                var sloRules = ControllerNamed(sp, SloRuleReconciler.ControllerName);
+                models.OnChange(change => EnqueueSelf(sloRules, change));
+                return models;
+            });
             services.AddSingleton<IInformer>(sp => Informer(sp, $"deployments/{scope}", WatchSources.Deployments(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Deployment>));
             services.AddSingleton<IInformer>(sp => Informer(sp, $"services/{scope}", WatchSources.Services(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Service>));
             services.AddSingleton<IInformer>(sp =>
@@ -139,13 +151,33 @@ internal static class OperatorHost
         }
     }
 
+    // Several controllers are registered as Controller; each is found by its name.
+    private static Controller ControllerNamed(IServiceProvider sp, string name) =>
+        sp.GetServices<Controller>().Single(c => c.Name == name);
+
+    /// <summary>
+    /// Per-model SLO alert rules (PrometheusRule) as a controller of its own over the shared GruModel cache, so serving
+    /// never waits on it and a cluster without the Prometheus Operator only loses the rules.
+    /// </summary>
+    private static void AddSloRuleController(IServiceCollection services, OperatorOptions options)
+    {
+        services.AddSingleton<SloRuleReconciler>();
+        services.AddSingleton(sp => new Controller(
+            SloRuleReconciler.ControllerName,
+            sp.GetRequiredService<SloRuleReconciler>(),
+            new ControllerOptions { Workers = 1, ResyncPeriod = options.ResyncPeriod },
+            sp.GetRequiredService<ControllerMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<Controller>>()));
+    }
+
     private static ResourceInformer<T> Informer<T>(IServiceProvider sp, string name, IListWatcher<T> source, Action<Controller, ResourceChange<T>> route)
         where T : IKubernetesObject<V1ObjectMeta>
     {
         var informer = new ResourceInformer<T>(
             source, sp.GetRequiredService<ResourceCache<T>>(), sp.GetRequiredService<ControllerMetrics>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ResourceInformer<T>>>(), name);
-        var controller = sp.GetRequiredService<Controller>();
+        var controller = ControllerNamed(sp, GruModelControllerName);
         informer.OnChange(change => route(controller, change));
         return informer;
     }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 using Ecosystem.Tests.Cluster;
-using Ecosystem.Tests.Tools;
 using TestSupport;
 
 namespace Ecosystem.Tests.KubectlPlugin;

@@ -1,4 +1,4 @@
-using Ecosystem.Tests.Tools;
+using TestSupport;
 using YamlDotNet.RepresentationModel;
 
 namespace Ecosystem.Tests.Prometheus;
