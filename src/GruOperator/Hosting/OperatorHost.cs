@@ -5,6 +5,7 @@ using ControllerRuntime.Informers;
 using ControllerRuntime.Leadership;
 using ControllerRuntime.Metrics;
 using ControllerRuntime.Resources;
+using GruOperator.Alerting;
 using GruOperator.Api;
 using GruOperator.Integrity;
 using GruOperator.ModelResolution;
@@ -12,8 +13,8 @@ using GruRegistry.Distribution;
 using GruOperator.Reconciliation;
 using GruOperator.Providers.Prometheus;
 using GruOperator.Rollout;
-using GruOperator.Traffic;
 using GruOperator.Serving;
+using GruOperator.Traffic;
 using k8s;
 using k8s.Models;
 using Microsoft.AspNetCore.Builder;
@@ -31,6 +32,9 @@ namespace GruOperator.Hosting;
 /// <summary>Builds the operator process: configuration, Kubernetes client, informers, controller, leader election, endpoints.</summary>
 internal static class OperatorHost
 {
+    /// <summary>The controller reconciling GruModels into serving workloads.</summary>
+    public const string GruModelControllerName = "grumodel";
+
     /// <summary>
     /// Creates the application from command-line <paramref name="args"/> (the operator's own flags; an unknown one
     /// throws <see cref="OperatorConfigurationException"/>). <paramref name="clientConfiguration"/> overrides kubeconfig
@@ -88,6 +92,7 @@ internal static class OperatorHost
 
         builder.Services.AddPrometheusMetricProvider(builder.Configuration.GetSection(PrometheusOptions.Section));
         AddGruModelController(builder.Services, options);
+        AddSloRuleController(builder.Services, options);
         builder.Services.AddHostedService<ControllerHost>();
 
         var app = builder.Build();
@@ -124,8 +129,10 @@ internal static class OperatorHost
         services.AddSingleton<RolloutMetrics>();
         services.AddSingleton<RolloutObserver>();
         services.AddSingleton<AnalysisRunner>();
-        // Seams for other features: the Gateway API HTTPRoute writer replaces the router, served-model verification the gate.
-        services.AddSingleton<ITrafficRouter, ReplicaTrafficRouter>();
+        // trafficRouting.gatewayAPI: the rollout asks the router for exact weights (replica routing needs no writes).
+        services.AddSingleton<GatewayApiTrafficRouter>();
+        services.AddSingleton<ITrafficRouter>(sp => sp.GetRequiredService<GatewayApiTrafficRouter>());
+        // Served-model verification is the canary's promotion gate.
         services.AddSingleton<IPromotionGateSource>(sp => sp.GetRequiredService<CanaryPromotionGate>());
         services.AddSingleton(sp => new RolloutExecutor(
             sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<ResourceCache<V1Service>>(), sp.GetRequiredService<ServerSideApply>(),
@@ -135,7 +142,7 @@ internal static class OperatorHost
         AddModelIntegrity(services, options);
         services.AddSingleton<GruModelReconciler>();
         services.AddSingleton(sp => new Controller(
-            "grumodel",
+            GruModelControllerName,
             sp.GetRequiredService<GruModelReconciler>(),
             new ControllerOptions { Workers = options.Workers, ResyncPeriod = options.ResyncPeriod },
             sp.GetRequiredService<ControllerMetrics>(),
@@ -145,7 +152,14 @@ internal static class OperatorHost
         foreach (var ns in options.WatchedNamespaces())
         {
             var scope = ns ?? "all";
-            services.AddSingleton<IInformer>(sp => Informer(sp, $"grumodels/{scope}", WatchSources.GruModels(sp.GetRequiredService<IKubernetes>(), ns, type), EnqueueSelf));
+            services.AddSingleton<IInformer>(sp =>
+            {
+                var models = Informer(sp, $"grumodels/{scope}", WatchSources.GruModels(sp.GetRequiredService<IKubernetes>(), ns, type), EnqueueSelf);
+                // One GruModel cache feeds every controller keyed by GruModel.
+                var sloRules = ControllerNamed(sp, SloRuleReconciler.ControllerName);
+                models.OnChange(change => EnqueueSelf(sloRules, change));
+                return models;
+            });
             services.AddSingleton<IInformer>(sp => Informer(sp, $"deployments/{scope}", WatchSources.Deployments(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Deployment>));
             services.AddSingleton<IInformer>(sp => Informer(sp, $"services/{scope}", WatchSources.Services(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Service>));
             services.AddSingleton<IInformer>(sp =>
@@ -180,13 +194,33 @@ internal static class OperatorHost
         services.AddSingleton<ServedModelVerifier>();
     }
 
+    // Several controllers are registered as Controller; each is found by its name.
+    private static Controller ControllerNamed(IServiceProvider sp, string name) =>
+        sp.GetServices<Controller>().Single(c => c.Name == name);
+
+    /// <summary>
+    /// Per-model SLO alert rules (PrometheusRule) as a controller of its own over the shared GruModel cache, so serving
+    /// never waits on it and a cluster without the Prometheus Operator only loses the rules.
+    /// </summary>
+    private static void AddSloRuleController(IServiceCollection services, OperatorOptions options)
+    {
+        services.AddSingleton<SloRuleReconciler>();
+        services.AddSingleton(sp => new Controller(
+            SloRuleReconciler.ControllerName,
+            sp.GetRequiredService<SloRuleReconciler>(),
+            new ControllerOptions { Workers = 1, ResyncPeriod = options.ResyncPeriod },
+            sp.GetRequiredService<ControllerMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<Controller>>()));
+    }
+
     private static ResourceInformer<T> Informer<T>(IServiceProvider sp, string name, IListWatcher<T> source, Action<Controller, ResourceChange<T>> route)
         where T : IKubernetesObject<V1ObjectMeta>
     {
         var informer = new ResourceInformer<T>(
             source, sp.GetRequiredService<ResourceCache<T>>(), sp.GetRequiredService<ControllerMetrics>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ResourceInformer<T>>>(), name);
-        var controller = sp.GetRequiredService<Controller>();
+        var controller = ControllerNamed(sp, GruModelControllerName);
         informer.OnChange(change => route(controller, change));
         return informer;
     }

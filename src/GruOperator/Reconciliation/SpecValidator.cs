@@ -76,12 +76,6 @@ internal static class SpecValidator
                 Duration(canary.ProgressDeadline, "spec.rollout.canary.progressDeadline", problems);
                 Duration(canary.Analysis?.Interval, "spec.rollout.canary.analysis.interval", problems);
                 CheckSteps(canary.Steps ?? [], problems);
-                if (canary.TrafficRouting?.GatewayApi is not null)
-                {
-                    // Refused until the HTTPRoute weight writer is plugged in behind ITrafficRouter: accepted, the field
-                    // would split nothing.
-                    problems.Add("spec.rollout.canary.trafficRouting.gatewayAPI is not served by this operator yet: remove it to route by ready replicas (trafficRouting.replicas)");
-                }
             }
         }
 

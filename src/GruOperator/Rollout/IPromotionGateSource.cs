@@ -12,10 +12,3 @@ internal interface IPromotionGateSource
     /// <summary>The gate for promoting the canary of <paramref name="model"/> that serves <paramref name="canary"/>.</summary>
     ValueTask<PromotionGate> GateAsync(GruModel model, ModelIdentity canary, CancellationToken cancellationToken);
 }
-
-/// <summary>No served-model check runs: the gate is open and says so (<see cref="PromotionGate.Unchecked"/>).</summary>
-internal sealed class UncheckedPromotionGate : IPromotionGateSource
-{
-    public ValueTask<PromotionGate> GateAsync(GruModel model, ModelIdentity canary, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(PromotionGate.Unchecked);
-}

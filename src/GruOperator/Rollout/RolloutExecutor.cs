@@ -48,7 +48,17 @@ internal sealed class RolloutExecutor(
                     break;
                 case SetTrafficWeights weights:
                     // The one call site of the traffic router: the Gateway API HTTPRoute writer plugs in behind it.
-                    await traffic.SetWeightsAsync(model, weights.Stable, weights.Canary, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await traffic.SetWeightsAsync(model, weights.Stable, weights.Canary, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (TrafficRoutingException e)
+                    {
+                        // Nothing after the weights runs (a rollback never deletes a canary the route still sends
+                        // traffic to); the controller retries with backoff and the Event says what to fix.
+                        await events.RecordAsync(model, EventType.Warning, e.Reason, e.Message, cancellationToken).ConfigureAwait(false);
+                        throw;
+                    }
                     break;
                 case RecordEvent e:
                     await events.RecordAsync(model, e.Type == RolloutEventType.Warning ? EventType.Warning : EventType.Normal, e.Reason, e.Message, cancellationToken).ConfigureAwait(false);

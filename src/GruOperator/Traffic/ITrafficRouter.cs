@@ -2,23 +2,13 @@ using GruOperator.Api;
 
 namespace GruOperator.Traffic;
 
-/// <summary>
-/// Writes exact canary weights where traffic is split by a router rather than by replica counts
-/// (<c>spec.rollout.canary.trafficRouting.gatewayAPI</c>: the named HTTPRoute's backendRefs). The rollout calls it for
-/// every <c>SetTrafficWeights</c> action, the one call site in <see cref="Rollout.RolloutExecutor"/>.
-/// </summary>
+/// <summary>Realises a canary's traffic split: exact shares for the stable and canary tracks of one GruModel.</summary>
 internal interface ITrafficRouter
 {
-    /// <summary>Sends <paramref name="stable"/>% of the model's traffic to stable and <paramref name="canary"/>% to the canary.</summary>
+    /// <summary>
+    /// Sends <paramref name="stable"/> and <paramref name="canary"/> percent of <paramref name="model"/>'s traffic to its
+    /// two tracks. Idempotent: calling it again with the same weights changes nothing.
+    /// </summary>
+    /// <exception cref="TrafficRoutingException">The split cannot be written; its reason and message are ready for a condition or Event.</exception>
     Task SetWeightsAsync(GruModel model, int stable, int canary, CancellationToken cancellationToken);
-}
-
-/// <summary>
-/// Replica-weighted routing: one Service spans both tracks, so the split is already what the ready replica counts give
-/// and there is nothing to write. The Gateway API HTTPRoute writer replaces this registration (OperatorHost); until then
-/// <see cref="Reconciliation.SpecValidator"/> refuses trafficRouting.gatewayAPI rather than accept a field that does nothing.
-/// </summary>
-internal sealed class ReplicaTrafficRouter : ITrafficRouter
-{
-    public Task SetWeightsAsync(GruModel model, int stable, int canary, CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -359,6 +359,13 @@ internal sealed partial class ApiHandler
                         {
                             throw ApiError.BadRequest($"the name of the object ({configName}) does not match the name on the URL ({name})");
                         }
+                        // A resourceVersion in the apply configuration is a precondition, as on kube-apiserver: a
+                        // read-modify-apply of an atomic list must not land on an object changed since the read.
+                        if (current is not null && configMeta?["resourceVersion"]?.GetValue<string>() is { Length: > 0 } expected
+                            && expected != current["metadata"]?["resourceVersion"]?.GetValue<string>())
+                        {
+                            throw ApiError.StaleResourceVersion(type.Group, type.Plural, name);
+                        }
                         var applied = _registry.ManagedFields.Apply(current, storedConfig, manager, type.GroupVersion, force, status ? "status" : null, type.IsBuiltIn,
                             type.Group, type.Plural, name);
                         if (current is not null) ((JsonObject)applied["metadata"]!)["resourceVersion"] = current["metadata"]!["resourceVersion"]!.DeepClone();

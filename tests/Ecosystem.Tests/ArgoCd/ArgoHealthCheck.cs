@@ -1,4 +1,3 @@
-using Ecosystem.Tests.Tools;
 using TestSupport;
 
 namespace Ecosystem.Tests.ArgoCd;

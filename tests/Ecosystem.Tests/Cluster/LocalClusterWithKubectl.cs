@@ -1,4 +1,4 @@
-using Ecosystem.Tests.Tools;
+using TestSupport;
 using Kube.Local;
 
 namespace Ecosystem.Tests.Cluster;

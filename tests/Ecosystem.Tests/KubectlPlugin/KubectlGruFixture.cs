@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 using Ecosystem.Tests.Cluster;
-using Ecosystem.Tests.Tools;
 using TestSupport;
 
 namespace Ecosystem.Tests.KubectlPlugin;
@@ -25,7 +24,7 @@ public sealed class KubectlGruFixture : IAsyncLifetime
           "history": [{"revision": "2", "modelDigest": "sha256:7a6b5c4d3e2f7a6b5c4d3e2f", "outcome": "RolledBack", "reason": "AnalysisFailed", "finishedAt": "2026-11-28T10:05:00Z"}]}}
         """;
 
-    private const string Models = """
+    public const string Models = """
         apiVersion: v1
         kind: Namespace
         metadata: {name: ml}

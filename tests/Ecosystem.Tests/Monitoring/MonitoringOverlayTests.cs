@@ -16,7 +16,7 @@ public sealed partial class MonitoringOverlayTests
     /// Stand-ins for the Prometheus Operator's CRDs (same group, version, kinds and scope; schema left open): the tests
     /// check what this repository ships, not the Prometheus Operator's own validation.
     /// </summary>
-    private static readonly string MonitoringCrds = string.Join("---\n", new[] { ("PodMonitor", "podmonitors"), ("ServiceMonitor", "servicemonitors"), ("PrometheusRule", "prometheusrules") }
+    internal static readonly string MonitoringCrds = string.Join("---\n", new[] { ("PodMonitor", "podmonitors"), ("ServiceMonitor", "servicemonitors"), ("PrometheusRule", "prometheusrules") }
         .Select(k => $$"""
             apiVersion: apiextensions.k8s.io/v1
             kind: CustomResourceDefinition

@@ -1,4 +1,4 @@
-using Ecosystem.Tests.Tools;
+using TestSupport;
 using YamlDotNet.RepresentationModel;
 
 namespace Ecosystem.Tests.Prometheus;
@@ -40,6 +40,8 @@ public sealed class PrometheusRuleTests : IDisposable
     [InlineData("GruModelErrorBudgetBurnSlow", "> 6 *", "> 60 *")]
     [InlineData("GruModelInputSchemaErrorSurge", ">= 20", ">= 2")]
     [InlineData("GruCanaryStuck", "[30m]", "[1m]")]
+    [InlineData("GruModelLatencyBudgetBurnFast", "14.4", "1.44")]
+    [InlineData("GruModelLatencyBudgetBurnSlow", "> 6 *", "> 60 *")]
     public async Task A_weakened_or_broken_threshold_makes_the_unit_tests_fail(string alert, string from, string to)
     {
         // Proof the unit tests can fail: the same tests on a deliberately wrong rule must not pass.

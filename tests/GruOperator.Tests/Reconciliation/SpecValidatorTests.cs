@@ -27,7 +27,6 @@ public sealed class SpecValidatorTests
         { "custom metric named like a built-in SLI", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Metrics = [new() { Name = "latencyP95", Query = "sum(up)", ThresholdRange = new() { Max = 1 } }] } } }, "spec.rollout.canary.analysis.metrics[0].name 'latencyP95' is a built-in SLI name; choose another name" },
         { "custom query with an unknown placeholder", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Metrics = [new() { Name = "score", Query = "avg(x{pod=\"{{pod}}\"})", ThresholdRange = new() { Max = 1 } }] } } }, "spec.rollout.canary.analysis.metrics[0].query" },
         { "analysis interval below a second", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Interval = "500ms" } } }, "spec.rollout.canary.analysis.interval must be at least 1s" },
-        { "Gateway API routing before its writer is plugged in", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { TrafficRouting = new TrafficRoutingSpec { GatewayApi = new GatewayApiRouting { HttpRoute = "r" } } } }, "spec.rollout.canary.trafficRouting.gatewayAPI" },
         { "zero pause", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new() { SetWeight = 10, Pause = "0s" }] } }, "longer than 0" },
     };
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Ecosystem.Tests.Tools;
+namespace TestSupport;
 
 /// <summary>The result of running an external tool to completion.</summary>
-internal sealed record ToolRun(int ExitCode, string Stdout, string Stderr)
+public sealed record ToolRun(int ExitCode, string Stdout, string Stderr)
 {
     /// <summary>Both streams, for assertion messages.</summary>
     public string Output => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
@@ -13,7 +13,7 @@ internal sealed record ToolRun(int ExitCode, string Stdout, string Stderr)
 /// A real binary the tests run (lua5.1, promtool): found in /usr/bin or on PATH, or a failure with one plain message
 /// naming the package to install. Never a skip: a missing tool must not turn into a green run.
 /// </summary>
-internal sealed class ExternalTool
+public sealed class ExternalTool
 {
     private readonly string _path;
 

@@ -1,0 +1,61 @@
+using System.Text.Json;
+using Ecosystem.Tests.KubectlPlugin;
+using TestSupport;
+
+namespace Ecosystem.Tests.Monitoring;
+
+/// <summary>
+/// `kubectl apply -k config/monitoring` on a real kube-apiserver, RBAC included (LocalCluster serves none): it installs,
+/// re-applies without a diff, the PrometheusRule passes the Prometheus Operator's own CRD schema (vendored, v0.82.2), and
+/// the operator's ServiceAccount may do exactly what the Gateway API router and the SLO rule controller need.
+/// </summary>
+[Collection(Cluster.ProcessCollection.Name)]
+public sealed class MonitoringOverlayOnKubeApiServerTests(KubectlGruOnKubeApiServerFixture cluster) : IClassFixture<KubectlGruOnKubeApiServerFixture>
+{
+    private const string OperatorAccount = "system:serviceaccount:gru-system:gru-operator";
+
+    [Fact]
+    public async Task The_overlay_installs_with_its_rbac_reapplies_without_diff_and_grants_the_operator_what_it_uses()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var ct = deadline.Token;
+        // The real PrometheusRule CRD; PodMonitor and ServiceMonitor as open-schema stand-ins of the same kinds.
+        var standIns = string.Join("\n---\n", MonitoringOverlayTests.MonitoringCrds.Split("---\n").Where(d => !d.Contains("prometheusrules", StringComparison.Ordinal)));
+        await cluster.KubectlOkAsync(["apply", "-f", "-"], ct, standIns);
+        await cluster.KubectlOkAsync(["apply", "-f", Path.Combine(Repository.Root, "tests", "crds", "prometheus-operator", "monitoring.coreos.com_prometheusrules.yaml")], ct);
+        // The Gateway API HTTPRoute CRD too, so the authorizer questions below name a served resource.
+        await cluster.KubectlOkAsync(["apply", "-f", Path.Combine(Repository.Root, "tests", "crds", "gateway-api", "httproutes.gateway.networking.k8s.io.yaml")], ct);
+        await cluster.KubectlOkAsync(["wait", "--for=condition=Established", "crd/httproutes.gateway.networking.k8s.io", "--timeout=60s"], ct);
+        foreach (var crd in new[] { "podmonitors", "servicemonitors", "prometheusrules" })
+        {
+            await cluster.KubectlOkAsync(["wait", "--for=condition=Established", $"crd/{crd}.monitoring.coreos.com", "--timeout=60s"], ct);
+        }
+
+        var overlay = Path.Combine(Repository.Root, "config", "monitoring");
+        await cluster.KubectlOkAsync(["apply", "-k", overlay], ct);
+        await cluster.KubectlOkAsync(["apply", "-k", overlay], ct);
+        var diff = await ExternalTool.Kubectl.RunAsync(["diff", "-k", overlay], environment: cluster.Environment, cancellationToken: ct);
+        Assert.True(diff.ExitCode == 0, $"re-applied overlay still differs: {diff.Output}");
+
+        using var rule = JsonDocument.Parse(await cluster.KubectlOkAsync(["get", "prometheusrule", "gru-operator", "-n", "gru-system", "-o", "json"], ct));
+        var alerts = rule.RootElement.GetProperty("spec").GetProperty("groups").EnumerateArray()
+            .SelectMany(g => g.GetProperty("rules").EnumerateArray())
+            .Where(r => r.TryGetProperty("alert", out _)).Select(r => r.GetProperty("alert").GetString()).ToList();
+        Assert.Contains("GruModelLatencyBudgetBurnFast", alerts);
+        Assert.Contains("GruModelErrorBudgetBurnSlow", alerts);
+
+        // What config/rbac grants the operator's ServiceAccount, asked of the real authorizer.
+        foreach (var (verb, resource, allowed) in new[]
+        {
+            ("patch", "httproutes.gateway.networking.k8s.io", true), ("get", "httproutes.gateway.networking.k8s.io", true),
+            ("delete", "httproutes.gateway.networking.k8s.io", false), ("create", "httproutes.gateway.networking.k8s.io", false),
+            ("create", "prometheusrules.monitoring.coreos.com", true), ("patch", "prometheusrules.monitoring.coreos.com", true),
+            ("delete", "prometheusrules.monitoring.coreos.com", false), ("patch", "grumodels.serving.gru.dev", true),
+            ("update", "grumodels.serving.gru.dev", false),
+        })
+        {
+            var run = await ExternalTool.Kubectl.RunAsync(["auth", "can-i", verb, resource, "-n", "ml", $"--as={OperatorAccount}"], environment: cluster.Environment, cancellationToken: ct);
+            Assert.True(run.Stdout.Trim() == (allowed ? "yes" : "no"), $"can-i {verb} {resource}: {run.Output}");
+        }
+    }
+}
