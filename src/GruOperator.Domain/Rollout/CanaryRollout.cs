@@ -240,6 +240,12 @@ public static class CanaryRollout
         {
             UpdateReadiness();
             var canary = _canary!;
+            // Before the pause check: a paused canary serving the wrong model must not keep its traffic either.
+            if (input.Gate.Mismatched)
+            {
+                Rollback(RolloutOutcome.RolledBack, RolloutReasons.CanaryModelMismatch, input.Gate.Reason);
+                return;
+            }
             if (canary.IsPaused) return;
 
             if (canary.NotReadySince is { } since && _now - since >= _plan.ProgressDeadline)

@@ -24,9 +24,10 @@ public enum RolloutCommand
 
 /// <summary>
 /// Whether the canary's served models are verified (the integrity check fills it): a promotion, automatic or manual,
-/// never passes a closed gate.
+/// never passes a closed gate. <paramref name="Mismatched"/>: a canary pod serves another model than its pinned one,
+/// which rolls the canary back (a wrong model must not keep taking traffic while the analysis judges it).
 /// </summary>
-public sealed record PromotionGate(bool Open, string Reason)
+public sealed record PromotionGate(bool Open, string Reason, bool Mismatched = false)
 {
     /// <summary>For when no integrity check runs: the gate is open and says so.</summary>
     public static PromotionGate Unchecked { get; } = new(true, "served models are not checked");

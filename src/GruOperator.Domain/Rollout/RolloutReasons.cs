@@ -42,6 +42,9 @@ public static class RolloutReasons
     /// <summary>Rollback: canary pods crash, cannot pull their image or fetch their model.</summary>
     public const string CanaryFailing = "CanaryFailing";
 
+    /// <summary>A canary pod serves another model than the canary's pinned digest (the integrity check).</summary>
+    public const string CanaryModelMismatch = "CanaryModelMismatch";
+
     /// <summary>Rollback: the canary was not ready within progressDeadline for another reason.</summary>
     public const string CanaryProgressDeadlineExceeded = "CanaryProgressDeadlineExceeded";
 

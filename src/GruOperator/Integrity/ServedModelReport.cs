@@ -90,6 +90,8 @@ internal sealed record ServedModelReport(IReadOnlyList<PodCheck> Pods, DateTimeO
         var canary = Pods.Where(p => p.Track == GruServing.Contract.Serving.Tracks.CanaryLabel).ToList();
         if (canary.Count == 0) return new PromotionGate(false, "no ready canary pod has been verified yet");
         var bad = canary.Where(p => p.Verdict != PodVerdict.Verified).ToList();
+        var mismatched = canary.Where(p => p.Verdict == PodVerdict.Mismatched).ToList();
+        if (mismatched.Count > 0) return new PromotionGate(false, $"{mismatched.Count} of {canary.Count} canary pod(s) serve another model: {Join(mismatched)}", Mismatched: true);
         return bad.Count == 0
             ? new PromotionGate(true, $"all {canary.Count} canary pod(s) serve the pinned digest")
             : new PromotionGate(false, $"{bad.Count} of {canary.Count} canary pod(s) not verified: {Join(bad)}");

@@ -294,6 +294,13 @@ public sealed class CanaryRolloutTransitionTests
                 Assert.Contains(Closed.Reason, Assert.Single(d.Events()).Message, StringComparison.Ordinal);
                 Assert.Single(d.Actions.OfType<AcknowledgeCommand>());
             }) },
+        { "a canary pod serving another model rolls the canary back, paused or not", () => Running(Canary(readyAt: T0, pauses: [new(PauseReason.AnalysisInconclusive, T0)])) with { Gate = new PromotionGate(false, "1 of 1 canary pod(s) serve another model: pod c-1 serves sha256:0b", Mismatched: true) },
+            new Expect(ModelPhase.RolledBack, "3", Outcome: RolloutOutcome.RolledBack, Reason: RolloutReasons.CanaryModelMismatch, Events: [RolloutReasons.RolledBack], Also: d =>
+            {
+                Assert.Equal(RolloutReasons.CanaryModelMismatch, d.Status.RolledBack!.Reason);
+                Assert.Contains("serve another model", d.Status.RolledBack.Message, StringComparison.Ordinal);
+                Assert.Single(d.Actions.OfType<DeleteCanary>());
+            }) },
         { "abort rolls back at once", () => Running(Canary(readyAt: T0)) with { Command = RolloutCommand.Abort },
             new Expect(ModelPhase.RolledBack, "3", Outcome: RolloutOutcome.Aborted, Reason: RolloutReasons.AbortedByUser, Events: [RolloutReasons.Aborted], Also: d =>
             {
