@@ -100,10 +100,10 @@ public sealed class PrometheusClientTests : IDisposable
         var nowhere = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
         await using var services = PrometheusServices.Build(nowhere, new Dictionary<string, string?> { ["Prometheus:MaxRetries"] = "1" });
         var provider = services.GetRequiredService<PrometheusMetricProviderFactory>().Create(null);
-        var window = new AnalysisWindow(At, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+        var window = AnalysisWindow.Between(At.AddSeconds(-20), At);
 
         var measurement = await provider.MeasureAsync(
-            new MetricQuery(MetricNames.RequestCount, new BuiltInSli(Sli.RequestCount), new TrackSelector("ml", "m", Track.Canary, "2"), window, false),
+            new MetricQuery(MetricNames.RequestCount, new BuiltInSli(Sli.RequestCount), new TrackSelector("ml", "m", Track.Canary, "2"), window),
             Timeout);
 
         Assert.Null(measurement.Value);
@@ -120,7 +120,7 @@ public sealed class PrometheusClientTests : IDisposable
         var provider = services.GetRequiredService<PrometheusMetricProviderFactory>()
             .Create(address is null ? null : new Uri(address, UriKind.RelativeOrAbsolute));
         var analysis = new CanaryAnalysis(provider, ComparisonPolicy.Default);
-        var window = new AnalysisWindow(At, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+        var window = AnalysisWindow.Between(At.AddSeconds(-20), At);
 
         var run = await analysis.RunAsync(
             new AnalysisRequest(new SloSpec(TimeSpan.FromMilliseconds(200), 0.01, null, 50), CanaryAnalysisSpec.Default, "ml", "m", "1", "2", window),
