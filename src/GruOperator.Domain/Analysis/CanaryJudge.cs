@@ -30,6 +30,9 @@ public static class CanaryJudge
     /// <summary>The share of requests a p95 bound lets be slower than it.</summary>
     public const double LatencyExcessShare = 0.05;
 
+    /// <summary>A reading above its SLO with p below this many times the SLO alpha is doubtful (Inconclusive), above it noise.</summary>
+    private const double DoubtFactor = 10;
+
     /// <summary>The checks a run makes: request count, each SLI the SLO bounds, then custom metrics.</summary>
     public static IReadOnlyList<PlannedMetric> Plan(SloSpec slo, CanaryAnalysisSpec spec)
     {
@@ -169,7 +172,9 @@ public static class CanaryJudge
             return Result(planned, Verdict.Failed, canary, stable, compared.PValue, $"worse than stable ({compared.Text}), although within the SLO ({excess.Describe()})");
         }
 
-        if (excess.AtMost > excess.AllowedShare * excess.Requests)
+        // Above the bound but not significantly: doubt only when the evidence leans that way (p < 10·alpha), so a couple of
+        // errors in a small window are noise, not a reason to hold the canary.
+        if (excess.AtMost > excess.AllowedShare * excess.Requests && (excess.AtLeast != excess.AtMost || sloP < DoubtFactor * policy.SloAlpha))
         {
             var why = excess.AtLeast == excess.AtMost
                 ? "above the SLO but not significantly; needs more traffic"
