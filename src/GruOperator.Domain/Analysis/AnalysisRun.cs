@@ -51,4 +51,7 @@ public sealed record AnalysisRun(
     /// Inconclusive, but the rollout does not count it; it keeps the window open until the traffic is there.
     /// </summary>
     public bool WaitingForData { get; init; }
+
+    /// <summary>Stable breached the same SLO in the same window and the canary was not significantly worse: not the canary's fault.</summary>
+    public bool SharedIncident { get; init; }
 }

@@ -30,6 +30,9 @@ public static class CanaryJudge
     /// <summary>The share of requests a p95 bound lets be slower than it.</summary>
     public const double LatencyExcessShare = 0.05;
 
+    /// <summary>How a shared incident's reason starts.</summary>
+    private const string SharedIncidentReason = "shared incident, not the canary's fault";
+
     /// <summary>A reading above its SLO with p below this many times the SLO alpha is doubtful (Inconclusive), above it noise.</summary>
     private const double DoubtFactor = 10;
 
@@ -78,6 +81,7 @@ public static class CanaryJudge
         return new AnalysisRun(time, verdict, waiting ? $"Waiting for data: {Reason(results[0])}" : reason, results, warnings)
         {
             WaitingForData = waiting,
+            SharedIncident = verdict == Verdict.Inconclusive && results.Any(r => r.Reason.StartsWith(SharedIncidentReason, StringComparison.Ordinal)),
         };
 
         static string Reason(MetricResult result) => $"{result.Name}: {result.Reason}";
@@ -160,7 +164,7 @@ public static class CanaryJudge
             if (compared is { Worse: false } && stableP < policy.SloAlpha)
             {
                 return Result(planned, Verdict.Inconclusive, canary, stable, sloP,
-                    $"shared incident, not the canary's fault: {sloText}, but stable breaches the same SLO in this window ({stableExcess!.Describe()}, p={ShowP(stableP)}) and the canary is not significantly worse ({compared.Text})");
+                    $"{SharedIncidentReason}: {sloText}, but stable breaches the same SLO in this window ({stableExcess!.Describe()}, p={ShowP(stableP)}) and the canary is not significantly worse ({compared.Text})");
             }
 
             return Result(planned, Verdict.Failed, canary, stable, sloP,

@@ -363,6 +363,7 @@ public static class CanaryRollout
             {
                 Verdict.Passed => (RolloutEventType.Normal, RolloutReasons.AnalysisRunPassed),
                 Verdict.Failed => (RolloutEventType.Warning, RolloutReasons.AnalysisRunFailed),
+                _ when run.SharedIncident => (RolloutEventType.Warning, RolloutReasons.AnalysisSharedIncident),
                 _ => (RolloutEventType.Normal, RolloutReasons.AnalysisRunInconclusive),
             };
             Event(type, reason, $"Analysis run {counters.Runs} of canary revision {canary.Revision} at step {Step(canary)}: {run.Reason}.");

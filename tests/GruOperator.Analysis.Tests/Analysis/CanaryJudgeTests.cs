@@ -104,6 +104,19 @@ public sealed class CanaryJudgeTests
         }
     }
 
+    [Theory]
+    [InlineData(80, 75, true)] // both tracks breach, the canary no worse
+    [InlineData(80, 0, false)] // the canary's own breach: Failed, not shared
+    public void A_shared_incident_is_flagged_for_its_own_event(int canarySlow, int stableSlow, bool shared)
+    {
+        var observation = Observations.Healthy().WithCanary(Latency, Slow(500, canarySlow)).WithStable(Latency, Slow(500, stableSlow)).ToObservation();
+
+        var run = CanaryJudge.Judge(Observations.Slo, Spec, ComparisonPolicy.Default, Now, observation);
+
+        Assert.Equal(shared, run.SharedIncident);
+        Assert.Equal(shared ? Verdict.Inconclusive : Verdict.Failed, run.Verdict);
+    }
+
     [Fact]
     public void Without_compare_to_stable_a_slower_canary_inside_the_SLO_passes()
     {

@@ -75,7 +75,7 @@ public sealed class FaultInjectionTests
         Assert.True(metrics.Value("gru_request_duration_seconds_sum") >= 0.3);
         Assert.Equal(0, metrics.Value("gru_request_duration_seconds_bucket", ("le", "0.25")));
         Assert.Equal(0, metrics.Value("gru_request_duration_seconds_bucket", ("le", "0.23"))); // the SLO bound, exact
-        Assert.Equal(1, metrics.Value("gru_request_duration_seconds_bucket", ("le", "0.4")));
+        Assert.Equal(1, metrics.Value("gru_request_duration_seconds_bucket", ("le", "10")));
         Assert.Equal(1, metrics.Value("gru_fault_injection_active", ("kind", "latency")));
     }
 

@@ -32,6 +32,13 @@ public sealed class CanaryRolloutTransitionTests
         return result with { Run = result.Run with { WaitingForData = true } };
     }
 
+    /// <summary>A run the judge found inconclusive because stable breached the same SLO in the same window.</summary>
+    private static AnalysisResult SharedIncident(DateTimeOffset time)
+    {
+        var result = Run(time, Verdict.Inconclusive);
+        return result with { Run = result.Run with { SharedIncident = true } };
+    }
+
     private static RolloutInput RolledBackOnB(ModelIdentity desired) => Healthy() with
     {
         Desired = desired,
@@ -244,6 +251,12 @@ public sealed class CanaryRolloutTransitionTests
             }) },
         { "after waiting, the next run judges everything since the last judged run", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)), 90 * S),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 90 * S), d.Single<RunAnalysis>())) },
+        { "a shared incident is an inconclusive run with its own Warning event", () => ReadyAt(Canary(readyAt: T0), 30 * S, SharedIncident(T0 + 30 * S)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisSharedIncident], Also: d =>
+            {
+                Assert.Equal(new AnalysisCounters(1, 0, 1), d.Status.Canary!.Analysis);
+                Assert.Equal(RolloutEventType.Warning, d.Actions.OfType<RecordEvent>().Single().Type);
+            }) },
         { "a drought as long as progressDeadline counts as inconclusive", () => ReadyAt(Canary(readyAt: T0), 10 * M, Waiting(T0 + 10 * M)),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisRunInconclusive], Also: d => Assert.Equal(new AnalysisCounters(1, 0, 1), d.Status.Canary!.Analysis)) },
         { "a waiting run never lets a step pass", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 90 * S, Verdict.Inconclusive), counters: new(3, 0, 1)), 2 * M, Waiting(T0 + 2 * M)),
