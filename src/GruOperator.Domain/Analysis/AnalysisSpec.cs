@@ -1,10 +1,10 @@
 namespace GruOperator.Domain.Analysis;
 
 /// <summary>What "healthy" means for a model: the <c>spec.slo</c> block of a GruModel.</summary>
-/// <param name="LatencyP95">Upper bound of the 95th percentile request latency; null leaves latency unjudged.</param>
+/// <param name="LatencyP95">At most 5% of requests may be slower than this (the 95th percentile); null leaves latency unjudged.</param>
 /// <param name="ErrorRate">Upper bound of the fraction of requests answered 5xx; null leaves it unjudged.</param>
 /// <param name="InputSchemaErrorRate">Upper bound of the fraction rejected as invalid input; null leaves it unjudged.</param>
-/// <param name="MinRequests">Fewer requests than this in a window make a run Inconclusive, never Passed.</param>
+/// <param name="MinRequests">Fewer canary requests than this in a window: the run waits for data (Inconclusive, never Passed).</param>
 public sealed record SloSpec(TimeSpan? LatencyP95, double? ErrorRate, double? InputSchemaErrorRate, int MinRequests);
 
 /// <summary>What to do after <c>inconclusiveLimit</c> consecutive Inconclusive runs.</summary>
@@ -32,7 +32,7 @@ public sealed record CustomMetricSpec(string Name, string Query, ThresholdRange 
 /// <param name="FailureLimit">Consecutive Failed runs that roll the canary back (at least 1).</param>
 /// <param name="InconclusiveLimit">Consecutive Inconclusive runs that trigger <paramref name="OnInconclusive"/> (at least 1).</param>
 /// <param name="OnInconclusive">Pause or roll back once the inconclusive limit is reached.</param>
-/// <param name="CompareToStable">Also judge the canary against stable (rank test for latency, exact test for rates), not only against the absolute SLO.</param>
+/// <param name="CompareToStable">Also judge the canary against stable (rank test on latency bucket counts, Fisher exact test on error counts), not only against the absolute SLO.</param>
 /// <param name="Metrics">Custom PromQL checks.</param>
 public sealed record CanaryAnalysisSpec(
     TimeSpan Interval,

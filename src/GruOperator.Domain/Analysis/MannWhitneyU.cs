@@ -77,15 +77,6 @@ public static class MannWhitneyU
         return new RankTestResult(u, Math.Clamp(pValue, 0, 1), u / (n * m));
     }
 
-    /// <summary>Median of a non-empty sample.</summary>
-    internal static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.ToArray();
-        Array.Sort(sorted);
-        var mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    }
-
     /// <summary>P(Z ≥ z) for a standard normal Z.</summary>
     internal static double UpperTailNormal(double z) => 0.5 * Erfc(z / Math.Sqrt(2));
 

@@ -137,14 +137,14 @@ public sealed class PrometheusClientTests : IDisposable
             "{\"status\":\"success\",\"warnings\":[\"results truncated\"],\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},\"values\":[[1700000000,\"1\"],[1700000001,\"2\"]]}]}}"));
         await using var services = PrometheusServices.Build(server.Address);
 
-        var result = await PrometheusServices.Client(services).QueryRangeAsync(
-            server.Address, "sum(rate(x[5s]))", At.AddSeconds(-20), At, TimeSpan.FromMilliseconds(1500), Timeout);
+        var result = await PrometheusServices.Client(services).QueryAsync(server.Address, "x{a=\"b\"}[140s]", At, Timeout);
 
         Assert.Equal(["results truncated"], result.Warnings);
+        Assert.Equal([1.0, 2.0], result.Series.Single().Samples.Select(s => s.Value)); // a range selector's raw samples
         var request = Assert.Single(server.Requests);
-        Assert.Equal(("POST", "/api/v1/query_range"), (request.Method, request.Path));
-        Assert.Equal("sum(rate(x[5s]))", request.Form["query"]);
-        Assert.Equal(("1699999980", "1700000000", "1.5"), (request.Form["start"], request.Form["end"], request.Form["step"]));
+        Assert.Equal(("POST", "/api/v1/query"), (request.Method, request.Path));
+        Assert.Equal("x{a=\"b\"}[140s]", request.Form["query"]);
+        Assert.Equal(At.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), request.Form["time"]);
     }
 
     [Fact]
