@@ -14,8 +14,9 @@ dotnet run -c Release --project bench/LocalCluster.Bench -- 10000 8 bench/result
 dotnet build src/GruOperator -c Release
 dotnet run -c Release --project bench/GruOperator.Bench -- 1000 10 "$PWD/bench/results" "$PWD/src/GruOperator/bin/Release/net10.0/gru-operator.dll"
 
-# Canary analysis: breach-to-Failed time and false Failed verdicts (about 10 min; --quick for a smoke run).
-dotnet run -c Release --project bench/AnalysisBench -- --out bench/results
+# Canary analysis (issue 13): whole rollouts through the state machine and judge on simulated traffic, 500 seeds per
+# scenario (about 4 min; --seeds 50 for a smoke run; bench/results/analysis.md).
+dotnet run -c Release --project bench/AnalysisBench -- --seeds 500 --out bench/results
 
 # Registry: pull of a ~100 MB model with the GruRegistry client vs curl of the same blob (bench/results/registry-pull.md).
 dotnet build bench/RegistryBench -c Release -v quiet -nologo

@@ -1,116 +1,121 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using GruOperator.Domain.Analysis;
 
 namespace AnalysisBench;
 
-/// <summary>Detection of one breach: how long from its start to the first Failed run, and which metric was named.</summary>
-internal sealed record Detection(string Scenario, string Pair, double? SecondsToFirstFailed, double? SecondsToRollback, string? FailedMetrics, string VerdictsAfterBreach);
-
-/// <summary>False verdicts over healthy pairs.</summary>
-internal sealed record NoiseResult(string Scenario, int Pairs, int Runs, int FailedRuns, int PairsWithFailed, int PairsRolledBack, int InconclusiveRuns, IReadOnlyList<string> FailedReasons);
-
-/// <summary>Collects results and writes bench/results/analysis.md and analysis.json.</summary>
-internal sealed class Report
+/// <summary>One scenario over all its seeds.</summary>
+public sealed record ScenarioResult(
+    string Scenario,
+    Goal Goal,
+    int Seeds,
+    int Promoted,
+    int RolledBack,
+    int Paused,
+    int Unfinished,
+    double RunsPerRollout,
+    double FailedRunShare,
+    double InconclusiveRunShare,
+    double WaitingRunsPerRollout,
+    double? MedianSecondsToFirstFailed,
+    double? MaxSecondsToFirstFailed,
+    double? MedianSecondsToRollback,
+    int FirstFailedWithinTwoIntervals,
+    bool? GoalMet,
+    IReadOnlyList<string> FirstReasons)
 {
-    public List<Detection> Detections { get; } = [];
-
-    public List<NoiseResult> Noise { get; } = [];
-
-    public List<string> Notes { get; } = [];
-
-    /// <summary>Replays the runs through the domain counters: true once failureLimit consecutive failures were reached.</summary>
-    public static DateTimeOffset? RolledBackAt(IEnumerable<AnalysisRun> runs, int failureLimit)
+    public static ScenarioResult Of(Scenario scenario, IReadOnlyList<(RolloutResult Result, double? Onset)> rollouts, TimeSpan interval)
     {
-        var counters = AnalysisCounters.Initial;
-        foreach (var run in runs)
+        var runs = rollouts.SelectMany(r => r.Result.Runs).ToArray();
+        int Count(Outcome o) => rollouts.Count(r => r.Result.Outcome == o);
+        var detections = rollouts.Where(r => r.Onset is not null).Select(r =>
         {
-            counters = counters.Record(run.Verdict);
-            if (counters.ConsecutiveFailures >= failureLimit)
-            {
-                return run.Time;
-            }
-        }
-
-        return null;
+            var start = r.Onset!.Value;
+            var first = r.Result.Runs.FirstOrDefault(run => run.Verdict == Verdict.Failed && SecondsSinceStart(run) >= start);
+            return (First: first is null ? (double?)null : SecondsSinceStart(first) - start,
+                Rollback: r.Result.Outcome == Outcome.RolledBack ? r.Result.Seconds - start : (double?)null);
+        }).ToArray();
+        var firsts = detections.Where(d => d.First is not null).Select(d => d.First!.Value).Order().ToArray();
+        var rollbacks = detections.Where(d => d.Rollback is not null).Select(d => d.Rollback!.Value).Order().ToArray();
+        var within = detections.Count(d => d.First is { } f && f <= 2 * interval.TotalSeconds);
+        var rolledBack = Count(Outcome.RolledBack);
+        bool? met = scenario.Goal switch
+        {
+            Goal.NoFalseRollback => rolledBack <= 0.005 * rollouts.Count,
+            Goal.CatchSlowdown => rolledBack >= 0.9 * rollouts.Count,
+            Goal.CatchBreach => rolledBack == rollouts.Count && within == rollouts.Count,
+            _ => null,
+        };
+        var reasons = scenario.Goal == Goal.NoFalseRollback
+            ? runs.Where(r => r.Verdict == Verdict.Failed).Select(r => r.Reason).Take(3).ToArray()
+            : scenario.Goal is Goal.CatchSlowdown or Goal.CatchBreach
+                ? rollouts.Where(r => r.Result.Outcome != Outcome.RolledBack).Select(r => $"{r.Result.Outcome}: {r.Result.Runs.LastOrDefault()?.Reason}").Take(3).ToArray()
+                : rollouts.Select(r => $"{r.Result.Outcome} after {r.Result.Seconds:0} s ({r.Result.Reason}): {r.Result.Runs.LastOrDefault()?.Reason}").Take(2).ToArray();
+        return new ScenarioResult(scenario.Name, scenario.Goal, rollouts.Count, Count(Outcome.Promoted), rolledBack, Count(Outcome.Paused), Count(Outcome.Unfinished),
+            (double)runs.Length / rollouts.Count, Share(runs, Verdict.Failed), Share(runs, Verdict.Inconclusive),
+            rollouts.Average(r => r.Result.WaitingRuns),
+            firsts.Length > 0 ? firsts[firsts.Length / 2] : null, firsts.Length > 0 ? firsts[^1] : null,
+            rollbacks.Length > 0 ? rollbacks[rollbacks.Length / 2] : null, within, met, reasons);
     }
 
-    public static NoiseResult Summarise(string scenario, IReadOnlyList<PairUnderAnalysis> pairs, int failureLimit)
-    {
-        var runs = pairs.SelectMany(p => p.Runs).ToArray();
-        var rolledBack = pairs.Count(p => RolledBackAt(p.Runs, failureLimit) is not null);
-        return new NoiseResult(scenario, pairs.Count, runs.Length, runs.Count(r => r.Verdict == Verdict.Failed),
-            pairs.Count(p => p.Runs.Any(r => r.Verdict == Verdict.Failed)), rolledBack, runs.Count(r => r.Verdict == Verdict.Inconclusive),
-            runs.Where(r => r.Verdict == Verdict.Failed).Select(r => r.Reason).Take(10).ToArray());
-    }
+    /// <summary>Seconds since the rollout started (every rollout starts at <see cref="BenchClock.Start"/>).</summary>
+    private static double SecondsSinceStart(AnalysisRun run) => (run.Time - BenchClock.Start).TotalSeconds;
 
-    public static Detection Detect(string scenario, PairUnderAnalysis pair, int failureLimit)
-    {
-        var start = pair.BreachStartedAt ?? throw new InvalidOperationException($"{pair.Name} never breached");
-        var after = pair.Runs.Where(r => r.Time >= start).ToArray();
-        var firstFailed = after.FirstOrDefault(r => r.Verdict == Verdict.Failed);
-        var rollback = RolledBackAt(after, failureLimit);
+    private static double Share(AnalysisRun[] runs, Verdict verdict) => runs.Length == 0 ? 0 : (double)runs.Count(r => r.Verdict == verdict) / runs.Length;
+}
 
-        return new Detection(scenario, pair.Name, firstFailed is null ? null : (firstFailed.Time - start).TotalSeconds,
-            rollback is null ? null : (rollback.Value - start).TotalSeconds,
-            firstFailed is null ? null : string.Join(",", firstFailed.Metrics.Where(m => m.Verdict == Verdict.Failed).Select(m => m.Name)),
-            string.Join(" ", after.Select(r => r.Verdict.ToString()[0])));
-    }
+/// <summary>The simulated clock's origin: every rollout starts here.</summary>
+public static class BenchClock
+{
+    /// <summary>A fixed instant, so runs are reproducible.</summary>
+    public static readonly DateTimeOffset Start = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+}
 
-    public async Task WriteAsync(string directory, string settings, CancellationToken cancellationToken)
+/// <summary>Writes bench/results/analysis.md and analysis.json.</summary>
+public static class ReportWriter
+{
+    public static async Task WriteAsync(string directory, string settings, IReadOnlyList<ScenarioResult> results, IReadOnlyList<string> notes)
     {
         Directory.CreateDirectory(directory);
-        var json = System.Text.Json.JsonSerializer.Serialize(new { settings, Detections, Noise, Notes },
-            new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
-        await File.WriteAllTextAsync(Path.Combine(directory, "analysis.json"), json, cancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(directory, "analysis.json"),
+            JsonSerializer.Serialize(new { settings, results, notes }, new JsonSerializerOptions { WriteIndented = true }));
 
         var md = new StringBuilder();
-        md.AppendLine("# Canary analysis benchmark").AppendLine().AppendLine(settings).AppendLine();
-        md.AppendLine("## Time from SLO breach to the first Failed verdict").AppendLine();
-        md.AppendLine("| scenario | pair | first Failed after (s) | rollback (failureLimit 2) after (s) | metrics named | verdicts after the breach (P/F/I) |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- |");
-        foreach (var d in Detections)
+        md.AppendLine("# Canary analysis benchmark (issue 13)").AppendLine().AppendLine(settings).AppendLine();
+        md.AppendLine("| scenario | goal | seeds | promoted | rolled back | paused | unfinished | runs/rollout | Failed runs | Inconclusive runs | waiting runs/rollout | first Failed after onset (median / max s) | within 2 intervals | goal met |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var r in results)
         {
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {d.Scenario} | {d.Pair} | {Seconds(d.SecondsToFirstFailed)} | {Seconds(d.SecondsToRollback)} | {d.FailedMetrics ?? "never failed"} | {d.VerdictsAfterBreach} |");
+                $"| {r.Scenario} | {GoalText(r.Goal)} | {r.Seeds} | {Pct(r.Promoted, r.Seeds)} | {Pct(r.RolledBack, r.Seeds)} | {Pct(r.Paused, r.Seeds)} | {Pct(r.Unfinished, r.Seeds)} | {r.RunsPerRollout:0.0} | {r.FailedRunShare:P2} | {r.InconclusiveRunShare:P1} | {r.WaitingRunsPerRollout:0.0} | {Sec(r.MedianSecondsToFirstFailed)} / {Sec(r.MaxSecondsToFirstFailed)} | {(r.MedianSecondsToFirstFailed is null && r.Goal != Goal.CatchBreach ? "—" : Pct(r.FirstFailedWithinTwoIntervals, r.Seeds))} | {(r.GoalMet is { } met ? (met ? "yes" : "**no**") : "—")} |");
         }
 
-        foreach (var group in Detections.GroupBy(d => d.Scenario))
+        md.AppendLine().AppendLine("## Examples (first few per scenario)").AppendLine();
+        foreach (var r in results.Where(r => r.FirstReasons.Count > 0))
         {
-            var times = group.Where(d => d.SecondsToFirstFailed is not null).Select(d => d.SecondsToFirstFailed!.Value).Order().ToArray();
-            md.AppendLine().Append(CultureInfo.InvariantCulture, $"- {group.Key}: detected {times.Length}/{group.Count()}");
-            if (times.Length > 0)
-            {
-                md.Append(CultureInfo.InvariantCulture, $", median {times[times.Length / 2]:0.0} s, max {times[^1]:0.0} s");
-            }
+            md.AppendLine(CultureInfo.InvariantCulture, $"- {r.Scenario}: {string.Join(" | ", r.FirstReasons)}");
         }
 
-        md.AppendLine().AppendLine().AppendLine("## False Failed verdicts on healthy-but-noisy pairs").AppendLine();
-        md.AppendLine("| scenario | pairs | runs | Failed runs | pairs with a Failed run | pairs rolled back (failureLimit 2) | Inconclusive runs |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
-        foreach (var n in Noise)
+        md.AppendLine().AppendLine("## Notes").AppendLine();
+        foreach (var note in notes)
         {
-            md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {n.Scenario} | {n.Pairs} | {n.Runs} | {n.FailedRuns} | {n.PairsWithFailed} | {n.PairsRolledBack} | {n.InconclusiveRuns} |");
+            md.AppendLine("- " + note);
         }
 
-        foreach (var reason in Noise.SelectMany(n => n.FailedReasons))
-        {
-            md.AppendLine(CultureInfo.InvariantCulture, $"- false Failed: {reason}");
-        }
-
-        if (Notes.Count > 0)
-        {
-            md.AppendLine().AppendLine("## Notes").AppendLine();
-            foreach (var note in Notes)
-            {
-                md.AppendLine("- " + note);
-            }
-        }
-
-        await File.WriteAllTextAsync(Path.Combine(directory, "analysis.md"), md.ToString(), cancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(directory, "analysis.md"), md.ToString());
         Console.WriteLine(md.ToString());
     }
 
-    private static string Seconds(double? value) => value is { } v ? v.ToString("0.0", CultureInfo.InvariantCulture) : "—";
+    private static string GoalText(Goal goal) => goal switch
+    {
+        Goal.NoFalseRollback => "rolled back ≤ 0.5%",
+        Goal.CatchSlowdown => "rolled back ≥ 90%",
+        Goal.CatchBreach => "rolled back 100%, first Failed ≤ 2 intervals",
+        _ => "measured",
+    };
+
+    private static string Pct(int count, int total) => ((double)count / total).ToString("0.0%", CultureInfo.InvariantCulture);
+
+    private static string Sec(double? seconds) => seconds is { } s ? s.ToString("0", CultureInfo.InvariantCulture) : "—";
 }

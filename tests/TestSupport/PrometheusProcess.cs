@@ -38,8 +38,11 @@ public sealed class PrometheusProcess : IAsyncDisposable
     /// <summary>The binary: /usr/bin/prometheus or the first one on PATH.</summary>
     public static string FindBinary() => InstalledBinary.Find("prometheus", "prometheus");
 
-    /// <summary>Starts Prometheus scraping <paramref name="targets"/> every second and waits until it is ready.</summary>
-    public static async Task<PrometheusProcess> StartAsync(IReadOnlyList<ScrapeTarget> targets, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts Prometheus scraping <paramref name="targets"/> every second and waits until it is ready; with
+    /// <paramref name="storage"/>, on that TSDB (e.g. blocks backfilled by promtool) and keeping it 30 days.
+    /// </summary>
+    public static async Task<PrometheusProcess> StartAsync(IReadOnlyList<ScrapeTarget> targets, CancellationToken cancellationToken, string? storage = null)
     {
         var binary = FindBinary();
         Exception? last = null;
@@ -56,8 +59,8 @@ public sealed class PrometheusProcess : IAsyncDisposable
                 UseShellExecute = false,
                 ArgumentList =
                 {
-                    $"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "data")}",
-                    $"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h", "--log.level=warn",
+                    $"--config.file={config}", $"--storage.tsdb.path={storage ?? Path.Combine(directory, "data")}",
+                    $"--web.listen-address=127.0.0.1:{port}", $"--storage.tsdb.retention.time={(storage is null ? "1h" : "30d")}", "--log.level=warn",
                     "--query.lookback-delta=30s",
                 },
             };

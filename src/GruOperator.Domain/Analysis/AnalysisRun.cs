@@ -44,4 +44,14 @@ public sealed record AnalysisRun(
     Verdict Verdict,
     string Reason,
     IReadOnlyList<MetricResult> Metrics,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings)
+{
+    /// <summary>
+    /// The canary served fewer than <c>minRequests</c> in the window (and Prometheus answered): the verdict is
+    /// Inconclusive, but the rollout does not count it; it keeps the window open until the traffic is there.
+    /// </summary>
+    public bool WaitingForData { get; init; }
+
+    /// <summary>Stable breached the same SLO in the same window and the canary was not significantly worse: not the canary's fault.</summary>
+    public bool SharedIncident { get; init; }
+}

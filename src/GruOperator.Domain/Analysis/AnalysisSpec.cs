@@ -1,10 +1,10 @@
 namespace GruOperator.Domain.Analysis;
 
 /// <summary>What "healthy" means for a model: the <c>spec.slo</c> block of a GruModel.</summary>
-/// <param name="LatencyP95">Upper bound of the 95th percentile request latency; null leaves latency unjudged.</param>
+/// <param name="LatencyP95">At most 5% of requests may be slower than this (the 95th percentile); null leaves latency unjudged.</param>
 /// <param name="ErrorRate">Upper bound of the fraction of requests answered 5xx; null leaves it unjudged.</param>
 /// <param name="InputSchemaErrorRate">Upper bound of the fraction rejected as invalid input; null leaves it unjudged.</param>
-/// <param name="MinRequests">Fewer requests than this in a window make a run Inconclusive, never Passed.</param>
+/// <param name="MinRequests">Fewer canary requests than this in a window: the run waits for data (Inconclusive, never Passed).</param>
 public sealed record SloSpec(TimeSpan? LatencyP95, double? ErrorRate, double? InputSchemaErrorRate, int MinRequests);
 
 /// <summary>What to do after <c>inconclusiveLimit</c> consecutive Inconclusive runs.</summary>
@@ -32,7 +32,7 @@ public sealed record CustomMetricSpec(string Name, string Query, ThresholdRange 
 /// <param name="FailureLimit">Consecutive Failed runs that roll the canary back (at least 1).</param>
 /// <param name="InconclusiveLimit">Consecutive Inconclusive runs that trigger <paramref name="OnInconclusive"/> (at least 1).</param>
 /// <param name="OnInconclusive">Pause or roll back once the inconclusive limit is reached.</param>
-/// <param name="CompareToStable">Also judge the canary against stable (rank test for latency, exact test for rates), not only against the absolute SLO.</param>
+/// <param name="CompareToStable">Also judge the canary against stable (rank test on latency bucket counts, Fisher exact test on error counts), not only against the absolute SLO.</param>
 /// <param name="Metrics">Custom PromQL checks.</param>
 public sealed record CanaryAnalysisSpec(
     TimeSpan Interval,
@@ -47,36 +47,38 @@ public sealed record CanaryAnalysisSpec(
         new(TimeSpan.FromSeconds(30), FailureLimit: 2, InconclusiveLimit: 4, InconclusiveAction.Pause, CompareToStable: true, []);
 }
 
-/// <summary>How far a canary may drift above stable before the rank test calls it worse.</summary>
-/// <param name="Relative">Allowed increase as a fraction of stable's median (0.2 = 20% worse is tolerated).</param>
-/// <param name="Absolute">Allowed increase in the metric's own unit, so near-zero medians do not turn noise into failure.</param>
+/// <summary>How far a canary may drift above stable before the comparison calls it worse.</summary>
+/// <param name="Relative">Allowed increase as a fraction of stable's value (0.2 = 20% worse is tolerated).</param>
+/// <param name="Absolute">Allowed increase in the metric's own unit, so near-zero values do not turn noise into failure.</param>
 public sealed record ComparisonTolerance(double Relative, double Absolute)
 {
-    /// <summary>The largest shift above <paramref name="stableMedian"/> that still counts as "the same".</summary>
-    public double AllowedShift(double stableMedian) => Math.Max(Relative * Math.Abs(stableMedian), Absolute);
+    /// <summary>The largest shift above <paramref name="stableValue"/> that still counts as "the same".</summary>
+    public double AllowedShift(double stableValue) => Math.Max(Relative * Math.Abs(stableValue), Absolute);
 }
 
 /// <summary>
-/// Operator-level statistics settings (not part of the GruModel API): how much evidence a Failed verdict needs,
-/// the fewest per-step samples worth a rank test, and how far a canary may drift above stable.
+/// Operator-level statistics settings (not part of the GruModel API): how much evidence a Failed verdict needs and
+/// how far a canary may drift above stable.
 /// </summary>
-/// <param name="SloAlpha">Significance needed to call an error rate above its SLO (one-sided binomial test).</param>
+/// <param name="SloAlpha">Significance needed to call a track above its SLO (one-sided exact binomial test on counts).</param>
 /// <param name="ComparisonAlpha">
 /// Significance needed to call the canary worse than stable. Stricter than <paramref name="SloAlpha"/>: every run
 /// makes several comparisons, and a false "worse than stable" rolls back a good release.
 /// </param>
-/// <param name="MinSamples">Fewest per-step latency points per track for the rank test; fewer is Inconclusive.</param>
-/// <param name="Latency">Tolerated latency increase over stable.</param>
+/// <param name="Latency">
+/// Tolerated increase of the median latency over stable's. Never finer than the histogram can resolve: the judge
+/// widens it to half the width of the bucket holding stable's median.
+/// </param>
 /// <param name="ErrorRate">Tolerated error-rate increase over stable (also used for input-schema errors).</param>
 public sealed record ComparisonPolicy(
-    double SloAlpha, double ComparisonAlpha, int MinSamples, ComparisonTolerance Latency, ComparisonTolerance ErrorRate)
+    double SloAlpha, double ComparisonAlpha, ComparisonTolerance Latency, ComparisonTolerance ErrorRate)
 {
     /// <summary>
-    /// SLO tests at 0.01, comparisons at 0.001, at least 8 latency points per track, latency +20% / 2 ms, error
-    /// rates +50% / 0.3 points: a canary 30% slower than stable fails, two identical servers' noise does not.
+    /// SLO tests at 0.01, comparisons at 0.001, median latency +20% / 2 ms (ten buckets per decade resolve 12%),
+    /// error rates +50% / 0.3 points: a canary 30% slower than stable fails, pods 3-7% apart do not (bench/results/analysis.md).
     /// </summary>
     public static ComparisonPolicy Default { get; } = new(
-        SloAlpha: 0.01, ComparisonAlpha: 0.001, MinSamples: 8, new ComparisonTolerance(0.2, 0.002), new ComparisonTolerance(0.5, 0.003));
+        SloAlpha: 0.01, ComparisonAlpha: 0.001, new ComparisonTolerance(0.2, 0.002), new ComparisonTolerance(0.5, 0.003));
 
     /// <summary>The tolerance that applies to a built-in SLI.</summary>
     public ComparisonTolerance ToleranceFor(Sli sli) => sli == Sli.LatencyP95 ? Latency : ErrorRate;

@@ -1,7 +1,10 @@
 using GruServing.Contract.Serving;
 namespace GruOperator.Domain.Analysis;
 
-/// <summary>Everything one analysis run needs to know about the model under rollout.</summary>
+/// <summary>
+/// Everything one analysis run needs to know about the model under rollout. <paramref name="Window"/> is the
+/// traffic not judged before: <c>AnalysisWindow.Between(runAnalysis.Since, runAnalysis.Until)</c>.
+/// </summary>
 public sealed record AnalysisRequest(
     SloSpec Slo,
     CanaryAnalysisSpec Spec,
@@ -41,7 +44,7 @@ public sealed class CanaryAnalysis(IMetricProvider provider, ComparisonPolicy po
         try
         {
             return await provider.MeasureAsync(
-                new MetricQuery(planned.Name, planned.Source, track, window, planned.NeedsSeries), cancellationToken).ConfigureAwait(false);
+                new MetricQuery(planned.Name, planned.Source, track, window), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

@@ -5,11 +5,7 @@ namespace GruOperator.Domain.Analysis;
 /// <param name="Source">Built-in SLI or custom query.</param>
 /// <param name="Threshold">The absolute bound (for requestCount a minimum).</param>
 /// <param name="CompareToStable">Whether the canary is also compared with stable.</param>
-public sealed record PlannedMetric(string Name, MetricSource Source, ThresholdRange Threshold, bool CompareToStable)
-{
-    /// <summary>Per-step series are needed only for the latency rank test; rates are compared as counts over the window.</summary>
-    public bool NeedsSeries => CompareToStable && Source is BuiltInSli { Sli: Sli.LatencyP95 };
-}
+public sealed record PlannedMetric(string Name, MetricSource Source, ThresholdRange Threshold, bool CompareToStable);
 
 /// <summary>Everything the providers returned for one run, keyed by metric name.</summary>
 public sealed record AnalysisObservation(
@@ -17,15 +13,29 @@ public sealed record AnalysisObservation(
     IReadOnlyDictionary<string, Measurement> Stable);
 
 /// <summary>
-/// The canary judge: pure, deterministic, no I/O. Given the SLO, the analysis spec and what was measured,
-/// it gives every metric a verdict with a one-line reason and combines them: any Failed → Failed, else any
-/// Inconclusive → Inconclusive, else Passed. Missing evidence (too few requests or samples, no data,
-/// a failed query) is Inconclusive — never Passed. Latency is held to its SLO directly and compared with stable by
-/// a rank test on per-step series; rates are counts, held to the SLO by a binomial test and compared with stable by
-/// a Fisher exact test (<see cref="ProportionTests"/>), each with an effect-size tolerance (<see cref="ComparisonPolicy"/>).
+/// The canary judge: pure, deterministic, no I/O. Given the SLO, the analysis spec and what was measured over one
+/// window, it gives every metric a verdict with a one-line reason and combines them: any Failed → Failed, else any
+/// Inconclusive → Inconclusive, else Passed. Missing evidence (too few requests, no data, a failed query) is
+/// Inconclusive — never Passed.
+/// <para>
+/// Every built-in SLI is a proportion of requests counted exactly: latency is "share of requests slower than the
+/// SLO threshold ≤ 5%" (the threshold is a histogram bound, so no interpolation), errors are "share answered 5xx ≤
+/// errorRate". Each is held to its SLO by an exact binomial test and compared with stable over the same window
+/// (latency by a rank test on bucket counts with a median tolerance no finer than a bucket, rates by a Fisher exact
+/// test). A breach that stable shares, with the canary not significantly worse, is a shared incident: Inconclusive.
+/// </para>
 /// </summary>
 public static class CanaryJudge
 {
+    /// <summary>The share of requests a p95 bound lets be slower than it.</summary>
+    public const double LatencyExcessShare = 0.05;
+
+    /// <summary>How a shared incident's reason starts.</summary>
+    private const string SharedIncidentReason = "shared incident, not the canary's fault";
+
+    /// <summary>A reading above its SLO with p below this many times the SLO alpha is doubtful (Inconclusive), above it noise.</summary>
+    private const double DoubtFactor = 10;
+
     /// <summary>The checks a run makes: request count, each SLI the SLO bounds, then custom metrics.</summary>
     public static IReadOnlyList<PlannedMetric> Plan(SloSpec slo, CanaryAnalysisSpec spec)
     {
@@ -46,8 +56,9 @@ public static class CanaryJudge
     {
         var plan = Plan(slo, spec);
         var results = new List<MetricResult>(plan.Count);
+        var canaryCount = observation.Canary.GetValueOrDefault(MetricNames.RequestCount) ?? Measurement.Failed("not measured");
         var context = new SloContext(
-            Requests(observation.Canary, slo.MinRequests), Requests(observation.Stable, slo.MinRequests), policy);
+            Requests(observation.Canary, slo.MinRequests), Requests(observation.Stable, slo.MinRequests), slo.MinRequests, policy);
         foreach (var planned in plan)
         {
             var canary = observation.Canary.GetValueOrDefault(planned.Name) ?? Measurement.Failed("not measured");
@@ -64,7 +75,16 @@ public static class CanaryJudge
         var warnings = observation.Canary.Values.Concat(observation.Stable.Values)
             .SelectMany(m => m.Warnings).Distinct(StringComparer.Ordinal).ToArray();
         var (verdict, reason) = Combine(results);
-        return new AnalysisRun(time, verdict, reason, results, warnings);
+
+        // Too little canary traffic is not evidence against the canary: the rollout keeps the window open and waits.
+        var waiting = verdict == Verdict.Inconclusive && canaryCount.Error is null && context.CanaryRequests is null;
+        return new AnalysisRun(time, verdict, waiting ? $"Waiting for data: {Reason(results[0])}" : reason, results, warnings)
+        {
+            WaitingForData = waiting,
+            SharedIncident = verdict == Verdict.Inconclusive && results.Any(r => r.Reason.StartsWith(SharedIncidentReason, StringComparison.Ordinal)),
+        };
+
+        static string Reason(MetricResult result) => $"{result.Name}: {result.Reason}";
     }
 
     /// <summary>The request count of a track when it reached minRequests, else null.</summary>
@@ -92,110 +112,131 @@ public static class CanaryJudge
         return Result(planned, verdict, canary, stable, null, reason);
     }
 
-    private static MetricResult JudgeSlo(
-        PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, SloContext context)
+    private static MetricResult JudgeSlo(PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, SloContext context)
     {
-        var max = planned.Threshold.Max!.Value;
         if (canary.Error is { } error)
         {
             return Result(planned, Verdict.Inconclusive, canary, stable, null, $"canary query failed: {error}");
         }
 
-        if (context.CanaryRequests is not { } requests)
+        if (context.CanaryRequests is null)
         {
             return Result(planned, Verdict.Inconclusive, canary, stable, null, "not judged: the canary served too few requests");
         }
 
-        if (canary.Value is not { } value)
-        {
-            return Result(planned, Verdict.Inconclusive, canary, stable, null, "no data for the canary (empty result, NaN or Inf)");
-        }
-
-        MetricResult? doubt = null;
-        if (value > max)
-        {
-            if (sli == Sli.LatencyP95)
-            {
-                return Result(planned, Verdict.Failed, canary, stable, null, $"{Show(value)} is above the SLO {Show(max)}");
-            }
-
-            // A rate is a count: two errors in 186 requests are 1.08%, yet say little against a 1% SLO.
-            var events = (long)Math.Round(value * requests);
-            var p = ProportionTests.BinomialUpperTail(requests, events, max);
-            if (p < context.Policy.SloAlpha)
-            {
-                return Result(planned, Verdict.Failed, canary, stable, p,
-                    $"{Show(value)} is above the SLO {Show(max)} ({events} of {requests} requests, p={ShowP(p)})");
-            }
-
-            doubt = Result(planned, Verdict.Inconclusive, canary, stable, p,
-                $"{Show(value)} is above the SLO {Show(max)} but not significantly with {events} of {requests} requests (p={ShowP(p)}); needs more traffic");
-        }
-
-        if (!planned.CompareToStable)
-        {
-            return doubt ?? Result(planned, Verdict.Passed, canary, stable, null, $"{Show(value)} is within the SLO {Show(max)}");
-        }
-
-        if (stable is null || stable.Error is not null)
-        {
-            return doubt ?? Result(planned, Verdict.Inconclusive, canary, stable, null,
-                $"within the SLO but not compared: stable query failed: {stable?.Error ?? "not measured"}");
-        }
-
-        var compared = sli == Sli.LatencyP95
-            ? CompareLatency(planned, canary, stable, value, max, context.Policy)
-            : CompareRate(planned, sli, canary, stable, value, max, context);
-
-        // Clearly worse than stable settles a doubtful SLO reading; anything else leaves the doubt standing.
-        return compared.Verdict == Verdict.Failed ? compared : doubt ?? compared;
-    }
-
-    private static MetricResult CompareLatency(
-        PlannedMetric planned, Measurement canary, Measurement stable, double value, double max, ComparisonPolicy policy)
-    {
-        if (canary.Series.Count < policy.MinSamples || stable.Series.Count < policy.MinSamples)
+        var bound = planned.Threshold.Max!.Value;
+        if (ExcessOf(sli, canary, bound) is not { } excess)
         {
             return Result(planned, Verdict.Inconclusive, canary, stable, null,
-                $"within the SLO but too few samples to compare with stable (canary {canary.Series.Count}, stable {stable.Series.Count}, need {policy.MinSamples})");
+                sli == Sli.LatencyP95 ? "no latency histogram for the canary in the window" : "no data for the canary (no request or event counts)");
         }
 
-        var test = MannWhitneyU.GreaterThan(canary.Series, stable.Series);
-        var allowed = policy.Latency.AllowedShift(test.StableMedian);
-        if (test.PValue < policy.ComparisonAlpha && test.Shift > allowed)
+        var policy = context.Policy;
+        var sloP = ProportionTests.BinomialUpperTail(excess.Requests, excess.AtLeast, excess.AllowedShare);
+        var breached = sloP < policy.SloAlpha;
+
+        // Stable over the same window: needed for the comparison and to recognise a shared incident.
+        var stableExcess = stable is { Error: null } && ExcessOf(sli, stable, bound) is { Requests: var m } s && m >= context.MinRequests ? s : null;
+        Comparison? compared = null;
+        string? notCompared = null;
+        if (planned.CompareToStable)
         {
-            return Result(planned, Verdict.Failed, canary, stable, test.PValue,
-                $"worse than stable by {Show(test.Shift)} (tolerance {Show(allowed)}, p={ShowP(test.PValue)}) although within the SLO {Show(max)}");
+            if (stable is null || stable.Error is not null)
+            {
+                notCompared = $"stable query failed: {stable?.Error ?? "not measured"}";
+            }
+            else if (stableExcess is null)
+            {
+                notCompared = null; // stable idle (e.g. the canary at 100%): the absolute SLO alone decides, and says so below
+            }
+            else
+            {
+                compared = sli == Sli.LatencyP95
+                    ? CompareLatency(canary.Histogram!, stable.Histogram!, policy)
+                    : CompareRate(excess, stableExcess, policy.ToleranceFor(sli), policy);
+            }
         }
 
-        return Result(planned, Verdict.Passed, canary, stable, test.PValue,
-            $"{Show(value)} is within the SLO {Show(max)} and not worse than stable (shift {Show(test.Shift)}, p={ShowP(test.PValue)})");
+        var sloText = $"{excess.Describe()} (SLO allows {Percent(excess.AllowedShare)}, p={ShowP(sloP)})";
+        if (breached)
+        {
+            var stableP = stableExcess is null ? 1 : ProportionTests.BinomialUpperTail(stableExcess.Requests, stableExcess.AtLeast, stableExcess.AllowedShare);
+            if (compared is { Worse: false } && stableP < policy.SloAlpha)
+            {
+                return Result(planned, Verdict.Inconclusive, canary, stable, sloP,
+                    $"{SharedIncidentReason}: {sloText}, but stable breaches the same SLO in this window ({stableExcess!.Describe()}, p={ShowP(stableP)}) and the canary is not significantly worse ({compared.Text})");
+            }
+
+            return Result(planned, Verdict.Failed, canary, stable, sloP,
+                compared is { Worse: true } ? $"above the SLO: {sloText}; worse than stable: {compared.Text}" : $"above the SLO: {sloText}");
+        }
+
+        if (compared is { Worse: true })
+        {
+            return Result(planned, Verdict.Failed, canary, stable, compared.PValue, $"worse than stable ({compared.Text}), although within the SLO ({excess.Describe()})");
+        }
+
+        // Above the bound but not significantly: doubt only when the evidence leans that way (p < 10·alpha), so a couple of
+        // errors in a small window are noise, not a reason to hold the canary.
+        if (excess.AtMost > excess.AllowedShare * excess.Requests && (excess.AtLeast != excess.AtMost || sloP < DoubtFactor * policy.SloAlpha))
+        {
+            var why = excess.AtLeast == excess.AtMost
+                ? "above the SLO but not significantly; needs more traffic"
+                : $"the SLO threshold {Show(bound)} s is not a bucket bound of the canary's histogram (run GruServer with --latency-slo-boundaries), so the count is only known to lie between {excess.AtLeast} and {excess.AtMost}";
+            return Result(planned, Verdict.Inconclusive, canary, stable, sloP, $"{sloText}: {why}");
+        }
+
+        if (notCompared is not null)
+        {
+            return Result(planned, Verdict.Inconclusive, canary, stable, sloP, $"within the SLO ({sloText}) but not compared: {notCompared}");
+        }
+
+        var comparedText = compared is not null
+            ? $"not worse than stable ({compared.Text})"
+            : planned.CompareToStable ? "stable served fewer than minRequests, so judged on the SLO alone" : "not compared with stable";
+        return Result(planned, Verdict.Passed, canary, stable, compared?.PValue ?? sloP, $"within the SLO: {sloText}; {comparedText}");
     }
 
-    private static MetricResult CompareRate(
-        PlannedMetric planned, Sli sli, Measurement canary, Measurement stable, double value, double max, SloContext context)
+    /// <summary>Requests beyond the bound (slower than the threshold, or answered with the error) out of all requests.</summary>
+    private static Excess? ExcessOf(Sli sli, Measurement measurement, double bound) => sli switch
     {
-        if (stable.Value is not { } stableValue || context.StableRequests is not { } stableRequests)
-        {
-            return Result(planned, Verdict.Inconclusive, canary, stable, null,
-                "within the SLO but not compared: stable has no data or served too few requests");
-        }
+        Sli.LatencyP95 when measurement.Histogram is { Total: > 0 } h =>
+            h.SlowerThan(bound) is var (min, max) ? new Excess(min, max, h.Total, LatencyExcessShare, $"slower than {Show(bound)} s") : null,
+        Sli.ErrorRate or Sli.InputSchemaErrorRate when measurement.Events is { Requests: > 0 } e =>
+            new Excess(e.Events, e.Events, e.Requests, bound, sli == Sli.ErrorRate ? "answered 5xx" : "rejected as invalid input"),
+        _ => null,
+    };
 
-        var canaryRequests = context.CanaryRequests!.Value;
-        var p = ProportionTests.FisherGreater(
-            (long)Math.Round(value * canaryRequests), canaryRequests, (long)Math.Round(stableValue * stableRequests), stableRequests);
-        var shift = value - stableValue;
-        var allowed = context.Policy.ToleranceFor(sli).AllowedShift(stableValue);
-        if (p < context.Policy.ComparisonAlpha && shift > allowed)
-        {
-            return Result(planned, Verdict.Failed, canary, stable, p,
-                value <= max
-                    ? $"worse than stable by {Show(shift)} (tolerance {Show(allowed)}, p={ShowP(p)}) although within the SLO {Show(max)}"
-                    : $"worse than stable by {Show(shift)} (tolerance {Show(allowed)}, p={ShowP(p)}) and above the SLO {Show(max)}");
-        }
+    /// <summary>
+    /// Rank test on the bucket counts of both tracks (every request a sample, one bucket a tie), and the shift of the
+    /// median: worse needs both significance and a shift beyond the tolerance, which is never finer than half the
+    /// bucket holding stable's median (within a bucket the histogram cannot tell requests apart).
+    /// </summary>
+    private static Comparison CompareLatency(LatencyHistogram canary, LatencyHistogram stable, ComparisonPolicy policy)
+    {
+        var bounds = canary.CommonBounds(stable);
+        var c = canary.At(bounds);
+        var s = stable.At(bounds);
+        var test = MannWhitneyU.GreaterThanOrdinal(c.BucketCounts(), s.BucketCounts());
+        var canaryMedian = c.Quantile(0.5)!.Value;
+        var stableMedian = s.Quantile(0.5)!.Value;
+        var shift = canaryMedian - stableMedian;
+        var resolution = stableMedian * (Math.Sqrt(s.BucketRatioAt(0.5)) - 1);
+        var allowed = Math.Max(policy.Latency.AllowedShift(stableMedian), resolution);
+        var worse = test.PValue < policy.ComparisonAlpha && shift > allowed;
+        return new Comparison(worse, test.PValue,
+            $"median {Show(canaryMedian)} s vs stable {Show(stableMedian)} s, shift {Show(shift)} s, tolerance {Show(allowed)} s, rank test p={ShowP(test.PValue)}");
+    }
 
-        return Result(planned, Verdict.Passed, canary, stable, p,
-            $"{Show(value)} is within the SLO {Show(max)} and not worse than stable (shift {Show(shift)}, p={ShowP(p)})");
+    private static Comparison CompareRate(Excess canary, Excess stable, ComparisonTolerance tolerance, ComparisonPolicy policy)
+    {
+        var p = ProportionTests.FisherGreater(canary.AtLeast, canary.Requests, stable.AtLeast, stable.Requests);
+        double canaryRate = (double)canary.AtLeast / canary.Requests, stableRate = (double)stable.AtLeast / stable.Requests;
+        var shift = canaryRate - stableRate;
+        var allowed = tolerance.AllowedShift(stableRate);
+        var worse = p < policy.ComparisonAlpha && shift > allowed;
+        return new Comparison(worse, p,
+            $"{Show(canaryRate)} vs stable {Show(stableRate)} ({stable.AtLeast} of {stable.Requests}), shift {Show(shift)}, tolerance {Show(allowed)}, Fisher p={ShowP(p)}");
     }
 
     private static MetricResult JudgeCustom(PlannedMetric planned, Measurement canary, Measurement? stable)
@@ -234,6 +275,22 @@ public static class CanaryJudge
 
     private static string ShowP(double p) => AnalysisStatusFormat.PValue(p)!;
 
+    private static string Percent(double share) => Show(share * 100) + "%";
+
     /// <summary>What judging an SLI needs beyond its own measurement: request counts (null when too few) and the policy.</summary>
-    private sealed record SloContext(long? CanaryRequests, long? StableRequests, ComparisonPolicy Policy);
+    private sealed record SloContext(long? CanaryRequests, long? StableRequests, int MinRequests, ComparisonPolicy Policy);
+
+    /// <summary>
+    /// Requests beyond an SLO bound: exactly <see cref="AtLeast"/> when <see cref="AtMost"/> is the same (the bound
+    /// is a histogram bucket bound or the SLI counts events), else somewhere between.
+    /// </summary>
+    private sealed record Excess(long AtLeast, long AtMost, long Requests, double AllowedShare, string What)
+    {
+        public string Describe() => AtLeast == AtMost
+            ? $"{AtLeast} of {Requests} requests {What} ({Percent((double)AtLeast / Requests)})"
+            : $"{AtLeast}-{AtMost} of {Requests} requests {What}";
+    }
+
+    /// <summary>The canary against stable: whether clearly worse, the test's p-value and one line of numbers.</summary>
+    private sealed record Comparison(bool Worse, double PValue, string Text);
 }

@@ -15,16 +15,16 @@ public interface IMetricProvider
 /// <summary>The service-level indicators GruServer's metrics give every track.</summary>
 public enum Sli
 {
-    /// <summary>Requests served in the window.</summary>
+    /// <summary>Requests served in the window, counted exactly (a <see cref="Measurement.Value"/>).</summary>
     RequestCount,
 
-    /// <summary>95th percentile request latency, in seconds.</summary>
+    /// <summary>Request latency as a <see cref="LatencyHistogram"/> of exact counts; the value is a p95 estimate in seconds.</summary>
     LatencyP95,
 
-    /// <summary>Fraction of requests answered 5xx.</summary>
+    /// <summary>Requests answered 5xx, as an <see cref="EventCount"/>.</summary>
     ErrorRate,
 
-    /// <summary>Fraction of requests rejected as invalid input.</summary>
+    /// <summary>Requests rejected as invalid input, as an <see cref="EventCount"/>.</summary>
     InputSchemaErrorRate,
 }
 
@@ -62,31 +62,19 @@ public sealed record TrackSelector(string Namespace, string Model, Track Track, 
 }
 
 /// <summary>
-/// The time span a run looks at. Instant values aggregate over the whole <paramref name="Length"/> ending at
-/// <paramref name="End"/>; per-step series (for the rank test) sample every <paramref name="Step"/>, each
-/// point a rate over <paramref name="RateWindow"/> (a few scrape intervals).
+/// The traffic one run judges: requests counted between <paramref name="Start"/> (exclusive) and
+/// <paramref name="End"/> (inclusive). Consecutive runs get adjoining windows (the rollout's <c>RunAnalysis</c>
+/// carries <c>Since</c> = the previous judged run, <c>Until</c> = now), so no request is judged twice and
+/// <c>failureLimit: N</c> asks for N independent pieces of evidence.
 /// </summary>
-public sealed record AnalysisWindow(DateTimeOffset End, TimeSpan Length, TimeSpan Step, TimeSpan RateWindow)
+public sealed record AnalysisWindow(DateTimeOffset Start, DateTimeOffset End)
 {
-    /// <summary>First instant of the window.</summary>
-    public DateTimeOffset Start => End - Length;
+    /// <summary>The window from <paramref name="since"/> to <paramref name="until"/>; refuses an empty or inverted one.</summary>
+    public static AnalysisWindow Between(DateTimeOffset since, DateTimeOffset until) =>
+        until > since ? new(since, until) : throw new ArgumentOutOfRangeException(nameof(until), until, $"the window must end after it starts ({since:O})");
 
-    /// <summary>
-    /// A window sized from the analysis interval and the scrape interval: one point per scrape, rates over four
-    /// scrapes (Prometheus needs at least two samples in a range, four tolerate a missed scrape), and long enough
-    /// to hold <paramref name="minSamples"/> points plus two — but never shorter than the interval, so no traffic
-    /// between two runs goes unjudged. 30 s interval, 15 s scrapes: 150 s window, 60 s rates, 15 s steps.
-    /// </summary>
-    public static AnalysisWindow ForInterval(DateTimeOffset end, TimeSpan interval, TimeSpan scrapeInterval, int minSamples)
-    {
-        if (interval <= TimeSpan.Zero || scrapeInterval <= TimeSpan.Zero || minSamples < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(interval), "interval, scrape interval and minSamples must be positive");
-        }
-
-        var length = scrapeInterval * (minSamples + 2);
-        return new AnalysisWindow(end, length > interval ? length : interval, scrapeInterval, scrapeInterval * 4);
-    }
+    /// <summary>How long the window is (what <c>{{window}}</c> renders to in custom queries).</summary>
+    public TimeSpan Length => End - Start;
 }
 
 /// <summary>Where a metric comes from: a built-in SLI or a custom query template.</summary>
@@ -103,25 +91,36 @@ public sealed record CustomQuery(string Template) : MetricSource;
 /// <param name="Source">What to measure.</param>
 /// <param name="Track">Whose series.</param>
 /// <param name="Window">Over which time span.</param>
-/// <param name="WithSeries">Also return the per-step series (needed by the rank test).</param>
-public sealed record MetricQuery(string Name, MetricSource Source, TrackSelector Track, AnalysisWindow Window, bool WithSeries);
+public sealed record MetricQuery(string Name, MetricSource Source, TrackSelector Track, AnalysisWindow Window);
 
 /// <summary>
 /// What a provider saw. <see cref="Value"/> null means "no data" (empty result, NaN, ±Inf) — never zero.
 /// <see cref="Error"/> set means the measurement failed (backend down, query rejected, several series).
+/// Built-in SLIs also carry their exact counts: <see cref="Histogram"/> for latency, <see cref="Events"/> for rates.
 /// </summary>
-public sealed record Measurement(double? Value, IReadOnlyList<double> Series, string? Error, IReadOnlyList<string> Warnings)
+public sealed record Measurement(double? Value, string? Error, IReadOnlyList<string> Warnings)
 {
-    /// <summary>A successful measurement.</summary>
-    public static Measurement Of(double? value, IReadOnlyList<double>? series = null, IReadOnlyList<string>? warnings = null) =>
-        new(value is { } v && double.IsFinite(v) ? v : null, FiniteOnly(series ?? []), null, warnings ?? []);
+    /// <summary>Latency bucket counts over the window (latency only).</summary>
+    public LatencyHistogram? Histogram { get; init; }
+
+    /// <summary>Event and request counts over the window (error rates only).</summary>
+    public EventCount? Events { get; init; }
+
+    /// <summary>A successful measurement of one number.</summary>
+    public static Measurement Of(double? value, IReadOnlyList<string>? warnings = null) =>
+        new(value is { } v && double.IsFinite(v) ? v : null, null, warnings ?? []);
+
+    /// <summary>Latency counts; the value is the p95 estimate shown to humans.</summary>
+    public static Measurement Of(LatencyHistogram histogram, IReadOnlyList<string>? warnings = null) =>
+        Of(histogram.Quantile(0.95), warnings) with { Histogram = histogram };
+
+    /// <summary>Event counts; the value is their rate (null without requests).</summary>
+    public static Measurement Of(EventCount events, IReadOnlyList<string>? warnings = null) =>
+        Of(events.Rate, warnings) with { Events = events };
 
     /// <summary>A failed measurement with a one-line reason.</summary>
-    public static Measurement Failed(string error, IReadOnlyList<string>? warnings = null) => new(null, [], error, warnings ?? []);
+    public static Measurement Failed(string error, IReadOnlyList<string>? warnings = null) => new(null, error, warnings ?? []);
 
     /// <summary>True when the provider answered but had nothing usable.</summary>
     public bool IsNoData => Error is null && Value is null;
-
-    private static IReadOnlyList<double> FiniteOnly(IReadOnlyList<double> series) =>
-        series.All(double.IsFinite) ? series : series.Where(double.IsFinite).ToArray();
 }

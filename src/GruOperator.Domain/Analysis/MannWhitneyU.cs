@@ -3,97 +3,78 @@ namespace GruOperator.Domain.Analysis;
 /// <summary>Outcome of a one-sided Mann-Whitney U test of "canary is greater than stable".</summary>
 /// <param name="U">The U statistic of the canary sample (n·m when every canary value exceeds every stable value).</param>
 /// <param name="PValue">Probability of a U at least this large if both samples came from one distribution.</param>
-/// <param name="Shift">Hodges-Lehmann estimate of how far canary sits above stable (median of pairwise differences).</param>
-/// <param name="StableMedian">Median of the stable sample, the base of a relative tolerance.</param>
-public sealed record RankTestResult(double U, double PValue, double Shift, double StableMedian);
+/// <param name="Superiority">U/(n·m): P(canary &gt; stable) + ½·P(tie), 0.5 when the tracks are alike.</param>
+public sealed record RankTestResult(double U, double PValue, double Superiority);
 
 /// <summary>
-/// The Mann-Whitney U rank test, as Netflix Kayenta uses it to compare canary and baseline: distribution-free,
-/// robust to the outliers latency series have. Normal approximation with tie and continuity corrections
-/// (what R's <c>wilcox.test(exact = FALSE)</c> computes); callers refuse samples too small for it.
+/// The Mann-Whitney U rank test, as Netflix Kayenta uses it to compare canary and baseline: distribution-free and
+/// robust to the outliers latency has. It runs on ordered categories (histogram buckets: every request is a sample,
+/// all requests of one bucket tie), with the normal approximation and tie and continuity corrections (what R's
+/// <c>wilcox.test(exact = FALSE)</c> computes); with thousands of tied samples the approximation is excellent, and
+/// working on counts keeps it O(buckets). Written here because no maintained .NET statistics library has the tie
+/// correction for grouped data.
 /// </summary>
 public static class MannWhitneyU
 {
-    /// <summary>Tests whether <paramref name="canary"/> is stochastically greater than <paramref name="stable"/>.</summary>
+    /// <summary>Tests whether <paramref name="canary"/> is stochastically greater than <paramref name="stable"/> (raw values).</summary>
     public static RankTestResult GreaterThan(IReadOnlyList<double> canary, IReadOnlyList<double> stable)
     {
-        int n = canary.Count, m = stable.Count;
+        var values = canary.Concat(stable).Distinct().Order().ToArray();
+        long[] Counts(IReadOnlyList<double> sample)
+        {
+            var counts = new long[values.Length];
+            foreach (var v in sample)
+            {
+                counts[Array.BinarySearch(values, v)]++;
+            }
+
+            return counts;
+        }
+
+        return GreaterThanOrdinal(Counts(canary), Counts(stable));
+    }
+
+    /// <summary>
+    /// Tests whether the canary's counts per ordered category (lowest first) sit higher than stable's. Both arrays
+    /// count the same categories, e.g. the buckets of one latency histogram.
+    /// </summary>
+    public static RankTestResult GreaterThanOrdinal(IReadOnlyList<long> canary, IReadOnlyList<long> stable)
+    {
+        if (canary.Count != stable.Count)
+        {
+            throw new ArgumentException("both tracks must count the same categories");
+        }
+
+        double n = canary.Sum(), m = stable.Sum();
         if (n == 0 || m == 0)
         {
             throw new ArgumentException("both samples need at least one value");
         }
 
-        var pooled = new (double Value, bool IsCanary)[n + m];
-        for (var i = 0; i < n; i++)
+        // Mid-ranks per category; the tie term shrinks the variance as in every textbook correction.
+        double below = 0, canaryRankSum = 0, tieTerm = 0;
+        for (var k = 0; k < canary.Count; k++)
         {
-            pooled[i] = (canary[i], true);
-        }
-
-        for (var j = 0; j < m; j++)
-        {
-            pooled[n + j] = (stable[j], false);
-        }
-
-        Array.Sort(pooled, (a, b) => a.Value.CompareTo(b.Value));
-
-        // Mid-ranks for ties; the tie term shrinks the variance as in every textbook correction.
-        double canaryRankSum = 0, tieTerm = 0;
-        for (var start = 0; start < pooled.Length;)
-        {
-            var end = start;
-            while (end + 1 < pooled.Length && pooled[end + 1].Value == pooled[start].Value)
+            double t = canary[k] + stable[k];
+            if (t == 0)
             {
-                end++;
+                continue;
             }
 
-            var midRank = (start + end + 2) / 2.0;
-            for (var k = start; k <= end; k++)
-            {
-                if (pooled[k].IsCanary)
-                {
-                    canaryRankSum += midRank;
-                }
-            }
-
-            double t = end - start + 1;
+            canaryRankSum += canary[k] * (below + (t + 1) / 2);
             tieTerm += t * t * t - t;
-            start = end + 1;
+            below += t;
         }
 
-        var u = canaryRankSum - n * (n + 1) / 2.0;
-        double total = n + m;
-        var mean = n * (double)m / 2;
-        var variance = n * (double)m / 12 * (total + 1 - tieTerm / (total * (total - 1)));
+        var u = canaryRankSum - n * (n + 1) / 2;
+        var total = n + m;
+        var mean = n * m / 2;
+        var variance = n * m / 12 * (total + 1 - tieTerm / (total * (total - 1)));
         var pValue = variance <= 0
             ? 1.0 // every value tied: nothing suggests canary is greater
             : UpperTailNormal((u - mean - 0.5) / Math.Sqrt(variance));
 
-        return new RankTestResult(u, Math.Clamp(pValue, 0, 1), HodgesLehmannShift(canary, stable), Median(stable));
-    }
-
-    /// <summary>Median of all pairwise differences canary[i] − stable[j]: a location shift robust to outliers.</summary>
-    internal static double HodgesLehmannShift(IReadOnlyList<double> canary, IReadOnlyList<double> stable)
-    {
-        var differences = new double[canary.Count * stable.Count];
-        var k = 0;
-        foreach (var c in canary)
-        {
-            foreach (var s in stable)
-            {
-                differences[k++] = c - s;
-            }
-        }
-
-        return Median(differences);
-    }
-
-    /// <summary>Median of a non-empty sample.</summary>
-    internal static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.ToArray();
-        Array.Sort(sorted);
-        var mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        return new RankTestResult(u, Math.Clamp(pValue, 0, 1), u / (n * m));
     }
 
     /// <summary>P(Z ≥ z) for a standard normal Z.</summary>

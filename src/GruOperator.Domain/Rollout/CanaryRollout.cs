@@ -55,6 +55,7 @@ public static class CanaryRollout
         private bool _commandDone = input.Command == RolloutCommand.None;
         private bool _held;
         private string? _waiting;
+        private bool _waitedForData;
 
         public RolloutDecision Run()
         {
@@ -257,9 +258,18 @@ public static class CanaryRollout
 
             if (Accepted(input.Analysis) is { } run)
             {
-                Record(run);
-                if (_canary is null || _canary.IsPaused) return;
-                canary = _canary;
+                if (Waiting(canary, run))
+                {
+                    // Too little canary traffic yet: not evidence, not counted; the next run's window still starts at the anchor.
+                    _waitedForData = true;
+                    _waiting = $"analysis waits for canary traffic ({run.Reason})";
+                }
+                else
+                {
+                    Record(run);
+                    if (_canary is null || _canary.IsPaused) return;
+                    canary = _canary;
+                }
             }
 
             if (StepPassed(canary))
@@ -338,6 +348,17 @@ public static class CanaryRollout
                 : null;
         }
 
+        /// <summary>
+        /// A run that saw fewer than minRequests canary requests waits for data, uncounted, as long as its window (from the
+        /// last judged run or the step's start) is shorter than progressDeadline; beyond that the drought counts as Inconclusive.
+        /// </summary>
+        private bool Waiting(CanaryState canary, AnalysisRun run) =>
+            run.WaitingForData && run.Time - AnalysisAnchor(canary) < _plan.ProgressDeadline;
+
+        /// <summary>Where the next run's window starts: the last judged run, or the moment the step was reached.</summary>
+        private static DateTimeOffset AnalysisAnchor(CanaryState canary) =>
+            canary.LastRun is { } last && last.Time > canary.StepReadyAt ? last.Time : canary.StepReadyAt!.Value;
+
         private void Record(AnalysisRun run)
         {
             var canary = _canary!;
@@ -348,6 +369,7 @@ public static class CanaryRollout
             {
                 Verdict.Passed => (RolloutEventType.Normal, RolloutReasons.AnalysisRunPassed),
                 Verdict.Failed => (RolloutEventType.Warning, RolloutReasons.AnalysisRunFailed),
+                _ when run.SharedIncident => (RolloutEventType.Warning, RolloutReasons.AnalysisSharedIncident),
                 _ => (RolloutEventType.Normal, RolloutReasons.AnalysisRunInconclusive),
             };
             Event(type, reason, $"Analysis run {counters.Runs} of canary revision {canary.Revision} at step {Step(canary)}: {run.Reason}.");
@@ -396,7 +418,12 @@ public static class CanaryRollout
         private void ScheduleAnalysis(CanaryState canary)
         {
             if (canary.StepReadyAt is not { } readyAt) return;
-            var anchor = canary.LastRun is { } last && last.Time > readyAt ? last.Time : readyAt;
+            var anchor = AnalysisAnchor(canary);
+            if (_waitedForData)
+            {
+                Requeue(_plan.Analysis.Interval); // this decision already ran the analysis; its window grows until the next
+                return;
+            }
             var due = anchor + _plan.Analysis.Interval;
             var pauseEnd = readyAt + _steps[canary.Step].Pause;
             if (pauseEnd > anchor && pauseEnd < due) due = pauseEnd;

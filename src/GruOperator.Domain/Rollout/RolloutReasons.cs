@@ -89,4 +89,7 @@ public static class RolloutReasons
 
     /// <summary>Event per analysis verdict.</summary>
     public const string AnalysisRunInconclusive = "AnalysisRunInconclusive";
+
+    /// <summary>Event: a run was inconclusive because stable breached the same SLO in the same window (a shared incident).</summary>
+    public const string AnalysisSharedIncident = "AnalysisSharedIncident";
 }

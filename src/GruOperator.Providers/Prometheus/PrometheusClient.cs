@@ -18,16 +18,6 @@ internal sealed partial class PrometheusClient(HttpClient http, IOptionsMonitor<
     public Task<PrometheusResult> QueryAsync(Uri server, string query, DateTimeOffset time, CancellationToken cancellationToken) =>
         SendAsync(server, "api/v1/query", query, [new("query", query), new("time", Timestamp(time))], cancellationToken);
 
-    /// <summary>Evaluates a range query from <paramref name="start"/> to <paramref name="end"/> every <paramref name="step"/>.</summary>
-    public Task<PrometheusResult> QueryRangeAsync(
-        Uri server, string query, DateTimeOffset start, DateTimeOffset end, TimeSpan step, CancellationToken cancellationToken) =>
-        SendAsync(server, "api/v1/query_range", query,
-            [
-                new("query", query), new("start", Timestamp(start)), new("end", Timestamp(end)),
-                new("step", step.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)),
-            ],
-            cancellationToken);
-
     private async Task<PrometheusResult> SendAsync(
         Uri server, string path, string query, KeyValuePair<string, string>[] form, CancellationToken cancellationToken)
     {

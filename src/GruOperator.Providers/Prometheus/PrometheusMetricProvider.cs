@@ -1,58 +1,129 @@
+using System.Globalization;
 using GruOperator.Domain.Analysis;
 using Microsoft.Extensions.Logging;
 
 namespace GruOperator.Providers.Prometheus;
 
 /// <summary>
-/// The Prometheus implementation of the <see cref="IMetricProvider"/> port: renders the query for a track,
-/// evaluates it at the window's end (and over the window when series are asked for), and returns data.
-/// Every failure becomes <see cref="Measurement.Failed"/>; NaN, ±Inf and empty results become "no data".
+/// The Prometheus implementation of the <see cref="IMetricProvider"/> port. Built-in SLIs are exact counts over the
+/// window: the raw samples of GruServer's counters, read with a range selector ending at the window's end and reaching
+/// <paramref name="counterLookback"/> before its start, become increases per series (<see cref="CounterIncrease"/>)
+/// and are summed per code or bucket. Custom queries are evaluated at the window's end with <c>{{window}}</c> = its
+/// length. Every failure becomes <see cref="Measurement.Failed"/>; NaN, ±Inf and empty results become "no data".
 /// </summary>
 internal sealed partial class PrometheusMetricProvider(
-    PrometheusClient client, Uri server, GruSliQueries sliQueries, ILogger<PrometheusMetricProvider> logger) : IMetricProvider
+    PrometheusClient client, Uri server, GruSliQueries sliQueries, TimeSpan counterLookback, ILogger<PrometheusMetricProvider> logger) : IMetricProvider
 {
     public async Task<Measurement> MeasureAsync(MetricQuery query, CancellationToken cancellationToken)
     {
-        var template = query.Source switch
-        {
-            BuiltInSli builtIn => sliQueries.Template(builtIn.Sli),
-            CustomQuery custom => custom.Template,
-            _ => throw new ArgumentOutOfRangeException(nameof(query), query.Source, "unknown metric source"),
-        };
-
-        string instant, perStep;
         try
         {
-            // Instant value: one rate over the whole window. Per-step series: short rates, one point a step.
-            instant = PromQlTemplate.Render(template, query.Track, query.Window.Length);
-            perStep = PromQlTemplate.Render(template, query.Track, query.Window.RateWindow);
+            return query.Source switch
+            {
+                BuiltInSli builtIn => await MeasureSliAsync(builtIn.Sli, query, cancellationToken).ConfigureAwait(false),
+                CustomQuery custom => await MeasureCustomAsync(custom.Template, query, cancellationToken).ConfigureAwait(false),
+                _ => throw new ArgumentOutOfRangeException(nameof(query), query.Source, "unknown metric source"),
+            };
         }
         catch (PromQlTemplateException ex)
         {
             return Measurement.Failed($"{query.Name}: {ex.Message}");
-        }
-
-        try
-        {
-            var result = await client.QueryAsync(server, instant, query.Window.End, cancellationToken).ConfigureAwait(false);
-            var value = SingleValue(result, instant);
-            var warnings = result.Warnings;
-            IReadOnlyList<double> series = [];
-            if (query.WithSeries)
-            {
-                var range = await client.QueryRangeAsync(
-                    server, perStep, query.Window.Start, query.Window.End, query.Window.Step, cancellationToken).ConfigureAwait(false);
-                series = SingleSeries(range, perStep);
-                warnings = [.. warnings, .. range.Warnings];
-            }
-
-            return Measurement.Of(value, series, warnings);
         }
         catch (PrometheusException ex)
         {
             Log.MeasurementFailed(logger, query.Name, query.Track.TrackLabel, ex.Kind, ex.Message);
             return Measurement.Failed(ex.Message);
         }
+    }
+
+    private async Task<Measurement> MeasureCustomAsync(string template, MetricQuery query, CancellationToken cancellationToken)
+    {
+        var instant = PromQlTemplate.Render(template, query.Track, query.Window.Length);
+        var result = await client.QueryAsync(server, instant, query.Window.End, cancellationToken).ConfigureAwait(false);
+        return Measurement.Of(SingleValue(result, instant), result.Warnings);
+    }
+
+    private async Task<Measurement> MeasureSliAsync(Sli sli, MetricQuery query, CancellationToken cancellationToken)
+    {
+        var window = query.Window;
+        var results = await Task.WhenAll(sliQueries.Templates(sli).Select(async template =>
+        {
+            var rendered = PromQlTemplate.Render(template, query.Track, window.Length + counterLookback);
+            var result = await client.QueryAsync(server, rendered, window.End, cancellationToken).ConfigureAwait(false);
+            return (Query: rendered, Result: result);
+        })).ConfigureAwait(false);
+        var warnings = results.SelectMany(r => r.Result.Warnings).ToArray();
+        var increases = results.Select(r => Increases(r.Result, r.Query, window)).ToArray();
+
+        switch (sli)
+        {
+            case Sli.RequestCount:
+                return Measurement.Of(increases[0].Count == 0 ? null : Math.Round(increases[0].Sum(s => s.Increase)), warnings);
+            case Sli.ErrorRate:
+                return increases[0].Count == 0 ? Measurement.Of((double?)null, warnings) : Measurement.Of(new EventCount(
+                    Count(increases[0].Where(s => s.Labels.GetValueOrDefault("code", "").StartsWith('5'))), Count(increases[0])), warnings);
+            case Sli.InputSchemaErrorRate:
+                // A server that never rejected input may lack the series: zero events, as long as requests were counted.
+                return increases[1].Count == 0 ? Measurement.Of((double?)null, warnings)
+                    : Measurement.Of(new EventCount(Count(increases[0]), Count(increases[1])), warnings);
+            default:
+                return Histogram(increases[0], results[0].Query) is { } histogram
+                    ? Measurement.Of(histogram, warnings)
+                    : Measurement.Of((double?)null, warnings);
+        }
+    }
+
+    /// <summary>Each series' exact increase over the window (see <see cref="CounterIncrease"/>).</summary>
+    private static List<(IReadOnlyDictionary<string, string> Labels, double Increase)> Increases(
+        PrometheusResult result, string query, AnalysisWindow window)
+    {
+        if (result.ResultType != "matrix")
+        {
+            throw new PrometheusException(PrometheusErrorKind.BadResponse, $"expected the raw samples of a range selector, got a {result.ResultType} (query: {query})");
+        }
+
+        return result.Series.Select(s => (s.Labels,
+            CounterIncrease.Between(s.Samples.Select(p => new CounterSample(p.Time, p.Value)).ToArray(), window.Start, window.End))).ToList();
+    }
+
+    private static long Count(IEnumerable<(IReadOnlyDictionary<string, string> Labels, double Increase)> series) =>
+        (long)Math.Round(series.Sum(s => s.Increase));
+
+    /// <summary>Bucket increases summed per <c>le</c> over all series (pods) of the track; null without buckets.</summary>
+    internal static LatencyHistogram? Histogram(IEnumerable<(IReadOnlyDictionary<string, string> Labels, double Increase)> series, string query)
+    {
+        var byBound = new SortedDictionary<double, double>();
+        foreach (var (labels, increase) in series)
+        {
+            if (!labels.TryGetValue("le", out var le) || !TryParseBound(le, out var bound))
+            {
+                throw new PrometheusException(PrometheusErrorKind.BadResponse, $"a histogram bucket series has no numeric le label (query: {query})");
+            }
+
+            byBound[bound] = byBound.GetValueOrDefault(bound) + increase;
+        }
+
+        if (byBound.Count == 0 || !double.IsPositiveInfinity(byBound.Keys.Last()))
+        {
+            return null;
+        }
+
+        // Buckets of one scrape are consistent; the running maximum only guards against a torn scrape.
+        long running = 0;
+        var cumulative = byBound.Values.Select(v => running = Math.Max(running, (long)Math.Round(v))).ToArray();
+        return new LatencyHistogram(byBound.Keys.ToArray(), cumulative);
+    }
+
+    /// <summary>An <c>le</c> label: a number, or "+Inf" as Prometheus writes it.</summary>
+    private static bool TryParseBound(string le, out double bound)
+    {
+        if (le is "+Inf" or "Inf")
+        {
+            bound = double.PositiveInfinity;
+            return true;
+        }
+
+        return double.TryParse(le, NumberStyles.Float, CultureInfo.InvariantCulture, out bound);
     }
 
     /// <summary>The one value of an instant query; null for no data. Several series is an error naming the query.</summary>
@@ -64,20 +135,14 @@ internal sealed partial class PrometheusMetricProvider(
                 $"query returned a range vector where one number was expected; wrap it in e.g. avg_over_time(...) (query: {query})");
         }
 
-        return One(result, query) is { Samples: [var sample] } && double.IsFinite(sample.Value) ? sample.Value : null;
+        return result.Series.Count switch
+        {
+            0 => null,
+            1 => result.Series[0] is { Samples: [var sample] } && double.IsFinite(sample.Value) ? sample.Value : null,
+            var n => throw new PrometheusException(PrometheusErrorKind.BadResponse,
+                $"query returned {n} series where one was expected (first: {Describe(result.Series[0])}); aggregate it, e.g. with sum(...) (query: {query})"),
+        };
     }
-
-    /// <summary>The finite points of a range query's one series; empty for no data.</summary>
-    internal static IReadOnlyList<double> SingleSeries(PrometheusResult result, string query) =>
-        One(result, query)?.Samples.Select(s => s.Value).Where(double.IsFinite).ToArray() ?? [];
-
-    private static PrometheusSeries? One(PrometheusResult result, string query) => result.Series.Count switch
-    {
-        0 => null,
-        1 => result.Series[0],
-        var n => throw new PrometheusException(PrometheusErrorKind.BadResponse,
-            $"query returned {n} series where one was expected (first: {Describe(result.Series[0])}); aggregate it, e.g. with sum(...) (query: {query})"),
-    };
 
     private static string Describe(PrometheusSeries series) =>
         "{" + string.Join(",", series.Labels.Select(l => $"{l.Key}=\"{l.Value}\"")) + "}";

@@ -39,6 +39,12 @@ public sealed class PrometheusOptions
     public string? CaCertificateFile { get; set; }
 
     /// <summary>
+    /// How far before a window's start the provider reads counter samples, to find each series' value at the start.
+    /// Must exceed the scrape interval (with room for a missed scrape): a series with no sample in it counts from zero.
+    /// </summary>
+    public TimeSpan CounterLookback { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
     /// The label matchers that select one track's series, with template values. The default expects the
     /// scrape configuration to add a <c>namespace</c> label (as Kubernetes service discovery relabelling does).
     /// </summary>
@@ -65,6 +71,11 @@ internal sealed class PrometheusOptionsValidation : IValidateOptions<PrometheusO
         if (options.MaxRetries is < 0 or > 10)
         {
             errors.Add($"Prometheus:MaxRetries must be between 0 and 10, got {options.MaxRetries}.");
+        }
+
+        if (options.CounterLookback < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"Prometheus:CounterLookback must be at least 1s and longer than the scrape interval (e.g. 00:02:00), got {options.CounterLookback}.");
         }
 
         if (options.RetryBaseDelay <= TimeSpan.Zero)

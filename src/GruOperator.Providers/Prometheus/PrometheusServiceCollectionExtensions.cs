@@ -43,7 +43,7 @@ public sealed class PrometheusMetricProviderFactory
         var client = new PrometheusClient(
             _httpClients.CreateClient(PrometheusServiceCollectionExtensions.HttpClientName), _options, _loggers.CreateLogger<PrometheusClient>());
         return new PrometheusMetricProvider(
-            client, server, new GruSliQueries(_options.CurrentValue.SeriesSelector), _loggers.CreateLogger<PrometheusMetricProvider>());
+            client, server, new GruSliQueries(_options.CurrentValue.SeriesSelector), _options.CurrentValue.CounterLookback, _loggers.CreateLogger<PrometheusMetricProvider>());
     }
 }
 

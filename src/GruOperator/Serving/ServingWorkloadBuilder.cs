@@ -306,6 +306,11 @@ internal static class ServingWorkloadBuilder
             ServerFlags.ShutdownDelay, GoDuration.Format(ShutdownDelay),
             ServerFlags.ShutdownTimeout, GoDuration.Format(ShutdownTimeout),
         ]);
+        // The latency SLO becomes an exact histogram bound, so analysis counts the requests slower than it (issue 13).
+        if (GoDuration.TryParse((model.Spec.Slo ?? new()).LatencyP95, out var latencySlo, out _))
+        {
+            args.AddRange([ServerFlags.LatencySloBoundaries, LatencyBuckets.Format([latencySlo])]);
+        }
         return args;
     }
 

@@ -35,6 +35,9 @@ internal sealed record GruServerOptions
     public int MaxQueueSize { get; init; } = ServingLimits.MaxQueueSize;
     public long MaxRequestBytes { get; init; } = 16 * 1024 * 1024;
     public TimeSpan FaultLatency { get; init; }
+
+    /// <summary>SLO latency thresholds the operator asks to be exact bounds of the latency histogram.</summary>
+    public IReadOnlyList<TimeSpan> LatencySloBoundaries { get; init; } = [];
     public double FaultErrorRate { get; init; }
     public TimeSpan ShutdownDelay { get; init; }
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -121,6 +124,11 @@ internal sealed record GruServerOptions
             errors.Add($"{ServerSettings.FaultErrorRate.DisplayName}: '{rateText}' must be a fraction between 0 and 1, e.g. 0.25.");
         }
 
+        if (!LatencyBuckets.TryParse(Raw(ServerSettings.LatencySloBoundaries), out var sloBoundaries, out var boundaryError))
+        {
+            errors.Add($"{ServerSettings.LatencySloBoundaries.DisplayName}: {boundaryError}.");
+        }
+
         var delay = ParseDuration(ServerSettings.ShutdownDelay, TimeSpan.FromMinutes(10), Raw, errors);
         var shutdown = ParseDuration(ServerSettings.ShutdownTimeout, TimeSpan.MaxValue, Raw, errors);
 
@@ -149,6 +157,7 @@ internal sealed record GruServerOptions
             MaxRequestBytes = maxBytes,
             FaultLatency = latency,
             FaultErrorRate = rate,
+            LatencySloBoundaries = sloBoundaries,
             ShutdownDelay = delay,
             ShutdownTimeout = shutdown,
         }, errors);

@@ -47,13 +47,14 @@ internal static class ServerSettings
     public static readonly ServerSetting MaxRequestBytes = new(ServerFlags.MaxRequestBytes, "Largest request body accepted, in bytes.", "16777216");
     public static readonly ServerSetting FaultLatency = new(ServerFlags.FaultLatency, $"Fault injection: extra latency added to every infer request, a duration like {GoDuration.Examples}. Off by default.", "0ms");
     public static readonly ServerSetting FaultErrorRate = new(ServerFlags.FaultErrorRate, "Fault injection: fraction (0..1) of infer requests answered 500. Off by default.", "0");
+    public static readonly ServerSetting LatencySloBoundaries = new(ServerFlags.LatencySloBoundaries, "SLO latency thresholds (comma-separated durations such as 200ms,1s) added as exact bounds of the gru_request_duration_seconds histogram, so canary analysis counts the requests slower than each; the operator sets it from spec.slo.latencyP95.", null);
     public static readonly ServerSetting ShutdownDelay = new(ServerFlags.ShutdownDelay, "On SIGTERM, keep serving (while reporting not ready) this long before closing the listener, so load balancers stop routing first, e.g. 5s.", "0s");
     public static readonly ServerSetting ShutdownTimeout = new(ServerFlags.ShutdownTimeout, "How long SIGTERM waits for in-flight requests before exiting, e.g. 30s.", "30s");
 
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
         Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, MetricsPort, Revision, Track, ExecutionProvider,
-        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, MaxRequestBytes, FaultLatency, FaultErrorRate, ShutdownDelay, ShutdownTimeout,
+        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, MaxRequestBytes, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, ShutdownTimeout,
     ];
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using GruServer.Faults;
+using GruServer.Hosting;
 using GruServer.Inference;
+using GruServing.Contract.Serving;
 
 namespace GruServer.Telemetry;
 
@@ -11,8 +13,8 @@ internal sealed class GruServerMetrics
 {
     public const string MeterName = "GruServer";
 
-    /// <summary>0.1 ms to 10 s: a GRU step on GPU is sub-millisecond, a long CPU sequence takes seconds.</summary>
-    private static readonly double[] DurationBuckets =
+    /// <summary>Queue waits: 0.1 ms to 10 s, coarse (nothing is judged on them).</summary>
+    private static readonly double[] QueueWaitBuckets =
         [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     /// <summary>GRU outputs live in (-1, 1); a dense head may leave that range, hence the wide tails.</summary>
@@ -35,8 +37,9 @@ internal sealed class GruServerMetrics
     private readonly Histogram<double> _queueWait;
     private readonly KeyValuePair<string, object?>[] _common;
 
-    public GruServerMetrics(IMeterFactory meterFactory, ServedModel model, FaultInjection faults)
+    public GruServerMetrics(IMeterFactory meterFactory, ServedModel model, FaultInjection faults, GruServerOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(meterFactory);
         _common =
         [
@@ -46,7 +49,7 @@ internal sealed class GruServerMetrics
         ];
         var meter = meterFactory.Create(MeterName);
         _duration = meter.CreateHistogram<double>("gru_request_duration", "s", "Duration of infer requests, from arrival to response.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets.With(options.LatencySloBoundaries) });
         _requests = meter.CreateCounter<long>("gru_requests", description: "Infer requests by HTTP status code.");
         _schemaErrors = meter.CreateCounter<long>("gru_input_schema_errors", description: "Infer requests rejected by input validation, by reason.");
         _outputMean = meter.CreateHistogram<double>("gru_output_mean", description: "Mean value of each response's primary output (prediction drift).",
@@ -59,7 +62,7 @@ internal sealed class GruServerMetrics
         _queueDepth = meter.CreateUpDownCounter<long>("gru_queue_depth", description: "Infer requests waiting in the dynamic batcher's queue.");
         _queueDepth.Add(0, _common);
         _queueWait = meter.CreateHistogram<double>("gru_queue_wait", "s", "Time infer requests wait in the queue before their batch runs.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = QueueWaitBuckets });
         _fetchFailures = meter.CreateCounter<long>("gru_model_fetch_failures", description: "Failed attempts to fetch an oci:// model from its registry (each retried with backoff).");
         _fetchFailures.Add(0, _common);
         meter.CreateObservableGauge("gru_model_info", () => ObserveModelInfo(model),

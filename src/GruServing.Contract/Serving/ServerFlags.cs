@@ -68,6 +68,9 @@ public static class ServerFlags
     /// <summary>Largest request body in bytes.</summary>
     public const string MaxRequestBytes = "--max-request-bytes";
 
+    /// <summary>SLO latency thresholds added to the latency histogram's bounds (<see cref="LatencyBuckets"/>): comma-separated durations.</summary>
+    public const string LatencySloBoundaries = "--latency-slo-boundaries";
+
     /// <summary>Fault injection: added latency (a <see cref="Durations.GoDuration"/>).</summary>
     public const string FaultLatency = "--fault-latency";
 

@@ -4,28 +4,25 @@ namespace GruOperator.Analysis.Tests.Analysis;
 
 public sealed class AnalysisWindowTests
 {
-    private static readonly DateTimeOffset End = new(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset Since = new(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
 
     [Theory]
-    [InlineData(30, 15, 8, 150, 15, 60)] // API default interval with a common 15 s scrape
-    [InlineData(5, 1, 8, 10, 1, 4)] // the benchmark's 5 s interval with 1 s scrapes
-    [InlineData(300, 15, 8, 300, 15, 60)] // a long interval: the window covers all of it
-    [InlineData(10, 1, 3, 10, 1, 4)]
-    public void Sizes_the_window_from_interval_and_scrape_interval(
-        int intervalSeconds, int scrapeSeconds, int minSamples, int lengthSeconds, int stepSeconds, int rateSeconds)
+    [InlineData(30)]
+    [InlineData(1)]
+    [InlineData(600)]
+    public void Spans_exactly_the_traffic_since_the_previous_run(int seconds)
     {
-        var window = AnalysisWindow.ForInterval(End, TimeSpan.FromSeconds(intervalSeconds), TimeSpan.FromSeconds(scrapeSeconds), minSamples);
+        var window = AnalysisWindow.Between(Since, Since.AddSeconds(seconds));
 
-        Assert.Equal(
-            (End, TimeSpan.FromSeconds(lengthSeconds), TimeSpan.FromSeconds(stepSeconds), TimeSpan.FromSeconds(rateSeconds)),
-            (window.End, window.Length, window.Step, window.RateWindow));
-        Assert.Equal(End - TimeSpan.FromSeconds(lengthSeconds), window.Start);
+        Assert.Equal((Since, Since.AddSeconds(seconds), TimeSpan.FromSeconds(seconds)), (window.Start, window.End, window.Length));
     }
 
-    [Fact]
-    public void Refuses_non_positive_inputs()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-30)]
+    public void Refuses_an_empty_or_inverted_window(int seconds)
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => AnalysisWindow.ForInterval(End, TimeSpan.Zero, TimeSpan.FromSeconds(15), 8));
-        Assert.Throws<ArgumentOutOfRangeException>(() => AnalysisWindow.ForInterval(End, TimeSpan.FromSeconds(30), TimeSpan.Zero, 8));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => AnalysisWindow.Between(Since, Since.AddSeconds(seconds)));
+        Assert.Contains("must end after it starts", error.Message, StringComparison.Ordinal);
     }
 }

@@ -1,4 +1,5 @@
 using GruOperator.Domain.Analysis;
+using GruServing.Contract.Serving;
 
 namespace GruOperator.Analysis.Tests.Analysis;
 
@@ -8,12 +9,34 @@ public sealed record Observations(Dictionary<string, Measurement> Canary, Dictio
     /// <summary>Latency SLO 200 ms, errors 1%, schema errors 5%, at least 50 requests.</summary>
     public static readonly SloSpec Slo = new(TimeSpan.FromMilliseconds(200), 0.01, 0.05, 50);
 
-    /// <summary>Series of twenty per-step values around <paramref name="center"/> with a fixed small wobble.</summary>
-    public static double[] Steady(double center) =>
-        Enumerable.Range(0, 20).Select(i => center * (1 + 0.02 * Math.Sin(i * 1.7))).ToArray();
+    /// <summary>GruServer's layout for that SLO: ten bounds per decade plus 0.2 s (already one of them).</summary>
+    public static readonly IReadOnlyList<double> Bounds = [.. LatencyBuckets.With([TimeSpan.FromMilliseconds(200)]), double.PositiveInfinity];
 
-    /// <summary>Both tracks healthy and alike: 80 ms p95, no errors, 500 requests.</summary>
-    public static Observations Healthy() => new(Track(0.080), Track(0.080));
+    /// <summary>Both tracks healthy and alike: 500 requests, median 40 ms (p95 about 77 ms), no errors, one invalid input.</summary>
+    public static Observations Healthy() => new(Track(500, 0.040), Track(500, 0.040));
+
+    /// <summary>
+    /// The expected bucket counts of <paramref name="requests"/> log-normal latencies (deterministic, no sampling), with
+    /// <paramref name="slow"/> of them moved from the median's bucket to just above <paramref name="slowAbove"/> seconds.
+    /// </summary>
+    public static LatencyHistogram Latency(
+        long requests, double median, double sigma = 0.4, long slow = 0, double slowAbove = 0.2, IReadOnlyList<double>? bounds = null)
+    {
+        bounds ??= Bounds;
+        var cumulative = bounds.Select(b => double.IsPositiveInfinity(b) ? requests
+            : (long)Math.Round(requests * (1 - MannWhitneyU.UpperTailNormal(Math.Log(b / median) / sigma)))).ToArray();
+        var counts = cumulative.Select((c, i) => c - (i == 0 ? 0 : cumulative[i - 1])).ToArray();
+        if (slow > 0)
+        {
+            var from = Array.IndexOf(counts, counts.Max());
+            var to = bounds.Select((b, i) => (b, i)).First(x => x.b > slowAbove).i;
+            counts[from] -= slow;
+            counts[to] += slow;
+        }
+
+        long running = 0;
+        return new LatencyHistogram(bounds, counts.Select(c => running += c).ToArray());
+    }
 
     public Observations WithCanary(string metric, Measurement measurement)
     {
@@ -27,13 +50,22 @@ public sealed record Observations(Dictionary<string, Measurement> Canary, Dictio
         return this;
     }
 
+    /// <summary>Both request counts and the error counts' denominators set to <paramref name="requests"/>.</summary>
+    public Observations WithRequests(long canary, long stable) =>
+        WithCanary(MetricNames.RequestCount, Measurement.Of(canary)).WithStable(MetricNames.RequestCount, Measurement.Of(stable))
+            .WithCanary(MetricNames.ErrorRate, Measurement.Of(new EventCount(0, canary))).WithStable(MetricNames.ErrorRate, Measurement.Of(new EventCount(0, stable)))
+            .WithCanary(MetricNames.InputSchemaErrorRate, Measurement.Of(new EventCount(0, canary))).WithStable(MetricNames.InputSchemaErrorRate, Measurement.Of(new EventCount(0, stable)))
+            .WithCanary(MetricNames.LatencyP95, Measurement.Of(Latency(canary, 0.040))).WithStable(MetricNames.LatencyP95, Measurement.Of(Latency(stable, 0.040)));
+
     public AnalysisObservation ToObservation() => new(Canary, Stable);
 
-    private static Dictionary<string, Measurement> Track(double p95) => new()
+    public static Measurement Errors(long events, long requests) => Measurement.Of(new EventCount(events, requests));
+
+    private static Dictionary<string, Measurement> Track(long requests, double median) => new()
     {
-        [MetricNames.RequestCount] = Measurement.Of(500),
-        [MetricNames.LatencyP95] = Measurement.Of(p95, Steady(p95)),
-        [MetricNames.ErrorRate] = Measurement.Of(0, new double[20]),
-        [MetricNames.InputSchemaErrorRate] = Measurement.Of(0.001, Steady(0.001)),
+        [MetricNames.RequestCount] = Measurement.Of(requests),
+        [MetricNames.LatencyP95] = Measurement.Of(Latency(requests, median)),
+        [MetricNames.ErrorRate] = Errors(0, requests),
+        [MetricNames.InputSchemaErrorRate] = Errors(1, requests),
     };
 }

@@ -45,8 +45,8 @@ public sealed class ProportionTestsTests
     private static Verdict JudgeErrors(Random random, int requests, double canaryRate, double stableRate)
     {
         var slo = new SloSpec(null, 0.01, null, 50);
-        var canary = (double)Binomial(random, requests, canaryRate) / requests;
-        var stable = (double)Binomial(random, requests, stableRate) / requests;
+        var canary = new EventCount(Binomial(random, requests, canaryRate), requests);
+        var stable = new EventCount(Binomial(random, requests, stableRate), requests);
         var observation = new AnalysisObservation(
             new Dictionary<string, Measurement> { [MetricNames.RequestCount] = Measurement.Of(requests), [MetricNames.ErrorRate] = Measurement.Of(canary) },
             new Dictionary<string, Measurement> { [MetricNames.RequestCount] = Measurement.Of(requests), [MetricNames.ErrorRate] = Measurement.Of(stable) });

@@ -90,10 +90,10 @@ public sealed class GruServerFixture : IAsyncLifetime
         var provider = Services.GetRequiredService<PrometheusMetricProviderFactory>().Create(null);
         var query = new CustomQuery($"min(count_over_time(gru_requests_total{{namespace=\"{Namespace}\",code=\"200\"}}[10m]) and on(revision) (sum by (revision) (rate(gru_requests_total{{namespace=\"{Namespace}\"}}[5s])) > 0))");
         var deadline = DateTime.UtcNow.AddSeconds(samples * 4 + 90);
-        Measurement last = Measurement.Of(null);
+        Measurement last = Measurement.Of((double?)null);
         while (DateTime.UtcNow < deadline)
         {
-            last = await provider.MeasureAsync(new MetricQuery("history", query, new TrackSelector(Namespace, Model, Track.Stable, "1"), Window(), false), cancellationToken);
+            last = await provider.MeasureAsync(new MetricQuery("history", query, new TrackSelector(Namespace, Model, Track.Stable, "1"), Window()), cancellationToken);
             if (last.Value >= samples)
             {
                 return;
@@ -105,7 +105,6 @@ public sealed class GruServerFixture : IAsyncLifetime
         throw new TimeoutException($"no {samples} loaded scrapes per server in time (last {last.Value}, {last.Error}); sent {Load.Sent}, failed {Load.Failed}");
     }
 
-    /// <summary>A 20 s window ending now, 1 s steps, 5 s rates.</summary>
-    public static AnalysisWindow Window() =>
-        new(DateTimeOffset.UtcNow, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+    /// <summary>The last 20 s (twenty 1 s scrapes).</summary>
+    public static AnalysisWindow Window() => AnalysisWindow.Between(DateTimeOffset.UtcNow.AddSeconds(-20), DateTimeOffset.UtcNow);
 }

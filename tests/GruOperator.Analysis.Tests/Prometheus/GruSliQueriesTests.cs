@@ -10,19 +10,20 @@ public sealed class GruSliQueriesTests
     private static readonly TrackSelector Canary = new("ml", "session-recs", Track.Canary, "4");
     private const string Selector = "namespace=\"ml\",model=\"session-recs\",track=\"canary\",revision=\"4\"";
 
-    public static TheoryData<Sli, string> Rendered => new()
+    public static TheoryData<Sli, string[]> Rendered => new()
     {
-        { Sli.RequestCount, $"sum(increase(gru_requests_total{{{Selector}}}[30s]))" },
-        { Sli.LatencyP95, $"histogram_quantile(0.95, sum by (le) (rate(gru_request_duration_seconds_bucket{{{Selector}}}[30s])))" },
-        { Sli.ErrorRate, $"(sum(rate(gru_requests_total{{{Selector},code=~\"5..\"}}[30s])) or vector(0)) / sum(rate(gru_requests_total{{{Selector}}}[30s]))" },
-        { Sli.InputSchemaErrorRate, $"(sum(rate(gru_input_schema_errors_total{{{Selector}}}[30s])) or vector(0)) / sum(rate(gru_requests_total{{{Selector}}}[30s]))" },
+        { Sli.RequestCount, [$"gru_requests_total{{{Selector}}}[150s]"] },
+        { Sli.ErrorRate, [$"gru_requests_total{{{Selector}}}[150s]"] },
+        { Sli.LatencyP95, [$"gru_request_duration_seconds_bucket{{{Selector}}}[150s]"] },
+        { Sli.InputSchemaErrorRate, [$"gru_input_schema_errors_total{{{Selector}}}[150s]", $"gru_requests_total{{{Selector}}}[150s]"] },
     };
 
     [Theory]
     [MemberData(nameof(Rendered))]
-    public void Built_in_SLIs_select_one_track_and_revision(Sli sli, string expected)
+    public void Built_in_SLIs_read_the_raw_samples_of_one_track_and_revision(Sli sli, string[] expected)
     {
-        Assert.Equal(expected, PromQlTemplate.Render(Queries.Template(sli), Canary, TimeSpan.FromSeconds(30)));
+        // No increase(), rate() or histogram_quantile(): the provider counts requests from the stored samples.
+        Assert.Equal(expected, Queries.Templates(sli).Select(t => PromQlTemplate.Render(t, Canary, TimeSpan.FromSeconds(150))));
     }
 
     [Theory]

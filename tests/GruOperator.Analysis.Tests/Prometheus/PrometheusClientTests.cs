@@ -100,10 +100,10 @@ public sealed class PrometheusClientTests : IDisposable
         var nowhere = new Uri($"http://127.0.0.1:{FreePort.Next()}/");
         await using var services = PrometheusServices.Build(nowhere, new Dictionary<string, string?> { ["Prometheus:MaxRetries"] = "1" });
         var provider = services.GetRequiredService<PrometheusMetricProviderFactory>().Create(null);
-        var window = new AnalysisWindow(At, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+        var window = AnalysisWindow.Between(At.AddSeconds(-20), At);
 
         var measurement = await provider.MeasureAsync(
-            new MetricQuery(MetricNames.RequestCount, new BuiltInSli(Sli.RequestCount), new TrackSelector("ml", "m", Track.Canary, "2"), window, false),
+            new MetricQuery(MetricNames.RequestCount, new BuiltInSli(Sli.RequestCount), new TrackSelector("ml", "m", Track.Canary, "2"), window),
             Timeout);
 
         Assert.Null(measurement.Value);
@@ -120,7 +120,7 @@ public sealed class PrometheusClientTests : IDisposable
         var provider = services.GetRequiredService<PrometheusMetricProviderFactory>()
             .Create(address is null ? null : new Uri(address, UriKind.RelativeOrAbsolute));
         var analysis = new CanaryAnalysis(provider, ComparisonPolicy.Default);
-        var window = new AnalysisWindow(At, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+        var window = AnalysisWindow.Between(At.AddSeconds(-20), At);
 
         var run = await analysis.RunAsync(
             new AnalysisRequest(new SloSpec(TimeSpan.FromMilliseconds(200), 0.01, null, 50), CanaryAnalysisSpec.Default, "ml", "m", "1", "2", window),
@@ -137,14 +137,14 @@ public sealed class PrometheusClientTests : IDisposable
             "{\"status\":\"success\",\"warnings\":[\"results truncated\"],\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},\"values\":[[1700000000,\"1\"],[1700000001,\"2\"]]}]}}"));
         await using var services = PrometheusServices.Build(server.Address);
 
-        var result = await PrometheusServices.Client(services).QueryRangeAsync(
-            server.Address, "sum(rate(x[5s]))", At.AddSeconds(-20), At, TimeSpan.FromMilliseconds(1500), Timeout);
+        var result = await PrometheusServices.Client(services).QueryAsync(server.Address, "x{a=\"b\"}[140s]", At, Timeout);
 
         Assert.Equal(["results truncated"], result.Warnings);
+        Assert.Equal([1.0, 2.0], result.Series.Single().Samples.Select(s => s.Value)); // a range selector's raw samples
         var request = Assert.Single(server.Requests);
-        Assert.Equal(("POST", "/api/v1/query_range"), (request.Method, request.Path));
-        Assert.Equal("sum(rate(x[5s]))", request.Form["query"]);
-        Assert.Equal(("1699999980", "1700000000", "1.5"), (request.Form["start"], request.Form["end"], request.Form["step"]));
+        Assert.Equal(("POST", "/api/v1/query"), (request.Method, request.Path));
+        Assert.Equal("x{a=\"b\"}[140s]", request.Form["query"]);
+        Assert.Equal(At.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), request.Form["time"]);
     }
 
     [Fact]

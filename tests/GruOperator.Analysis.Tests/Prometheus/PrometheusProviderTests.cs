@@ -25,26 +25,45 @@ public sealed class PrometheusProviderTests(SyntheticPrometheusFixture fixture) 
         return Task.CompletedTask;
     }
 
-    private Task<Measurement> Measure(string model, MetricSource source, bool withSeries = false, Track track = Track.Stable) =>
+    private Task<Measurement> Measure(string model, MetricSource source, Track track = Track.Stable, AnalysisWindow? window = null) =>
         fixture.Provider.MeasureAsync(
             new MetricQuery("m", source, new TrackSelector(SyntheticPrometheusFixture.Namespace, model, track, track == Track.Stable ? "1" : "2"),
-                SyntheticPrometheusFixture.WindowEndingNow(), withSeries),
+                window ?? SyntheticPrometheusFixture.WindowEndingNow()),
             Timeout);
 
     [Fact]
-    public async Task Built_in_SLIs_read_realistic_values_from_GruServer_shaped_metrics()
+    public async Task Built_in_SLIs_are_exact_request_counts_from_GruServer_shaped_metrics()
     {
-        var requests = await Measure("healthy", new BuiltInSli(Sli.RequestCount));
-        var latency = await Measure("healthy", new BuiltInSli(Sli.LatencyP95), withSeries: true);
-        var errors = await Measure("healthy", new BuiltInSli(Sli.ErrorRate), withSeries: true);
-        var canaryErrors = await Measure("erroring", new BuiltInSli(Sli.ErrorRate), track: Track.Canary);
+        var window = SyntheticPrometheusFixture.WindowEndingNow();
+        var requests = await Measure("healthy", new BuiltInSli(Sli.RequestCount), window: window);
+        var latency = await Measure("healthy", new BuiltInSli(Sli.LatencyP95), window: window);
+        var errors = await Measure("healthy", new BuiltInSli(Sli.ErrorRate), window: window);
+        var canaryErrors = await Measure("erroring", new BuiltInSli(Sli.ErrorRate), Track.Canary);
 
-        Assert.InRange(requests.Value!.Value, 1000, 3000); // 100 req/s over 20 s
-        Assert.InRange(latency.Value!.Value, 0.035, 0.075); // log-normal p95 ≈ 49 ms, bucket interpolation
-        Assert.InRange(latency.Series.Count, 15, 21);
-        Assert.Equal(0, errors.Value); // traffic without 5xx is a real zero …
-        Assert.All(errors.Series, e => Assert.Equal(0, e));
+        Assert.InRange(requests.Value!.Value, 1000, 3000); // 100 req/s over 20 s …
+        Assert.Equal(Math.Round(requests.Value.Value), requests.Value.Value); // … counted, never extrapolated
+        Assert.Equal((long)requests.Value.Value, latency.Histogram!.Total); // the histogram counts the same requests
+        Assert.Equal(latency.Histogram.Total, errors.Events!.Requests);
+        Assert.InRange(latency.Value!.Value, 0.035, 0.075); // log-normal p95 ≈ 49 ms, the estimate shown in status
+        Assert.Equal(0, errors.Events.Events); // traffic without 5xx is a real zero …
+        Assert.Equal(0, errors.Value);
         Assert.InRange(canaryErrors.Value!.Value, 0.02, 0.09); // … and 5% errors read as about 0.05
+    }
+
+    [Fact]
+    public async Task Adjoining_windows_add_up_to_the_window_they_split()
+    {
+        var end = DateTimeOffset.UtcNow.AddSeconds(-2);
+        var whole = AnalysisWindow.Between(end.AddSeconds(-20), end);
+        var first = AnalysisWindow.Between(whole.Start, end.AddSeconds(-10));
+        var second = AnalysisWindow.Between(first.End, end);
+
+        var total = await Measure("healthy", new BuiltInSli(Sli.LatencyP95), window: whole);
+        var a = await Measure("healthy", new BuiltInSli(Sli.LatencyP95), window: first);
+        var b = await Measure("healthy", new BuiltInSli(Sli.LatencyP95), window: second);
+
+        Assert.Equal(total.Histogram!.Cumulative, a.Histogram!.Cumulative.Zip(b.Histogram!.Cumulative, (x, y) => x + y));
+        Assert.True(a.Histogram.Total > 0 && b.Histogram.Total > 0);
     }
 
     [Theory]
@@ -54,10 +73,10 @@ public sealed class PrometheusProviderTests(SyntheticPrometheusFixture fixture) 
     [InlineData(Sli.InputSchemaErrorRate)]
     public async Task A_model_without_series_is_no_data_never_zero(Sli sli)
     {
-        var measurement = await Measure("no-such-model", new BuiltInSli(sli), withSeries: true);
+        var measurement = await Measure("no-such-model", new BuiltInSli(sli));
 
         Assert.True(measurement.IsNoData, $"{sli}: value {measurement.Value}, error {measurement.Error}");
-        Assert.Empty(measurement.Series);
+        Assert.Null(measurement.Histogram);
     }
 
     [Theory]
@@ -103,7 +122,7 @@ public sealed class PrometheusProviderTests(SyntheticPrometheusFixture fixture) 
         Assert.NotNull(PrometheusMetricProvider.SingleValue(injected, naive));
 
         var measurement = await fixture.Provider.MeasureAsync(
-            new MetricQuery("m", new CustomQuery(template), track, SyntheticPrometheusFixture.WindowEndingNow(), false), Timeout);
+            new MetricQuery("m", new CustomQuery(template), track, SyntheticPrometheusFixture.WindowEndingNow()), Timeout);
 
         Assert.True(measurement.IsNoData, $"value {measurement.Value}, error {measurement.Error}");
     }

@@ -44,14 +44,15 @@ public sealed class PrometheusResponseParserTests
     }
 
     [Fact]
-    public void Range_results_drop_non_finite_points_and_keep_warnings()
+    public void Range_results_keep_their_raw_samples_and_warnings()
     {
         const string body = "{\"status\":\"success\",\"warnings\":[\"w1\"],\"data\":{\"resultType\":\"matrix\",\"result\":[" +
             "{\"metric\":{},\"values\":[[1,\"0.1\"],[2,\"NaN\"],[3,\"0.3\"],[4,\"+Inf\"]]}]}}";
 
         var result = PrometheusResponseParser.Parse(200, body, Query);
 
-        Assert.Equal([0.1, 0.3], PrometheusMetricProvider.SingleSeries(result, Query));
+        Assert.Equal([1, 2, 3, 4], result.Series.Single().Samples.Select(p => p.Time.ToUnixTimeSeconds()));
+        Assert.True(double.IsNaN(result.Series[0].Samples[1].Value)); // CounterIncrease skips it
         Assert.Equal(["w1"], result.Warnings);
         Assert.Throws<PrometheusException>(() => PrometheusMetricProvider.SingleValue(result, Query));
     }

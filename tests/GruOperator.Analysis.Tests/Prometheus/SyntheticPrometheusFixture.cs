@@ -78,9 +78,8 @@ public sealed class SyntheticPrometheusFixture : IAsyncLifetime
         throw new TimeoutException($"Prometheus did not collect {samples} scrapes in time; log: {Prometheus.Log}");
     }
 
-    /// <summary>A 20 s window ending now: 1 s steps, 5 s rates — short windows for a 1 s scrape interval.</summary>
-    public static AnalysisWindow WindowEndingNow() =>
-        new(DateTimeOffset.UtcNow, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+    /// <summary>The last 20 s: twenty scrapes at the fixture's 1 s scrape interval.</summary>
+    public static AnalysisWindow WindowEndingNow() => AnalysisWindow.Between(DateTimeOffset.UtcNow.AddSeconds(-20), DateTimeOffset.UtcNow);
 
     private void AddPair(string model, TrackBehavior stable, TrackBehavior canary)
     {

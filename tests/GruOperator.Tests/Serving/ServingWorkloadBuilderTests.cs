@@ -93,7 +93,8 @@ public sealed class ServingWorkloadBuilderTests
         Assert.Equal(
             ["--model", "/opt/gru/models/m.onnx", "--model-name", "recs", "--model-sha256", Models.Sha, "--host", "0.0.0.0", "--port", "8080",
              "--metrics-port", "9464", "--revision", "7", "--track", "stable", "--execution-provider", "CPU", "--max-sequence-length", "256", "--max-request-batch-size", "8",
-             "--max-batch-size", "16", "--max-queue-delay", "3ms", "--shutdown-delay", "5s", "--shutdown-timeout", "30s"],
+             "--max-batch-size", "16", "--max-queue-delay", "3ms", "--shutdown-delay", "5s", "--shutdown-timeout", "30s",
+             "--latency-slo-boundaries", "200ms"], // spec.slo.latencyP95's default becomes an exact histogram bound
             server.Args);
         // SIGKILL must not cut the graceful shutdown short: the grace period covers the delay and the drain.
         Assert.True(deployment.Spec.Template.Spec.TerminationGracePeriodSeconds >= 5 + 30,

@@ -222,7 +222,7 @@ public sealed class DynamicBatcherTests
             MaxQueueSize = settings.MaxQueueSize,
         };
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
-        var metrics = new GruServerMetrics(meters, new ServedModel("m", "1", "stable"), new FaultInjection(options, TimeProvider.System, new Random(1)));
+        var metrics = new GruServerMetrics(meters, new ServedModel("m", "1", "stable"), new FaultInjection(options, TimeProvider.System, new Random(1)), options);
         return new DynamicBatcher(options, metrics, TimeProvider.System, NullLogger<DynamicBatcher>.Instance);
     }
 

@@ -11,7 +11,7 @@ public sealed class ConfigurationTests
     [
         "--model", "--model-name", "--model-sha256", "--host", "--port", "--metrics-port", "--revision", "--track",
         "--execution-provider", "--max-sequence-length", "--max-request-batch-size", "--max-batch-size", "--max-queue-delay", "--max-queue-size",
-        "--fault-latency", "--fault-error-rate",
+        "--fault-latency", "--fault-error-rate", "--latency-slo-boundaries",
     ];
 
     [Fact]
@@ -39,6 +39,7 @@ public sealed class ConfigurationTests
     [InlineData("--max-queue-delay", "11s", "--max-queue-delay (GRU_MAX_QUEUE_DELAY): '11s' is longer than the 10s allowed")]
     [InlineData("--max-queue-size", "-1", "--max-queue-size (GRU_MAX_QUEUE_SIZE): '-1' must be a whole number from 1")]
     [InlineData("--host", "example.com", "--host (GRU_HOST): 'example.com' is not an IP address")]
+    [InlineData("--latency-slo-boundaries", "200ms,0.5ms", "--latency-slo-boundaries (GRU_LATENCY_SLO_BOUNDARIES): '0.5ms' must lie between 1ms and 1h")]
     public async Task InvalidFlagIsRefusedWithExitCode2NamingTheFlag(string flag, string value, string message)
     {
         var (exitCode, output) = await GruServerProcess.RunToExitAsync(["--model", "/nonexistent.onnx", flag, value]);

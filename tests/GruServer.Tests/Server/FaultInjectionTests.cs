@@ -59,7 +59,10 @@ public sealed class FaultInjectionTests
     public async Task LatencyDelaysEveryInferRequestAndShowsInTheDurationHistogram()
     {
         var model = await GruTestModels.WriteAsync();
-        await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions { ModelPath = model.Path, FaultLatency = "300ms" });
+        await using var server = await GruServerProcess.StartAsync(new GruServerStartOptions
+        {
+            ModelPath = model.Path, FaultLatency = "300ms", ExtraArguments = ["--latency-slo-boundaries", "230ms"],
+        });
         using var http = new HttpClient { BaseAddress = server.BaseUrl };
 
         var watch = Stopwatch.StartNew();
@@ -71,6 +74,8 @@ public sealed class FaultInjectionTests
         var metrics = await MetricsScrape.FetchAsync(http, server.MetricsUrl);
         Assert.True(metrics.Value("gru_request_duration_seconds_sum") >= 0.3);
         Assert.Equal(0, metrics.Value("gru_request_duration_seconds_bucket", ("le", "0.25")));
+        Assert.Equal(0, metrics.Value("gru_request_duration_seconds_bucket", ("le", "0.23"))); // the SLO bound, exact
+        Assert.Equal(1, metrics.Value("gru_request_duration_seconds_bucket", ("le", "10")));
         Assert.Equal(1, metrics.Value("gru_fault_injection_active", ("kind", "latency")));
     }
 

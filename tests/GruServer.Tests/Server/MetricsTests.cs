@@ -1,3 +1,4 @@
+using GruServing.Contract.Serving;
 using System.Net.Http.Headers;
 using GruServer.Tests.Support;
 using TestSupport;
@@ -63,14 +64,17 @@ public sealed class MetricsTests(SmallModelServer fixture) : IClassFixture<Small
     }
 
     [Fact]
-    public async Task DurationBucketsSpanATenthOfAMillisecondToTenSeconds()
+    public async Task DurationBucketsAreTenADecadeFromHalfAMillisecondToTenSeconds()
     {
+        await fixture.InferAsync(GruTestModels.InferRequestJson(fixture.Spec)); // the histogram's series appear with its first request
         var metrics = await fixture.ScrapeAsync();
 
         var bounds = metrics.Find("gru_request_duration_seconds_bucket").Select(s => s.Labels["le"]).ToList();
-        Assert.Equal("0.0001", bounds[0]);
-        Assert.Contains("10", bounds);
+        Assert.Equal("0.0005", bounds[0]);
+        Assert.Contains("0.2", bounds);
+        Assert.Equal("10", bounds[^2]);
         Assert.Equal("+Inf", bounds[^1]);
+        Assert.Equal(LatencyBuckets.Standard.Count + 1, bounds.Count);
     }
 
     [Fact]

@@ -133,6 +133,8 @@ public sealed class ServerArgsContractTests
         Assert.Equal(ServingWorkloadBuilder.MetricsPort, options.MetricsPort);
         Assert.Equal(ServingWorkloadBuilder.ShutdownDelay, options.ShutdownDelay);
         Assert.Equal(ServingWorkloadBuilder.ShutdownTimeout, options.ShutdownTimeout);
+        Assert.True(GoDuration.TryParse((model.Spec.Slo ?? new()).LatencyP95, out var latencySlo, out _));
+        Assert.Equal([latencySlo], options.LatencySloBoundaries); // the SLO threshold becomes an exact histogram bound
         Assert.True(options.ModelName.Length > 0, scenario);
     }
 

@@ -25,6 +25,20 @@ public sealed class CanaryRolloutTransitionTests
 
     private static RolloutInput With(RolloutInput input, RolloutPlan plan) => input with { Plan = plan };
 
+    /// <summary>A run that saw fewer than minRequests canary requests (the judge marks it waiting for data).</summary>
+    private static AnalysisResult Waiting(DateTimeOffset time)
+    {
+        var result = Run(time, Verdict.Inconclusive);
+        return result with { Run = result.Run with { WaitingForData = true } };
+    }
+
+    /// <summary>A run the judge found inconclusive because stable breached the same SLO in the same window.</summary>
+    private static AnalysisResult SharedIncident(DateTimeOffset time)
+    {
+        var result = Run(time, Verdict.Inconclusive);
+        return result with { Run = result.Run with { SharedIncident = true } };
+    }
+
     private static RolloutInput RolledBackOnB(ModelIdentity desired) => Healthy() with
     {
         Desired = desired,
@@ -225,6 +239,28 @@ public sealed class CanaryRolloutTransitionTests
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new AnalysisCounters(1, 0, 0), d.Status.Canary!.Analysis)) },
         { "a run over traffic from before the step was reached is ignored", () => ReadyAt(Canary(readyAt: T0), 30 * S, Run(T0, Verdict.Failed)),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Null(d.RecordedRun)) },
+        { "a run short of canary traffic waits: not counted, no event, its window stays open", () => ReadyAt(Canary(readyAt: T0), 30 * S, Waiting(T0 + 30 * S)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d =>
+            {
+                Assert.Equal(AnalysisCounters.Initial, d.Status.Canary!.Analysis);
+                Assert.Null(d.Status.Canary.LastRun);
+                Assert.Null(d.RecordedRun);
+                Assert.Empty(d.Actions.OfType<RunAnalysis>()); // analysed in this decision already
+                Assert.Equal(Interval, d.RequeueAfter);
+                Assert.Contains("analysis waits for canary traffic", d.Message, StringComparison.Ordinal);
+            }) },
+        { "after waiting, the next run judges everything since the last judged run", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)), 90 * S),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 90 * S), d.Single<RunAnalysis>())) },
+        { "a shared incident is an inconclusive run with its own Warning event", () => ReadyAt(Canary(readyAt: T0), 30 * S, SharedIncident(T0 + 30 * S)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisSharedIncident], Also: d =>
+            {
+                Assert.Equal(new AnalysisCounters(1, 0, 1), d.Status.Canary!.Analysis);
+                Assert.Equal(RolloutEventType.Warning, d.Actions.OfType<RecordEvent>().Single().Type);
+            }) },
+        { "a drought as long as progressDeadline counts as inconclusive", () => ReadyAt(Canary(readyAt: T0), 10 * M, Waiting(T0 + 10 * M)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisRunInconclusive], Also: d => Assert.Equal(new AnalysisCounters(1, 0, 1), d.Status.Canary!.Analysis)) },
+        { "a waiting run never lets a step pass", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 90 * S, Verdict.Inconclusive), counters: new(3, 0, 1)), 2 * M, Waiting(T0 + 2 * M)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new AnalysisCounters(3, 0, 1), d.Status.Canary!.Analysis)) },
 
         // progressDeadline: the observation names the reason.
         { "unschedulable canary at the deadline: CanaryUnschedulable", () => Running(Canary(notReadySince: T0), now: T0 + 10 * M) with
