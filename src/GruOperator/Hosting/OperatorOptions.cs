@@ -38,9 +38,6 @@ internal sealed class OperatorOptions
     [Url]
     public string DefaultPrometheusAddress { get; set; } = "";
 
-    /// <summary>How often Prometheus scrapes GruServer: analysis windows hold enough points per track for the rank test.</summary>
-    public TimeSpan PrometheusScrapeInterval { get; set; }
-
     /// <summary>Port of the operator's own /metrics (0: off).</summary>
     [Range(0, 65535)]
     public int MetricsPort { get; set; }

@@ -19,7 +19,6 @@ internal sealed partial class AnalysisRunner(
     PrometheusMetricProviderFactory providers, IOptions<OperatorOptions> options, ILogger<AnalysisRunner> logger)
 {
     private readonly ConcurrentDictionary<string, CanaryAnalysis> _analyses = new(StringComparer.Ordinal);
-    private readonly TimeSpan _scrapeInterval = options.Value.PrometheusScrapeInterval;
     private readonly string _defaultAddress = options.Value.DefaultPrometheusAddress;
 
     public async Task<AnalysisResult> RunAsync(GruModel model, string stableRevision, RunAnalysis run, CancellationToken cancellationToken)
@@ -29,7 +28,9 @@ internal sealed partial class AnalysisRunner(
             providers.Create(Uri.TryCreate(a, UriKind.Absolute, out var uri) ? uri : null), ComparisonPolicy.Default));
         var spec = RolloutSpecMapping.ToAnalysis(model.Spec.Rollout?.Canary?.Analysis);
         var slo = RolloutSpecMapping.ToSlo(model.Spec.Slo);
-        var window = AnalysisWindow.ForInterval(run.Until, spec.Interval, _scrapeInterval, ComparisonPolicy.Default.MinSamples);
+        // Adjoining windows: each run judges only traffic the previous run did not, so failureLimit counts independent
+        // failures. A degenerate window (a clock step) judges the last interval instead of throwing.
+        var window = run.Until > run.Since ? AnalysisWindow.Between(run.Since, run.Until) : AnalysisWindow.Between(run.Until - spec.Interval, run.Until);
         var request = new AnalysisRequest(slo, spec, model.Metadata.NamespaceProperty, model.Spec.Model.Name, stableRevision, run.Revision, window);
         var result = await analysis.RunAsync(request, cancellationToken).ConfigureAwait(false);
         Log.AnalysisRun(logger, model.Metadata.NamespaceProperty, model.Metadata.Name, run.Revision, run.Step + 1, result.Verdict, address, result.Reason);

@@ -119,7 +119,7 @@ public abstract class CanaryAnalysisOnPrometheusTests
 
     private static Task StartOperatorAsync(OperatorHarness harness, PrometheusProcess prometheus, int metricsPort = 0) =>
         harness.StartOperatorAsync(metricsPort: metricsPort,
-            extraArgs: ["--prometheus-address", prometheus.Address.ToString().TrimEnd('/'), "--prometheus-scrape-interval", "00:00:01"],
+            extraArgs: ["--prometheus-address", prometheus.Address.ToString().TrimEnd('/')],
             overrides: new Dictionary<string, string?> { ["Prometheus:MaxRetries"] = "1" });
 
     /// <summary>Stable healthy, Prometheus holding a window of loaded scrapes for both servers, then the model change.</summary>
