@@ -86,9 +86,10 @@ public abstract class CanaryAnalysisOnPrometheusTests
         Assert.Equal("2", before.Status!.Canary!.Revision);
         var events = await Poll.UntilAsync<IReadOnlyList<k8s.Models.Corev1Event>>(async () => await harness.EventsAsync(harness.Namespace, "resumed"),
             es => es.Any(e => e.Reason == RolloutReasons.Promoted), OperatorHarness.Timeout, "a Promoted event");
-        // Never restarted, never stepped twice: one start, one step change (1 → 2), one promotion.
+        // Never restarted, never stepped twice: one start, at most one step change (1 → 2; its Event follows the status
+        // write, so an operator stopped between the two loses it, never repeats it), one promotion.
         Assert.Single(events, e => e.Reason == RolloutReasons.CanaryStarted);
-        Assert.Single(events, e => e.Reason == RolloutReasons.CanaryStepChanged);
+        Assert.True(events.Count(e => e.Reason == RolloutReasons.CanaryStepChanged) <= 1, "the step changed twice");
         Assert.Single(events, e => e.Reason == RolloutReasons.Promoted);
         Assert.Equal(1, events.Single(e => e.Reason == RolloutReasons.CanaryStarted).Count);
     }
