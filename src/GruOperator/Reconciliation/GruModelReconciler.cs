@@ -19,7 +19,7 @@ namespace GruOperator.Reconciliation;
 /// <summary>
 /// Reconciles one GruModel, level-triggered: finalizer, validation, then the rollout recomputed from observed state:
 /// observe both tracks, decide (<see cref="CanaryRollout.Decide"/>; with an analysis run when the decision asks for one),
-/// write status once, carry out the actions. Early returns, no branching on event types.
+/// apply the desired Deployments, write status once, carry out the other actions. Early returns, no branching on event types.
 /// </summary>
 internal sealed partial class GruModelReconciler : IReconciler
 {
@@ -126,19 +126,29 @@ internal sealed partial class GruModelReconciler : IReconciler
         var decision = CanaryRollout.Decide(input);
         if (decision.Actions.OfType<RunAnalysis>().FirstOrDefault() is { } run)
         {
-            var result = await _analysis.RunAsync(model, decision.Status.Stable!.Revision, run, cancellationToken).ConfigureAwait(false);
-            decision = CanaryRollout.Decide(input with { Analysis = result });
+            input = input with { Analysis = await _analysis.RunAsync(model, decision.Status.Stable!.Revision, run, cancellationToken).ConfigureAwait(false) };
+            decision = CanaryRollout.Decide(input);
         }
 
-        // Status first: if the write is refused (409, the object moved on) nothing below happens and the next reconcile
-        // decides again from fresh state, so an Event or a promotion is never carried out for a status that was not kept.
+        // Desired state first; when an apply changed a Deployment, decide again from what it now holds (same time, same
+        // run), so status never calls a track ready at a template its controller has not rolled out yet.
+        var applied = await _executor.EnsureAsync(model, decision.Actions, observed, pin.Registry.Secret, cancellationToken).ConfigureAwait(false);
+        if (applied.Changed)
+        {
+            observed = _observer.Observe(model, applied.Stable, applied.Canary);
+            decision = CanaryRollout.Decide(input with { Stable = observed.Stable?.Track, Canary = observed.Canary?.Track });
+        }
+
+        // Status before the other actions: if the write is refused (409, the object moved on) nothing below happens and
+        // the next reconcile decides again from fresh state, so an Event, a deletion or an acknowledged command is never
+        // carried out for a status that was not kept.
         var status = Status(model, decision, observed);
         status.Conditions = [.. IntegrityStatus.Conditions(status.Conditions, pin, verification, generation, now)];
         // A pod serving the wrong model outranks the rollout's phase: the service answers, but not with what was asked for.
         if (ConditionSet.Find(status.Conditions, ConditionTypes.ModelVerified)?.Status == Condition.False) status.Phase = ModelPhase.Degraded;
         var written = await WriteStatusAsync(model, IntegrityStatus.Apply(status, pin, verification, _layers, model.Status), cancellationToken).ConfigureAwait(false);
         _metrics.Record(model.Metadata.NamespaceProperty, model.Metadata.Name, decision);
-        await _executor.ExecuteAsync(written, decision.Actions, observed, pin.Registry.Secret, cancellationToken).ConfigureAwait(false);
+        await _executor.ExecuteAsync(written, decision.Actions, observed, cancellationToken).ConfigureAwait(false);
         if (command.Unknown is { } unknown)
         {
             await _events.RecordAsync(written, EventType.Warning, RolloutReasons.CommandIgnored,

@@ -15,8 +15,12 @@ using k8s.Models;
 
 namespace GruOperator.Rollout;
 
+/// <summary>The Deployments after the desired-state actions; <see cref="Changed"/> when an apply changed one.</summary>
+internal sealed record AppliedTracks(V1Deployment? Stable, V1Deployment? Canary, bool Changed);
+
 /// <summary>
-/// Carries out a rollout decision's actions in order: Deployments and the Service by server-side apply (repeats are free),
+/// Carries out a rollout decision's actions: first the desired state (<see cref="EnsureAsync"/>: Deployments and the
+/// Service by server-side apply, repeats are free), after the status write the rest in order (<see cref="ExecuteAsync"/>):
 /// the canary's deletion, traffic weights through <see cref="ITrafficRouter"/>, Events, and the removal of the
 /// acted-on <c>serving.gru.dev/action</c> annotation. It decides nothing: what to do is the decision's.
 /// </summary>
@@ -29,19 +33,41 @@ internal sealed class RolloutExecutor(
     ServingDefaults defaults,
     string fieldManager)
 {
+    /// <summary>
+    /// The desired-state actions (stable and canary Deployments, the Service), before the status write: repeating them is
+    /// free, and the status can then describe what the cluster was asked for rather than the template before it.
+    /// </summary>
     /// <param name="registrySecret">spec.model.registrySecretRef as read, for the pods of oci:// sources.</param>
-    public async Task ExecuteAsync(GruModel model, IReadOnlyList<RolloutAction> actions, RolloutObservation observed, RegistrySecret? registrySecret, CancellationToken cancellationToken)
+    public async Task<AppliedTracks> EnsureAsync(GruModel model, IReadOnlyList<RolloutAction> actions, RolloutObservation observed, RegistrySecret? registrySecret, CancellationToken cancellationToken)
+    {
+        var (stable, canary, changed) = (observed.Stable?.Deployment, observed.Canary?.Deployment, false);
+        foreach (var action in actions)
+        {
+            switch (action)
+            {
+                case EnsureStable s:
+                    (stable, var stableChanged) = await EnsureTrackAsync(model, Tracks.StableLabel, s.Revision, s.Model, s.Replicas, stable, registrySecret, cancellationToken).ConfigureAwait(false);
+                    await EnsureServiceAsync(model, cancellationToken).ConfigureAwait(false);
+                    changed |= stableChanged;
+                    break;
+                case EnsureCanary c:
+                    (canary, var canaryChanged) = await EnsureTrackAsync(model, Tracks.CanaryLabel, c.Revision, c.Model, c.Replicas, canary, registrySecret, cancellationToken).ConfigureAwait(false);
+                    changed |= canaryChanged;
+                    break;
+            }
+        }
+        return new AppliedTracks(stable, canary, changed);
+    }
+
+    /// <summary>The other actions, in order, after the status write.</summary>
+    public async Task ExecuteAsync(GruModel model, IReadOnlyList<RolloutAction> actions, RolloutObservation observed, CancellationToken cancellationToken)
     {
         foreach (var action in actions)
         {
             switch (action)
             {
-                case EnsureStable stable:
-                    await EnsureTrackAsync(model, Tracks.StableLabel, stable.Revision, stable.Model, stable.Replicas, observed.Stable?.Deployment, registrySecret, cancellationToken).ConfigureAwait(false);
-                    await EnsureServiceAsync(model, cancellationToken).ConfigureAwait(false);
-                    break;
-                case EnsureCanary canary:
-                    await EnsureTrackAsync(model, Tracks.CanaryLabel, canary.Revision, canary.Model, canary.Replicas, observed.Canary?.Deployment, registrySecret, cancellationToken).ConfigureAwait(false);
+                case EnsureStable or EnsureCanary:
+                    // Applied before the status write (EnsureAsync).
                     break;
                 case DeleteCanary:
                     await DeleteCanaryAsync(model, cancellationToken).ConfigureAwait(false);
@@ -93,7 +119,8 @@ internal sealed class RolloutExecutor(
             fieldManager: fieldManager, cancellationToken: cancellationToken);
     }
 
-    private async Task EnsureTrackAsync(GruModel model, string track, string revision, ModelIdentity identity, int replicas, V1Deployment? existing, RegistrySecret? registrySecret, CancellationToken cancellationToken)
+    private async Task<(V1Deployment Deployment, bool Changed)> EnsureTrackAsync(
+        GruModel model, string track, string revision, ModelIdentity identity, int replicas, V1Deployment? existing, RegistrySecret? registrySecret, CancellationToken cancellationToken)
     {
         if (!ModelSource.TryParse(identity.Source, identity.Sha256Hex, out var source, out var error))
         {
@@ -106,12 +133,15 @@ internal sealed class RolloutExecutor(
         {
             await events.RecordAsync(model, EventType.Normal, "DeploymentCreated",
                 $"Created Deployment {name} for {track} revision {revision}.", cancellationToken).ConfigureAwait(false);
+            return (deployment, true);
         }
-        else if (sent && deployment.Metadata.Generation > existing.Metadata.Generation)
+        if (sent && deployment.Metadata.Generation > existing.Metadata.Generation)
         {
             await events.RecordAsync(model, EventType.Normal, "DeploymentUpdated",
                 $"Updated Deployment {name} to generation {deployment.Metadata.Generation} ({track} revision {revision}, {replicas} replica(s)).", cancellationToken).ConfigureAwait(false);
+            return (deployment, true);
         }
+        return (deployment, false);
     }
 
     private async Task EnsureServiceAsync(GruModel model, CancellationToken cancellationToken)

@@ -22,11 +22,21 @@ internal sealed record RolloutObservation(TrackSnapshot? Stable, TrackSnapshot? 
 /// </summary>
 internal sealed class RolloutObserver(ResourceCache<V1Deployment> deployments, ResourceCache<V1Pod> pods)
 {
-    public RolloutObservation Observe(GruModel model) => new(Track(model, Tracks.StableLabel), Track(model, Tracks.CanaryLabel));
+    /// <summary>Both tracks as the caches hold them.</summary>
+    public RolloutObservation Observe(GruModel model) => Observe(model, Cached(model, Tracks.StableLabel), Cached(model, Tracks.CanaryLabel));
 
-    private TrackSnapshot? Track(GruModel model, string track)
+    /// <summary>
+    /// Both tracks with the given Deployments (e.g. what an apply just returned: a new generation its controller has not
+    /// observed yet, so the track is not claimed ready at a template it does not run yet) and the cached pods.
+    /// </summary>
+    public RolloutObservation Observe(GruModel model, V1Deployment? stable, V1Deployment? canary) =>
+        new(Track(stable, Tracks.StableLabel), Track(canary, Tracks.CanaryLabel));
+
+    private V1Deployment? Cached(GruModel model, string track) =>
+        deployments.Get(model.Metadata.NamespaceProperty, ServingWorkloadBuilder.DeploymentName(model.Metadata.Name, track));
+
+    private TrackSnapshot? Track(V1Deployment? deployment, string track)
     {
-        var deployment = deployments.Get(model.Metadata.NamespaceProperty, ServingWorkloadBuilder.DeploymentName(model.Metadata.Name, track));
         if (deployment is null || deployment.Metadata.DeletionTimestamp is not null) return null;
         var revision = Label(deployment.Metadata.Labels, Labels.Revision) ?? "";
         var source = Label(deployment.Metadata.Annotations, Labels.ModelSourceAnnotation) ?? "";

@@ -22,7 +22,7 @@ public abstract class CanaryAnalysisOnPrometheusTests
     private protected abstract Task<OperatorHarness> StartHarnessAsync();
 
     /// <summary>p95 under 100 ms, under 1% 5xx, at least 20 requests per window; one 50% step held 4 s; two failed runs roll back.</summary>
-    private static GruModel Judged(string name, string ns)
+    private static GruModel Judged(string name, string ns, int[]? weights = null)
     {
         var model = Models.Cpu(name, ns);
         model.Spec.Slo = new GruOperator.Api.SloSpec { LatencyP95 = "100ms", ErrorRate = "0.01", MinRequests = 20 };
@@ -30,7 +30,7 @@ public abstract class CanaryAnalysisOnPrometheusTests
         {
             Canary = new CanarySpec
             {
-                Steps = [new() { SetWeight = 50, Pause = "4s" }],
+                Steps = [.. (weights ?? [50]).Select(w => new CanaryStep { SetWeight = w, Pause = "4s" })],
                 Analysis = new AnalysisSpec { Interval = "4s", FailureLimit = 2, InconclusiveLimit = 2, OnInconclusive = GruOperator.Api.InconclusiveAction.Pause },
             },
         };
@@ -64,6 +64,34 @@ public abstract class CanaryAnalysisOnPrometheusTests
         Assert.Contains(metrics, l => Series(l, "gru_operator_rollouts_total", "outcome=\"RolledBack\"") && l.EndsWith(" 0", StringComparison.Ordinal));
         Assert.Contains(metrics, l => Series(l, "gru_operator_analysis_runs_total", "verdict=\"Passed\"") && !l.EndsWith(" 0", StringComparison.Ordinal));
         Assert.Contains(metrics, l => Series(l, "gru_operator_canary_weight", "namespace=") && l.EndsWith(" 0", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AnOperatorRestartAtTheSecondStepResumesThereAndPromotesOnce()
+    {
+        await using var harness = await StartHarnessAsync();
+        await using var servers = await TrackServers.StartAsync(harness.Namespace, "resumed", canaryLatency: null, canaryErrorRate: null);
+        var first = await StartOperatorAsync(harness, servers.Prometheus);
+        await StartCanaryAsync(harness, servers, "resumed", [25, 50]);
+
+        // Step 1 passed on its analysis: the canary is at step 2.
+        var before = await harness.WaitForStatusAsync(harness.Namespace, "resumed", m => m.Status!.Canary is { Step: 1 }, "the canary at step 2");
+        await harness.StopOperatorAsync(first);
+        await StartOperatorAsync(harness, servers.Prometheus);
+
+        var promoted = await harness.WaitForStatusAsync(harness.Namespace, "resumed",
+            m => m.Status!.Canary is null && m.Status.Stable!.Revision == "2" && m.Status.Phase == ModelPhase.Healthy, "revision 2 promoted after the restart");
+        Assert.Equal((nameof(RolloutOutcome.Promoted), RolloutReasons.AnalysisPassed), (promoted.Status!.History![0].Outcome, promoted.Status.History[0].Reason));
+        Assert.Single(promoted.Status.History, h => h.Outcome == nameof(RolloutOutcome.Promoted));
+        Assert.Equal("2", before.Status!.Canary!.Revision);
+        var events = await Poll.UntilAsync<IReadOnlyList<k8s.Models.Corev1Event>>(async () => await harness.EventsAsync(harness.Namespace, "resumed"),
+            es => es.Any(e => e.Reason == RolloutReasons.Promoted), OperatorHarness.Timeout, "a Promoted event");
+        // Never restarted, never stepped twice: one start, at most one step change (1 → 2; its Event follows the status
+        // write, so an operator stopped between the two loses it, never repeats it), one promotion.
+        Assert.Single(events, e => e.Reason == RolloutReasons.CanaryStarted);
+        Assert.True(events.Count(e => e.Reason == RolloutReasons.CanaryStepChanged) <= 1, "the step changed twice");
+        Assert.Single(events, e => e.Reason == RolloutReasons.Promoted);
+        Assert.Equal(1, events.Single(e => e.Reason == RolloutReasons.CanaryStarted).Count);
     }
 
     [Theory]
@@ -117,15 +145,15 @@ public abstract class CanaryAnalysisOnPrometheusTests
         Assert.Equal("1", (await harness.DeploymentAsync(harness.Namespace, "blind-stable"))!.Metadata.Labels[GruOperator.Serving.Labels.Revision]);
     }
 
-    private static Task StartOperatorAsync(OperatorHarness harness, PrometheusProcess prometheus, int metricsPort = 0) =>
+    private static Task<Microsoft.AspNetCore.Builder.WebApplication> StartOperatorAsync(OperatorHarness harness, PrometheusProcess prometheus, int metricsPort = 0) =>
         harness.StartOperatorAsync(metricsPort: metricsPort,
             extraArgs: ["--prometheus-address", prometheus.Address.ToString().TrimEnd('/')],
             overrides: new Dictionary<string, string?> { ["Prometheus:MaxRetries"] = "1" });
 
     /// <summary>Stable healthy, Prometheus holding a window of loaded scrapes for both servers, then the model change.</summary>
-    private static async Task StartCanaryAsync(OperatorHarness harness, TrackServers servers, string name)
+    private static async Task StartCanaryAsync(OperatorHarness harness, TrackServers servers, string name, int[]? weights = null)
     {
-        await harness.CreateAsync(Judged(name, harness.Namespace));
+        await harness.CreateAsync(Judged(name, harness.Namespace, weights));
         await harness.WaitForStatusAsync(harness.Namespace, name, m => m.Status!.Phase == ModelPhase.Healthy, "stable healthy");
         await servers.WaitForLoadedScrapesAsync(12);
         await harness.PatchSpecAsync(harness.Namespace, name, new { model = new { sha256 = Models.OtherSha } });
