@@ -183,8 +183,10 @@ internal static class OperatorHost
             registry.TotalTimeout = TimeSpan.FromSeconds(15);
             registry.MaxRetries = 1;
         });
+        // No per-request logs: every pod is asked every interval; the outcome is in status, Events and the metric.
         services.AddHttpClient(ServedDigestProbe.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { ConnectTimeout = ServedDigestProbe.Timeout, UseProxy = false });
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { ConnectTimeout = ServedDigestProbe.Timeout, UseProxy = false })
+            .RemoveAllLoggers();
         services.AddSingleton(sp => new ServedDigestProbe(sp.GetRequiredService<IHttpClientFactory>().CreateClient(ServedDigestProbe.HttpClientName)));
         services.AddSingleton(sp => new RegistrySecretReader(sp.GetRequiredService<IKubernetes>()));
         services.AddSingleton<ModelPinner>();

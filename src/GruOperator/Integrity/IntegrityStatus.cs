@@ -24,6 +24,11 @@ internal static class IntegrityStatus
             var sticky = next.Status == Condition.Unknown && ConditionSet.Find(conditions, ConditionTypes.ModelVerified)?.Status == Condition.False;
             if (!sticky) conditions = ConditionSet.Set(conditions, next);
         }
+        // Between checks the last verdict stands for the current generation too (every condition carries it).
+        if (ConditionSet.Find(conditions, ConditionTypes.ModelVerified) is { } verified && verified.ObservedGeneration != generation)
+        {
+            conditions = ConditionSet.Set(conditions, verified with { ObservedGeneration = generation });
+        }
         return conditions;
     }
 

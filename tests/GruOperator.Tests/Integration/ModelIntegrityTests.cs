@@ -72,6 +72,37 @@ public abstract class ModelIntegrityTests
     }
 
     [Fact]
+    public async Task TheRegistrySecretPinsAPrivateTagAndReachesThePodsAsGruServerExpects()
+    {
+        await using var registry = await RegistryProcess.StartWithBasicAuthAsync(new Dictionary<string, string> { ["puller"] = "s3cret" }, CancellationToken.None);
+        using var clients = new RegistryClients(registry.Host, RegistryCredentials.For(registry.Host, "puller", "s3cret"));
+        var pushed = await clients.PushAsync(await GruTestModels.WriteAsync(GruTestModels.Small with { Seed = 31 }), $"oci://{registry.Host}/models/private:1.0");
+        await using var harness = await StartHarnessAsync();
+        await harness.StartOperatorAsync(extraArgs: ["--registry-plain-http", registry.Host]);
+
+        // No Secret yet: refused with the fix named, nothing deployed.
+        var model = OciModel("private", harness.Namespace, $"oci://{registry.Host}/models/private:1.0", "2s", MismatchAction.Alert);
+        model.Spec.Model.RegistrySecretRef = new LocalObjectReference { Name = "pull-creds" };
+        await harness.CreateAsync(model);
+        var refused = await harness.WaitForStatusAsync(harness.Namespace, "private",
+            m => Reason(m, ConditionTypes.ModelResolved) == ModelResolutionReasons.RegistrySecretInvalid, "RegistrySecretInvalid");
+        Assert.Contains("pull-creds does not exist", refused.Status!.Message, StringComparison.Ordinal);
+        Assert.Null(await harness.DeploymentAsync(harness.Namespace, "private-stable"));
+
+        // The Secret appears (Secrets are not watched: the backoff retry finds it) and the tag is pinned with it.
+        await harness.Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret
+        {
+            Metadata = new V1ObjectMeta { Name = "pull-creds" },
+            StringData = new Dictionary<string, string> { ["username"] = "puller", ["password"] = "s3cret" },
+        }, harness.Namespace);
+        var deployment = await harness.WaitForDeploymentAsync(harness.Namespace, "private-stable", _ => true, "the Deployment once the Secret exists");
+        Assert.Equal($"oci://{registry.Host}/models/private@{pushed.ManifestDigest}", ModelArg(deployment));
+        var server = deployment.Spec.Template.Spec.Containers.Single(c => c.Name == ServingWorkloadBuilder.ServerContainer);
+        Assert.Equal(("pull-creds", "password"), (server.Env.Single(e => e.Name == "GRU_REGISTRY_PASSWORD").ValueFrom.SecretKeyRef.Name, server.Env.Single(e => e.Name == "GRU_REGISTRY_PASSWORD").ValueFrom.SecretKeyRef.Key));
+        Assert.DoesNotContain(server.Args, a => a.Contains("s3cret", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task AnUnreachableRegistryIsReportedAndRetriedWhileNothingIsDeployedFromAGuess()
     {
         var port = FreePort.Next(); // nothing listens: connection refused, as for a registry that is down
@@ -179,13 +210,13 @@ public abstract class ModelIntegrityTests
     }
 
     /// <summary>Registry clients wired as in the operator, pushing models the way gru-model does.</summary>
-    private sealed class RegistryClients(string plainHttpHost) : IDisposable
+    private sealed class RegistryClients(string plainHttpHost, RegistryCredentials? credentials = null) : IDisposable
     {
         private readonly ServiceProvider _services = new ServiceCollection().AddLogging()
             .AddRegistryClient(o => o.PlainHttpRegistries.Add(plainHttpHost)).BuildServiceProvider();
 
         public Task<PushedModel> PushAsync(GruModelFile model, string reference) =>
-            new ModelArtifactClient(_services.GetRequiredService<DistributionClientFactory>().Create(RegistryCredentials.Anonymous)).PushAsync(
+            new ModelArtifactClient(_services.GetRequiredService<DistributionClientFactory>().Create(credentials ?? RegistryCredentials.Anonymous)).PushAsync(
                 model.Path,
                 new ModelConfig("recs", "gru-operator-tests",
                     [new TensorSignature("input", "FP32", [-1, -1, model.Spec.InputSize])],
