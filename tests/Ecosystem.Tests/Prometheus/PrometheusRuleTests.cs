@@ -27,6 +27,21 @@ public sealed class PrometheusRuleTests : IDisposable
     }
 
     [Fact]
+    public async Task The_readme_command_for_a_plain_rules_file_gives_one_promtool_accepts()
+    {
+        // README "Monitoring", for a Prometheus without the Prometheus Operator, run as written from the repository root.
+        var rules = Path.Combine(_work, "gru-rules.yml");
+        var extract = await ExternalTool.Bash.RunAsync(["-c", $"sed -n '/^spec:/,$p' config/prometheus/prometheusrule.yaml | sed '1d; s/^  //' > {rules}"],
+            Repository.Root, cancellationToken: Deadline);
+        Assert.True(extract.ExitCode == 0, extract.Output);
+
+        var run = await ExternalTool.Promtool.RunAsync(["check", "rules", rules], _work, cancellationToken: Deadline);
+
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Contains($"SUCCESS: {PrometheusRuleFile.Rules(PrometheusRuleFile.LoadSpec()).Count()} rules found", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Promtool_unit_tests_pass_every_alert_fires_and_stays_silent_where_expected()
     {
         var run = await RunUnitTestsAsync(rule => { });

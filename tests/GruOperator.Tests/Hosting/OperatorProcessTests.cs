@@ -119,7 +119,7 @@ public sealed class OperatorProcessTests : IDisposable
 
         Assert.True(healthy, run.Stdout + run.Stderr);
         Assert.Equal(0, run.ExitCode);
-        Assert.Contains("Controller grumodel starting", run.Stdout, StringComparison.Ordinal);
+        Assert.True(run.Stdout.Contains("Controller grumodel starting", StringComparison.Ordinal), run.Stdout + run.Stderr);
     }
 
     [Fact]

@@ -1,18 +1,51 @@
 using System.Text.Json;
-using Ecosystem.Tests.KubectlPlugin;
+using Ecosystem.Tests.Cluster;
+using Ecosystem.Tests.Monitoring;
 using TestSupport;
 
-namespace Ecosystem.Tests.Monitoring;
+namespace Ecosystem.Tests.Install;
 
 /// <summary>
-/// `kubectl apply -k config/monitoring` on a real kube-apiserver, RBAC included (LocalCluster serves none): it installs,
+/// README commands on a real kube-apiserver. `kubectl apply -k config/monitoring`, RBAC included (LocalCluster serves none): it installs,
 /// re-applies without a diff, the PrometheusRule passes the Prometheus Operator's own CRD schema (vendored, v0.82.2), and
 /// the operator's ServiceAccount may do exactly what the Gateway API router and the SLO rule controller need.
 /// </summary>
-[Collection(Cluster.ProcessCollection.Name)]
-public sealed class MonitoringOverlayOnKubeApiServerTests(KubectlGruOnKubeApiServerFixture cluster) : IClassFixture<KubectlGruOnKubeApiServerFixture>
+[Collection(ProcessCollection.Name)]
+public sealed class ReadmeCommandsOnKubeApiServerTests(KubeApiServerWithKubectl cluster) : IClassFixture<KubeApiServerWithKubectl>
 {
     private const string OperatorAccount = "system:serviceaccount:gru-system:gru-operator";
+
+    /// <summary>README "With Argo CD": the patch command merges the health check into an existing argocd-cm, keeping its keys.</summary>
+    [Fact]
+    public async Task The_argocd_cm_patch_command_adds_the_health_check_and_keeps_what_was_there()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var ct = deadline.Token;
+        await cluster.KubectlOkAsync(["apply", "-f", "-"], ct, """
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: argocd}
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: argocd-cm, namespace: argocd}
+            data:
+              url: https://argocd.example.com
+              resource.customizations.health.argoproj.io_Rollout: "hs = {}\nreturn hs\n"
+            """);
+
+        // Exactly as the README says, from the repository root.
+        var patch = await ExternalTool.Kubectl.RunAsync(["-n", "argocd", "patch", "configmap", "argocd-cm", "--patch-file", "config/argocd/argocd-cm-patch.yaml"],
+            Repository.Root, cluster.Environment, cancellationToken: ct);
+        Assert.True(patch.ExitCode == 0, patch.Output);
+
+        using var cm = JsonDocument.Parse(await cluster.KubectlOkAsync(["get", "configmap", "argocd-cm", "-n", "argocd", "-o", "json"], ct));
+        var data = cm.RootElement.GetProperty("data");
+        Assert.Equal(await File.ReadAllTextAsync(Path.Combine(Repository.Root, "config", "argocd", "serving.gru.dev", "GruModel", "health.lua"), ct),
+            data.GetProperty("resource.customizations.health.serving.gru.dev_GruModel").GetString());
+        Assert.Equal("https://argocd.example.com", data.GetProperty("url").GetString());
+        Assert.True(data.TryGetProperty("resource.customizations.health.argoproj.io_Rollout", out _));
+    }
 
     [Fact]
     public async Task The_overlay_installs_with_its_rbac_reapplies_without_diff_and_grants_the_operator_what_it_uses()
