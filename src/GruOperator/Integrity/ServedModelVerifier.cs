@@ -38,6 +38,13 @@ internal sealed partial class ServedModelVerifier(
     public static TimeSpan Interval(GruModel model) =>
         GoDuration.TryParse(model.Spec.Integrity?.VerifyInterval, out var interval, out _) && interval > TimeSpan.Zero ? interval : DefaultInterval;
 
+    /// <summary>Forgets a deleted model's gate and mismatch series.</summary>
+    public void Forget(string @namespace, string model)
+    {
+        metrics.Forget(@namespace, model);
+        gate.Forget(@namespace, model);
+    }
+
     /// <summary>Checks the model's ready pods when a check is due; <paramref name="pin"/> supplies the registry credentials.</summary>
     public async Task<VerificationOutcome> VerifyAsync(GruModel model, ModelPin pin, DateTimeOffset now, CancellationToken cancellationToken)
     {

@@ -27,7 +27,7 @@ internal sealed partial class ModelPinner(
     ILogger<ModelPinner> logger)
 {
     /// <summary>The annotation value this class owns on serving.gru.dev/action (the rollout owns promote/abort/resume/retry).</summary>
-    public const string ReResolveAction = "re-resolve";
+    public const string ReResolveAction = Rollout.RolloutCommandAnnotation.ReResolve;
 
     /// <summary>The manual-action annotation (the kubectl plugin writes the same).</summary>
     public const string ActionAnnotation = "serving.gru.dev/action";

@@ -82,6 +82,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         if (model is null)
         {
             _metrics.Forget(request.Namespace ?? "", request.Name);
+            _verifier.Forget(request.Namespace ?? "", request.Name);
             return ReconcileResult.Done;
         }
 
