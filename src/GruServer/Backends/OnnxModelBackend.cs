@@ -1,3 +1,4 @@
+using GruServer.Axes;
 using GruServer.Hosting;
 using GruServer.Inference;
 using Microsoft.ML.OnnxRuntime;
@@ -26,7 +27,8 @@ internal sealed class OnnxModelBackend : IModelBackend
 
     /// <summary>Loads the model from the very bytes whose digest was checked, so the file cannot change in between.</summary>
     /// <param name="cudaUnavailableReason">Why CUDA was not used when <paramref name="preference"/> is Auto and the model runs on CPU.</param>
-    public static OnnxModelBackend Load(byte[] model, ExecutionProviderPreference preference, out string? cudaUnavailableReason)
+    /// <param name="axes">Axes given with --tensor-axes for tensors the model does not describe.</param>
+    public static OnnxModelBackend Load(byte[] model, ExecutionProviderPreference preference, TensorAxesOverride axes, CancellationToken cancellationToken, out string? cudaUnavailableReason)
     {
         cudaUnavailableReason = null;
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
@@ -65,7 +67,9 @@ internal sealed class OnnxModelBackend : IModelBackend
 
             try
             {
-                return new OnnxModelBackend(session, provider, ReadSignature(session));
+                // Inputs first (from the graph), then outputs by probe runs, which need the inputs' axes to shape them.
+                var signature = ModelAxes.ResolveInputs(ReadSignature(session), TraceGru(model), axes);
+                return new OnnxModelBackend(session, provider, ModelAxes.ResolveOutputs(signature, new OnnxModelBackend(session, provider, signature), axes, cancellationToken));
             }
             catch
             {
@@ -148,6 +152,19 @@ internal sealed class OnnxModelBackend : IModelBackend
         {
             // Validation covers the known rules; whatever ONNX Runtime still rejects is the caller's input too.
             throw InferenceException.Invalid(SchemaErrorReasons.RejectedByModel, $"the model rejected the inputs: {e.Message}");
+        }
+    }
+
+    private static IReadOnlyDictionary<string, GruOnnx.Reading.GruInputRole> TraceGru(byte[] model)
+    {
+        try
+        {
+            return GruOnnx.Reading.GruInputAxes.Trace(GruOnnx.Protobuf.ModelProto.Parser.ParseFrom(model));
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            // ONNX Runtime read it, so it is a model; axes then come from names or --tensor-axes.
+            return new Dictionary<string, GruOnnx.Reading.GruInputRole>();
         }
     }
 

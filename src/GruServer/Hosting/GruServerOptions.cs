@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using GruRegistry.References;
+using GruServer.Axes;
 using GruServer.Registry;
 using GruServing.Contract.Durations;
 using GruServing.Contract.Models;
@@ -34,6 +35,7 @@ internal sealed record GruServerOptions
     public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.FromMilliseconds(2);
     public int MaxQueueSize { get; init; } = ServingLimits.MaxQueueSize;
     public long MaxRequestBytes { get; init; } = 16 * 1024 * 1024;
+    public TensorAxesOverride TensorAxes { get; init; } = TensorAxesOverride.None;
     public TimeSpan FaultLatency { get; init; }
     public double FaultErrorRate { get; init; }
     public TimeSpan ShutdownDelay { get; init; }
@@ -112,6 +114,7 @@ internal sealed record GruServerOptions
         var queueDelay = ParseDuration(ServerSettings.MaxQueueDelay, ServingLimits.MaxQueueDelayUpperBound, Raw, errors);
         var queueSize = ParseInt(ServerSettings.MaxQueueSize, 1, ServingLimits.MaxQueueSizeUpperBound, Raw, errors);
         var maxBytes = ParseInt(ServerSettings.MaxRequestBytes, 1024, int.MaxValue, Raw, errors);
+        var tensorAxes = TensorAxesOverride.Parse(Raw(ServerSettings.TensorAxes), ServerSettings.TensorAxes.DisplayName, errors);
 
         var latency = ParseDuration(ServerSettings.FaultLatency, TimeSpan.FromMinutes(10), Raw, errors);
 
@@ -147,6 +150,7 @@ internal sealed record GruServerOptions
             MaxQueueDelay = queueDelay,
             MaxQueueSize = queueSize,
             MaxRequestBytes = maxBytes,
+            TensorAxes = tensorAxes,
             FaultLatency = latency,
             FaultErrorRate = rate,
             ShutdownDelay = delay,

@@ -39,11 +39,12 @@ internal static class ServerSettings
     public static readonly ServerSetting Revision = new(ServerFlags.Revision, "Revision label on every metric and in model metadata.", "0");
     public static readonly ServerSetting Track = new(ServerFlags.Track, $"Track label on every metric and in model metadata: {Tracks.Choices}.", Tracks.StableLabel);
     public static readonly ServerSetting ExecutionProvider = new(ServerFlags.ExecutionProvider, "Auto (CUDA when available, else CPU), CUDA (fail when unavailable) or CPU.", nameof(GruServing.Contract.Serving.ExecutionProvider.Auto));
-    public static readonly ServerSetting MaxSequenceLength = new(ServerFlags.MaxSequenceLength, "Largest time axis (dimension 1 of a rank-3 input) one request may carry.", Invariant(ServingLimits.MaxSequenceLength));
-    public static readonly ServerSetting MaxRequestBatchSize = new(ServerFlags.MaxRequestBatchSize, "Largest batch (dimension 0) one request may carry; larger requests get 400. Not the dynamic batcher's maximum.", Invariant(ServingLimits.MaxRequestBatchSize));
+    public static readonly ServerSetting MaxSequenceLength = new(ServerFlags.MaxSequenceLength, "Largest time axis (as read from the model) one request may carry.", Invariant(ServingLimits.MaxSequenceLength));
+    public static readonly ServerSetting MaxRequestBatchSize = new(ServerFlags.MaxRequestBatchSize, "Largest batch (the batch axis read from the model) one request may carry; larger requests get 400. Not the dynamic batcher's maximum.", Invariant(ServingLimits.MaxRequestBatchSize));
     public static readonly ServerSetting MaxBatchSize = new(ServerFlags.MaxBatchSize, "Dynamic batching: most sequences concurrent requests are gathered into for one model run; 1 turns batching off. A larger single request runs as its own batch.", Invariant(ServingLimits.MaxBatchSize));
     public static readonly ServerSetting MaxQueueDelay = new(ServerFlags.MaxQueueDelay, $"Dynamic batching: longest a queued request waits for its batch to fill, a duration like {GoDuration.Examples} (at most 10s); 0ms batches only what is already queued.", ServingLimits.MaxQueueDelay);
     public static readonly ServerSetting MaxQueueSize = new(ServerFlags.MaxQueueSize, "Dynamic batching: most requests waiting for a model run; beyond it requests get 503 with Retry-After at once.", Invariant(ServingLimits.MaxQueueSize));
+    public static readonly ServerSetting TensorAxes = new(ServerFlags.TensorAxes, "Batch and time axes of tensors the model cannot tell (the server traces each input to the GRU node it feeds and reads its layout, then dimension names; outputs by probe runs): name=axes, one letter per dimension, b batch, t time, any other letter a feature, comma-separated, e.g. X=tbf,Y=tbf.", null);
     public static readonly ServerSetting MaxRequestBytes = new(ServerFlags.MaxRequestBytes, "Largest request body accepted, in bytes.", "16777216");
     public static readonly ServerSetting FaultLatency = new(ServerFlags.FaultLatency, $"Fault injection: extra latency added to every infer request, a duration like {GoDuration.Examples}. Off by default.", "0ms");
     public static readonly ServerSetting FaultErrorRate = new(ServerFlags.FaultErrorRate, "Fault injection: fraction (0..1) of infer requests answered 500. Off by default.", "0");
@@ -53,7 +54,7 @@ internal static class ServerSettings
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
         Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, MetricsPort, Revision, Track, ExecutionProvider,
-        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, MaxRequestBytes, FaultLatency, FaultErrorRate, ShutdownDelay, ShutdownTimeout,
+        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, TensorAxes, MaxRequestBytes, FaultLatency, FaultErrorRate, ShutdownDelay, ShutdownTimeout,
     ];
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

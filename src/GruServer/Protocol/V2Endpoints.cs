@@ -126,6 +126,13 @@ internal static class V2Endpoints
             w.WriteString("execution_provider", backend.ExecutionProvider);
             w.WriteString("revision", model.Revision);
             w.WriteString("track", model.Track);
+            if (backend.Signature.SequenceLengths is { } lengths)
+            {
+                w.WriteString("sequence_lengths_input", lengths);
+            }
+
+            w.WriteBoolean("batchable", Batching.BatchLayout.For(backend.Signature).CanBatch);
+            w.WriteBoolean("pads_time", Batching.BatchLayout.For(backend.Signature).PadsTime);
             w.WriteEndObject();
         });
     }

@@ -41,6 +41,13 @@ internal static class V2Json
             writer.WriteStartArray("shape");
             WriteAll(writer, spec.Shape, static (w, d) => w.WriteNumberValue(d));
             writer.WriteEndArray();
+            // Beyond the protocol's three fields (clients ignore unknown ones): which axes the server batches and
+            // limits on, and how it knows, so a caller can check a time-major model is read as one.
+            writer.WriteStartObject("parameters");
+            writer.WriteNumber("batch_axis", spec.BatchAxis);
+            writer.WriteNumber("time_axis", spec.TimeAxis);
+            writer.WriteString("axes_source", spec.AxesSource);
+            writer.WriteEndObject();
             writer.WriteEndObject();
         }
 

@@ -65,6 +65,9 @@ public static class ServerFlags
     /// <summary>Most requests waiting in the batcher's queue (<see cref="ServingLimits.MaxQueueSize"/>); beyond it, 503 with Retry-After.</summary>
     public const string MaxQueueSize = "--max-queue-size";
 
+    /// <summary>Batch and time axes of tensors the model does not describe (name=axes, one letter per dimension: b, t, other), e.g. <c>X=tbf</c>.</summary>
+    public const string TensorAxes = "--tensor-axes";
+
     /// <summary>Largest request body in bytes.</summary>
     public const string MaxRequestBytes = "--max-request-bytes";
 
