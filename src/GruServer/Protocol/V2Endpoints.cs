@@ -28,6 +28,7 @@ internal static class V2Endpoints
             w.WriteString("name", "gru-server");
             w.WriteString("version", ServerVersion);
             w.WriteStartArray("extensions");
+            w.WriteStringValue("binary_tensor_data");
             w.WriteEndArray();
         }));
 
@@ -54,14 +55,24 @@ internal static class V2Endpoints
             await HandleAsync(context, async () =>
             {
                 Resolve(service, name, version);
+                var binary = BinaryOutputs.None;
                 var result = await service.InferAsync(name, async (signature, ct) =>
                 {
                     // Content type and body are read only once the model is known to exist and be ready.
                     V2RequestReader.CheckContentType(context.Request);
                     var body = await V2RequestReader.ReadBodyAsync(context.Request, options.MaxRequestBytes, ct).ConfigureAwait(false);
-                    return V2RequestReader.Parse(body, signature);
+                    var parsed = V2RequestReader.Parse(body, signature, V2RequestReader.ReadHeaderLength(context.Request, body.Length));
+                    binary = parsed.Binary;
+                    return parsed.Request;
                 }, cancellationToken).ConfigureAwait(false);
-                await V2Json.WriteAsync(context, StatusCodes.Status200OK, w => V2Json.WriteInferResult(w, result)).ConfigureAwait(false);
+                if (binary.Any)
+                {
+                    await V2Json.WriteBinaryInferResultAsync(context, result, binary).ConfigureAwait(false);
+                }
+                else
+                {
+                    await V2Json.WriteAsync(context, StatusCodes.Status200OK, w => V2Json.WriteInferResult(w, result)).ConfigureAwait(false);
+                }
             }, metrics).ConfigureAwait(false);
             metrics.RecordRequest(context.Response.StatusCode, time.GetElapsedTime(started));
         }
