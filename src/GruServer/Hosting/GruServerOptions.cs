@@ -26,6 +26,8 @@ internal sealed record GruServerOptions
     public string Host { get; init; } = "0.0.0.0";
     public int Port { get; init; } = 8080;
     public int MetricsPort { get; init; } = 9464;
+    /// <summary>0: no gRPC endpoint.</summary>
+    public int GrpcPort { get; init; }
     public string Revision { get; init; } = "0";
     public string Track { get; init; } = Tracks.StableLabel;
     public ExecutionProvider ExecutionProvider { get; init; } = ExecutionProvider.Auto;
@@ -90,6 +92,11 @@ internal sealed record GruServerOptions
 
         var port = ParseInt(ServerSettings.Port, 1, 65535, Raw, errors);
         var metricsPort = ParseInt(ServerSettings.MetricsPort, 1, 65535, Raw, errors);
+        var grpcPort = Raw(ServerSettings.GrpcPort) is null ? 0 : ParseInt(ServerSettings.GrpcPort, 1, 65535, Raw, errors);
+        if (grpcPort > 0 && (grpcPort == port || grpcPort == metricsPort))
+        {
+            errors.Add($"{ServerSettings.GrpcPort.DisplayName} must differ from {ServerSettings.Port.DisplayName} and {ServerSettings.MetricsPort.DisplayName} (it is {grpcPort}).");
+        }
         if (port == metricsPort && port > 0)
         {
             errors.Add($"{ServerSettings.MetricsPort.DisplayName} must differ from {ServerSettings.Port.DisplayName} (both are {port}).");
@@ -141,6 +148,7 @@ internal sealed record GruServerOptions
             Host = host,
             Port = port,
             MetricsPort = metricsPort,
+            GrpcPort = grpcPort,
             Revision = revision,
             Track = track,
             ExecutionProvider = provider,

@@ -12,7 +12,10 @@ namespace GruServer.Protocol;
 /// readiness and infer. Handlers translate between JSON and the protocol-neutral inference types only.</summary>
 internal static class V2Endpoints
 {
-    private static readonly string ServerVersion =
+    /// <summary>Open Inference Protocol extensions this server implements, named as in server metadata.</summary>
+    internal static readonly string[] Extensions = ["binary_tensor_data"];
+
+    internal static readonly string ServerVersion =
         typeof(V2Endpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     private const string RetryAfterSeconds = "1";
@@ -28,7 +31,11 @@ internal static class V2Endpoints
             w.WriteString("name", "gru-server");
             w.WriteString("version", ServerVersion);
             w.WriteStartArray("extensions");
-            w.WriteStringValue("binary_tensor_data");
+            foreach (var extension in Extensions)
+            {
+                w.WriteStringValue(extension);
+            }
+
             w.WriteEndArray();
         }));
 

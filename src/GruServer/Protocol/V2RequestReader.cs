@@ -370,7 +370,7 @@ internal static class V2RequestReader
     }
 
     /// <summary>The protocol's datatype names are case-sensitive; numbers are not names.</summary>
-    private static TensorDataType? ParseDatatype(string? text) =>
+    internal static TensorDataType? ParseDatatype(string? text) =>
         text is not null && !int.TryParse(text, out _) && Enum.TryParse<TensorDataType>(text, ignoreCase: false, out var type) && Enum.IsDefined(type)
             ? type
             : null;

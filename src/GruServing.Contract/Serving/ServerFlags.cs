@@ -37,6 +37,9 @@ public static class ServerFlags
     /// <summary>Port of the inference endpoint.</summary>
     public const string Port = "--port";
 
+    /// <summary>Port of the Open Inference Protocol's gRPC endpoint (HTTP/2 without TLS).</summary>
+    public const string GrpcPort = "--grpc-port";
+
     /// <summary>Port of /metrics.</summary>
     public const string MetricsPort = "--metrics-port";
 
