@@ -8,6 +8,11 @@ using ExecutionProviderPreference = GruServing.Contract.Serving.ExecutionProvide
 
 namespace GruServer.Backends;
 
+/// <summary>How the backend is loaded: execution provider, axes given by flag, ONNX Runtime threading.</summary>
+/// <param name="IntraOpThreads">0: ONNX Runtime's default (one per physical core).</param>
+/// <param name="Spinning">Whether idle intra-op threads busy-wait for work (off for serving, see <see cref="OnnxModelBackend.SessionOptionsFor"/>).</param>
+internal sealed record BackendSettings(ExecutionProviderPreference Preference, TensorAxesOverride Axes, int IntraOpThreads = 0, bool Spinning = false);
+
 /// <summary>An ONNX Runtime <see cref="InferenceSession"/> behind <see cref="IModelBackend"/>.</summary>
 internal sealed class OnnxModelBackend : IModelBackend
 {
@@ -27,11 +32,12 @@ internal sealed class OnnxModelBackend : IModelBackend
 
     /// <summary>Loads the model from the very bytes whose digest was checked, so the file cannot change in between.</summary>
     /// <param name="cudaUnavailableReason">Why CUDA was not used when <paramref name="preference"/> is Auto and the model runs on CPU.</param>
-    /// <param name="axes">Axes given with --tensor-axes for tensors the model does not describe.</param>
-    public static OnnxModelBackend Load(byte[] model, ExecutionProviderPreference preference, TensorAxesOverride axes, CancellationToken cancellationToken, out string? cudaUnavailableReason)
+    public static OnnxModelBackend Load(byte[] model, BackendSettings settings, CancellationToken cancellationToken, out string? cudaUnavailableReason)
     {
+        ArgumentNullException.ThrowIfNull(settings);
+        var (preference, axes) = (settings.Preference, settings.Axes);
         cudaUnavailableReason = null;
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        var options = SessionOptionsFor(settings);
         try
         {
             var provider = "CPU";
@@ -60,7 +66,7 @@ internal sealed class OnnxModelBackend : IModelBackend
                 // The CUDA provider registered but could not initialise (e.g. no device): Auto means CPU then.
                 cudaUnavailableReason = e.Message;
                 options.Dispose();
-                options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+                options = SessionOptionsFor(settings);
                 provider = "CPU";
                 session = new InferenceSession(model, options);
             }
@@ -153,6 +159,23 @@ internal sealed class OnnxModelBackend : IModelBackend
             // Validation covers the known rules; whatever ONNX Runtime still rejects is the caller's input too.
             throw InferenceException.Invalid(SchemaErrorReasons.RejectedByModel, $"the model rejected the inputs: {e.Message}");
         }
+    }
+
+    /// <summary>Serving settings, chosen from measurements (bench/results/gruserver-ort-settings.md): intra-op threads
+    /// default to ONNX Runtime's (one per core), which a batched GRU uses for its GEMMs; spinning is off, because after
+    /// each run ORT's threads would otherwise busy-wait for the next one on the very cores Kestrel needs to read and
+    /// answer requests, and the batcher runs one model call at a time, so there is never a next op to catch quickly.</summary>
+    internal static SessionOptions SessionOptionsFor(BackendSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        if (settings.IntraOpThreads > 0)
+        {
+            options.IntraOpNumThreads = settings.IntraOpThreads;
+        }
+
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", settings.Spinning ? "1" : "0");
+        return options;
     }
 
     private static IReadOnlyDictionary<string, GruOnnx.Reading.GruInputRole> TraceGru(byte[] model)

@@ -38,6 +38,7 @@ internal sealed record GruServerOptions
     public int MaxQueueSize { get; init; } = ServingLimits.MaxQueueSize;
     public long MaxRequestBytes { get; init; } = 16 * 1024 * 1024;
     public TensorAxesOverride TensorAxes { get; init; } = TensorAxesOverride.None;
+    public int IntraOpThreads { get; init; }
     public TimeSpan FaultLatency { get; init; }
     public double FaultErrorRate { get; init; }
     public TimeSpan ShutdownDelay { get; init; }
@@ -121,6 +122,7 @@ internal sealed record GruServerOptions
         var queueDelay = ParseDuration(ServerSettings.MaxQueueDelay, ServingLimits.MaxQueueDelayUpperBound, Raw, errors);
         var queueSize = ParseInt(ServerSettings.MaxQueueSize, 1, ServingLimits.MaxQueueSizeUpperBound, Raw, errors);
         var maxBytes = ParseInt(ServerSettings.MaxRequestBytes, 1024, int.MaxValue, Raw, errors);
+        var intraOpThreads = ParseInt(ServerSettings.IntraOpThreads, 0, 1024, Raw, errors);
         var tensorAxes = TensorAxesOverride.Parse(Raw(ServerSettings.TensorAxes), ServerSettings.TensorAxes.DisplayName, errors);
 
         var latency = ParseDuration(ServerSettings.FaultLatency, TimeSpan.FromMinutes(10), Raw, errors);
@@ -159,6 +161,7 @@ internal sealed record GruServerOptions
             MaxQueueSize = queueSize,
             MaxRequestBytes = maxBytes,
             TensorAxes = tensorAxes,
+            IntraOpThreads = intraOpThreads,
             FaultLatency = latency,
             FaultErrorRate = rate,
             ShutdownDelay = delay,

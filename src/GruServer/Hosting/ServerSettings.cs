@@ -46,6 +46,7 @@ internal static class ServerSettings
     public static readonly ServerSetting MaxQueueDelay = new(ServerFlags.MaxQueueDelay, $"Dynamic batching: longest a queued request waits for its batch to fill, a duration like {GoDuration.Examples} (at most 10s); 0ms batches only what is already queued.", ServingLimits.MaxQueueDelay);
     public static readonly ServerSetting MaxQueueSize = new(ServerFlags.MaxQueueSize, "Dynamic batching: most requests waiting for a model run; beyond it requests get 503 with Retry-After at once.", Invariant(ServingLimits.MaxQueueSize));
     public static readonly ServerSetting TensorAxes = new(ServerFlags.TensorAxes, "Batch and time axes of tensors the model cannot tell (the server traces each input to the GRU node it feeds and reads its layout, then dimension names; outputs by probe runs): name=axes, one letter per dimension, b batch, t time, any other letter a feature, comma-separated, e.g. X=tbf,Y=tbf.", null);
+    public static readonly ServerSetting IntraOpThreads = new(ServerFlags.IntraOpThreads, "ONNX Runtime intra-op threads for the model; 0 uses one per core (ONNX Runtime's default). Idle threads never spin, so they leave the cores to request handling between runs.", "0");
     public static readonly ServerSetting MaxRequestBytes = new(ServerFlags.MaxRequestBytes, "Largest request body accepted, in bytes.", "16777216");
     public static readonly ServerSetting FaultLatency = new(ServerFlags.FaultLatency, $"Fault injection: extra latency added to every infer request, a duration like {GoDuration.Examples}. Off by default.", "0ms");
     public static readonly ServerSetting FaultErrorRate = new(ServerFlags.FaultErrorRate, "Fault injection: fraction (0..1) of infer requests answered 500. Off by default.", "0");
@@ -55,7 +56,7 @@ internal static class ServerSettings
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
         Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, GrpcPort, MetricsPort, Revision, Track, ExecutionProvider,
-        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, TensorAxes, MaxRequestBytes, FaultLatency, FaultErrorRate, ShutdownDelay, ShutdownTimeout,
+        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, TensorAxes, IntraOpThreads, MaxRequestBytes, FaultLatency, FaultErrorRate, ShutdownDelay, ShutdownTimeout,
     ];
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

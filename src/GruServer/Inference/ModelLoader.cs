@@ -95,7 +95,7 @@ internal sealed partial class ModelLoader : BackgroundService
         }
 
         // Loading runs the model twice to find its output axes: that is the warm-up too.
-        var backend = OnnxModelBackend.Load(bytes, _options.ExecutionProvider, _options.TensorAxes, cancellationToken, out var cudaUnavailable);
+        var backend = OnnxModelBackend.Load(bytes, new BackendSettings(_options.ExecutionProvider, _options.TensorAxes, _options.IntraOpThreads), cancellationToken, out var cudaUnavailable);
         if (cudaUnavailable is not null)
         {
             Log.CudaFallback(_logger, _options.ExecutionProvider, cudaUnavailable);

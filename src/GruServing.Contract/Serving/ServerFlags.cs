@@ -71,6 +71,9 @@ public static class ServerFlags
     /// <summary>Batch and time axes of tensors the model does not describe (name=axes, one letter per dimension: b, t, other), e.g. <c>X=tbf</c>.</summary>
     public const string TensorAxes = "--tensor-axes";
 
+    /// <summary>ONNX Runtime intra-op threads (0: one per core, ONNX Runtime's default).</summary>
+    public const string IntraOpThreads = "--intra-op-threads";
+
     /// <summary>Largest request body in bytes.</summary>
     public const string MaxRequestBytes = "--max-request-bytes";
 

@@ -139,6 +139,6 @@ public sealed class ModelAxesTests
     }
 
     private static OnnxModelBackend Load(GruModelSpec spec, TensorAxesOverride? overrides = null) =>
-        OnnxModelBackend.Load(GruOnnxWriter.ToBytes(GruModel.Create(spec)), GruServing.Contract.Serving.ExecutionProvider.CPU,
-            overrides ?? TensorAxesOverride.None, CancellationToken.None, out _);
+        OnnxModelBackend.Load(GruOnnxWriter.ToBytes(GruModel.Create(spec)),
+            new BackendSettings(GruServing.Contract.Serving.ExecutionProvider.CPU, overrides ?? TensorAxesOverride.None), CancellationToken.None, out _);
 }

@@ -211,7 +211,7 @@ public sealed class DynamicBatcherTests
     private static GruModelSpec GruTestModelsSmall => TestSupport.GruTestModels.Small;
 
     private static GatedBackend Load(GruModelSpec spec) =>
-        new(OnnxModelBackend.Load(GruOnnxWriter.ToBytes(GruModel.Create(spec)), GruServing.Contract.Serving.ExecutionProvider.CPU, GruServer.Axes.TensorAxesOverride.None, CancellationToken.None, out _));
+        new(OnnxModelBackend.Load(GruOnnxWriter.ToBytes(GruModel.Create(spec)), new BackendSettings(GruServing.Contract.Serving.ExecutionProvider.CPU, GruServer.Axes.TensorAxesOverride.None), CancellationToken.None, out _));
 
     private static IReadOnlyList<string> Outputs(IModelBackend backend) => [.. backend.Signature.Outputs.Select(o => o.Name)];
 
