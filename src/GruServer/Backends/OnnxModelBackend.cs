@@ -104,10 +104,11 @@ internal sealed class OnnxModelBackend : IModelBackend
             {
                 values.Add(input.Data switch
                 {
-                    float[] f => OrtValue.CreateTensorValueFromMemory(f, input.Shape),
-                    double[] d => OrtValue.CreateTensorValueFromMemory(d, input.Shape),
-                    int[] i => OrtValue.CreateTensorValueFromMemory(i, input.Shape),
-                    long[] l => OrtValue.CreateTensorValueFromMemory(l, input.Shape),
+                    // Pinned, not copied; only the shape's elements (a pooled batch buffer may be longer).
+                    float[] f => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, f.AsMemory(0, Count(input)), input.Shape),
+                    double[] d => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, d.AsMemory(0, Count(input)), input.Shape),
+                    int[] i => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, i.AsMemory(0, Count(input)), input.Shape),
+                    long[] l => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, l.AsMemory(0, Count(input)), input.Shape),
                     _ => throw new InvalidOperationException($"input '{input.Name}' holds {input.Data.GetType().Name}, which the backend cannot pass to ONNX Runtime."),
                 });
             }
@@ -141,6 +142,8 @@ internal sealed class OnnxModelBackend : IModelBackend
     }
 
     public void Dispose() => _session.Dispose();
+
+    private static int Count(NamedTensor input) => checked((int)NamedTensor.ElementCount(input.Shape));
 
     private IDisposableReadOnlyCollection<OrtValue> RunOrCancel(
         RunOptions runOptions, string[] inputNames, List<OrtValue> values, string[] outputNames, CancellationToken cancellationToken)

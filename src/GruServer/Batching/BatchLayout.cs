@@ -88,7 +88,9 @@ internal sealed class BatchLayout
 
     /// <summary>Stacks the parts' inputs along their batch axis; inputs with a time axis are zero-padded to the
     /// longest (only reached when <see cref="PadsTime"/>, or when all times are equal).</summary>
-    public IReadOnlyList<NamedTensor> Merge(IReadOnlyList<IReadOnlyList<NamedTensor>> parts)
+    /// <param name="pooled">Rent the merged buffers (<see cref="PooledTensors"/>; they may be longer than the shape and
+    /// must be returned by the caller) instead of allocating them.</param>
+    public IReadOnlyList<NamedTensor> Merge(IReadOnlyList<IReadOnlyList<NamedTensor>> parts, bool pooled = false)
     {
         ArgumentNullException.ThrowIfNull(parts);
         var sizes = parts.Select(SizeOf).ToList();
@@ -105,7 +107,15 @@ internal sealed class BatchLayout
                 shape[spec.TimeAxis] = time;
             }
 
-            var data = Array.CreateInstance(first.Data.GetType().GetElementType()!, checked((int)NamedTensor.ElementCount(shape)));
+            var count = checked((int)NamedTensor.ElementCount(shape));
+            var elementType = first.Data.GetType().GetElementType()!;
+            var data = pooled ? PooledTensors.Rent(elementType, count) : Array.CreateInstance(elementType, count);
+            if (pooled && time > sizes.Min(s => s.Time))
+            {
+                // Padding must be zeros, and a rented buffer holds whatever its last user left.
+                Array.Clear(data, 0, count);
+            }
+
             var at = 0;
             for (var p = 0; p < parts.Count; p++)
             {

@@ -288,8 +288,20 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         IReadOnlyList<IReadOnlyList<NamedTensor>> split;
         try
         {
-            var outputs = backend.Run(layout.Merge([.. batch.Select(r => r.Inputs)]), batch[0].OutputNames, stop);
-            split = layout.Split(outputs, [.. batch.Select(r => (r.Rows, r.Time))]);
+            var merged = layout.Merge([.. batch.Select(r => r.Inputs)], pooled: true);
+            try
+            {
+                var outputs = backend.Run(merged, batch[0].OutputNames, stop);
+                split = layout.Split(outputs, [.. batch.Select(r => (r.Rows, r.Time))]);
+            }
+            finally
+            {
+                // The run copied its outputs out, so ONNX Runtime holds none of these any more.
+                foreach (var input in merged)
+                {
+                    PooledTensors.Return(input.Data);
+                }
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -168,7 +168,8 @@ internal static partial class GruServerHost
             Log.Stopping(logger);
         });
 
-        Log.Starting(logger, options.ModelName, options.ModelPath, options.Revision, options.Track, options.Host, options.Port, options.MetricsPort, options.ExecutionProvider);
+        Log.Starting(logger, options.ModelName, options.ModelPath, options.Revision, options.Track, options.Host, options.Port, options.MetricsPort,
+            options.GrpcPort > 0 ? options.GrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture) : "off", options.ExecutionProvider);
         if (faults.LatencyActive || faults.ErrorsActive)
         {
             Log.FaultInjection(logger, faults.Latency.TotalMilliseconds, faults.ErrorRate);
@@ -195,8 +196,8 @@ internal static partial class GruServerHost
 
     private static partial class Log
     {
-        [LoggerMessage(100, LogLevel.Information, "Starting GruServer: model {Model} from {Path}, revision {Revision}, track {Track}; inference on {Host}:{Port}, metrics on :{MetricsPort}/metrics; execution provider {ExecutionProvider}")]
-        public static partial void Starting(ILogger logger, string model, string path, string revision, string track, string host, int port, int metricsPort, GruServing.Contract.Serving.ExecutionProvider executionProvider);
+        [LoggerMessage(100, LogLevel.Information, "Starting GruServer: model {Model} from {Path}, revision {Revision}, track {Track}; inference on {Host}:{Port}, metrics on :{MetricsPort}/metrics, gRPC on :{GrpcPort}; execution provider {ExecutionProvider}")]
+        public static partial void Starting(ILogger logger, string model, string path, string revision, string track, string host, int port, int metricsPort, string grpcPort, GruServing.Contract.Serving.ExecutionProvider executionProvider);
 
         [LoggerMessage(101, LogLevel.Warning, "FAULT INJECTION ACTIVE: latency {LatencyMs} ms per infer request, error rate {ErrorRate}; for tests and game days only")]
         public static partial void FaultInjection(ILogger logger, double latencyMs, double errorRate);
