@@ -67,8 +67,8 @@ internal static class V2Endpoints
                 {
                     // Content type and body are read only once the model is known to exist and be ready.
                     V2RequestReader.CheckContentType(context.Request);
-                    var body = await V2RequestReader.ReadBodyAsync(context.Request, options.MaxRequestBytes, ct).ConfigureAwait(false);
-                    var parsed = V2RequestReader.Parse(body, signature, V2RequestReader.ReadHeaderLength(context.Request, body.Length));
+                    using var body = await V2RequestReader.ReadBodyAsync(context.Request, options.MaxRequestBytes, ct).ConfigureAwait(false);
+                    var parsed = V2RequestReader.Parse(body.Memory, signature, V2RequestReader.ReadHeaderLength(context.Request, body.Length));
                     binary = parsed.Binary;
                     return parsed.Request;
                 }, cancellationToken).ConfigureAwait(false);

@@ -41,6 +41,7 @@ public sealed class ConfigurationTests
     [InlineData("--grpc-port", "0", "--grpc-port (GRU_GRPC_PORT): '0' must be a whole number from 1 to 65535")]
     [InlineData("--grpc-port", "8080", "--grpc-port (GRU_GRPC_PORT) must differ from --port (GRU_PORT) and --metrics-port (GRU_METRICS_PORT)")]
     [InlineData("--tensor-axes", "input", "--tensor-axes (GRU_TENSOR_AXES): 'input' must be name=axes")]
+    [InlineData("--intra-op-threads", "-1", "--intra-op-threads (GRU_INTRA_OP_THREADS): '-1' must be a whole number from 0 to 1024")]
     [InlineData("--host", "example.com", "--host (GRU_HOST): 'example.com' is not an IP address")]
     public async Task InvalidFlagIsRefusedWithExitCode2NamingTheFlag(string flag, string value, string message)
     {
