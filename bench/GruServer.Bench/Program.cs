@@ -8,24 +8,27 @@ using GruServer.Bench;
 using Microsoft.ML.OnnxRuntime;
 using TestSupport;
 
-// Latency: one infer request through GruServer (HTTP/JSON, validation, metrics) vs InferenceSession.Run on the same
-// model and input in-process: the ratio is what the serving layer costs. Sequential requests, batch 1.
-// Throughput (Throughput.cs): 1, 8 and 32 concurrent clients with the dynamic batcher on and off vs raw ORT at that batch.
+// Latency: one infer request through GruServer (a separate process) over HTTP/JSON, HTTP/binary and gRPC vs
+// InferenceSession.Run on the same model and input in this process (the floor): the ratio is what the serving layer
+// costs. Sequential requests, batch 1. Throughput (Throughput.cs): 1, 8, 32 and 128 concurrent clients with the
+// dynamic batcher on and off vs raw ORT at that batch. ORT settings (OrtSettings.cs): spinning and intra-op threads.
 var outputDirectory = args.Length > 1 && args[0] == "--output" ? args[1] : "bench/results";
-// --only latency|throughput runs one of the two measurements; both by default.
+// --only latency|throughput|ort runs one of the measurements; all by default.
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var repositoryRoot = Repository.Root;
 Directory.CreateDirectory(Path.Combine(repositoryRoot, outputDirectory));
 
 var sampleModel = Repository.SampleModelPath;
 var large = await GruTestModels.WriteAsync(new GruModelSpec(InputSize: 64, HiddenSize: 256, SequenceLengths: true, DenseOutputs: 8, Seed: 3));
+var largeTimeMajor = await GruTestModels.WriteAsync(large.Spec with { TimeMajor = true });
 var cases = new[]
 {
-    new BenchCase("sample model (I=8, H=32, 2 layers, head 4), T=20", sampleModel, new GruModelSpec(8, 32, Layers: 2, LinearBeforeReset: true, SequenceLengths: true, DenseOutputs: 4), Steps: 20, Iterations: 5000),
-    new BenchCase("I=64, H=256, T=100 (1 layer, head 8)", large.Path, large.Spec, Steps: 100, Iterations: 1500),
+    new BenchCase("sample model (I=8, H=32, 2 layers, head 4), T=20", sampleModel, new GruModelSpec(8, 32, Layers: 2, LinearBeforeReset: true, SequenceLengths: true, DenseOutputs: 4), Steps: 20, Iterations: 3000),
+    new BenchCase("I=64, H=256, T=100, batch-major (1 layer, head 8)", large.Path, large.Spec, Steps: 100, Iterations: 800),
+    new BenchCase("I=64, H=256, T=100, time-major (1 layer, head 8)", largeTimeMajor.Path, largeTimeMajor.Spec, Steps: 100, Iterations: 800),
 };
 
-if (only != "throughput")
+if (only is null or "latency")
 {
     var results = new List<BenchResult>();
     foreach (var benchCase in cases)
@@ -39,28 +42,37 @@ if (only != "throughput")
             ExtraArguments = ["--max-sequence-length", "1024"],
         });
         using var direct = new DirectRunner(benchCase, body);
-        using var http = new HttpRunner(server, body);
+        var runners = ProtocolRunner.All(server, benchCase, body);
 
-        // Alternate the two in rounds so load from anything else on the machine falls on both alike.
+        // Alternate all four in rounds so load from anything else on the machine falls on each alike.
         const int rounds = 10;
         var perRound = benchCase.Iterations / rounds;
         var directTimings = new List<double>();
-        var httpTimings = new List<double>();
+        var timings = runners.ToDictionary(r => r.Name, _ => new List<double>());
         direct.Measure(perRound / 5);
-        await http.MeasureAsync(perRound / 5);
+        foreach (var runner in runners)
+        {
+            await MeasureAsync(runner, perRound / 5);
+        }
+
         for (var round = 0; round < rounds; round++)
         {
             directTimings.AddRange(direct.Measure(perRound));
-            httpTimings.AddRange(await http.MeasureAsync(perRound));
+            foreach (var runner in runners)
+            {
+                timings[runner.Name].AddRange(await MeasureAsync(runner, perRound));
+            }
         }
 
-        // The server's own view (arrival to response) separates its work from the client and the loopback hop.
-        var metrics = await http.ScrapeAsync(server.MetricsUrl);
-        var serverMean = 1000 * Sample(metrics, "gru_request_duration_seconds_sum") / Sample(metrics, "gru_request_duration_seconds_count");
-        var result = new BenchResult(benchCase.Name, directTimings.Count, Encoding.UTF8.GetByteCount(body),
-            Percentiles.Of([.. directTimings]), Percentiles.Of([.. httpTimings]), serverMean);
-        Console.WriteLine($"   direct p50 {result.Direct.P50:F3} ms p99 {result.Direct.P99:F3} ms; HTTP p50 {result.Http.P50:F3} ms p99 {result.Http.P99:F3} ms");
+        var result = new BenchResult(benchCase.Name, directTimings.Count, Encoding.UTF8.GetByteCount(body), Percentiles.Of([.. directTimings]),
+            timings.ToDictionary(t => t.Key, t => Percentiles.Of([.. t.Value])));
+        Console.WriteLine(FormattableString.Invariant($"   direct p50 {result.Direct.P50:F3} ms; ") +
+            string.Join("; ", result.Protocols.Select(p => FormattableString.Invariant($"{p.Key} p50 {p.Value.P50:F3} ms ({p.Value.P50 / result.Direct.P50:F2}x)"))));
         results.Add(result);
+        foreach (var runner in runners)
+        {
+            runner.Dispose();
+        }
     }
 
     var report = Report(results);
@@ -71,7 +83,17 @@ if (only != "throughput")
     Console.WriteLine($"written: {path}");
 }
 
-if (only != "latency")
+if (only is null or "ort")
+{
+    Console.WriteLine("== ORT settings");
+    var ortReport = OrtSettings.Measure(cases[1], TimeSpan.FromSeconds(3));
+    var ortPath = Path.Combine(repositoryRoot, outputDirectory, "gruserver-ort-settings.md");
+    await File.WriteAllTextAsync(ortPath, ortReport);
+    Console.WriteLine(ortReport);
+    Console.WriteLine($"written: {ortPath}");
+}
+
+if (only is null or "throughput")
 {
     // Every case's model masks padding (sequence_lengths), as a served GRU should; the batcher then batches freely.
     Console.WriteLine("== throughput");
@@ -92,26 +114,38 @@ if (only != "latency")
 
 return 0;
 
-static double Sample(string metrics, string name) =>
-    double.Parse(metrics.Split('\n').First(l => l.StartsWith(name + "{", StringComparison.Ordinal)).Split(' ')[^1], CultureInfo.InvariantCulture);
+static async Task<List<double>> MeasureAsync(ProtocolRunner runner, int iterations)
+{
+    var timings = new List<double>(iterations);
+    for (var i = 0; i < iterations; i++)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await runner.InferAsync();
+        timings.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+    }
+
+    return timings;
+}
 
 static string Report(IReadOnlyList<BenchResult> results)
 {
     var text = new StringBuilder();
-    text.AppendLine("# GruServer: one infer over HTTP vs direct InferenceSession.Run");
+    text.AppendLine("# GruServer: one infer over HTTP/JSON, HTTP/binary and gRPC vs direct InferenceSession.Run (the floor)");
     text.AppendLine();
     text.AppendLine(Throughput.Machine());
-    text.AppendLine("Batch 1, sequential requests over a kept-alive connection on 127.0.0.1; direct and HTTP alternate in 10 rounds after a warm-up, so background load falls on both.");
-    text.AppendLine("HTTP includes JSON parsing, validation, metrics and response JSON; direct includes input tensor creation and output copy.");
-    text.AppendLine("Server-side mean is gru_request_duration_seconds sum/count (arrival to response, warm-up included): the rest of the HTTP time is client and loopback.");
-    text.AppendLine("p99 on this shared 2-core machine is dominated by whatever else runs; p50 is the comparable figure.");
+    text.AppendLine("Batch 1, sequential requests over a kept-alive connection on 127.0.0.1 from this process to GruServer running as its own process;");
+    text.AppendLine("direct and the three protocols alternate in 10 rounds after a warm-up, so background load falls on each alike.");
+    text.AppendLine("Direct (the floor) is InferenceSession.Run in this process with the server's session options, input tensors created and outputs copied out as a server must.");
+    text.AppendLine("Each protocol includes the client's encoding and decoding, loopback, parsing, validation, the batcher hand-off, metrics and the response.");
+    text.AppendLine("p99 on this shared 2-core machine is dominated by whatever else runs; p50 is the comparable figure. Ratios are p50 over the direct p50.");
     text.AppendLine();
-    text.AppendLine("| model | iterations | request bytes | direct p50 ms | direct p99 ms | HTTP p50 ms | HTTP p99 ms | p50 ratio | p99 ratio | p50 overhead ms | HTTP mean ms | server-side mean ms |");
-    text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    text.AppendLine("| model | iterations | JSON request bytes | direct p50 ms | direct p99 ms | JSON p50 ms | JSON ratio | binary p50 ms | binary ratio | gRPC p50 ms | gRPC ratio | JSON p99 ms | binary p99 ms | gRPC p99 ms |");
+    text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     foreach (var r in results)
     {
+        var (json, binary, grpc) = (r.Protocols["HTTP/JSON"], r.Protocols["HTTP/binary"], r.Protocols["gRPC"]);
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"| {r.Model} | {r.Iterations} | {r.RequestBytes} | {r.Direct.P50:F3} | {r.Direct.P99:F3} | {r.Http.P50:F3} | {r.Http.P99:F3} | {r.Http.P50 / r.Direct.P50:F2}x | {r.Http.P99 / r.Direct.P99:F2}x | {r.Http.P50 - r.Direct.P50:F3} | {r.Http.Mean:F3} | {r.ServerMeanMs:F3} |");
+            $"| {r.Model} | {r.Iterations} | {r.RequestBytes} | {r.Direct.P50:F3} | {r.Direct.P99:F3} | {json.P50:F3} | {json.P50 / r.Direct.P50:F2}x | {binary.P50:F3} | {binary.P50 / r.Direct.P50:F2}x | {grpc.P50:F3} | {grpc.P50 / r.Direct.P50:F2}x | {json.P99:F3} | {binary.P99:F3} | {grpc.P99:F3} |");
     }
 
     return text.ToString();
@@ -131,7 +165,7 @@ namespace GruServer.Bench
         }
     }
 
-    internal sealed record BenchResult(string Model, int Iterations, int RequestBytes, Percentiles Direct, Percentiles Http, double ServerMeanMs);
+    internal sealed record BenchResult(string Model, int Iterations, int RequestBytes, Percentiles Direct, Dictionary<string, Percentiles> Protocols);
 
     /// <summary>InferenceSession.Run in-process on the same input, decoded once up front: it pays only for the run,
     /// input tensor creation and copying the outputs out, as a server must.</summary>
@@ -140,7 +174,7 @@ namespace GruServer.Bench
         private readonly BenchCase _case;
         private readonly float[] _x;
         private readonly int[]? _lengths;
-        private readonly SessionOptions _options = new() { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        private readonly SessionOptions _options = Backends.OnnxModelBackend.SessionOptionsFor(new(GruServing.Contract.Serving.ExecutionProvider.CPU, Axes.TensorAxesOverride.None));
         private readonly InferenceSession _session;
         private readonly string[] _outputNames;
 
@@ -178,7 +212,7 @@ namespace GruServer.Bench
         private float Run()
         {
             using var runOptions = new RunOptions();
-            using var input = OrtValue.CreateTensorValueFromMemory(_x, [1, _case.Steps, _case.Spec.InputSize]);
+            using var input = OrtValue.CreateTensorValueFromMemory(_x, _case.Spec.TimeMajor ? [_case.Steps, 1, _case.Spec.InputSize] : [1, _case.Steps, _case.Spec.InputSize]);
             using var sequenceLengths = _lengths is null ? null : OrtValue.CreateTensorValueFromMemory(_lengths, [1]);
             var names = _lengths is null ? new[] { GruModelNames.Input } : [GruModelNames.Input, GruModelNames.SequenceLengths];
             var values = sequenceLengths is null ? new[] { input } : [input, sequenceLengths];
@@ -187,31 +221,4 @@ namespace GruServer.Bench
         }
     }
 
-    /// <summary>Sequential infer requests to a real GruServer over one kept-alive connection.</summary>
-    internal sealed class HttpRunner(GruServerProcess server, string body) : IDisposable
-    {
-        private readonly HttpClient _http = new() { BaseAddress = server.BaseUrl };
-        private readonly byte[] _payload = Encoding.UTF8.GetBytes(body);
-
-        public async Task<List<double>> MeasureAsync(int iterations)
-        {
-            var timings = new List<double>(iterations);
-            for (var i = 0; i < iterations; i++)
-            {
-                using var content = new ByteArrayContent(_payload);
-                content.Headers.ContentType = new("application/json");
-                var start = Stopwatch.GetTimestamp();
-                using var response = await _http.PostAsync("v2/models/bench/infer", content);
-                await response.Content.ReadAsByteArrayAsync();
-                timings.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-                response.EnsureSuccessStatusCode();
-            }
-
-            return timings;
-        }
-
-        public Task<string> ScrapeAsync(Uri metricsUrl) => _http.GetStringAsync(metricsUrl);
-
-        public void Dispose() => _http.Dispose();
-    }
 }

@@ -12,18 +12,18 @@ namespace GruServer.Bench;
 /// and raw ONNX Runtime at a batch as large as the client count.</summary>
 internal sealed record ThroughputResult(string Model, int Clients, double BatchingOn, double BatchingOff, double RawOrt, double MeanBatchOn);
 
-/// <summary>Throughput under concurrent load: <c>clients</c> loops each sending one sequence per request to a real
-/// GruServer (a separate process) for a fixed time, batcher on (--max-batch-size 32, --max-queue-delay 2ms) and off
-/// (--max-batch-size 1), against InferenceSession.Run in this process at batch = clients, the ceiling batching
-/// can approach.</summary>
+/// <summary>Throughput under concurrent load: <c>clients</c> loops each sending one sequence per request (HTTP with the
+/// binary tensor extension) to a real GruServer (a separate process) for a fixed time, batcher on (--max-batch-size 128,
+/// --max-queue-delay 2ms) and off (--max-batch-size 1), against InferenceSession.Run in this process at batch = clients
+/// with the server's session options, the ceiling batching can approach.</summary>
 internal static class Throughput
 {
-    public static readonly int[] ClientCounts = [1, 8, 32];
+    public static readonly int[] ClientCounts = [1, 8, 32, 128];
 
     public static async Task<List<ThroughputResult>> MeasureAsync(BenchCase benchCase, TimeSpan window)
     {
         var body = GruTestModels.InferRequestJson(benchCase.Spec, batch: 1, steps: benchCase.Steps, seed: 11);
-        var on = await ServerRatesAsync(benchCase, body, window, ["--max-batch-size", "32", "--max-queue-delay", "2ms"]);
+        var on = await ServerRatesAsync(benchCase, body, window, ["--max-batch-size", "128", "--max-queue-delay", "2ms"]);
         var off = await ServerRatesAsync(benchCase, body, window, ["--max-batch-size", "1", "--max-queue-delay", "0ms"]);
         var results = new List<ThroughputResult>();
         foreach (var clients in ClientCounts)
@@ -51,8 +51,8 @@ internal static class Throughput
         text.AppendLine("# GruServer throughput: concurrent clients, batching on vs off vs raw ONNX Runtime");
         text.AppendLine();
         text.AppendLine(Machine());
-        text.AppendLine("Each client sends one sequence per request (HTTP/JSON, kept-alive connection, 127.0.0.1) in a loop for a fixed window; the server is a separate process.");
-        text.AppendLine("On: --max-batch-size 32 --max-queue-delay 2ms. Off: --max-batch-size 1. Raw ORT: InferenceSession.Run in the bench process at batch = clients, default session options.");
+        text.AppendLine("Each client sends one sequence per request (HTTP with the binary tensor extension, kept-alive connections, 127.0.0.1) in a loop for a fixed window; the server is a separate process.");
+        text.AppendLine("On: --max-batch-size 128 --max-queue-delay 2ms. Off: --max-batch-size 1. Raw ORT: InferenceSession.Run in the bench process at batch = clients, with the server's session options (spinning off, one intra-op thread per core).");
         text.AppendLine("Ratios are GruServer seq/s over raw ORT seq/s at that batch size. The client loops share the machine's cores with the server, raw ORT does not.");
         text.AppendLine("With 1 client, on and off do the same work (nothing to batch): their on/off ratio shows this run's noise.");
         text.AppendLine();
@@ -77,13 +77,13 @@ internal static class Throughput
         });
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 256 };
         using var http = new HttpClient(handler) { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
-        var payload = Encoding.UTF8.GetBytes(body);
-        await LoadAsync(http, payload, 2, TimeSpan.FromSeconds(1)); // warm-up
+        var runner = ProtocolRunner.All(server, benchCase, body, http).Single(r => r.Name == "HTTP/binary");
+        await LoadAsync(runner, 2, TimeSpan.FromSeconds(1)); // warm-up
         var rates = new Dictionary<int, (double, double)>();
         foreach (var clients in ClientCounts)
         {
             var before = await BatchCountsAsync(http, server.MetricsUrl);
-            var sent = await LoadAsync(http, payload, clients, window);
+            var sent = await LoadAsync(runner, clients, window);
             var after = await BatchCountsAsync(http, server.MetricsUrl);
             rates[clients] = (sent / window.TotalSeconds, (after.Sequences - before.Sequences) / Math.Max(1, after.Runs - before.Runs));
         }
@@ -91,7 +91,7 @@ internal static class Throughput
         return rates;
     }
 
-    private static async Task<long> LoadAsync(HttpClient http, byte[] payload, int clients, TimeSpan window)
+    private static async Task<long> LoadAsync(ProtocolRunner runner, int clients, TimeSpan window)
     {
         var stop = Stopwatch.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
         var counts = await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
@@ -99,11 +99,7 @@ internal static class Throughput
             long done = 0;
             while (Stopwatch.GetTimestamp() < stop)
             {
-                using var content = new ByteArrayContent(payload);
-                content.Headers.ContentType = new("application/json");
-                using var response = await http.PostAsync("v2/models/bench/infer", content);
-                await response.Content.ReadAsByteArrayAsync();
-                response.EnsureSuccessStatusCode();
+                await runner.InferAsync();
                 done++;
             }
 
@@ -121,7 +117,7 @@ internal static class Throughput
 
     private static double RawOrtRate(BenchCase benchCase, int batch, TimeSpan window)
     {
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var options = Backends.OnnxModelBackend.SessionOptionsFor(new(GruServing.Contract.Serving.ExecutionProvider.CPU, Axes.TensorAxesOverride.None));
         using var session = new InferenceSession(File.ReadAllBytes(benchCase.ModelPath), options);
         var random = new Random(11);
         var x = new float[batch * benchCase.Steps * benchCase.Spec.InputSize];
@@ -131,7 +127,7 @@ internal static class Throughput
         }
 
         var lengths = Enumerable.Repeat(benchCase.Steps, batch).ToArray();
-        using var input = OrtValue.CreateTensorValueFromMemory(x, [batch, benchCase.Steps, benchCase.Spec.InputSize]);
+        using var input = OrtValue.CreateTensorValueFromMemory(x, benchCase.Spec.TimeMajor ? [benchCase.Steps, batch, benchCase.Spec.InputSize] : [batch, benchCase.Steps, benchCase.Spec.InputSize]);
         using var sequenceLengths = OrtValue.CreateTensorValueFromMemory(lengths, [batch]);
         using var runOptions = new RunOptions();
         var outputNames = session.OutputNames.ToArray();

@@ -55,8 +55,10 @@ public sealed partial class GruServerProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private GruServerProcess(Process process, string host, int port, int metricsPort)
+    private GruServerProcess(Process process, string host, int port, int metricsPort, int grpcPort)
     {
+        GrpcPort = grpcPort;
+        GrpcUrl = new Uri($"http://{host}:{grpcPort}");
         _process = process;
         Port = port;
         MetricsPort = metricsPort;
@@ -74,6 +76,12 @@ public sealed partial class GruServerProcess : IAsyncDisposable
     public int Port { get; }
 
     public int MetricsPort { get; }
+
+    /// <summary>Port of the v2 gRPC endpoint (HTTP/2 without TLS).</summary>
+    public int GrpcPort { get; }
+
+    /// <summary>Address of the gRPC endpoint, http://127.0.0.1:GRPC_PORT, for a GrpcChannel.</summary>
+    public Uri GrpcUrl { get; }
 
     public int ProcessId => _process.Id;
 
@@ -217,6 +225,12 @@ public sealed partial class GruServerProcess : IAsyncDisposable
             metricsPort = FreePort.Next();
         }
 
+        var grpcPort = FreePort.Next();
+        while (grpcPort == port || grpcPort == metricsPort)
+        {
+            grpcPort = FreePort.Next();
+        }
+
         var start = NewStartInfo(options.Environment);
         string[] arguments =
         [
@@ -226,6 +240,7 @@ public sealed partial class GruServerProcess : IAsyncDisposable
             "--host", options.Host,
             "--port", port.ToString(CultureInfo.InvariantCulture),
             "--metrics-port", metricsPort.ToString(CultureInfo.InvariantCulture),
+            "--grpc-port", grpcPort.ToString(CultureInfo.InvariantCulture),
             "--revision", options.Revision,
             "--track", options.Track,
             "--shutdown-timeout", "30s",
@@ -253,7 +268,7 @@ public sealed partial class GruServerProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var server = new GruServerProcess(process, options.Host, port, metricsPort);
+        var server = new GruServerProcess(process, options.Host, port, metricsPort, grpcPort);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.Exited += (_, _) =>

@@ -37,7 +37,8 @@ public static class GruTestModels
             json.Append(CultureInfo.InvariantCulture, $"\"id\":\"{id}\",");
         }
 
-        json.Append(CultureInfo.InvariantCulture, $"\"inputs\":[{{\"name\":\"{GruModelNames.Input}\",\"shape\":[{batch},{steps},{spec.InputSize}],\"datatype\":\"FP32\",\"data\":[");
+        var shape = spec.TimeMajor ? $"{steps},{batch}" : $"{batch},{steps}";
+        json.Append(CultureInfo.InvariantCulture, $"\"inputs\":[{{\"name\":\"{GruModelNames.Input}\",\"shape\":[{shape},{spec.InputSize}],\"datatype\":\"FP32\",\"data\":[");
         var count = batch * steps * spec.InputSize;
         for (var i = 0; i < count; i++)
         {

@@ -17,6 +17,8 @@ public enum GruDirection
 /// <param name="SequenceLengths">Adds an INT32 <c>sequence_lengths</c> [batch] input wired to every layer's <c>sequence_lens</c>, so padded steps are masked.</param>
 /// <param name="DenseOutputs">When above zero, a dense head maps the final hidden state to this many outputs.</param>
 /// <param name="Seed">Seed of the weight generator: the same spec always yields the same bytes.</param>
+/// <param name="TimeMajor">Input (and per-step output) time-major, <c>[time, batch, features]</c>, as the ONNX GRU op's
+/// default <c>layout=0</c> and PyTorch's <c>batch_first=False</c> export it; batch-major <c>[batch, time, features]</c> otherwise.</param>
 public sealed record GruModelSpec(
     int InputSize,
     int HiddenSize,
@@ -25,7 +27,8 @@ public sealed record GruModelSpec(
     bool LinearBeforeReset = false,
     bool SequenceLengths = false,
     int DenseOutputs = 0,
-    int Seed = 1)
+    int Seed = 1,
+    bool TimeMajor = false)
 {
     /// <summary>Largest size accepted for any dimension; keeps a typo from writing a multi-gigabyte file.</summary>
     public const int MaxDimension = 8192;

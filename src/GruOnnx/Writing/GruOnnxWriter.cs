@@ -7,7 +7,8 @@ namespace GruOnnx.Writing;
 
 /// <summary>Turns a <see cref="GruModel"/> into an ONNX graph built from the standard <c>GRU</c> operator.</summary>
 /// <remarks>
-/// Graph, batch-major at the edges and time-major inside (ONNX Runtime's CPU GRU kernel rejects layout=1):
+/// Graph (batch-major edges; with <see cref="GruModelSpec.TimeMajor"/> the input and per-step output stay time-major
+/// and the first Transpose is left out), time-major inside (ONNX Runtime's CPU GRU kernel rejects layout=1):
 /// <code>
 /// input [B,T,I] ─Transpose→ [T,B,I] ─GRU→ Y [T,D,B,H] ─Transpose,Reshape→ [T,B,D·H] ─GRU→ … (layers)
 /// last Y   ─Transpose [2,0,1,3], Reshape [0,0,-1]→ output [B,T,D·H]          (no head)
@@ -32,7 +33,10 @@ public static class GruOnnxWriter
         spec.Validate();
         var graph = new GraphProto { Name = "gru" };
 
-        graph.Input.Add(TensorValue(GruModelNames.Input, TensorProto.Types.DataType.Float, "batch", "time", spec.InputSize));
+        var timeMajor = spec.TimeMajor;
+        graph.Input.Add(timeMajor
+            ? TensorValue(GruModelNames.Input, TensorProto.Types.DataType.Float, "time", "batch", spec.InputSize)
+            : TensorValue(GruModelNames.Input, TensorProto.Types.DataType.Float, "batch", "time", spec.InputSize));
         if (spec.SequenceLengths)
         {
             graph.Input.Add(TensorValue(GruModelNames.SequenceLengths, TensorProto.Types.DataType.Int32, "batch"));
@@ -46,8 +50,14 @@ public static class GruOnnxWriter
 
         graph.Initializer.Add(Int64Tensor("shape_keep1_flatten", 0, -1));
 
-        graph.Node.Add(Transpose(GruModelNames.Input, "x_time_major", 1, 0, 2));
-        var layerInput = "x_time_major";
+        // A time-major input is already what the GRU op reads (layout=0); a batch-major one is transposed to it.
+        var layerInput = GruModelNames.Input;
+        if (!timeMajor)
+        {
+            graph.Node.Add(Transpose(GruModelNames.Input, "x_time_major", 1, 0, 2));
+            layerInput = "x_time_major";
+        }
+
         string y = "", yh = "";
         for (var l = 0; l < model.Layers.Count; l++)
         {
@@ -97,9 +107,18 @@ public static class GruOnnxWriter
         }
         else
         {
-            graph.Node.Add(Transpose(y, "y_btdh", 2, 0, 1, 3));
-            graph.Node.Add(Reshape("y_btdh", "shape_keep2_flatten", GruModelNames.Output));
-            graph.Output.Add(TensorValue(GruModelNames.Output, TensorProto.Types.DataType.Float, "batch", "time", spec.LayerOutputSize));
+            if (timeMajor)
+            {
+                graph.Node.Add(Transpose(y, "y_tbdh", 0, 2, 1, 3));
+                graph.Node.Add(Reshape("y_tbdh", "shape_keep2_flatten", GruModelNames.Output));
+                graph.Output.Add(TensorValue(GruModelNames.Output, TensorProto.Types.DataType.Float, "time", "batch", spec.LayerOutputSize));
+            }
+            else
+            {
+                graph.Node.Add(Transpose(y, "y_btdh", 2, 0, 1, 3));
+                graph.Node.Add(Reshape("y_btdh", "shape_keep2_flatten", GruModelNames.Output));
+                graph.Output.Add(TensorValue(GruModelNames.Output, TensorProto.Types.DataType.Float, "batch", "time", spec.LayerOutputSize));
+            }
         }
 
         graph.Output.Add(TensorValue(GruModelNames.Hidden, TensorProto.Types.DataType.Float, "batch", spec.LayerOutputSize));
@@ -139,7 +158,8 @@ public static class GruOnnxWriter
         ArgumentNullException.ThrowIfNull(spec);
         return $"GRU input_size={spec.InputSize} hidden_size={spec.HiddenSize} layers={spec.Layers} " +
             $"direction={spec.Direction.ToString().ToLowerInvariant()} linear_before_reset={(spec.LinearBeforeReset ? 1 : 0)} " +
-            $"sequence_lengths={(spec.SequenceLengths ? "yes" : "no")} dense_outputs={spec.DenseOutputs} seed={spec.Seed}";
+            $"sequence_lengths={(spec.SequenceLengths ? "yes" : "no")} dense_outputs={spec.DenseOutputs} seed={spec.Seed}" +
+            (spec.TimeMajor ? " layout=time-major" : "");
     }
 
     private static float[] Stack(IReadOnlyList<GruDirectionWeights> directions, Func<GruDirectionWeights, float[]> select) =>

@@ -1,3 +1,4 @@
+using GruServer.Axes;
 using GruServer.Hosting;
 using GruServer.Inference;
 using Microsoft.ML.OnnxRuntime;
@@ -6,6 +7,11 @@ using SessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
 using ExecutionProviderPreference = GruServing.Contract.Serving.ExecutionProvider;
 
 namespace GruServer.Backends;
+
+/// <summary>How the backend is loaded: execution provider, axes given by flag, ONNX Runtime threading.</summary>
+/// <param name="IntraOpThreads">0: ONNX Runtime's default (one per physical core).</param>
+/// <param name="Spinning">Whether idle intra-op threads busy-wait for work (off for serving, see <see cref="OnnxModelBackend.SessionOptionsFor"/>).</param>
+internal sealed record BackendSettings(ExecutionProviderPreference Preference, TensorAxesOverride Axes, int IntraOpThreads = 0, bool Spinning = false);
 
 /// <summary>An ONNX Runtime <see cref="InferenceSession"/> behind <see cref="IModelBackend"/>.</summary>
 internal sealed class OnnxModelBackend : IModelBackend
@@ -26,10 +32,12 @@ internal sealed class OnnxModelBackend : IModelBackend
 
     /// <summary>Loads the model from the very bytes whose digest was checked, so the file cannot change in between.</summary>
     /// <param name="cudaUnavailableReason">Why CUDA was not used when <paramref name="preference"/> is Auto and the model runs on CPU.</param>
-    public static OnnxModelBackend Load(byte[] model, ExecutionProviderPreference preference, out string? cudaUnavailableReason)
+    public static OnnxModelBackend Load(byte[] model, BackendSettings settings, CancellationToken cancellationToken, out string? cudaUnavailableReason)
     {
+        ArgumentNullException.ThrowIfNull(settings);
+        var (preference, axes) = (settings.Preference, settings.Axes);
         cudaUnavailableReason = null;
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        var options = SessionOptionsFor(settings);
         try
         {
             var provider = "CPU";
@@ -58,14 +66,16 @@ internal sealed class OnnxModelBackend : IModelBackend
                 // The CUDA provider registered but could not initialise (e.g. no device): Auto means CPU then.
                 cudaUnavailableReason = e.Message;
                 options.Dispose();
-                options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+                options = SessionOptionsFor(settings);
                 provider = "CPU";
                 session = new InferenceSession(model, options);
             }
 
             try
             {
-                return new OnnxModelBackend(session, provider, ReadSignature(session));
+                // Inputs first (from the graph), then outputs by probe runs, which need the inputs' axes to shape them.
+                var signature = ModelAxes.ResolveInputs(ReadSignature(session), TraceGru(model), axes);
+                return new OnnxModelBackend(session, provider, ModelAxes.ResolveOutputs(signature, new OnnxModelBackend(session, provider, signature), axes, cancellationToken));
             }
             catch
             {
@@ -94,10 +104,11 @@ internal sealed class OnnxModelBackend : IModelBackend
             {
                 values.Add(input.Data switch
                 {
-                    float[] f => OrtValue.CreateTensorValueFromMemory(f, input.Shape),
-                    double[] d => OrtValue.CreateTensorValueFromMemory(d, input.Shape),
-                    int[] i => OrtValue.CreateTensorValueFromMemory(i, input.Shape),
-                    long[] l => OrtValue.CreateTensorValueFromMemory(l, input.Shape),
+                    // Pinned, not copied; only the shape's elements (a pooled batch buffer may be longer).
+                    float[] f => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, f.AsMemory(0, Count(input)), input.Shape),
+                    double[] d => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, d.AsMemory(0, Count(input)), input.Shape),
+                    int[] i => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, i.AsMemory(0, Count(input)), input.Shape),
+                    long[] l => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, l.AsMemory(0, Count(input)), input.Shape),
                     _ => throw new InvalidOperationException($"input '{input.Name}' holds {input.Data.GetType().Name}, which the backend cannot pass to ONNX Runtime."),
                 });
             }
@@ -132,6 +143,8 @@ internal sealed class OnnxModelBackend : IModelBackend
 
     public void Dispose() => _session.Dispose();
 
+    private static int Count(NamedTensor input) => checked((int)NamedTensor.ElementCount(input.Shape));
+
     private IDisposableReadOnlyCollection<OrtValue> RunOrCancel(
         RunOptions runOptions, string[] inputNames, List<OrtValue> values, string[] outputNames, CancellationToken cancellationToken)
     {
@@ -148,6 +161,38 @@ internal sealed class OnnxModelBackend : IModelBackend
         {
             // Validation covers the known rules; whatever ONNX Runtime still rejects is the caller's input too.
             throw InferenceException.Invalid(SchemaErrorReasons.RejectedByModel, $"the model rejected the inputs: {e.Message}");
+        }
+    }
+
+    /// <summary>Serving settings: intra-op threads default to ONNX Runtime's (one per core), which a batched GRU uses
+    /// for its GEMMs; spinning is off, because after each run ORT's threads would otherwise busy-wait for the next one on
+    /// the very cores Kestrel needs to read and answer requests, and the batcher runs one model call at a time, so there
+    /// is never a next op to catch quickly. Measured (bench/results/gruserver-ort-settings.md, a 2-core machine at load
+    /// average 31): spinning off lost nothing (batch-1 p50 1.11 vs 1.29 ms, batch 32 677 vs 636 seq/s); the busy-neighbour
+    /// columns were within that run's noise, so the case for it rests on the reasoning above.</summary>
+    internal static SessionOptions SessionOptionsFor(BackendSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        if (settings.IntraOpThreads > 0)
+        {
+            options.IntraOpNumThreads = settings.IntraOpThreads;
+        }
+
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", settings.Spinning ? "1" : "0");
+        return options;
+    }
+
+    private static IReadOnlyDictionary<string, GruOnnx.Reading.GruInputRole> TraceGru(byte[] model)
+    {
+        try
+        {
+            return GruOnnx.Reading.GruInputAxes.Trace(GruOnnx.Protobuf.ModelProto.Parser.ParseFrom(model));
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            // ONNX Runtime read it, so it is a model; axes then come from names or --tensor-axes.
+            return new Dictionary<string, GruOnnx.Reading.GruInputRole>();
         }
     }
 

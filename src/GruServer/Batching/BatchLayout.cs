@@ -1,107 +1,127 @@
+using System.Globalization;
 using GruServer.Inference;
 
 namespace GruServer.Batching;
 
 /// <summary>How requests for one model may share a batch, read from its signature once: whether every input and
-/// output has an open batch dimension 0 (else each request runs alone), and whether sequences of different lengths
-/// may be padded to one time axis because the model masks them with a sequence-lengths input.</summary>
-/// <remarks>Same conventions as <see cref="InferenceValidator"/>: dimension 0 is the batch, dimension 1 of a rank-3
-/// input is time. Padding is allowed only when the model has a sequence-lengths input and every rank-3 input and
-/// output names its dimension 1 with the same symbol, so the server knows which output axis to cut back to each
-/// request's own length; otherwise only requests with equal time lengths share a batch (bucketing), because
-/// unmasked padding would change the results.</remarks>
-internal sealed record BatchLayout(bool CanBatch, bool PadsTime, IReadOnlySet<string> TimeOutputs)
+/// output has an open batch axis (else each request runs alone), and whether sequences of different lengths may be
+/// padded to one time axis because the model masks them with a sequence-lengths input.</summary>
+/// <remarks>The batch and time axes are the model's own (<see cref="Axes.ModelAxes"/>): a time-major model is stacked
+/// along its dimension 1 and padded along its dimension 0. Padding is allowed only when the model has a
+/// sequence-lengths input feeding its GRU and the probe showed every output's time length sits at its time axis, so
+/// each request's outputs can be cut back to its own length; otherwise only requests with equal time lengths share a
+/// batch (bucketing), because unmasked padding would change the results.</remarks>
+internal sealed class BatchLayout
 {
-    /// <summary>Requests run one at a time: the model's batch dimension is fixed somewhere.</summary>
-    public static BatchLayout Alone { get; } = new(false, false, new HashSet<string>());
+    private readonly Dictionary<string, TensorSpec> _inputs;
+    private readonly Dictionary<string, TensorSpec> _outputs;
+    private readonly TensorSpec? _sequences;
+
+    private BatchLayout(ModelSignature signature, bool canBatch, bool padsTime)
+    {
+        _inputs = signature.Inputs.ToDictionary(i => i.Name, StringComparer.Ordinal);
+        _outputs = signature.Outputs.ToDictionary(o => o.Name, StringComparer.Ordinal);
+        _sequences = signature.Sequences;
+        CanBatch = canBatch;
+        PadsTime = padsTime;
+    }
+
+    /// <summary>Requests may share a model run.</summary>
+    public bool CanBatch { get; }
+
+    /// <summary>Requests of different time lengths may share a model run, padded and masked.</summary>
+    public bool PadsTime { get; }
 
     public static BatchLayout For(ModelSignature signature)
     {
         ArgumentNullException.ThrowIfNull(signature);
-        if (!signature.Inputs.Concat(signature.Outputs).All(t => t.Shape.Length > 0 && t.Shape[0] < 0))
-        {
-            return Alone;
-        }
-
-        var sequences = signature.Inputs.Where(i => i.Shape.Length == 3).ToList();
-        var time = sequences.Count > 0 ? sequences[0].DimensionNames[1] : "";
-        var masked = signature.Inputs.Any(i => i.Shape.Length == 1 && i.DataType is TensorDataType.INT32 or TensorDataType.INT64
-            && InferenceValidator.SequenceLengthNames.Contains(i.Name, StringComparer.Ordinal));
-        var timeOutputs = signature.Outputs.Where(o => o.Shape.Length >= 3 && o.Shape[1] < 0 && o.DimensionNames[1] == time)
-            .Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        var padsTime = masked
-            && !string.IsNullOrEmpty(time)
-            && sequences.All(s => s.Shape[1] < 0 && s.DimensionNames[1] == time)
-            && signature.Outputs.Where(o => o.Shape.Length >= 3).All(o => timeOutputs.Contains(o.Name));
-        return new BatchLayout(true, padsTime, timeOutputs);
+        var canBatch = signature.OutputsFollowBatch
+            && signature.Inputs.Concat(signature.Outputs).All(t => t.BatchAxis >= 0 && t.Shape[t.BatchAxis] < 0);
+        var padsTime = canBatch
+            && signature.SequenceLengths is not null
+            && signature.OutputsFollowTime
+            && signature.Inputs.Where(i => i.TimeAxis >= 0).All(i => i.Shape[i.TimeAxis] < 0);
+        return new BatchLayout(signature, canBatch, padsTime);
     }
 
-    /// <summary>Requests with equal keys may run as one batch: same outputs wanted, same trailing dimensions, and
-    /// (unless the model masks padding) the same time length.</summary>
+    /// <summary>Requests with equal keys may run as one batch: same outputs wanted, same dimensions other than the
+    /// batch, and (unless the model masks padding) the same time length.</summary>
     public string KeyOf(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         var key = new System.Text.StringBuilder(string.Join(',', outputNames));
         foreach (var input in inputs.OrderBy(i => i.Name, StringComparer.Ordinal))
         {
+            var spec = _inputs[input.Name];
             key.Append('|').Append(input.Name);
-            for (var d = 1; d < input.Shape.Length; d++)
+            for (var d = 0; d < input.Shape.Length; d++)
             {
-                key.Append(',').Append(PadsTime && d == 1 && input.Shape.Length == 3 ? "t" : input.Shape[d].ToString(System.Globalization.CultureInfo.InvariantCulture));
+                key.Append(',').Append(d == spec.BatchAxis ? "b" : PadsTime && d == spec.TimeAxis ? "t" : input.Shape[d].ToString(CultureInfo.InvariantCulture));
             }
         }
 
         return key.ToString();
     }
 
-    /// <summary>Rows (dimension 0) and time steps (dimension 1 of the first rank-3 input, else 1) of a request.</summary>
-    public static (int Rows, int Time) SizeOf(IReadOnlyList<NamedTensor> inputs)
+    /// <summary>Rows (batch axis) and time steps (time axis of the sequences input, else 1) of a request.</summary>
+    public (int Rows, int Time) SizeOf(IReadOnlyList<NamedTensor> inputs)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        var rows = inputs.Count > 0 && inputs[0].Shape.Length > 0 ? (int)inputs[0].Shape[0] : 1;
-        var sequence = inputs.FirstOrDefault(i => i.Shape.Length == 3);
-        return (rows, sequence is null ? 1 : (int)sequence.Shape[1]);
+        var rows = 1;
+        var time = 1;
+        foreach (var input in inputs)
+        {
+            if (_inputs.TryGetValue(input.Name, out var spec) && spec.BatchAxis >= 0)
+            {
+                rows = (int)input.Shape[spec.BatchAxis];
+                break;
+            }
+        }
+
+        if (_sequences is not null && inputs.FirstOrDefault(i => i.Name == _sequences.Name) is { } sequences)
+        {
+            time = (int)sequences.Shape[_sequences.TimeAxis];
+        }
+
+        return (rows, time);
     }
 
-    /// <summary>Stacks the parts' inputs along the batch axis; rank-3 inputs are zero-padded to the longest time
-    /// axis (only reached when <see cref="PadsTime"/>, or when all times are equal).</summary>
-    public static IReadOnlyList<NamedTensor> Merge(IReadOnlyList<IReadOnlyList<NamedTensor>> parts)
+    /// <summary>Stacks the parts' inputs along their batch axis; inputs with a time axis are zero-padded to the
+    /// longest (only reached when <see cref="PadsTime"/>, or when all times are equal).</summary>
+    /// <param name="pooled">Rent the merged buffers (<see cref="PooledTensors"/>; they may be longer than the shape and
+    /// must be returned by the caller) instead of allocating them.</param>
+    public IReadOnlyList<NamedTensor> Merge(IReadOnlyList<IReadOnlyList<NamedTensor>> parts, bool pooled = false)
     {
         ArgumentNullException.ThrowIfNull(parts);
-        var rows = parts.Sum(p => SizeOf(p).Rows);
-        var time = parts.Max(p => SizeOf(p).Time);
+        var sizes = parts.Select(SizeOf).ToList();
+        var rows = sizes.Sum(s => s.Rows);
+        var time = sizes.Max(s => s.Time);
         var merged = new List<NamedTensor>(parts[0].Count);
         foreach (var first in parts[0])
         {
-            var pieces = parts.Select(p => p.First(i => i.Name == first.Name)).ToList();
+            var spec = _inputs[first.Name];
             var shape = (long[])first.Shape.Clone();
-            shape[0] = rows;
-            if (shape.Length == 3)
+            shape[spec.BatchAxis] = rows;
+            if (spec.TimeAxis >= 0)
             {
-                shape[1] = time;
+                shape[spec.TimeAxis] = time;
             }
 
-            var data = Array.CreateInstance(first.Data.GetType().GetElementType()!, checked((int)NamedTensor.ElementCount(shape)));
-            var rowSize = (int)(NamedTensor.ElementCount(shape) / rows);
-            var at = 0;
-            foreach (var piece in pieces)
+            var count = checked((int)NamedTensor.ElementCount(shape));
+            var elementType = first.Data.GetType().GetElementType()!;
+            var data = pooled ? PooledTensors.Rent(elementType, count) : Array.CreateInstance(elementType, count);
+            if (pooled && time > sizes.Min(s => s.Time))
             {
-                var pieceRows = (int)piece.Shape[0];
-                var pieceRowSize = piece.Data.Length / pieceRows;
-                if (pieceRowSize == rowSize)
-                {
-                    Array.Copy(piece.Data, 0, data, at * rowSize, piece.Data.Length);
-                }
-                else
-                {
-                    // A shorter sequence: its steps first, zeros after (masked by its sequence length).
-                    for (var r = 0; r < pieceRows; r++)
-                    {
-                        Array.Copy(piece.Data, r * pieceRowSize, data, (at + r) * rowSize, pieceRowSize);
-                    }
-                }
+                // Padding must be zeros, and a rented buffer holds whatever its last user left.
+                Array.Clear(data, 0, count);
+            }
 
-                at += pieceRows;
+            var at = 0;
+            for (var p = 0; p < parts.Count; p++)
+            {
+                var piece = parts[p].First(i => i.Name == first.Name);
+                TensorBlock.Copy(piece.Data, piece.Shape, data, shape, spec.BatchAxis, at, intoLarger: true);
+                at += sizes[p].Rows;
             }
 
             merged.Add(first with { Shape = shape, Data = data });
@@ -110,8 +130,8 @@ internal sealed record BatchLayout(bool CanBatch, bool PadsTime, IReadOnlySet<st
         return merged;
     }
 
-    /// <summary>Cuts a batch's outputs back into each part's rows, and each time output back to the part's own
-    /// time length, so every request gets exactly what it would have got alone.</summary>
+    /// <summary>Cuts a batch's outputs back into each part's rows, and each output with a time axis back to the
+    /// part's own time length, so every request gets exactly what it would have got alone.</summary>
     public IReadOnlyList<IReadOnlyList<NamedTensor>> Split(IReadOnlyList<NamedTensor> outputs, IReadOnlyList<(int Rows, int Time)> parts)
     {
         ArgumentNullException.ThrowIfNull(outputs);
@@ -119,28 +139,20 @@ internal sealed record BatchLayout(bool CanBatch, bool PadsTime, IReadOnlySet<st
         var result = parts.Select(_ => new List<NamedTensor>(outputs.Count)).ToList();
         foreach (var output in outputs)
         {
-            var rows = (int)output.Shape[0];
-            var rowSize = output.Data.Length / rows;
-            var stepSize = output.Shape.Length >= 3 ? rowSize / (int)output.Shape[1] : 0;
+            var spec = _outputs[output.Name];
             var at = 0;
             for (var p = 0; p < parts.Count; p++)
             {
                 var (partRows, partTime) = parts[p];
                 var shape = (long[])output.Shape.Clone();
-                shape[0] = partRows;
-                var keep = rowSize;
-                if (TimeOutputs.Contains(output.Name) && output.Shape[1] != partTime)
+                shape[spec.BatchAxis] = partRows;
+                if (spec.TimeAxis >= 0)
                 {
-                    shape[1] = partTime;
-                    keep = stepSize * partTime;
+                    shape[spec.TimeAxis] = partTime;
                 }
 
-                var data = Array.CreateInstance(output.Data.GetType().GetElementType()!, partRows * keep);
-                for (var r = 0; r < partRows; r++)
-                {
-                    Array.Copy(output.Data, (at + r) * rowSize, data, r * keep, keep);
-                }
-
+                var data = Array.CreateInstance(output.Data.GetType().GetElementType()!, checked((int)NamedTensor.ElementCount(shape)));
+                TensorBlock.Copy(data, shape, output.Data, output.Shape, spec.BatchAxis, at, intoLarger: false);
                 result[p].Add(output with { Shape = shape, Data = data });
                 at += partRows;
             }

@@ -75,7 +75,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
 
         _metrics.QueueDepthChanged(1);
         var layout = _layouts.GetValue(backend, b => BatchLayout.For(b.Signature));
-        var (rows, time) = BatchLayout.SizeOf(inputs);
+        var (rows, time) = layout.SizeOf(inputs);
         var request = new QueuedRequest(backend, inputs, outputNames, layout.CanBatch ? layout.KeyOf(inputs, outputNames) : null, rows, time, _time.GetTimestamp());
         request.WhenCancelled(cancellationToken, () =>
         {
@@ -288,8 +288,20 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         IReadOnlyList<IReadOnlyList<NamedTensor>> split;
         try
         {
-            var outputs = backend.Run(BatchLayout.Merge([.. batch.Select(r => r.Inputs)]), batch[0].OutputNames, stop);
-            split = layout.Split(outputs, [.. batch.Select(r => (r.Rows, r.Time))]);
+            var merged = layout.Merge([.. batch.Select(r => r.Inputs)], pooled: true);
+            try
+            {
+                var outputs = backend.Run(merged, batch[0].OutputNames, stop);
+                split = layout.Split(outputs, [.. batch.Select(r => (r.Rows, r.Time))]);
+            }
+            finally
+            {
+                // The run copied its outputs out, so ONNX Runtime holds none of these any more.
+                foreach (var input in merged)
+                {
+                    PooledTensors.Return(input.Data);
+                }
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

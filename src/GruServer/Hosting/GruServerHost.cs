@@ -3,6 +3,7 @@ using GruServer.Batching;
 using GruServer.Faults;
 using GruServer.Inference;
 using GruServer.Protocol;
+using GruServer.Protocol.Grpc;
 using GruServer.Registry;
 using GruRegistry.Distribution;
 using GruServer.Telemetry;
@@ -57,6 +58,20 @@ internal static partial class GruServerHost
                 }
             }
 
+            if (options.GrpcPort > 0)
+            {
+                // gRPC needs HTTP/2; without TLS a client must speak it from the first byte (h2c prior knowledge).
+                void Http2(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions listen) => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2;
+                if (options.Host == "localhost")
+                {
+                    kestrel.ListenLocalhost(options.GrpcPort, Http2);
+                }
+                else
+                {
+                    kestrel.Listen(IPAddress.Parse(options.Host), options.GrpcPort, Http2);
+                }
+            }
+
             // The infer handler enforces --max-request-bytes itself, with a protocol error body.
             kestrel.Limits.MaxRequestBodySize = null;
         });
@@ -72,6 +87,7 @@ internal static partial class GruServerHost
         // and stops only when the container is disposed, after the listener has closed.
         builder.Services.AddSingleton<DynamicBatcher>();
         builder.Services.AddSingleton<InferenceService>();
+        builder.Services.AddGrpc(grpc => grpc.MaxReceiveMessageSize = (int)Math.Min(options.MaxRequestBytes, int.MaxValue));
         if (options.OciSource is { } oci)
         {
             builder.Services.AddRegistryClient(o =>
@@ -114,6 +130,11 @@ internal static partial class GruServerHost
             : V2Json.WriteErrorAsync(context.HttpContext, context.HttpContext.Response.StatusCode,
                 $"{context.HttpContext.Request.Method} {context.HttpContext.Request.Path} is not an endpoint of this server (HTTP {context.HttpContext.Response.StatusCode}); see the Open Inference Protocol v2 routes under /v2."));
         app.MapV2();
+        if (options.GrpcPort > 0)
+        {
+            // Only on its own port: the HTTP/1.1 inference port stays the JSON/binary protocol.
+            app.MapGrpcService<GrpcInferenceEndpoint>().RequireHost($"*:{options.GrpcPort}");
+        }
         return app;
     }
 
@@ -147,7 +168,8 @@ internal static partial class GruServerHost
             Log.Stopping(logger);
         });
 
-        Log.Starting(logger, options.ModelName, options.ModelPath, options.Revision, options.Track, options.Host, options.Port, options.MetricsPort, options.ExecutionProvider);
+        Log.Starting(logger, options.ModelName, options.ModelPath, options.Revision, options.Track, options.Host, options.Port, options.MetricsPort,
+            options.GrpcPort > 0 ? options.GrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture) : "off", options.ExecutionProvider);
         if (faults.LatencyActive || faults.ErrorsActive)
         {
             Log.FaultInjection(logger, faults.Latency.TotalMilliseconds, faults.ErrorRate);
@@ -161,9 +183,10 @@ internal static partial class GruServerHost
         {
             // Typically a port is taken: say which one instead of a stack trace. Kestrel names the address it failed
             // to bind in the message, and nothing else tells the two listeners apart.
-            var metricsPort = e.Message.Contains($":{options.MetricsPort}", StringComparison.Ordinal);
-            Log.CannotListen(logger, options.Host, metricsPort ? options.MetricsPort : options.Port,
-                $"{e.Message} ({(metricsPort ? ServerFlags.MetricsPort : ServerFlags.Port)})");
+            var (port, flag) = e.Message.Contains($":{options.MetricsPort}", StringComparison.Ordinal) ? (options.MetricsPort, ServerFlags.MetricsPort)
+                : options.GrpcPort > 0 && e.Message.Contains($":{options.GrpcPort}", StringComparison.Ordinal) ? (options.GrpcPort, ServerFlags.GrpcPort)
+                : (options.Port, ServerFlags.Port);
+            Log.CannotListen(logger, options.Host, port, $"{e.Message} ({flag})");
             return 1;
         }
 
@@ -173,8 +196,8 @@ internal static partial class GruServerHost
 
     private static partial class Log
     {
-        [LoggerMessage(100, LogLevel.Information, "Starting GruServer: model {Model} from {Path}, revision {Revision}, track {Track}; inference on {Host}:{Port}, metrics on :{MetricsPort}/metrics; execution provider {ExecutionProvider}")]
-        public static partial void Starting(ILogger logger, string model, string path, string revision, string track, string host, int port, int metricsPort, GruServing.Contract.Serving.ExecutionProvider executionProvider);
+        [LoggerMessage(100, LogLevel.Information, "Starting GruServer: model {Model} from {Path}, revision {Revision}, track {Track}; inference on {Host}:{Port}, metrics on :{MetricsPort}/metrics, gRPC on :{GrpcPort}; execution provider {ExecutionProvider}")]
+        public static partial void Starting(ILogger logger, string model, string path, string revision, string track, string host, int port, int metricsPort, string grpcPort, GruServing.Contract.Serving.ExecutionProvider executionProvider);
 
         [LoggerMessage(101, LogLevel.Warning, "FAULT INJECTION ACTIVE: latency {LatencyMs} ms per infer request, error rate {ErrorRate}; for tests and game days only")]
         public static partial void FaultInjection(ILogger logger, double latencyMs, double errorRate);

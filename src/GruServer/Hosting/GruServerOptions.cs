@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using GruRegistry.References;
+using GruServer.Axes;
 using GruServer.Registry;
 using GruServing.Contract.Durations;
 using GruServing.Contract.Models;
@@ -25,6 +26,8 @@ internal sealed record GruServerOptions
     public string Host { get; init; } = "0.0.0.0";
     public int Port { get; init; } = 8080;
     public int MetricsPort { get; init; } = 9464;
+    /// <summary>0: no gRPC endpoint.</summary>
+    public int GrpcPort { get; init; }
     public string Revision { get; init; } = "0";
     public string Track { get; init; } = Tracks.StableLabel;
     public ExecutionProvider ExecutionProvider { get; init; } = ExecutionProvider.Auto;
@@ -34,6 +37,8 @@ internal sealed record GruServerOptions
     public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.FromMilliseconds(2);
     public int MaxQueueSize { get; init; } = ServingLimits.MaxQueueSize;
     public long MaxRequestBytes { get; init; } = 16 * 1024 * 1024;
+    public TensorAxesOverride TensorAxes { get; init; } = TensorAxesOverride.None;
+    public int IntraOpThreads { get; init; }
     public TimeSpan FaultLatency { get; init; }
 
     /// <summary>SLO latency thresholds the operator asks to be exact bounds of the latency histogram.</summary>
@@ -91,6 +96,11 @@ internal sealed record GruServerOptions
 
         var port = ParseInt(ServerSettings.Port, 1, 65535, Raw, errors);
         var metricsPort = ParseInt(ServerSettings.MetricsPort, 1, 65535, Raw, errors);
+        var grpcPort = Raw(ServerSettings.GrpcPort) is null ? 0 : ParseInt(ServerSettings.GrpcPort, 1, 65535, Raw, errors);
+        if (grpcPort > 0 && (grpcPort == port || grpcPort == metricsPort))
+        {
+            errors.Add($"{ServerSettings.GrpcPort.DisplayName} must differ from {ServerSettings.Port.DisplayName} and {ServerSettings.MetricsPort.DisplayName} (it is {grpcPort}).");
+        }
         if (port == metricsPort && port > 0)
         {
             errors.Add($"{ServerSettings.MetricsPort.DisplayName} must differ from {ServerSettings.Port.DisplayName} (both are {port}).");
@@ -115,6 +125,8 @@ internal sealed record GruServerOptions
         var queueDelay = ParseDuration(ServerSettings.MaxQueueDelay, ServingLimits.MaxQueueDelayUpperBound, Raw, errors);
         var queueSize = ParseInt(ServerSettings.MaxQueueSize, 1, ServingLimits.MaxQueueSizeUpperBound, Raw, errors);
         var maxBytes = ParseInt(ServerSettings.MaxRequestBytes, 1024, int.MaxValue, Raw, errors);
+        var intraOpThreads = ParseInt(ServerSettings.IntraOpThreads, 0, 1024, Raw, errors);
+        var tensorAxes = TensorAxesOverride.Parse(Raw(ServerSettings.TensorAxes), ServerSettings.TensorAxes.DisplayName, errors);
 
         var latency = ParseDuration(ServerSettings.FaultLatency, TimeSpan.FromMinutes(10), Raw, errors);
 
@@ -146,6 +158,7 @@ internal sealed record GruServerOptions
             Host = host,
             Port = port,
             MetricsPort = metricsPort,
+            GrpcPort = grpcPort,
             Revision = revision,
             Track = track,
             ExecutionProvider = provider,
@@ -155,6 +168,8 @@ internal sealed record GruServerOptions
             MaxQueueDelay = queueDelay,
             MaxQueueSize = queueSize,
             MaxRequestBytes = maxBytes,
+            TensorAxes = tensorAxes,
+            IntraOpThreads = intraOpThreads,
             FaultLatency = latency,
             FaultErrorRate = rate,
             LatencySloBoundaries = sloBoundaries,

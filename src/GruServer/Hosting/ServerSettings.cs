@@ -35,15 +35,18 @@ internal static class ServerSettings
     public static readonly ServerSetting RegistryPlainHttp = new(ServerFlags.RegistryPlainHttp, "Registries (host[:port], comma-separated) reached over plain http instead of https: local or trusted networks only.", null);
     public static readonly ServerSetting Host = new(ServerFlags.Host, "Address the inference endpoint listens on (an IP address or localhost).", "0.0.0.0");
     public static readonly ServerSetting Port = new(ServerFlags.Port, "Port of the Open Inference Protocol (v2) HTTP endpoint.", "8080");
+    public static readonly ServerSetting GrpcPort = new(ServerFlags.GrpcPort, "Port of the Open Inference Protocol (v2) gRPC endpoint, inference.GRPCInferenceService over HTTP/2 without TLS (same address as --host); off unless given.", null);
     public static readonly ServerSetting MetricsPort = new(ServerFlags.MetricsPort, "Port of the Prometheus /metrics endpoint (same address as --host).", "9464");
     public static readonly ServerSetting Revision = new(ServerFlags.Revision, "Revision label on every metric and in model metadata.", "0");
     public static readonly ServerSetting Track = new(ServerFlags.Track, $"Track label on every metric and in model metadata: {Tracks.Choices}.", Tracks.StableLabel);
     public static readonly ServerSetting ExecutionProvider = new(ServerFlags.ExecutionProvider, "Auto (CUDA when available, else CPU), CUDA (fail when unavailable) or CPU.", nameof(GruServing.Contract.Serving.ExecutionProvider.Auto));
-    public static readonly ServerSetting MaxSequenceLength = new(ServerFlags.MaxSequenceLength, "Largest time axis (dimension 1 of a rank-3 input) one request may carry.", Invariant(ServingLimits.MaxSequenceLength));
-    public static readonly ServerSetting MaxRequestBatchSize = new(ServerFlags.MaxRequestBatchSize, "Largest batch (dimension 0) one request may carry; larger requests get 400. Not the dynamic batcher's maximum.", Invariant(ServingLimits.MaxRequestBatchSize));
+    public static readonly ServerSetting MaxSequenceLength = new(ServerFlags.MaxSequenceLength, "Largest time axis (as read from the model) one request may carry.", Invariant(ServingLimits.MaxSequenceLength));
+    public static readonly ServerSetting MaxRequestBatchSize = new(ServerFlags.MaxRequestBatchSize, "Largest batch (the batch axis read from the model) one request may carry; larger requests get 400. Not the dynamic batcher's maximum.", Invariant(ServingLimits.MaxRequestBatchSize));
     public static readonly ServerSetting MaxBatchSize = new(ServerFlags.MaxBatchSize, "Dynamic batching: most sequences concurrent requests are gathered into for one model run; 1 turns batching off. A larger single request runs as its own batch.", Invariant(ServingLimits.MaxBatchSize));
     public static readonly ServerSetting MaxQueueDelay = new(ServerFlags.MaxQueueDelay, $"Dynamic batching: longest a queued request waits for its batch to fill, a duration like {GoDuration.Examples} (at most 10s); 0ms batches only what is already queued.", ServingLimits.MaxQueueDelay);
     public static readonly ServerSetting MaxQueueSize = new(ServerFlags.MaxQueueSize, "Dynamic batching: most requests waiting for a model run; beyond it requests get 503 with Retry-After at once.", Invariant(ServingLimits.MaxQueueSize));
+    public static readonly ServerSetting TensorAxes = new(ServerFlags.TensorAxes, "Batch and time axes of tensors the model cannot tell (the server traces each input to the GRU node it feeds and reads its layout, then dimension names; outputs by probe runs): name=axes, one letter per dimension, b batch, t time, any other letter a feature, comma-separated, e.g. X=tbf,Y=tbf.", null);
+    public static readonly ServerSetting IntraOpThreads = new(ServerFlags.IntraOpThreads, "ONNX Runtime intra-op threads for the model; 0 uses one per core (ONNX Runtime's default). Idle threads never spin, so they leave the cores to request handling between runs.", "0");
     public static readonly ServerSetting MaxRequestBytes = new(ServerFlags.MaxRequestBytes, "Largest request body accepted, in bytes.", "16777216");
     public static readonly ServerSetting FaultLatency = new(ServerFlags.FaultLatency, $"Fault injection: extra latency added to every infer request, a duration like {GoDuration.Examples}. Off by default.", "0ms");
     public static readonly ServerSetting FaultErrorRate = new(ServerFlags.FaultErrorRate, "Fault injection: fraction (0..1) of infer requests answered 500. Off by default.", "0");
@@ -53,8 +56,8 @@ internal static class ServerSettings
 
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
-        Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, MetricsPort, Revision, Track, ExecutionProvider,
-        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, MaxRequestBytes, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, ShutdownTimeout,
+        Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, GrpcPort, MetricsPort, Revision, Track, ExecutionProvider,
+        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, TensorAxes, IntraOpThreads, MaxRequestBytes, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, ShutdownTimeout,
     ];
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

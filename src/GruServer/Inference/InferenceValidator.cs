@@ -7,14 +7,12 @@ internal sealed record RequestLimits(int MaxRequestBatchSize, int MaxSequenceLen
 
 /// <summary>Checks a request against the model signature before it reaches ONNX Runtime, so every bad
 /// input becomes a 400 that names the input and what was expected instead of a runtime failure.</summary>
-/// <remarks>Conventions for GRU models: dimension 0 of an input is the batch, dimension 1 of a rank-3 input
-/// is the time axis, and a rank-1 integer input named <c>sequence_lengths</c> or <c>sequence_lens</c> holds
-/// each sequence's valid steps (ONNX Runtime rejects values outside 1..time).</remarks>
+/// <remarks>The one validation path of every protocol (HTTP/JSON, HTTP/binary, gRPC): readers only decode bytes into
+/// tensors; names, datatypes, shapes, element counts, finiteness, limits and sequence lengths are checked here. The
+/// batch and time axes are the model's own (<see cref="Axes.ModelAxes"/>), so a time-major <c>[seq, batch, input]</c>
+/// model is limited on its dimension 1 for batch and its dimension 0 for time.</remarks>
 internal static class InferenceValidator
 {
-    /// <summary>Names of the rank-1 input holding each sequence's valid steps; the batcher pads only models that have one.</summary>
-    internal static readonly string[] SequenceLengthNames = ["sequence_lengths", "sequence_lens"];
-
     public static void Validate(InferenceRequest request, ModelSignature signature, RequestLimits limits)
     {
         var byName = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
@@ -35,6 +33,7 @@ internal static class InferenceValidator
             }
 
             CheckShape(input, spec);
+            CheckData(input);
         }
 
         foreach (var spec in signature.Inputs)
@@ -47,8 +46,8 @@ internal static class InferenceValidator
         }
 
         CheckOpenDimensionsAgree(request.Inputs, signature);
-        CheckLimits(request.Inputs, limits);
-        CheckSequenceLengths(request.Inputs);
+        CheckLimits(request.Inputs, signature, limits);
+        CheckSequenceLengths(byName, signature);
 
         if (request.RequestedOutputs is { } outputs)
         {
@@ -113,53 +112,93 @@ internal static class InferenceValidator
         }
     }
 
-    private static void CheckLimits(IReadOnlyList<NamedTensor> inputs, RequestLimits limits)
+    private static void CheckLimits(IReadOnlyList<NamedTensor> inputs, ModelSignature signature, RequestLimits limits)
     {
         foreach (var input in inputs)
         {
-            if (input.Shape.Length > 0 && input.Shape[0] > limits.MaxRequestBatchSize)
+            var spec = signature.Inputs.First(s => s.Name == input.Name);
+            if (spec.BatchAxis >= 0 && input.Shape[spec.BatchAxis] > limits.MaxRequestBatchSize)
             {
                 throw InferenceException.Invalid(SchemaErrorReasons.BatchTooLarge,
-                    $"input '{input.Name}' has batch size {input.Shape[0]}; this server accepts at most {limits.MaxRequestBatchSize} per request ({ServerFlags.MaxRequestBatchSize}); split the request.");
+                    $"input '{input.Name}' has batch size {input.Shape[spec.BatchAxis]} (dimension {spec.BatchAxis}); this server accepts at most {limits.MaxRequestBatchSize} per request ({ServerFlags.MaxRequestBatchSize}); split the request.");
             }
 
-            if (input.Shape.Length == 3 && input.Shape[1] > limits.MaxSequenceLength)
+            if (spec.TimeAxis >= 0 && input.Shape[spec.TimeAxis] > limits.MaxSequenceLength)
             {
                 throw InferenceException.Invalid(SchemaErrorReasons.SequenceTooLong,
-                    $"input '{input.Name}' has sequence length {input.Shape[1]}; this server accepts at most {limits.MaxSequenceLength} steps ({ServerFlags.MaxSequenceLength}).");
+                    $"input '{input.Name}' has sequence length {input.Shape[spec.TimeAxis]} (dimension {spec.TimeAxis}); this server accepts at most {limits.MaxSequenceLength} steps ({ServerFlags.MaxSequenceLength}).");
             }
         }
     }
 
-    private static void CheckSequenceLengths(IReadOnlyList<NamedTensor> inputs)
+    /// <summary>Element count against the shape, and finite floating-point values: JSON cannot carry NaN, but raw
+    /// binary and gRPC tensors can, and ONNX Runtime would answer NaN for them without complaint.</summary>
+    private static void CheckData(NamedTensor input)
     {
-        var sequences = inputs.FirstOrDefault(i => i.Shape.Length == 3);
-        if (sequences is null)
+        long expected;
+        try
+        {
+            expected = NamedTensor.ElementCount(input.Shape);
+        }
+        catch (OverflowException)
+        {
+            throw InferenceException.Invalid(SchemaErrorReasons.ShapeMismatch, $"input '{input.Name}' shape [{string.Join(", ", input.Shape)}] has too many elements.");
+        }
+
+        if (input.Data.Length != expected)
+        {
+            throw InferenceException.Invalid(SchemaErrorReasons.DataLengthMismatch,
+                $"input '{input.Name}' has {input.Data.Length} data elements but shape [{string.Join(", ", input.Shape)}] needs {expected}; data and shape must agree.");
+        }
+
+        var bad = input.Data switch
+        {
+            float[] f => IndexOfNonFinite(f),
+            double[] d => IndexOfNonFinite(d),
+            _ => -1,
+        };
+        if (bad >= 0)
+        {
+            throw InferenceException.Invalid(SchemaErrorReasons.NonFinite,
+                $"input '{input.Name}' data[{bad}] is {Convert.ToString(input.Data.GetValue(bad), System.Globalization.CultureInfo.InvariantCulture)}; {input.DataType} inputs must be finite numbers (no NaN or Infinity).");
+        }
+    }
+
+    private static int IndexOfNonFinite<T>(T[] values)
+        where T : System.Numerics.IFloatingPointIeee754<T>
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (!T.IsFinite(values[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static void CheckSequenceLengths(Dictionary<string, NamedTensor> inputs, ModelSignature signature)
+    {
+        if (signature.SequenceLengths is not { } name || signature.Sequences is not { } sequenceSpec
+            || !inputs.TryGetValue(name, out var lengths) || !inputs.TryGetValue(sequenceSpec.Name, out var sequences))
         {
             return;
         }
 
-        var time = sequences.Shape[1];
-        foreach (var input in inputs)
+        var time = sequences.Shape[sequenceSpec.TimeAxis];
+        for (var b = 0; b < lengths.Data.Length; b++)
         {
-            if (input.Shape.Length != 1 || !SequenceLengthNames.Contains(input.Name, StringComparer.Ordinal))
+            var length = lengths.Data switch
             {
-                continue;
-            }
-
-            for (var b = 0; b < input.Data.Length; b++)
+                int[] ints => ints[b],
+                long[] longs => longs[b],
+                _ => 1,
+            };
+            if (length < 1 || length > time)
             {
-                var length = input.Data switch
-                {
-                    int[] ints => ints[b],
-                    long[] longs => longs[b],
-                    _ => 1,
-                };
-                if (length < 1 || length > time)
-                {
-                    throw InferenceException.Invalid(SchemaErrorReasons.SequenceLengthOutOfRange,
-                        $"input '{input.Name}'[{b}] is {length}; each sequence length must be between 1 and the time axis of '{sequences.Name}' ({time}).");
-                }
+                throw InferenceException.Invalid(SchemaErrorReasons.SequenceLengthOutOfRange,
+                    $"input '{name}'[{b}] is {length}; each sequence length must be between 1 and the time axis of '{sequences.Name}' ({time}, dimension {sequenceSpec.TimeAxis}).");
             }
         }
     }

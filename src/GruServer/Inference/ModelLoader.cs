@@ -94,45 +94,20 @@ internal sealed partial class ModelLoader : BackgroundService
             Log.DigestVerified(_logger, digest);
         }
 
-        var backend = OnnxModelBackend.Load(bytes, _options.ExecutionProvider, out var cudaUnavailable);
-        try
+        // Loading runs the model twice to find its output axes: that is the warm-up too.
+        var backend = OnnxModelBackend.Load(bytes, new BackendSettings(_options.ExecutionProvider, _options.TensorAxes, _options.IntraOpThreads), cancellationToken, out var cudaUnavailable);
+        if (cudaUnavailable is not null)
         {
-            if (cudaUnavailable is not null)
-            {
-                Log.CudaFallback(_logger, _options.ExecutionProvider, cudaUnavailable);
-            }
-
-            var warmup = WarmupInputs(backend.Signature, _options.MaxSequenceLength);
-            backend.Run(warmup, [.. backend.Signature.Outputs.Select(o => o.Name)], cancellationToken);
+            Log.CudaFallback(_logger, _options.ExecutionProvider, cudaUnavailable);
         }
-        catch
+
+        foreach (var spec in backend.Signature.Inputs.Concat(backend.Signature.Outputs))
         {
-            backend.Dispose();
-            throw;
+            Log.Axes(_logger, spec.Name, spec.DescribeShape(), spec.BatchAxis, spec.TimeAxis, spec.AxesSource);
         }
 
         _model.Update(new ModelState(ModelStatus.Ready, "model is ready", digest, backend.ExecutionProvider, backend));
         Log.Ready(_logger, _model.Name, _model.Revision, _model.Track, digest, backend.ExecutionProvider);
-    }
-
-    /// <summary>Zeros shaped like a small real request (batch 1, a few steps); integer inputs get the step
-    /// count, which is what a <c>sequence_lengths</c> input needs.</summary>
-    internal static IReadOnlyList<NamedTensor> WarmupInputs(ModelSignature signature, int maxSequenceLength)
-    {
-        var steps = Math.Min(8, maxSequenceLength);
-        return [.. signature.Inputs.Select(spec =>
-        {
-            var shape = spec.Shape.Select((d, i) => d >= 0 ? d : (i == 1 && spec.Shape.Length == 3 ? steps : 1)).ToArray();
-            var count = (int)NamedTensor.ElementCount(shape);
-            Array data = spec.DataType switch
-            {
-                TensorDataType.FP32 => new float[count],
-                TensorDataType.FP64 => new double[count],
-                TensorDataType.INT32 => Enumerable.Repeat(steps, count).ToArray(),
-                _ => Enumerable.Repeat((long)steps, count).ToArray(),
-            };
-            return new NamedTensor(spec.Name, spec.DataType, shape, data);
-        })];
     }
 
     private static partial class Log
@@ -154,5 +129,8 @@ internal sealed partial class ModelLoader : BackgroundService
 
         [LoggerMessage(6, LogLevel.Critical, "Cannot serve model {Path}: {Reason}")]
         public static partial void LoadFailed(ILogger logger, string path, string reason);
+
+        [LoggerMessage(7, LogLevel.Information, "Tensor {Tensor} {Shape}: batch axis {BatchAxis}, time axis {TimeAxis} (-1: none), from {Source}")]
+        public static partial void Axes(ILogger logger, string tensor, string shape, int batchAxis, int timeAxis, string source);
     }
 }

@@ -26,7 +26,10 @@ internal sealed record NamedTensor(string Name, TensorDataType DataType, long[] 
 
 /// <summary>An input or output as the model declares it; <c>-1</c> marks a dimension the model leaves open.</summary>
 /// <param name="DimensionNames">The model's symbolic name for each open dimension (e.g. "batch"), or empty.</param>
-internal sealed record TensorSpec(string Name, TensorDataType DataType, long[] Shape, string[] DimensionNames)
+/// <param name="BatchAxis">The dimension that indexes sequences, or -1 when the tensor has none or it is unknown (see <see cref="Axes.ModelAxes"/>).</param>
+/// <param name="TimeAxis">The dimension that indexes time steps, or -1.</param>
+/// <param name="AxesSource">Where the axes came from (the GRU node the input feeds, dimension names, a probe run, --tensor-axes), for metadata and logs.</param>
+internal sealed record TensorSpec(string Name, TensorDataType DataType, long[] Shape, string[] DimensionNames, int BatchAxis = -1, int TimeAxis = -1, string AxesSource = "")
 {
     /// <summary>Shape as people read it: <c>[batch, time, 8]</c>.</summary>
     public string DescribeShape() =>
@@ -35,7 +38,19 @@ internal sealed record TensorSpec(string Name, TensorDataType DataType, long[] S
 }
 
 /// <summary>The model's inputs and outputs, read from the model itself.</summary>
-internal sealed record ModelSignature(IReadOnlyList<TensorSpec> Inputs, IReadOnlyList<TensorSpec> Outputs);
+/// <param name="SequenceLengths">The rank-1 input holding each sequence's valid steps (it feeds the GRU's <c>sequence_lens</c>), or null.</param>
+/// <param name="OutputsFollowBatch">A probe run showed every output's shape changes with the batch only at its batch axis, so rows can be cut back out.</param>
+/// <param name="OutputsFollowTime">Likewise for time: every output either ignores the time length or has it exactly at its time axis.</param>
+internal sealed record ModelSignature(
+    IReadOnlyList<TensorSpec> Inputs,
+    IReadOnlyList<TensorSpec> Outputs,
+    string? SequenceLengths = null,
+    bool OutputsFollowBatch = false,
+    bool OutputsFollowTime = false)
+{
+    /// <summary>The first input with a time axis: the one whose time length a request's sequence lengths are bounded by.</summary>
+    public TensorSpec? Sequences => Inputs.FirstOrDefault(i => i.TimeAxis >= 0);
+}
 
 /// <summary>A protocol-neutral infer request: typed inputs, the outputs wanted (null = all), and the caller's id.</summary>
 internal sealed record InferenceRequest(string? Id, IReadOnlyList<NamedTensor> Inputs, IReadOnlyList<string>? RequestedOutputs);

@@ -32,8 +32,8 @@ internal static class TensorDataReader
             throw InferenceException.Invalid(SchemaErrorReasons.ShapeMismatch, $"input '{name}' shape [{string.Join(", ", shape)}] has too many elements.");
         }
 
-        // Every JSON element takes at least one byte, so a shape larger than the body cannot be matched:
-        // nothing is allocated for it, the elements are only counted for the error message.
+        // Every JSON element takes at least one byte, so no more than the body's length can arrive: the buffer starts
+        // at the shape's count unless that cannot fit, and grows only for a request that sends other than its shape says.
         var sink = TensorSink.Create(name, datatype, expected > bodyLength ? 0 : (int)expected);
         var rank = shape.Length;
         var entries = new long[rank + 1];
@@ -79,11 +79,7 @@ internal static class TensorDataReader
             }
         }
 
-        if (sink.Total != expected)
-        {
-            throw LengthMismatch(name, shape, expected, sink.Total);
-        }
-
+        // The element count and finiteness are checked with every other rule by InferenceValidator, for all protocols.
         return sink.Values;
     }
 
@@ -95,10 +91,6 @@ internal static class TensorDataReader
         }
     }
 
-    private static InferenceException LengthMismatch(string name, long[] shape, long expected, long actual) =>
-        InferenceException.Invalid(SchemaErrorReasons.DataLengthMismatch,
-            $"input '{name}' has {actual} data elements but shape [{string.Join(", ", shape)}] needs {expected}; data and shape must agree.");
-
     private static InferenceException Ragged(string name, string detail) =>
         InferenceException.Invalid(SchemaErrorReasons.RaggedData,
             $"input '{name}' data {detail}; send data flat in row-major order, or nested exactly like the shape (pad shorter sequences and set sequence_lengths).");
@@ -106,15 +98,11 @@ internal static class TensorDataReader
     /// <summary>Converts one JSON value, throwing an <see cref="InferenceException"/> when it does not fit.</summary>
     private delegate T Converter<T>(TensorSink sink, ref Utf8JsonReader reader);
 
-    /// <summary>Accumulates converted elements into the typed array for one datatype. Elements beyond its capacity
-    /// are only counted, so the length mismatch can report how many there were.</summary>
+    /// <summary>Accumulates converted elements into the typed array for one datatype.</summary>
     private abstract class TensorSink(string name, TensorDataType datatype)
     {
         /// <summary>Elements stored.</summary>
         public int Count { get; protected set; }
-
-        /// <summary>Elements seen, stored or not.</summary>
-        public long Total { get; protected set; }
 
         public abstract Array Values { get; }
 
@@ -151,6 +139,12 @@ internal static class TensorDataReader
 
         private double ReadFloating(ref Utf8JsonReader reader, double max)
         {
+            if (reader.TokenType == JsonTokenType.String && NonFiniteText(reader.GetString()) is { } special)
+            {
+                // Many encoders write NaN and infinities as strings: decoded as what they say, refused by the validator.
+                return special;
+            }
+
             if (reader.TokenType != JsonTokenType.Number)
             {
                 throw Invalid(ref reader);
@@ -164,6 +158,14 @@ internal static class TensorDataReader
             return value;
         }
 
+        private static double? NonFiniteText(string? text) => text?.Trim() switch
+        {
+            "NaN" or "nan" or "NAN" => double.NaN,
+            "Infinity" or "+Infinity" or "inf" or "+inf" or "Inf" => double.PositiveInfinity,
+            "-Infinity" or "-inf" or "-Inf" => double.NegativeInfinity,
+            _ => null,
+        };
+
         private static string Describe(TensorDataType type) => type switch
         {
             TensorDataType.FP32 or TensorDataType.FP64 => $"a {type} number",
@@ -174,18 +176,30 @@ internal static class TensorDataReader
         /// <summary>A sink for one element type.</summary>
         private sealed class Sink<T>(string name, TensorDataType datatype, int capacity, Converter<T> convert) : TensorSink(name, datatype)
         {
-            private readonly T[] _values = new T[capacity];
+            private T[] _values = new T[capacity];
 
-            public override Array Values => _values;
+            public override Array Values
+            {
+                get
+                {
+                    if (Count != _values.Length)
+                    {
+                        Array.Resize(ref _values, Count);
+                    }
+
+                    return _values;
+                }
+            }
 
             public override void Add(ref Utf8JsonReader reader)
             {
                 var value = convert(this, ref reader);
-                Total++;
-                if (Count < _values.Length)
+                if (Count == _values.Length)
                 {
-                    _values[Count++] = value;
+                    Array.Resize(ref _values, Math.Max(16, _values.Length * 2));
                 }
+
+                _values[Count++] = value;
             }
         }
     }

@@ -12,7 +12,10 @@ namespace GruServer.Protocol;
 /// readiness and infer. Handlers translate between JSON and the protocol-neutral inference types only.</summary>
 internal static class V2Endpoints
 {
-    private static readonly string ServerVersion =
+    /// <summary>Open Inference Protocol extensions this server implements, named as in server metadata.</summary>
+    internal static readonly string[] Extensions = ["binary_tensor_data"];
+
+    internal static readonly string ServerVersion =
         typeof(V2Endpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     private const string RetryAfterSeconds = "1";
@@ -28,6 +31,11 @@ internal static class V2Endpoints
             w.WriteString("name", "gru-server");
             w.WriteString("version", ServerVersion);
             w.WriteStartArray("extensions");
+            foreach (var extension in Extensions)
+            {
+                w.WriteStringValue(extension);
+            }
+
             w.WriteEndArray();
         }));
 
@@ -54,14 +62,24 @@ internal static class V2Endpoints
             await HandleAsync(context, async () =>
             {
                 Resolve(service, name, version);
+                var binary = BinaryOutputs.None;
                 var result = await service.InferAsync(name, async (signature, ct) =>
                 {
                     // Content type and body are read only once the model is known to exist and be ready.
                     V2RequestReader.CheckContentType(context.Request);
-                    var body = await V2RequestReader.ReadBodyAsync(context.Request, options.MaxRequestBytes, ct).ConfigureAwait(false);
-                    return V2RequestReader.Parse(body, signature);
+                    using var body = await V2RequestReader.ReadBodyAsync(context.Request, options.MaxRequestBytes, ct).ConfigureAwait(false);
+                    var parsed = V2RequestReader.Parse(body.Memory, signature, V2RequestReader.ReadHeaderLength(context.Request, body.Length));
+                    binary = parsed.Binary;
+                    return parsed.Request;
                 }, cancellationToken).ConfigureAwait(false);
-                await V2Json.WriteAsync(context, StatusCodes.Status200OK, w => V2Json.WriteInferResult(w, result)).ConfigureAwait(false);
+                if (binary.Any)
+                {
+                    await V2Json.WriteBinaryInferResultAsync(context, result, binary).ConfigureAwait(false);
+                }
+                else
+                {
+                    await V2Json.WriteAsync(context, StatusCodes.Status200OK, w => V2Json.WriteInferResult(w, result)).ConfigureAwait(false);
+                }
             }, metrics).ConfigureAwait(false);
             metrics.RecordRequest(context.Response.StatusCode, time.GetElapsedTime(started));
         }
@@ -126,6 +144,13 @@ internal static class V2Endpoints
             w.WriteString("execution_provider", backend.ExecutionProvider);
             w.WriteString("revision", model.Revision);
             w.WriteString("track", model.Track);
+            if (backend.Signature.SequenceLengths is { } lengths)
+            {
+                w.WriteString("sequence_lengths_input", lengths);
+            }
+
+            w.WriteBoolean("batchable", Batching.BatchLayout.For(backend.Signature).CanBatch);
+            w.WriteBoolean("pads_time", Batching.BatchLayout.For(backend.Signature).PadsTime);
             w.WriteEndObject();
         });
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using GruServer.Inference;
@@ -41,13 +42,50 @@ internal static class V2Json
             writer.WriteStartArray("shape");
             WriteAll(writer, spec.Shape, static (w, d) => w.WriteNumberValue(d));
             writer.WriteEndArray();
+            // Beyond the protocol's three fields (clients ignore unknown ones): which axes the server batches and
+            // limits on, and how it knows, so a caller can check a time-major model is read as one.
+            writer.WriteStartObject("parameters");
+            writer.WriteNumber("batch_axis", spec.BatchAxis);
+            writer.WriteNumber("time_axis", spec.TimeAxis);
+            writer.WriteString("axes_source", spec.AxesSource);
+            writer.WriteEndObject();
             writer.WriteEndObject();
         }
 
         writer.WriteEndArray();
     }
 
-    public static void WriteInferResult(Utf8JsonWriter writer, InferenceResult result)
+    /// <summary>The binary tensor extension's response: the JSON part (binary outputs carry <c>binary_data_size</c>
+    /// instead of <c>data</c>), its length in <c>Inference-Header-Content-Length</c>, then each binary output's raw bytes
+    /// in output order.</summary>
+    public static async Task WriteBinaryInferResultAsync(HttpContext context, InferenceResult result, BinaryOutputs binary)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(result);
+        var header = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(header, WriterOptions))
+        {
+            writer.WriteStartObject();
+            WriteInferResult(writer, result, binary);
+            writer.WriteEndObject();
+        }
+
+        var binaryOutputs = result.Outputs.Where(o => binary.Contains(o.Name)).ToList();
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/octet-stream";
+        response.Headers[V2RequestReader.HeaderLengthName] = header.WrittenCount.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.ContentLength = header.WrittenCount + binaryOutputs.Sum(o => (long)RawTensors.Bytes(o.Data).Length);
+        response.BodyWriter.Write(header.WrittenSpan);
+        foreach (var output in binaryOutputs)
+        {
+            response.BodyWriter.Write(RawTensors.Bytes(output.Data));
+        }
+
+        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+    }
+
+    public static void WriteInferResult(Utf8JsonWriter writer, InferenceResult result, BinaryOutputs? binary = null)
     {
         writer.WriteString("model_name", result.ModelName);
         writer.WriteString("model_version", result.Revision);
@@ -65,6 +103,15 @@ internal static class V2Json
             writer.WriteStartArray("shape");
             WriteAll(writer, output.Shape, static (w, d) => w.WriteNumberValue(d));
             writer.WriteEndArray();
+            if (binary is not null && binary.Contains(output.Name))
+            {
+                writer.WriteStartObject("parameters");
+                writer.WriteNumber("binary_data_size", RawTensors.Bytes(output.Data).Length);
+                writer.WriteEndObject();
+                writer.WriteEndObject();
+                continue;
+            }
+
             writer.WriteStartArray("data");
             switch (output.Data)
             {

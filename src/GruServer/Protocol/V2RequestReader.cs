@@ -14,50 +14,101 @@ internal static class V2RequestReader
     private const string OutputEntry = "each entry of 'outputs' must be an object with a string 'name'.";
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
 
-    /// <summary>415 unless the body is declared as JSON (or not declared at all, as some clients do).</summary>
+    /// <summary>The binary tensor extension's header: the length of the JSON part, raw tensor bytes after it.</summary>
+    public const string HeaderLengthName = "Inference-Header-Content-Length";
+
+    /// <summary>415 unless the body is declared as JSON (or not declared at all, as some clients do); with the binary
+    /// extension's header also <c>application/octet-stream</c>.</summary>
     public static void CheckContentType(HttpRequest request)
     {
+        ArgumentNullException.ThrowIfNull(request);
         var contentType = request.ContentType;
         if (string.IsNullOrEmpty(contentType))
         {
             return;
         }
 
+        var binary = request.Headers.ContainsKey(HeaderLengthName);
         if (!MediaTypeHeaderValue.TryParse(contentType, out var media)
             || !(media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-                || media.MediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase)))
+                || media.MediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase)
+                || (binary && media.MediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase))))
         {
             throw new InferenceException(InferenceErrorKind.UnsupportedMediaType,
-                $"Content-Type '{contentType}' is not supported; send the request as JSON with 'Content-Type: application/json'.",
+                $"Content-Type '{contentType}' is not supported; send the request as JSON with 'Content-Type: application/json', " +
+                $"or JSON followed by raw tensor bytes with '{HeaderLengthName}' (Content-Type application/octet-stream or application/json).",
                 SchemaErrorReasons.UnsupportedContentType);
         }
     }
 
-    /// <summary>Reads the whole body, refusing more than <paramref name="maxBytes"/> before buffering it.</summary>
-    public static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    /// <summary>The JSON part's length from <see cref="HeaderLengthName"/>, or null without the header (all JSON).</summary>
+    public static int? ReadHeaderLength(HttpRequest request, int bodyLength)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!request.Headers.TryGetValue(HeaderLengthName, out var values))
+        {
+            return null;
+        }
+
+        var text = values.ToString();
+        if (values.Count != 1 || !int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var length))
+        {
+            throw Envelope($"{HeaderLengthName} is '{text}'; it must be one whole number of bytes: the length of the JSON part before the binary tensor data.");
+        }
+
+        if (length > bodyLength)
+        {
+            throw Envelope($"{HeaderLengthName} is {length} but the body has only {bodyLength} bytes; it must be the length of the JSON part at the body's start.");
+        }
+
+        return length;
+    }
+
+    /// <summary>Reads the whole body, refusing more than <paramref name="maxBytes"/> before buffering it, into a buffer
+    /// rented from the shared pool (a 70 KB JSON request allocated per request would soon be on the large object heap):
+    /// dispose it once the request is parsed, which copies everything it keeps.</summary>
+    public static async Task<RequestBody> ReadBodyAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
         if (request.ContentLength is { } declared && declared > maxBytes)
         {
             throw TooLarge(maxBytes);
         }
 
-        var buffer = new byte[(int)Math.Min(request.ContentLength ?? 16 * 1024, maxBytes + 1)];
+        var body = new RequestBody((int)Math.Min(request.ContentLength ?? 16 * 1024, maxBytes + 1));
+        try
+        {
+            await body.FillAsync(request.Body, maxBytes, cancellationToken).ConfigureAwait(false);
+            return body;
+        }
+        catch
+        {
+            body.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads <paramref name="body"/> to its end into <paramref name="target"/>, growing it up to one byte past the limit.</summary>
+    internal static async Task ReadToEndAsync(Stream body, RequestBody target, long maxBytes, CancellationToken cancellationToken)
+    {
         var length = 0;
         try
         {
             while (true)
             {
-                if (length == buffer.Length)
+                var limit = (int)Math.Min(target.Buffer.Length, maxBytes + 1);
+                if (length == limit)
                 {
                     if (length > maxBytes)
                     {
                         throw TooLarge(maxBytes);
                     }
 
-                    Array.Resize(ref buffer, (int)Math.Min(Math.Max((long)buffer.Length * 2, 16 * 1024), maxBytes + 1));
+                    target.Grow((int)Math.Min(Math.Max((long)target.Buffer.Length * 2, 16 * 1024), maxBytes + 1));
+                    continue;
                 }
 
-                var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                var read = await body.ReadAsync(target.Buffer.AsMemory(length, limit - length), cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -82,27 +133,36 @@ internal static class V2RequestReader
             throw TooLarge(maxBytes);
         }
 
-        return buffer.AsMemory(0, length);
+        target.Length = length;
     }
 
     /// <summary>Parses the JSON body; input data is converted to the datatype each input declares.</summary>
     /// <remarks>Streams over the buffered body with <see cref="Utf8JsonReader"/> instead of building a DOM: a large
     /// tensor costs one pass and no document index, whose size grows with every number in the request. Problems are
     /// reported in document order, so a syntax error after an invalid field reports the field.</remarks>
-    public static InferenceRequest Parse(ReadOnlyMemory<byte> body, ModelSignature signature)
+    /// <param name="headerLength">With the binary extension, the JSON part's length; the rest of the body is tensor bytes.</param>
+    public static ParsedInferRequest Parse(ReadOnlyMemory<byte> body, ModelSignature signature, int? headerLength = null)
     {
-        if (body.IsEmpty)
+        var json = headerLength is { } length ? body[..length] : body;
+        var binary = new BinaryData(headerLength is { } start ? body[start..] : ReadOnlyMemory<byte>.Empty, headerLength is not null);
+        if (json.IsEmpty)
         {
             throw InferenceException.Invalid(SchemaErrorReasons.MalformedJson, "the request body is empty; send a JSON inference request with an 'inputs' array.");
         }
 
         try
         {
-            return ParseRequest(body.Span, signature);
+            var parsed = ParseRequest(json.Span, signature, binary);
+            if (binary.Unread > 0)
+            {
+                throw Envelope($"the body has {binary.Unread} bytes of binary tensor data after the JSON that no input claims; the inputs' binary_data_size must add up to the bytes after the first {HeaderLengthName} bytes.");
+            }
+
+            return parsed;
         }
         catch (JsonException e)
         {
-            if (JsonNonFiniteScan.ContainsBareNonFinite(body.Span))
+            if (JsonNonFiniteScan.ContainsBareNonFinite(json.Span))
             {
                 throw InferenceException.Invalid(SchemaErrorReasons.NonFinite,
                     "the request contains NaN or Infinity, which are neither valid JSON nor valid model input; send finite numbers.");
@@ -113,7 +173,7 @@ internal static class V2RequestReader
         }
     }
 
-    private static InferenceRequest ParseRequest(ReadOnlySpan<byte> json, ModelSignature signature)
+    private static ParsedInferRequest ParseRequest(ReadOnlySpan<byte> json, ModelSignature signature, BinaryData binary)
     {
         var reader = new Utf8JsonReader(json, ReaderOptions);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -124,6 +184,8 @@ internal static class V2RequestReader
         string? id = null;
         List<NamedTensor>? inputs = null;
         List<string>? outputs = null;
+        var binaryOutputs = new HashSet<string>(StringComparer.Ordinal);
+        var allBinary = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var property = reader.GetString();
@@ -139,14 +201,17 @@ internal static class V2RequestReader
                     inputs = [];
                     while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                     {
-                        inputs.Add(ParseInput(ref reader, json, inputs.Count, signature));
+                        inputs.Add(ParseInput(ref reader, json, inputs.Count, signature, binary));
                     }
 
                     break;
                 case "inputs":
                     throw Envelope(NeedsInputs);
                 case "outputs" when reader.TokenType == JsonTokenType.StartArray:
-                    outputs = ParseOutputs(ref reader);
+                    outputs = ParseOutputs(ref reader, binaryOutputs);
+                    break;
+                case "parameters" when reader.TokenType == JsonTokenType.StartObject:
+                    allBinary = HasParameter(ref reader, "binary_data_output", requireTrue: true);
                     break;
                 case "outputs" when reader.TokenType != JsonTokenType.Null:
                     throw Envelope("'outputs' must be an array of {name} objects.");
@@ -156,10 +221,12 @@ internal static class V2RequestReader
             }
         }
 
-        return inputs is null ? throw Envelope(NeedsInputs) : new InferenceRequest(id, inputs, outputs);
+        return inputs is null
+            ? throw Envelope(NeedsInputs)
+            : new ParsedInferRequest(new InferenceRequest(id, inputs, outputs), new BinaryOutputs(allBinary, binaryOutputs));
     }
 
-    private static List<string> ParseOutputs(ref Utf8JsonReader reader)
+    private static List<string> ParseOutputs(ref Utf8JsonReader reader, HashSet<string> binaryOutputs)
     {
         var outputs = new List<string>();
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
@@ -196,7 +263,7 @@ internal static class V2RequestReader
 
             if (binary)
             {
-                throw Envelope($"output '{name}' asks for binary_data; this server answers in JSON only, remove the parameter.");
+                binaryOutputs.Add(name);
             }
 
             outputs.Add(name);
@@ -205,7 +272,7 @@ internal static class V2RequestReader
         return outputs;
     }
 
-    private static NamedTensor ParseInput(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, int index, ModelSignature signature)
+    private static NamedTensor ParseInput(ref Utf8JsonReader reader, ReadOnlySpan<byte> json, int index, ModelSignature signature, BinaryData binaryData)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
@@ -214,7 +281,7 @@ internal static class V2RequestReader
 
         string? name = null, datatypeText = null, badDimension = null;
         List<long>? shape = null;
-        var binary = false;
+        long? binarySize = null;
         (int Start, int Length)? data = null;
         NamedTensor? tensor = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -247,10 +314,10 @@ internal static class V2RequestReader
 
                     break;
                 case "parameters" when reader.TokenType == JsonTokenType.StartObject:
-                    binary = HasParameter(ref reader, "binary_data_size", requireTrue: false);
+                    binarySize = ReadBinarySize(ref reader, name);
                     break;
                 case "data" when reader.TokenType == JsonTokenType.StartArray:
-                    if (!binary && !string.IsNullOrEmpty(name) && shape is not null && badDimension is null && ParseDatatype(datatypeText) is { } known)
+                    if (binarySize is null && !string.IsNullOrEmpty(name) && shape is not null && badDimension is null && ParseDatatype(datatypeText) is { } known)
                     {
                         // The usual order (name, shape, datatype, data): convert the elements as they stream past.
                         long[] dims = [.. shape];
@@ -277,11 +344,6 @@ internal static class V2RequestReader
         }
 
         var spec = signature.Inputs.FirstOrDefault(s => s.Name == name);
-        if (binary)
-        {
-            throw Envelope($"input '{name}' uses binary_data_size; this server takes tensor data as JSON 'data' arrays only.");
-        }
-
         if (datatypeText is null)
         {
             throw Envelope($"input '{name}' needs a string 'datatype'{Expecting(spec)}.");
@@ -303,6 +365,16 @@ internal static class V2RequestReader
             throw InferenceException.Invalid(SchemaErrorReasons.ShapeMismatch, $"input '{name}' {badDimension}; dimensions must be non-negative integers.");
         }
 
+        if (binarySize is { } byteCount)
+        {
+            if (tensor is not null || data is not null)
+            {
+                throw Envelope($"input '{name}' has both 'data' and binary_data_size; send its elements one way only.");
+            }
+
+            return new NamedTensor(name, datatype, [.. shape], RawTensors.Decode(name, datatype, binaryData.Take(name, byteCount), "binary data"));
+        }
+
         if (tensor is not null)
         {
             return tensor;
@@ -318,7 +390,7 @@ internal static class V2RequestReader
     }
 
     /// <summary>The protocol's datatype names are case-sensitive; numbers are not names.</summary>
-    private static TensorDataType? ParseDatatype(string? text) =>
+    internal static TensorDataType? ParseDatatype(string? text) =>
         text is not null && !int.TryParse(text, out _) && Enum.TryParse<TensorDataType>(text, ignoreCase: false, out var type) && Enum.IsDefined(type)
             ? type
             : null;
@@ -336,6 +408,27 @@ internal static class V2RequestReader
         }
 
         return found;
+    }
+
+    /// <summary>Reads an input's parameters object (reader on its start) for <c>binary_data_size</c>.</summary>
+    private static long? ReadBinarySize(ref Utf8JsonReader reader, string? name)
+    {
+        long? size = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var matches = reader.ValueTextEquals("binary_data_size");
+            reader.Read();
+            if (matches)
+            {
+                size = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value >= 0
+                    ? value
+                    : throw Envelope($"input '{name}' has binary_data_size {RawToken(ref reader)}; it must be a whole number of bytes.");
+            }
+
+            reader.Skip();
+        }
+
+        return size;
     }
 
     /// <summary>The current token as it appears in the request, shortened, for error messages.</summary>

@@ -37,6 +37,9 @@ public static class ServerFlags
     /// <summary>Port of the inference endpoint.</summary>
     public const string Port = "--port";
 
+    /// <summary>Port of the Open Inference Protocol's gRPC endpoint (HTTP/2 without TLS).</summary>
+    public const string GrpcPort = "--grpc-port";
+
     /// <summary>Port of /metrics.</summary>
     public const string MetricsPort = "--metrics-port";
 
@@ -64,6 +67,12 @@ public static class ServerFlags
 
     /// <summary>Most requests waiting in the batcher's queue (<see cref="ServingLimits.MaxQueueSize"/>); beyond it, 503 with Retry-After.</summary>
     public const string MaxQueueSize = "--max-queue-size";
+
+    /// <summary>Batch and time axes of tensors the model does not describe (name=axes, one letter per dimension: b, t, other), e.g. <c>X=tbf</c>.</summary>
+    public const string TensorAxes = "--tensor-axes";
+
+    /// <summary>ONNX Runtime intra-op threads (0: one per core, ONNX Runtime's default).</summary>
+    public const string IntraOpThreads = "--intra-op-threads";
 
     /// <summary>Largest request body in bytes.</summary>
     public const string MaxRequestBytes = "--max-request-bytes";

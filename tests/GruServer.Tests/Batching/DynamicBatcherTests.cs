@@ -24,6 +24,8 @@ public sealed class DynamicBatcherTests
         { "masked, dense head", new GruModelSpec(3, 6, SequenceLengths: true, DenseOutputs: 2, Seed: 31), [(1, 3, null), (2, 7, [7, 2]), (1, 1, null), (1, 5, [4])] },
         { "masked reverse, per-step output", new GruModelSpec(3, 5, Direction: GruDirection.Reverse, SequenceLengths: true, Seed: 32), [(1, 6, null), (1, 2, null), (2, 4, [1, 4])] },
         { "masked bidirectional stacked, per-step output", new GruModelSpec(2, 4, Layers: 2, Direction: GruDirection.Bidirectional, LinearBeforeReset: true, SequenceLengths: true, Seed: 33), [(2, 5, [5, 3]), (1, 9, null), (1, 1, null)] },
+        { "time-major masked, dense head", new GruModelSpec(3, 6, SequenceLengths: true, DenseOutputs: 2, Seed: 34, TimeMajor: true), [(1, 3, null), (2, 7, [7, 2]), (1, 1, null), (1, 5, [4])] },
+        { "time-major masked bidirectional, per-step output", new GruModelSpec(2, 4, Layers: 2, Direction: GruDirection.Bidirectional, SequenceLengths: true, Seed: 35, TimeMajor: true), [(2, 5, [5, 3]), (1, 9, null), (1, 1, null)] },
     };
 
     [Theory]
@@ -49,10 +51,12 @@ public sealed class DynamicBatcherTests
         }
     }
 
-    [Fact]
-    public async Task WithoutSequenceLengthsOnlyEqualLengthsShareABatch()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task WithoutSequenceLengthsOnlyEqualLengthsShareABatch(bool timeMajor)
     {
-        var spec = new GruModelSpec(3, 5, DenseOutputs: 2, Seed: 41);
+        var spec = new GruModelSpec(3, 5, Seed: 41, TimeMajor: timeMajor);
         using var backend = Load(spec);
         await using var batcher = Batcher(new() { MaxBatchSize = 32, MaxQueueDelay = TimeSpan.Zero });
         var blocker = batcher.RunAsync(backend, Request(spec, 1, 4, null, seed: 0), Outputs(backend), CancellationToken.None);
@@ -207,7 +211,7 @@ public sealed class DynamicBatcherTests
     private static GruModelSpec GruTestModelsSmall => TestSupport.GruTestModels.Small;
 
     private static GatedBackend Load(GruModelSpec spec) =>
-        new(OnnxModelBackend.Load(GruOnnxWriter.ToBytes(GruModel.Create(spec)), GruServing.Contract.Serving.ExecutionProvider.CPU, out _));
+        new(OnnxModelBackend.Load(GruOnnxWriter.ToBytes(GruModel.Create(spec)), new BackendSettings(GruServing.Contract.Serving.ExecutionProvider.CPU, GruServer.Axes.TensorAxesOverride.None), CancellationToken.None, out _));
 
     private static IReadOnlyList<string> Outputs(IModelBackend backend) => [.. backend.Signature.Outputs.Select(o => o.Name)];
 
@@ -235,7 +239,8 @@ public sealed class DynamicBatcherTests
             x[i] = (float)(random.NextDouble() * 4 - 2);
         }
 
-        var inputs = new List<NamedTensor> { new(GruModelNames.Input, TensorDataType.FP32, [rows, time, spec.InputSize], x) };
+        long[] shape = spec.TimeMajor ? [time, rows, spec.InputSize] : [rows, time, spec.InputSize];
+        var inputs = new List<NamedTensor> { new(GruModelNames.Input, TensorDataType.FP32, shape, x) };
         if (spec.SequenceLengths)
         {
             inputs.Add(new(GruModelNames.SequenceLengths, TensorDataType.INT32, [rows], lengths ?? Enumerable.Repeat(time, rows).ToArray()));

@@ -36,10 +36,12 @@ internal sealed class GatedBackend(IModelBackend inner) : IModelBackend
 
     public IReadOnlyList<NamedTensor> Run(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
     {
-        var sequence = inputs.FirstOrDefault(i => i.Shape.Length == 3) ?? inputs[0];
+        // Rows and steps at the model's own axes (a time-major model's batch is its dimension 1).
+        var spec = inner.Signature.Sequences ?? inner.Signature.Inputs[0];
+        var sequence = inputs.First(i => i.Name == spec.Name);
         lock (_runs)
         {
-            _runs.Add((sequence.Shape[0], sequence.Shape.Length == 3 ? sequence.Shape[1] : 1));
+            _runs.Add((sequence.Shape[spec.BatchAxis], spec.TimeAxis >= 0 ? sequence.Shape[spec.TimeAxis] : 1));
         }
 
         _entered.Release();

@@ -6,10 +6,17 @@ public sealed class InferenceValidatorTests
 {
     private static readonly ModelSignature Signature = new(
         [
-            new TensorSpec("input", TensorDataType.FP32, [-1, -1, 3], ["batch", "time", ""]),
-            new TensorSpec("sequence_lengths", TensorDataType.INT32, [-1], ["batch"]),
+            new TensorSpec("input", TensorDataType.FP32, [-1, -1, 3], ["batch", "time", ""], BatchAxis: 0, TimeAxis: 1),
+            new TensorSpec("sequence_lengths", TensorDataType.INT32, [-1], ["batch"], BatchAxis: 0),
         ],
-        [new TensorSpec("output", TensorDataType.FP32, [-1, 2], ["batch", ""])]);
+        [new TensorSpec("output", TensorDataType.FP32, [-1, 2], ["batch", ""], BatchAxis: 0)],
+        SequenceLengths: "sequence_lengths");
+
+    /// <summary>The same model time-major, as the ONNX GRU op's default layout has it: X [seq, batch, input].</summary>
+    private static readonly ModelSignature TimeMajor = Signature with
+    {
+        Inputs = [Signature.Inputs[0] with { DimensionNames = ["time", "batch", ""], BatchAxis = 1, TimeAxis = 0 }, Signature.Inputs[1]],
+    };
 
     private static readonly RequestLimits Limits = new(MaxRequestBatchSize: 2, MaxSequenceLength: 4);
 
@@ -31,6 +38,9 @@ public sealed class InferenceValidatorTests
         ["length zero"] = (Request(Input(1, 2), Lengths(0)), SchemaErrorReasons.SequenceLengthOutOfRange),
         ["length above time"] = (Request(Input(1, 2), Lengths(3)), SchemaErrorReasons.SequenceLengthOutOfRange),
         ["unknown output"] = (Request(Input(1, 2), Lengths(2)) with { RequestedOutputs = ["logits"] }, SchemaErrorReasons.UnknownOutput),
+        ["data length"] = (Request(Input(1, 2) with { Data = new float[5] }, Lengths(2)), SchemaErrorReasons.DataLengthMismatch),
+        ["NaN"] = (Request(Input(1, 2) with { Data = new[] { 0f, 1, 2, float.NaN, 4, 5 } }, Lengths(2)), SchemaErrorReasons.NonFinite),
+        ["infinity"] = (Request(Input(1, 2) with { Data = new[] { 0f, 1, 2, 3, 4, float.NegativeInfinity } }, Lengths(2)), SchemaErrorReasons.NonFinite),
     };
 
     public static TheoryData<string> Cases => [.. Scenarios.Keys];
@@ -52,6 +62,33 @@ public sealed class InferenceValidatorTests
             Assert.Equal(InferenceErrorKind.InvalidInput, invalid.Kind);
             Assert.True(reason == invalid.Reason, $"{scenario}: expected {reason}, got {invalid.Reason}: {invalid.Message}");
         }
+    }
+
+    [Fact]
+    public void ATimeMajorModelIsLimitedOnItsOwnAxes()
+    {
+        static NamedTensor Steps(int steps, int batch) => new("input", TensorDataType.FP32, [steps, batch, 3], new float[steps * batch * 3]);
+
+        // 4 steps of 2 sequences: dimension 0 is time here, so this is within both limits (it is not "batch size 4").
+        InferenceValidator.Validate(Request(Steps(4, 2), Lengths(4, 1)), TimeMajor, Limits);
+
+        var tooLong = Assert.Throws<InferenceException>(() => InferenceValidator.Validate(Request(Steps(5, 1), Lengths(5)), TimeMajor, Limits));
+        Assert.Equal(SchemaErrorReasons.SequenceTooLong, tooLong.Reason);
+        Assert.Contains("sequence length 5 (dimension 0)", tooLong.Message, StringComparison.Ordinal);
+        var tooMany = Assert.Throws<InferenceException>(() => InferenceValidator.Validate(Request(Steps(1, 3), Lengths(1, 1, 1)), TimeMajor, Limits));
+        Assert.Equal(SchemaErrorReasons.BatchTooLarge, tooMany.Reason);
+        Assert.Contains("batch size 3 (dimension 1)", tooMany.Message, StringComparison.Ordinal);
+        var length = Assert.Throws<InferenceException>(() => InferenceValidator.Validate(Request(Steps(2, 1), Lengths(3)), TimeMajor, Limits));
+        Assert.Equal(SchemaErrorReasons.SequenceLengthOutOfRange, length.Reason);
+    }
+
+    [Fact]
+    public void NonFiniteValuesAreNamedByIndex()
+    {
+        var error = Assert.Throws<InferenceException>(() => InferenceValidator.Validate(
+            Request(Input(1, 2) with { Data = new[] { 0f, 1, 2, float.NaN, 4, 5 } }, Lengths(2)), Signature, Limits));
+
+        Assert.Equal("input 'input' data[3] is NaN; FP32 inputs must be finite numbers (no NaN or Infinity).", error.Message);
     }
 
     private static InferenceRequest Request(params NamedTensor[] inputs) => new("id", inputs, null);

@@ -129,7 +129,7 @@ public sealed class OciModelTests : IAsyncLifetime
         var tag = await GruServerProcess.RunToExitAsync(["--model", $"oci://{_registry.Host}/models/recs:1.0", "--model-cache-dir", _cache]);
         var unknown = await GruServerProcess.RunToExitAsync(["--model", $"oci://{_registry.Host}/models/recs@sha256:{new string('e', 64)}",
             "--model-cache-dir", _cache, "--registry-plain-http", _registry.Host, "--port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--metrics-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture), "--host", "127.0.0.1"]);
+            "--metrics-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture), "--grpc-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture), "--host", "127.0.0.1"]);
 
         Assert.Equal(2, tag.ExitCode);
         Assert.Contains("names a tag; pin the manifest digest", tag.Output, StringComparison.Ordinal);

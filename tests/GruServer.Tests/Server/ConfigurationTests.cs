@@ -10,7 +10,7 @@ public sealed class ConfigurationTests
     private static readonly string[] ContractFlags =
     [
         "--model", "--model-name", "--model-sha256", "--host", "--port", "--metrics-port", "--revision", "--track",
-        "--execution-provider", "--max-sequence-length", "--max-request-batch-size", "--max-batch-size", "--max-queue-delay", "--max-queue-size",
+        "--execution-provider", "--max-sequence-length", "--max-request-batch-size", "--max-batch-size", "--max-queue-delay", "--max-queue-size", "--grpc-port", "--tensor-axes",
         "--fault-latency", "--fault-error-rate", "--latency-slo-boundaries",
     ];
 
@@ -38,6 +38,10 @@ public sealed class ConfigurationTests
     [InlineData("--max-batch-size", "0", "--max-batch-size (GRU_MAX_BATCH_SIZE): '0' must be a whole number from 1 to 4096")]
     [InlineData("--max-queue-delay", "11s", "--max-queue-delay (GRU_MAX_QUEUE_DELAY): '11s' is longer than the 10s allowed")]
     [InlineData("--max-queue-size", "-1", "--max-queue-size (GRU_MAX_QUEUE_SIZE): '-1' must be a whole number from 1")]
+    [InlineData("--grpc-port", "0", "--grpc-port (GRU_GRPC_PORT): '0' must be a whole number from 1 to 65535")]
+    [InlineData("--grpc-port", "8080", "--grpc-port (GRU_GRPC_PORT) must differ from --port (GRU_PORT) and --metrics-port (GRU_METRICS_PORT)")]
+    [InlineData("--tensor-axes", "input", "--tensor-axes (GRU_TENSOR_AXES): 'input' must be name=axes")]
+    [InlineData("--intra-op-threads", "-1", "--intra-op-threads (GRU_INTRA_OP_THREADS): '-1' must be a whole number from 0 to 1024")]
     [InlineData("--host", "example.com", "--host (GRU_HOST): 'example.com' is not an IP address")]
     [InlineData("--latency-slo-boundaries", "200ms,0.5ms", "--latency-slo-boundaries (GRU_LATENCY_SLO_BOUNDARIES): '0.5ms' must lie between 1ms and 1h")]
     public async Task InvalidFlagIsRefusedWithExitCode2NamingTheFlag(string flag, string value, string message)
@@ -156,6 +160,6 @@ public sealed class ConfigurationTests
     {
         static string Text(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return GruServerProcess.RunToExitAsync(
-            ["--model", modelPath, "--host", "127.0.0.1", "--port", Text(port ?? FreePort.Next()), "--metrics-port", Text(metricsPort ?? FreePort.Next()), .. extra ?? []]);
+            ["--model", modelPath, "--host", "127.0.0.1", "--port", Text(port ?? FreePort.Next()), "--metrics-port", Text(metricsPort ?? FreePort.Next()), "--grpc-port", Text(FreePort.Next()), .. extra ?? []]);
     }
 }
