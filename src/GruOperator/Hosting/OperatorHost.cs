@@ -133,7 +133,8 @@ internal static class OperatorHost
         services.AddSingleton<GatewayApiTrafficRouter>();
         services.AddSingleton<ITrafficRouter>(sp => sp.GetRequiredService<GatewayApiTrafficRouter>());
         // Served-model verification is the canary's promotion gate.
-        services.AddSingleton<IPromotionGateSource>(sp => sp.GetRequiredService<CanaryPromotionGate>());
+        if (options.VerifyServedModels) services.AddSingleton<IPromotionGateSource>(sp => sp.GetRequiredService<CanaryPromotionGate>());
+        else services.AddSingleton<IPromotionGateSource, UncheckedPromotionGate>();
         services.AddSingleton(sp => new RolloutExecutor(
             sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<ResourceCache<V1Service>>(), sp.GetRequiredService<ServerSideApply>(),
             sp.GetRequiredService<EventRecorder>(), sp.GetRequiredService<ITrafficRouter>(),

@@ -38,6 +38,12 @@ internal sealed class OperatorOptions
     [Url]
     public string DefaultPrometheusAddress { get; set; } = "";
 
+    /// <summary>
+    /// Whether served models are verified through the pods' IPs. Off: no ModelVerified condition, and the promotion gate
+    /// is open and says the served models are not checked (for clusters whose NetworkPolicy keeps the operator out).
+    /// </summary>
+    public bool VerifyServedModels { get; set; } = true;
+
     /// <summary>Port of the operator's own /metrics (0: off).</summary>
     [Range(0, 65535)]
     public int MetricsPort { get; set; }

@@ -38,6 +38,7 @@ internal sealed partial class GruModelReconciler : IReconciler
     private readonly ModelPinner _pinner;
     private readonly ServedModelVerifier _verifier;
     private readonly LayerDigestIndex _layers;
+    private readonly bool _verifyServedModels;
     private readonly string _defaultImage;
     private readonly TimeProvider _time;
     private readonly ILogger<GruModelReconciler> _logger;
@@ -72,6 +73,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         _verifier = verifier;
         _layers = layers;
         _defaultImage = options.Value.DefaultServerImage;
+        _verifyServedModels = options.Value.VerifyServedModels;
         _time = time;
         _logger = logger;
     }
@@ -115,7 +117,9 @@ internal sealed partial class GruModelReconciler : IReconciler
         valid = valid with { Source = pin.Source };
 
         // The served-model check runs before the decision: its result is the canary's promotion gate.
-        var verification = await _verifier.VerifyAsync(model, pin, now, cancellationToken).ConfigureAwait(false);
+        var verification = _verifyServedModels
+            ? await _verifier.VerifyAsync(model, pin, now, cancellationToken).ConfigureAwait(false)
+            : new VerificationOutcome(null, ServedModelVerifier.Interval(model));
         var observed = _observer.Observe(model);
         var command = RolloutCommandAnnotation.Read(model);
         var state = RolloutStatusMapping.ToState(model.Status);

@@ -12,3 +12,10 @@ internal interface IPromotionGateSource
     /// <summary>The gate for promoting the canary of <paramref name="model"/> that serves <paramref name="canary"/>.</summary>
     ValueTask<PromotionGate> GateAsync(GruModel model, ModelIdentity canary, CancellationToken cancellationToken);
 }
+
+/// <summary>--verify-served-models=false: no served-model check runs, so the gate is open and says so (<see cref="PromotionGate.Unchecked"/>).</summary>
+internal sealed class UncheckedPromotionGate : IPromotionGateSource
+{
+    public ValueTask<PromotionGate> GateAsync(GruModel model, ModelIdentity canary, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(PromotionGate.Unchecked);
+}

@@ -99,14 +99,17 @@ public sealed class OperatorProcessTests : IDisposable
         var run = await RunAsync(
             ["--kubeconfig", kubeconfig, "--health-port", health.ToString(System.Globalization.CultureInfo.InvariantCulture), "--metrics-port", "0",
              "--bind-address", "127.0.0.1", "--leader-elect", "false"],
-            async process =>
+            async (process, output) =>
             {
                 using var http = new HttpClient();
-                while (!process.HasExited && !healthy)
+                // Healthy is not enough: /healthz answers before the caches sync, and a SIGTERM then stops the operator
+                // before its controller starts (seen at load average 40). Wait for the controller too.
+                while (!process.HasExited && !(healthy && output().Contains("Controller grumodel starting", StringComparison.Ordinal)))
                 {
                     try
                     {
-                        healthy = (await http.GetAsync($"http://127.0.0.1:{health}/healthz")).IsSuccessStatusCode;
+                        healthy = healthy || (await http.GetAsync($"http://127.0.0.1:{health}/healthz")).IsSuccessStatusCode;
+                        if (healthy) await Task.Delay(100);
                     }
                     catch (HttpRequestException)
                     {
@@ -134,8 +137,11 @@ public sealed class OperatorProcessTests : IDisposable
 
     private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(args, null);
 
-    /// <summary>Runs the operator; <paramref name="whileRunning"/> (e.g. probe, then SIGTERM) runs alongside it.</summary>
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string[] args, Func<Process, Task>? whileRunning)
+    /// <summary>
+    /// Runs the operator; <paramref name="whileRunning"/> (e.g. probe, then SIGTERM) runs alongside it and gets the standard
+    /// output so far (to wait for a log line).
+    /// </summary>
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string[] args, Func<Process, Func<string>, Task>? whileRunning)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -151,12 +157,24 @@ public sealed class OperatorProcessTests : IDisposable
             start.Environment.Remove(name);
         }
         using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
+        var output = new System.Text.StringBuilder();
+        var stdout = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                lock (output) output.AppendLine(line);
+            }
+            lock (output) return output.ToString();
+        });
+        string SoFar()
+        {
+            lock (output) return output.ToString();
+        }
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         try
         {
-            if (whileRunning is not null) await whileRunning(process).WaitAsync(timeout.Token);
+            if (whileRunning is not null) await whileRunning(process, SoFar).WaitAsync(timeout.Token);
             await process.WaitForExitAsync(timeout.Token);
         }
         catch (OperationCanceledException)

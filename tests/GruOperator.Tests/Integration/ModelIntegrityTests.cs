@@ -35,7 +35,7 @@ public abstract class ModelIntegrityTests
         using var clients = new RegistryClients(registry.Host);
         var first = await clients.PushAsync(await GruTestModels.WriteAsync(GruTestModels.Small with { Seed = 11 }), $"oci://{registry.Host}/models/recs:1.0");
         await using var harness = await StartHarnessAsync();
-        await harness.StartOperatorAsync(extraArgs: ["--registry-plain-http", registry.Host]);
+        await harness.StartOperatorAsync(verifyServedModels: true, extraArgs: ["--registry-plain-http", registry.Host]);
         await harness.CreateAsync(OciModel("recs", harness.Namespace, $"oci://{registry.Host}/models/recs:1.0", "2s", MismatchAction.Alert));
 
         var deployment = await harness.WaitForDeploymentAsync(harness.Namespace, "recs-stable", _ => true, "the stable Deployment");
@@ -61,12 +61,15 @@ public abstract class ModelIntegrityTests
         await harness.Client.CustomObjects.PatchNamespacedCustomObjectAsync<GruModel>(
             new V1Patch(KubernetesJson.Serialize(new { metadata = new { annotations = new Dictionary<string, string> { [ModelPinner.ActionAnnotation] = ModelPinner.ReResolveAction } } }), V1Patch.PatchType.MergePatch),
             GruModel.Group, GruModel.Version, harness.Namespace, GruModel.Plural, "recs");
-        var rolled = await harness.WaitForDeploymentAsync(harness.Namespace, "recs-stable",
-            d => ModelArg(d) == $"oci://{registry.Host}/models/recs@{second.ManifestDigest}", "the Deployment on the re-resolved digest");
-        Assert.Equal("2", rolled.Metadata.Labels[Labels.Revision]);
+        // A moved pin is a model change: it reaches users through a canary (revision 2), stable keeps the old digest.
+        var canary = await harness.WaitForDeploymentAsync(harness.Namespace, "recs-canary",
+            d => ModelArg(d) == $"oci://{registry.Host}/models/recs@{second.ManifestDigest}", "the canary Deployment on the re-resolved digest");
+        Assert.Equal("2", canary.Metadata.Labels[Labels.Revision]);
         var after = await harness.WaitForStatusAsync(harness.Namespace, "recs",
-            m => m.Status!.Stable?.ModelDigest == second.ManifestDigest.ToString() && m.Metadata.Annotations?.ContainsKey(ModelPinner.ActionAnnotation) != true
-                 && Reason(m, ConditionTypes.ModelResolved) == ModelResolutionReasons.Resolved, "status on the new digest, annotation removed");
+            m => m.Status!.Canary?.ModelDigest == second.ManifestDigest.ToString() && m.Metadata.Annotations?.ContainsKey(ModelPinner.ActionAnnotation) != true
+                 && Reason(m, ConditionTypes.ModelResolved) == ModelResolutionReasons.Resolved, "status: canary on the new digest, annotation removed");
+        Assert.Equal(first.ManifestDigest.ToString(), after.Status!.Stable!.ModelDigest);
+        Assert.Equal(pinned, ModelArg((await harness.DeploymentAsync(harness.Namespace, "recs-stable"))!));
         Assert.Null(after.Status!.ResolvedModel!.TagDigest);
         Assert.Contains(await harness.EventsAsync(harness.Namespace, "recs"), e => e.Reason == ModelResolutionReasons.ReResolved);
     }
@@ -78,7 +81,7 @@ public abstract class ModelIntegrityTests
         using var clients = new RegistryClients(registry.Host, RegistryCredentials.For(registry.Host, "puller", "s3cret"));
         var pushed = await clients.PushAsync(await GruTestModels.WriteAsync(GruTestModels.Small with { Seed = 31 }), $"oci://{registry.Host}/models/private:1.0");
         await using var harness = await StartHarnessAsync();
-        await harness.StartOperatorAsync(extraArgs: ["--registry-plain-http", registry.Host]);
+        await harness.StartOperatorAsync(verifyServedModels: true, extraArgs: ["--registry-plain-http", registry.Host]);
 
         // No Secret yet: refused with the fix named, nothing deployed.
         var model = OciModel("private", harness.Namespace, $"oci://{registry.Host}/models/private:1.0", "2s", MismatchAction.Alert);
@@ -107,7 +110,7 @@ public abstract class ModelIntegrityTests
     {
         var port = FreePort.Next(); // nothing listens: connection refused, as for a registry that is down
         await using var harness = await StartHarnessAsync();
-        await harness.StartOperatorAsync(extraArgs: ["--registry-plain-http", $"127.0.0.1:{port}"]);
+        await harness.StartOperatorAsync(verifyServedModels: true, extraArgs: ["--registry-plain-http", $"127.0.0.1:{port}"]);
         await harness.CreateAsync(OciModel("down", harness.Namespace, $"oci://127.0.0.1:{port}/models/recs:1.0", "2s", MismatchAction.Alert));
 
         var refused = await harness.WaitForStatusAsync(harness.Namespace, "down",
@@ -127,7 +130,7 @@ public abstract class ModelIntegrityTests
         var pushed = await clients.PushAsync(await GruTestModels.WriteAsync(GruTestModels.Small with { Seed = 21 }), $"oci://{registry.Host}/models/recs:1.0");
         var other = await GruTestModels.WriteAsync(GruTestModels.Small with { Seed = 22 });
         await using var harness = await StartHarnessAsync(autoReadyPods: false);
-        var app = await harness.StartOperatorAsync(extraArgs: ["--registry-plain-http", registry.Host]);
+        var app = await harness.StartOperatorAsync(verifyServedModels: true, extraArgs: ["--registry-plain-http", registry.Host]);
         using var mismatches = new GaugeReader("gru_operator_served_model_mismatches");
         await harness.CreateAsync(OciModel("recs", harness.Namespace, $"oci://{registry.Host}/models/recs:1.0", "3s", MismatchAction.Alert));
 

@@ -86,13 +86,16 @@ internal sealed class OperatorHarness : IAsyncDisposable
 
     /// <summary>Starts an operator in this process against the cluster; returns it so a test can stop it.</summary>
     public async Task<WebApplication> StartOperatorAsync(string identity = "op-1", bool leaderElection = false, int workers = 2, int metricsPort = 0,
-        IReadOnlyList<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? overrides = null)
+        IReadOnlyList<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? overrides = null, bool verifyServedModels = false)
     {
         var args = new List<string>
         {
             "--metrics-port", metricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--health-port", "0", "--bind-address", "127.0.0.1",
             "--server-image", ServerImage, "--workers", workers.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--leader-elect", leaderElection ? "true" : "false", "--identity", identity, "--lease-namespace", Namespace,
+            // Off unless a test asks: most tests' pods are marked ready with no server behind their IPs, which would keep
+            // every canary's promotion gate closed. The integrity tests run it against real GruServer processes.
+            "--verify-served-models", verifyServedModels ? "true" : "false",
         };
         if (WatchNamespace is not null) args.AddRange(["--namespaces", WatchNamespace]);
         args.AddRange(extraArgs ?? []);
