@@ -96,7 +96,7 @@ public abstract class NodeAgentScenarios<TLane>(TLane lane, ITestOutputHelper ou
             Metadata = new V1ObjectMeta { Name = "settings" },
             Data = new Dictionary<string, string> { ["greeting"] = "hello-from-configmap", ["mode"] = "fast" },
         }, ns);
-        var pod = ShellPod("env-1", "echo \"name=$POD_NAME ns=$POD_NAMESPACE ip=$POD_IP label=$TRACK mode=$MODE file=$(cat /etc/settings/greeting) pwd=$(pwd)\"; sleep 600");
+        var pod = ShellPod("env-1", "echo \"name=$POD_NAME ns=$POD_NAMESPACE ip=$POD_IP label=$TRACK mode=$MODE file=$(cat \"$GREETING_FILE\") pwd=$(pwd)\"; sleep 600");
         var c = pod.Spec.Containers[0];
         pod.Metadata.Labels = new Dictionary<string, string> { ["serving.gru.dev/track"] = "canary" };
         c.WorkingDir = "/work";
@@ -106,6 +106,8 @@ public abstract class NodeAgentScenarios<TLane>(TLane lane, ITestOutputHelper ou
             new V1EnvVar { Name = "POD_NAMESPACE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } } },
             new V1EnvVar { Name = "POD_IP", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.podIP" } } },
             new V1EnvVar { Name = "TRACK", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.labels['serving.gru.dev/track']" } } },
+            // A whole value under a mountPath is mapped to the volume's host directory (a path inside a script is not).
+            new V1EnvVar { Name = "GREETING_FILE", Value = "/etc/settings/greeting" },
             new V1EnvVar { Name = "MODE", ValueFrom = new V1EnvVarSource { ConfigMapKeyRef = new V1ConfigMapKeySelector { Name = "settings", Key = "mode" } } },
         ];
         c.VolumeMounts = [new V1VolumeMount { Name = "settings", MountPath = "/etc/settings" }, new V1VolumeMount { Name = "work", MountPath = "/work" }];
@@ -118,7 +120,8 @@ public abstract class NodeAgentScenarios<TLane>(TLane lane, ITestOutputHelper ou
         var running = await WaitForPodAsync(ns, "env-1", p => p?.Status?.ContainerStatuses?.FirstOrDefault()?.Ready == true, "Ready");
         var log = Path.Combine(running.Metadata.Annotations["node.gru.dev/logs"], "main", "0.log");
         var line = await WaitForFileLineAsync(log, "name=");
-        Assert.Contains($"name=env-1 ns={ns} ip={running.Status.PodIP} label=canary mode=fast file=hello-from-configmap pwd=", line, StringComparison.Ordinal);
+        var expected = $"name=env-1 ns={ns} ip={running.Status.PodIP} label=canary mode=fast file=hello-from-configmap pwd=";
+        Assert.True(line.StartsWith(expected, StringComparison.Ordinal), $"expected {expected}..., got {line}");
         Assert.EndsWith(Path.Combine("volumes", "work"), line, StringComparison.Ordinal);
     }
 
