@@ -61,14 +61,82 @@ internal sealed class PodSandbox
                 var data = await ReadSecretAsync(client, ns, secret.SecretName, secret.Optional == true, cancellationToken).ConfigureAwait(false);
                 WriteFiles(dir, data, secret.Items, secret.DefaultMode, $"Secret \"{secret.SecretName}\"", secret.Optional == true);
             }
+            else if (volume.DownwardAPI is { } downward)
+            {
+                WriteFiles(dir, DownwardFiles(pod, downward.Items), null, downward.DefaultMode, "downwardAPI", optional: false);
+            }
+            else if (volume.Projected is { } projected)
+            {
+                await WriteProjectedAsync(client, pod, dir, projected, cancellationToken).ConfigureAwait(false);
+            }
             else
             {
                 throw new UnsupportedPodException(
-                    $"volume \"{volume.Name}\" is of a type the node agent does not provide (it provides emptyDir, configMap, secret and hostPath)");
+                    $"volume \"{volume.Name}\" is of a type the node agent does not provide (it provides emptyDir, configMap, secret, downwardAPI, projected and hostPath)");
             }
 
             _volumes[volume.Name] = dir;
         }
+    }
+
+    /// <summary>
+    /// A projected volume (e.g. the kube-api-access-* volume ServiceAccount admission adds): ConfigMaps, Secrets,
+    /// downward API items, and a ServiceAccount token from the TokenRequest API, bound to the pod (not rotated here).
+    /// </summary>
+    private static async Task WriteProjectedAsync(IKubernetes client, V1Pod pod, string dir, V1ProjectedVolumeSource projected, CancellationToken cancellationToken)
+    {
+        var ns = pod.Metadata.NamespaceProperty;
+        Directory.CreateDirectory(dir);
+        foreach (var source in projected.Sources ?? [])
+        {
+            if (source.ConfigMap is { } cm)
+            {
+                var data = await ReadConfigMapAsync(client, ns, cm.Name, cm.Optional == true, cancellationToken).ConfigureAwait(false);
+                WriteFiles(dir, data, cm.Items, projected.DefaultMode, $"ConfigMap \"{cm.Name}\"", cm.Optional == true);
+            }
+            else if (source.Secret is { } secret)
+            {
+                var data = await ReadSecretAsync(client, ns, secret.Name, secret.Optional == true, cancellationToken).ConfigureAwait(false);
+                WriteFiles(dir, data, secret.Items, projected.DefaultMode, $"Secret \"{secret.Name}\"", secret.Optional == true);
+            }
+            else if (source.DownwardAPI is { } downward)
+            {
+                WriteFiles(dir, DownwardFiles(pod, downward.Items), null, projected.DefaultMode, "downwardAPI", optional: false);
+            }
+            else if (source.ServiceAccountToken is { } token)
+            {
+                var account = string.IsNullOrEmpty(pod.Spec.ServiceAccountName) ? "default" : pod.Spec.ServiceAccountName;
+                try
+                {
+                    var issued = await client.CoreV1.CreateNamespacedServiceAccountTokenAsync(new Authenticationv1TokenRequest
+                    {
+                        Spec = new V1TokenRequestSpec
+                        {
+                            Audiences = string.IsNullOrEmpty(token.Audience) ? [] : [token.Audience],
+                            ExpirationSeconds = token.ExpirationSeconds ?? 3600,
+                            BoundObjectRef = new V1BoundObjectReference { ApiVersion = "v1", Kind = "Pod", Name = pod.Metadata.Name, Uid = pod.Metadata.Uid },
+                        },
+                    }, account, ns, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    WriteFiles(dir, new Dictionary<string, byte[]> { [token.Path] = Encoding.UTF8.GetBytes(issued.Status.Token) }, null, projected.DefaultMode, "serviceAccountToken", optional: false);
+                }
+                catch (HttpOperationException e)
+                {
+                    throw new ContainerConfigException($"a token for ServiceAccount {ns}/{account} could not be requested: {(int)e.Response.StatusCode} {e.Response.Content}");
+                }
+            }
+        }
+    }
+
+    private static Dictionary<string, byte[]> DownwardFiles(V1Pod pod, IList<V1DownwardAPIVolumeFile>? items)
+    {
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var item in items ?? [])
+        {
+            if (item.FieldRef is null) throw new UnsupportedPodException($"downwardAPI item \"{item.Path}\": only fieldRef items are provided");
+            files[item.Path] = Encoding.UTF8.GetBytes(ContainerEnvironment.FieldValue(pod, item.FieldRef.FieldPath, pod.Status?.PodIP ?? ""));
+        }
+
+        return files;
     }
 
     /// <summary>Host paths for a container's mounts, longest mountPath first so nested mounts win.</summary>
