@@ -38,6 +38,9 @@ public abstract class AgentLane : IAsyncLifetime
 
     public virtual string ServerLogs => "";
 
+    /// <summary>Writes a kubeconfig for this API server (for processes such as the operator) and returns its path.</summary>
+    public abstract string WriteKubeconfig(string path);
+
     public async Task InitializeAsync()
     {
         var config = await StartApiServerAsync();
@@ -113,9 +116,12 @@ public sealed class LocalClusterLane : AgentLane
 
     protected override async Task<KubernetesClientConfiguration> StartApiServerAsync()
     {
-        _cluster = await Kube.Local.LocalCluster.StartAsync();
+        // The deployment controller turns the operator's Deployments into pods; no auto-ready pods: the agent is the kubelet.
+        _cluster = await Kube.Local.LocalCluster.StartAsync(new Kube.Local.LocalClusterOptions { DeploymentController = true });
         return _cluster.ClientConfiguration;
     }
+
+    public override string WriteKubeconfig(string path) => _cluster!.WriteKubeconfig(path);
 
     protected override async ValueTask StopApiServerAsync()
     {
@@ -137,6 +143,8 @@ public sealed class RealApiServerLane : AgentLane
         _plane = await TestSupport.ControlPlane.KubeControlPlane.StartAsync();
         return _plane.ClientConfiguration;
     }
+
+    public override string WriteKubeconfig(string path) => _plane!.WriteKubeconfig(path);
 
     protected override async ValueTask StopApiServerAsync()
     {

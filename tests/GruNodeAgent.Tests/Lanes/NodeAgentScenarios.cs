@@ -222,6 +222,19 @@ public abstract class NodeAgentScenarios<TLane>(TLane lane, ITestOutputHelper ou
         Assert.Contains(failed.Status.Conditions, c => c is { Type: "Ready", Status: "False", Reason: "PodFailed" });
     }
 
+    [Fact]
+    public async Task The_operator_serves_a_GruModel_whose_pod_the_agent_schedules_and_runs()
+    {
+        var ns = await NamespaceAsync();
+        var (ready, pod) = await OperatorOnAgentScenario.RunAsync(Client, lane.WriteKubeconfig, ns, () => lane.AgentLog);
+        Assert.Equal("agent-test-node", pod.Spec.NodeName);
+        Assert.StartsWith("127.0.0.", pod.Status.PodIP, StringComparison.Ordinal);
+        Assert.True(pod.Status.ContainerStatuses.Single(c => c.Name == "gru-server").Ready);
+        using var http = new HttpClient();
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri($"http://{pod.Status.PodIP}:8080/v2/health/ready"))).StatusCode);
+        output.WriteLine($"{typeof(TLane).Name}: GruModel created to Ready {ready.TotalSeconds:0.0}s (operator, Deployment, ReplicaSet, agent, GruServer)");
+    }
+
     private static V1Pod ServingPod(string name, string modelFile, int http, int metrics) => new()
     {
         Metadata = new V1ObjectMeta
