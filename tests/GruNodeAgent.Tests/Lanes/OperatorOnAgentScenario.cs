@@ -29,7 +29,10 @@ internal static class OperatorOnAgentScenario
             return current.Status?.Conditions?.Any(c => c is { Type: "Established", Status: "True" }) == true;
         }, TimeSpan.FromSeconds(60), "the GruModel CRD to be established", agentLog);
 
-        var model = await GruTestModels.WriteAsync();
+        // A file:// source is a path in the server image's filesystem, which locally is the host's. Not under /tmp: the
+        // operator's pod mounts an emptyDir there, which hides the image's /tmp (the agent maps it to the pod's directory).
+        var modelPath = Repository.SampleModelPath;
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(modelPath)));
         using var operatorProcess = StartOperator(kubeconfig(Path.Combine(Path.GetTempPath(), $"agent-e2e-{ns}.kubeconfig")), ns);
         try
         {
@@ -41,7 +44,7 @@ internal static class OperatorOnAgentScenario
                 ["metadata"] = new JsonObject { ["name"] = "e2e", ["namespace"] = ns },
                 ["spec"] = new JsonObject
                 {
-                    ["model"] = new JsonObject { ["name"] = "gru", ["source"] = "file://" + model.Path, ["sha256"] = model.Sha256 },
+                    ["model"] = new JsonObject { ["name"] = "gru", ["source"] = "file://" + modelPath, ["sha256"] = sha256 },
                     ["serving"] = new JsonObject
                     {
                         ["executionProvider"] = "CPU",
