@@ -39,7 +39,11 @@ public sealed class PrometheusProcess : IAsyncDisposable
     public static string FindBinary() => InstalledBinary.Find("prometheus", "prometheus");
 
     /// <summary>Starts Prometheus scraping <paramref name="targets"/> every second and waits until it is ready.</summary>
-    public static async Task<PrometheusProcess> StartAsync(IReadOnlyList<ScrapeTarget> targets, CancellationToken cancellationToken)
+    public static Task<PrometheusProcess> StartAsync(IReadOnlyList<ScrapeTarget> targets, CancellationToken cancellationToken) =>
+        StartAsync(targets, [], cancellationToken);
+
+    /// <summary>As above, plus one job per <c>http_sd_configs</c> URL (e.g. the node agent's), refreshed every second.</summary>
+    public static async Task<PrometheusProcess> StartAsync(IReadOnlyList<ScrapeTarget> targets, IReadOnlyList<Uri> httpServiceDiscovery, CancellationToken cancellationToken)
     {
         var binary = FindBinary();
         Exception? last = null;
@@ -48,7 +52,7 @@ public sealed class PrometheusProcess : IAsyncDisposable
             var directory = Directory.CreateTempSubdirectory("gru-prometheus-").FullName;
             var port = FreePort.Next();
             var config = Path.Combine(directory, "prometheus.yml");
-            await File.WriteAllTextAsync(config, Config(targets), cancellationToken);
+            await File.WriteAllTextAsync(config, Config(targets, httpServiceDiscovery), cancellationToken);
             var start = new ProcessStartInfo(binary)
             {
                 RedirectStandardError = true,
@@ -139,7 +143,7 @@ public sealed class PrometheusProcess : IAsyncDisposable
         }
     }
 
-    private static string Config(IReadOnlyList<ScrapeTarget> targets)
+    private static string Config(IReadOnlyList<ScrapeTarget> targets, IReadOnlyList<Uri> httpServiceDiscovery)
     {
         var yaml = new StringBuilder("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n");
         foreach (var target in targets)
@@ -153,6 +157,11 @@ public sealed class PrometheusProcess : IAsyncDisposable
                     yaml.Append($"          {key}: '{value.Replace("'", "''", StringComparison.Ordinal)}'\n");
                 }
             }
+        }
+
+        for (var i = 0; i < httpServiceDiscovery.Count; i++)
+        {
+            yaml.Append($"  - job_name: 'http-sd-{i}'\n    http_sd_configs:\n      - url: '{httpServiceDiscovery[i]}'\n        refresh_interval: 1s\n");
         }
 
         return yaml.ToString();

@@ -82,6 +82,17 @@ public abstract class NodeAgentScenarios<TLane>(TLane lane, ITestOutputHelper ou
         var scrape = await client.GetStringAsync(new Uri($"http://{group["targets"]![0]}{group["labels"]!["__metrics_path__"]}"));
         Assert.Contains("gru_", scrape, StringComparison.Ordinal);
 
+        // Prometheus (http_sd_configs on the agent) scrapes it with the namespace and pod labels the operator's queries select on.
+        await using (var prometheus = await PrometheusProcess.StartAsync([], [lane.Agent.DiscoveryUrl], CancellationToken.None))
+        {
+            var query = Uri.EscapeDataString($"up{{namespace=\"{ns}\",pod=\"gru-1\",serving_gru_dev_track=\"stable\"}} == 1");
+            await WaitUntilAsync(async () =>
+            {
+                var answer = JsonNode.Parse(await client.GetStringAsync(new Uri(prometheus.Address, $"api/v1/query?query={query}")));
+                return answer?["data"]?["result"]?.AsArray().Count == 1;
+            }, TimeSpan.FromSeconds(60), "Prometheus to scrape the pod found through http_sd");
+        }
+
         var rss = lane.Agent.PodMemory()[$"{ns}/gru-1"];
         Assert.True(rss > 0);
         output.WriteLine($"{typeof(TLane).Name}: pod start-to-Ready {startToReady.TotalSeconds:0.0}s (create call to Ready=True, init container and GruServer start included); pod RSS {rss / 1048576.0:0} MiB");
