@@ -55,7 +55,7 @@ catch (FormatException e)
 
 if (problems.Count > 0)
 {
-    Console.Error.WriteLine("gru-node-agent: invalid settings:\n  " + string.Join("\n  ", problems.Select(p => $"NodeAgent:{string.Join(',', p.MemberNames)}: {p.ErrorMessage}")));
+    Console.Error.WriteLine("gru-node-agent: invalid settings:\n  " + string.Join("\n  ", problems.Select(p => (p.MemberNames.Any() ? $"NodeAgent:{string.Join(',', p.MemberNames)}: " : "") + p.ErrorMessage)));
     return 2;
 }
 
