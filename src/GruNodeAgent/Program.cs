@@ -80,12 +80,16 @@ catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or FileNotFoun
 
 using var client = new Kubernetes(clientConfiguration);
 using var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
+// Ctrl-C and SIGTERM stop the pods' processes and report the node NotReady before exiting (the runtime's default would
+// exit at once and orphan them).
+void Stop(System.Runtime.InteropServices.PosixSignalContext context)
 {
-    e.Cancel = true;
+    context.Cancel = true;
     cancel.Cancel();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) => cancel.Cancel();
+}
+
+using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
+using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
 try
 {
     await using var agent = await NodeAgent.StartAsync(client, options, loggerFactory, cancel.Token);
