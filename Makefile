@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 SAMPLE_MODEL := config/samples/models/sample-gru.onnx
 
-.PHONY: all build test serve bench build-gpu cluster run manifests deps clean install
+.PHONY: all build test serve bench build-gpu cluster node-agent run manifests deps clean install
 
 all: build
 
@@ -38,6 +38,12 @@ CLUSTER_KUBECONFIG ?= .tmp/local-cluster/kubeconfig
 CLUSTER_PORT ?= 6443
 cluster:
 	$(DOTNET) run -c $(CONFIG) --project src/LocalCluster -- --kubeconfig $(abspath $(CLUSTER_KUBECONFIG)) --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
+
+## The node agent (a simulated node running pods as local processes) joined to the make-cluster kubeconfig (or AGENT_KUBECONFIG).
+## e.g. make node-agent AGENT_ARGS="--gpus 1 --discovery-url http://127.0.0.1:9099"
+AGENT_KUBECONFIG ?= $(CLUSTER_KUBECONFIG)
+node-agent:
+	$(DOTNET) run -c $(CONFIG) --project src/GruNodeAgent -- --kubeconfig $(abspath $(AGENT_KUBECONFIG)) $(AGENT_ARGS)
 
 ## The operator against the current kubeconfig context (one local instance: no leader election).
 ## Extra flags: make run ARGS="--namespaces ml --workers 8".

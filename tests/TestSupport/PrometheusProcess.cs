@@ -42,7 +42,11 @@ public sealed class PrometheusProcess : IAsyncDisposable
     /// Starts Prometheus scraping <paramref name="targets"/> every second and waits until it is ready; with
     /// <paramref name="storage"/>, on that TSDB (e.g. blocks backfilled by promtool) and keeping it 30 days.
     /// </summary>
-    public static async Task<PrometheusProcess> StartAsync(IReadOnlyList<ScrapeTarget> targets, CancellationToken cancellationToken, string? storage = null)
+    public static Task<PrometheusProcess> StartAsync(IReadOnlyList<ScrapeTarget> targets, CancellationToken cancellationToken, string? storage = null) =>
+        StartAsync(targets, [], cancellationToken, storage);
+
+    /// <summary>As above, plus one job per <c>http_sd_configs</c> URL (e.g. the node agent's), refreshed every second.</summary>
+    public static async Task<PrometheusProcess> StartAsync(IReadOnlyList<ScrapeTarget> targets, IReadOnlyList<Uri> httpServiceDiscovery, CancellationToken cancellationToken, string? storage = null)
     {
         var binary = FindBinary();
         Exception? last = null;
@@ -51,7 +55,7 @@ public sealed class PrometheusProcess : IAsyncDisposable
             var directory = Directory.CreateTempSubdirectory("gru-prometheus-").FullName;
             var port = FreePort.Next();
             var config = Path.Combine(directory, "prometheus.yml");
-            await File.WriteAllTextAsync(config, Config(targets), cancellationToken);
+            await File.WriteAllTextAsync(config, Config(targets, httpServiceDiscovery), cancellationToken);
             var start = new ProcessStartInfo(binary)
             {
                 RedirectStandardError = true,
@@ -142,7 +146,7 @@ public sealed class PrometheusProcess : IAsyncDisposable
         }
     }
 
-    private static string Config(IReadOnlyList<ScrapeTarget> targets)
+    private static string Config(IReadOnlyList<ScrapeTarget> targets, IReadOnlyList<Uri> httpServiceDiscovery)
     {
         var yaml = new StringBuilder("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n");
         foreach (var target in targets)
@@ -156,6 +160,11 @@ public sealed class PrometheusProcess : IAsyncDisposable
                     yaml.Append($"          {key}: '{value.Replace("'", "''", StringComparison.Ordinal)}'\n");
                 }
             }
+        }
+
+        for (var i = 0; i < httpServiceDiscovery.Count; i++)
+        {
+            yaml.Append($"  - job_name: 'http-sd-{i}'\n    http_sd_configs:\n      - url: '{httpServiceDiscovery[i]}'\n        refresh_interval: 1s\n");
         }
 
         return yaml.ToString();

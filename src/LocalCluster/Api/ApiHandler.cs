@@ -26,6 +26,7 @@ internal sealed partial class ApiHandler
     private readonly OpenApiDocuments _openApi;
     private readonly ContinueTokens _continueTokens = new();
     private readonly TimeSpan _bookmarkInterval;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
     public ApiHandler(ObjectRegistry registry, LocalClusterFaults faults, TimeProvider time, TimeSpan bookmarkInterval, ILogger logger)
@@ -36,6 +37,7 @@ internal sealed partial class ApiHandler
         _tables = new TableConverter(time);
         _openApi = new OpenApiDocuments(_catalog);
         _bookmarkInterval = bookmarkInterval;
+        _time = time;
         _logger = logger;
     }
 
@@ -180,8 +182,15 @@ internal sealed partial class ApiHandler
         if (target.Subresource is { } sub)
         {
             var allowed = sub == "status" && type.HasStatus || sub == "scale" && type.Scale is not null ||
-                sub == "finalize" && type is { Group: "", Kind: "Namespace" } && method == "PUT";
+                sub == "finalize" && type is { Group: "", Kind: "Namespace" } && method == "PUT" ||
+                sub == "binding" && type is { Group: "", Kind: "Pod" };
             if (!allowed) throw NotFoundPath(ctx.Request.Path.Value ?? "");
+            if (sub == "binding" && target.Name is { } bound)
+            {
+                if (method != "POST") throw ApiError.MethodNotAllowed("the server does not allow this method on the requested resource");
+                await BindAsync(ctx, type, target.Namespace ?? "", bound, ct);
+                return;
+            }
             if (sub == "scale" && target.Name is { } scaled)
             {
                 await ScaleAsync(ctx, type, target.Namespace ?? "", scaled, method, ct);
@@ -329,6 +338,78 @@ internal sealed partial class ApiHandler
             return current!;
         });
         await WriteJsonAsync(ctx, 200, paths.ToScale(updated.ToJson()), ct);
+    }
+
+    /// <summary>
+    /// POST pods/{name}/binding, as a scheduler binds: sets spec.nodeName (409 when the pod is bound already or being
+    /// deleted), copies the binding's annotations and sets PodScheduled=True, in one write; answers a Status with code 201.
+    /// </summary>
+    private async Task BindAsync(HttpContext ctx, ResourceType podType, string ns, string name, CancellationToken ct)
+    {
+        var body = await ReadObjectAsync(ctx, ct);
+        var options = WriteOptionsFrom(ctx);
+        var bindingName = body["metadata"]?["name"]?.GetValue<string>();
+        if (bindingName is not null && bindingName != name)
+        {
+            throw ApiError.BadRequest($"the name of the object ({bindingName}) does not match the name on the URL ({name})");
+        }
+        var target = body["target"] as JsonObject;
+        var node = target?["name"]?.GetValue<string>() ?? "";
+        var kind = target?["kind"]?.GetValue<string>() ?? "";
+        if (node.Length == 0 || kind is not ("" or "Node"))
+        {
+            throw ApiError.Invalid("", "Binding", name, [new StatusCause(node.Length == 0 ? "FieldValueRequired" : "FieldValueNotSupported",
+                node.Length == 0 ? "Required value" : $"Unsupported value: \"{kind}\": supported values: \"Node\"", node.Length == 0 ? "target.name" : "target.kind")]);
+        }
+        var uid = body["metadata"]?["uid"]?.GetValue<string>();
+        var annotations = body["metadata"]?["annotations"] as JsonObject;
+        var now = Timestamps.Format(_time.GetUtcNow());
+        _registry.Patch(podType, ns, name, false, options, "Update", out _, pod =>
+        {
+            var meta = (JsonObject)pod!["metadata"]!;
+            if (uid is not null && meta["uid"]?.GetValue<string>() != uid)
+            {
+                throw new ApiError(409, "Conflict", $"Operation cannot be fulfilled on pods/binding \"{name}\": Precondition failed: UID in precondition: {uid}, UID in object meta: {meta["uid"]}");
+            }
+            if (meta["deletionTimestamp"] is not null)
+            {
+                throw new ApiError(409, "Conflict", $"Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is being deleted, cannot be assigned to a host");
+            }
+            var spec = BuiltInStrategy.Obj(pod, "spec");
+            if (spec["nodeName"]?.GetValue<string>() is { Length: > 0 } assigned)
+            {
+                throw new ApiError(409, "Conflict", $"Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is already assigned to node \"{assigned}\"");
+            }
+            spec["nodeName"] = node;
+            if (annotations is not null)
+            {
+                var existing = BuiltInStrategy.Obj(meta, "annotations");
+                foreach (var (k, v) in annotations) existing[k] = v?.DeepClone();
+            }
+            var status = BuiltInStrategy.Obj(pod, "status");
+            var conditions = status["conditions"] as JsonArray ?? new JsonArray();
+            status["conditions"] = conditions;
+            var scheduled = conditions.OfType<JsonObject>().FirstOrDefault(c => c["type"]?.GetValue<string>() == "PodScheduled");
+            if (scheduled is null)
+            {
+                scheduled = new JsonObject { ["type"] = "PodScheduled" };
+                conditions.Add(scheduled);
+            }
+            if (scheduled["status"]?.GetValue<string>() != "True") scheduled["lastTransitionTime"] = now;
+            scheduled["status"] = "True";
+            scheduled["lastProbeTime"] = null;
+            scheduled.Remove("reason");
+            scheduled.Remove("message");
+            return pod;
+        }, writesStatus: true);
+        await WriteJsonAsync(ctx, 201, new JsonObject
+        {
+            ["kind"] = "Status",
+            ["apiVersion"] = "v1",
+            ["metadata"] = new JsonObject(),
+            ["status"] = "Success",
+            ["code"] = 201,
+        }, ct);
     }
 
     private async Task PatchAsync(HttpContext ctx, ResourceType type, string ns, string name, bool status, CancellationToken ct)
@@ -598,6 +679,13 @@ internal sealed partial class ApiHandler
         string? policy = q["propagationPolicy"].ToString() is { Length: > 0 } p ? p : null;
         if (q["orphanDependents"].ToString() is "true") policy ??= "Orphan";
         string? uid = null, rv = null;
+        long? grace = null;
+        if (q["gracePeriodSeconds"].ToString() is { Length: > 0 } g)
+        {
+            grace = long.TryParse(g, NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed)
+                ? parsed
+                : throw ApiError.BadRequest($"gracePeriodSeconds: invalid value \"{g}\": must be an integer");
+        }
         var dryRun = q["dryRun"].ToString() == "All";
         var bytes = await ReadBodyAsync(ctx, ct);
         if (bytes.Length > 0)
@@ -608,8 +696,10 @@ internal sealed partial class ApiHandler
             uid = body?["preconditions"]?["uid"]?.GetValue<string>();
             rv = body?["preconditions"]?["resourceVersion"]?.GetValue<string>();
             if (body?["dryRun"] is JsonArray dr && dr.Any(x => x?.GetValue<string>() == "All")) dryRun = true;
+            if (body?["gracePeriodSeconds"] is JsonValue gv) grace = gv.GetValue<long>();
         }
-        return new DeleteOptions(policy, uid, rv, dryRun);
+        if (grace < 0) grace = 1; // as the real server: a negative grace period means "as soon as possible", i.e. 1s
+        return new DeleteOptions(policy, uid, rv, dryRun, grace);
     }
 
     private static async Task<byte[]> ReadBodyAsync(HttpContext ctx, CancellationToken ct)

@@ -8,6 +8,7 @@ internal static class BuiltInResources
         new() { Group = "", Version = "v1", Plural = "namespaces", Kind = "Namespace", Namespaced = false, ShortNames = ["ns"], HasStatus = true, NameRule = NameRule.Label, FieldLabels = ["status.phase"] },
         new() { Group = "", Version = "v1", Plural = "pods", Kind = "Pod", Namespaced = true, ShortNames = ["po"], Categories = ["all"], HasStatus = true, ReturnsDeletedObject = true,
             FieldLabels = ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"] },
+        new() { Group = "", Version = "v1", Plural = "nodes", Kind = "Node", Namespaced = false, ShortNames = ["no"], HasStatus = true, FieldLabels = ["spec.unschedulable"] },
         new() { Group = "", Version = "v1", Plural = "services", Kind = "Service", Namespaced = true, ShortNames = ["svc"], Categories = ["all"], HasStatus = true, NameRule = NameRule.Dns1035Label, ReturnsDeletedObject = true },
         new() { Group = "", Version = "v1", Plural = "endpoints", Kind = "Endpoints", Namespaced = true, ShortNames = ["ep"] },
         new() { Group = "", Version = "v1", Plural = "configmaps", Kind = "ConfigMap", Namespaced = true, ShortNames = ["cm"] },

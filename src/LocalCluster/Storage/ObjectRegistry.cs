@@ -121,14 +121,15 @@ internal sealed class ObjectRegistry
     /// The patch runs under the write lock, so concurrent patches never see a stale object (no 409 unless the
     /// patch itself carries a resourceVersion).
     /// </summary>
+    /// <remarks><paramref name="writesStatus"/>: a write that changes spec and status together, as pods/binding does.</remarks>
     public StoredObject Patch(ResourceType type, string ns, string name, bool statusSubresource, WriteOptions options,
-        string operation, out bool created, Func<JsonObject?, JsonObject> patch)
+        string operation, out bool created, Func<JsonObject?, JsonObject> patch, bool writesStatus = false)
     {
-        return Mutate(type, ns, name, statusSubresource, options, operation, patch, out created, createIfMissing: operation == "Apply");
+        return Mutate(type, ns, name, statusSubresource, options, operation, patch, out created, createIfMissing: operation == "Apply", writesStatus);
     }
 
     private StoredObject Mutate(ResourceType type, string ns, string name, bool statusSubresource, WriteOptions options,
-        string operation, Func<JsonObject?, JsonObject> produce, out bool created, bool createIfMissing = false)
+        string operation, Func<JsonObject?, JsonObject> produce, out bool created, bool createIfMissing = false, bool writesStatus = false)
     {
         created = false;
         if (createIfMissing && _store.Get(type.StorageKey, ns, name) is null)
@@ -189,7 +190,7 @@ internal sealed class ObjectRegistry
             else
             {
                 next = candidate;
-                if (type.HasStatus)
+                if (type.HasStatus && !writesStatus)
                 {
                     if (old["status"] is { } s) next["status"] = s.DeepClone();
                     else next.Remove("status");
@@ -234,7 +235,10 @@ internal sealed class ObjectRegistry
             {
                 _managedFields.RecordUpdate(old, next, options.FieldManager, type.GroupVersion, "Update", statusSubresource ? "status" : null, type.IsBuiltIn);
             }
-            if (current.IsDeleting && Finalizers((JsonObject)next["metadata"]!).Count == 0 && !HasNamespaceFinalizers(type, next))
+            // ShouldDeleteDuringUpdate: only an object waiting on finalizers (grace 0) goes when its last one does; a pod in
+            // its termination grace period stays until its kubelet deletes it.
+            if (current.IsDeleting && oldMeta["deletionGracePeriodSeconds"]?.GetValue<long>() is null or 0 &&
+                Finalizers((JsonObject)next["metadata"]!).Count == 0 && !HasNamespaceFinalizers(type, next))
             {
                 return new WriteDecision.Remove(next);
             }
@@ -271,6 +275,15 @@ internal sealed class ObjectRegistry
             }
             var obj = current.ToJson();
             var meta = (JsonObject)obj["metadata"]!;
+            if (PodGracePeriod(type, obj, options) is { } grace and > 0)
+            {
+                // Graceful pod deletion: the pod stays, marked, until its node's kubelet stops it and deletes it with grace 0.
+                var currentGrace = meta["deletionGracePeriodSeconds"]?.GetValue<long>();
+                if (currentGrace is not null && currentGrace <= grace) return new WriteDecision.Put(obj);
+                meta["deletionTimestamp"] = Timestamps.Format(_time.GetUtcNow().AddSeconds(grace));
+                meta["deletionGracePeriodSeconds"] = grace;
+                return new WriteDecision.Put(obj);
+            }
             var hasDependents = policy != "Background" && HasDependents(current.Uid);
             if (policy == "Foreground" && hasDependents) AddFinalizer(meta, ForegroundFinalizer);
             if (policy == "Orphan" && hasDependents) AddFinalizer(meta, OrphanFinalizer);
@@ -279,8 +292,9 @@ internal sealed class ObjectRegistry
                 removed = true;
                 return new WriteDecision.Remove(obj);
             }
-            if (!current.IsDeleting)
+            if (!current.IsDeleting || meta["deletionGracePeriodSeconds"]?.GetValue<long>() is > 0)
             {
+                // A pod in its grace period deleted with grace 0 (its kubelet is done) now waits only on its finalizers.
                 meta["deletionTimestamp"] = Now();
                 meta["deletionGracePeriodSeconds"] = 0;
                 if (type is { Group: "", Kind: "Namespace" })
@@ -292,6 +306,24 @@ internal sealed class ObjectRegistry
         }, options.DryRun);
         AfterWrite(type, result);
         return (result.Object!, removed);
+    }
+
+    /// <summary>
+    /// The grace period of a pod deletion (the pod strategy's CheckGracefulDelete): the request's, else the pod's
+    /// terminationGracePeriodSeconds; 0 for a pod on no node or already finished. Here also 0 for a pod bound to a node
+    /// that is not registered (LocalCluster's PodDriver binds to a node name with no Node object), standing in for the
+    /// pod garbage collector that force-deletes such orphans. Null for every other kind.
+    /// </summary>
+    private long? PodGracePeriod(ResourceType type, JsonObject pod, DeleteOptions options)
+    {
+        if (type is not { Group: "", Kind: "Pod" }) return null;
+        var grace = options.GracePeriodSeconds ?? pod["spec"]?["terminationGracePeriodSeconds"]?.GetValue<long>() ?? 30;
+        var node = pod["spec"]?["nodeName"]?.GetValue<string>() ?? "";
+        var phase = pod["status"]?["phase"]?.GetValue<string>();
+        if (node.Length == 0 || phase is "Succeeded" or "Failed") return 0;
+        var nodeType = _catalog.Find("", "v1", "nodes");
+        if (nodeType is null || _store.Get(nodeType.StorageKey, "", node) is null) return 0;
+        return grace;
     }
 
     private bool HasDependents(string uid) => _store.DependentsOf(uid).Count > 0;

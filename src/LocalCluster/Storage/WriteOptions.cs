@@ -17,5 +17,5 @@ internal sealed record WriteOptions(bool DryRun, string FieldManager, FieldValid
     public List<string> Warnings { get; } = [];
 }
 
-/// <summary>The body or query of a DELETE: propagation policy, preconditions and dryRun.</summary>
-internal sealed record DeleteOptions(string? PropagationPolicy, string? PreconditionUid, string? PreconditionResourceVersion, bool DryRun);
+/// <summary>The body or query of a DELETE: propagation policy, preconditions, dryRun and gracePeriodSeconds (null: the object's default).</summary>
+internal sealed record DeleteOptions(string? PropagationPolicy, string? PreconditionUid, string? PreconditionResourceVersion, bool DryRun, long? GracePeriodSeconds = null);

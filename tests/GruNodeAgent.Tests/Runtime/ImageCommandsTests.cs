@@ -1,0 +1,69 @@
+using GruNodeAgent.Runtime;
+
+namespace GruNodeAgent.Tests.Runtime;
+
+public sealed class ImageCommandsTests
+{
+    private static readonly ImageCommands Images = new(
+    [
+        new ImageMapping { Image = "ghcr.io/gru-operator/gru-server", Entrypoint = ["dotnet", "/build/GruServer.dll"] },
+        new ImageMapping { Image = "alpine:3.20", Command = ["gru-model", "pull", "$(MODEL_SOURCE)", "--output", "$(MODEL_PATH)"] },
+        new ImageMapping { Image = "localhost:5000/shell", HostCommands = true },
+    ]);
+
+    private static readonly Dictionary<string, string> Env = new() { ["MODEL_SOURCE"] = "oci://r/m:1", ["MODEL_PATH"] = "/models/model.onnx" };
+
+    [Fact]
+    public void Args_follow_the_mapped_entrypoint_whatever_the_tag()
+    {
+        Assert.Equal(["dotnet", "/build/GruServer.dll", "--model", "/models/model.onnx"],
+            Images.Argv("gru-server", "ghcr.io/gru-operator/gru-server:0.1.0", null, ["--model", "$(MODEL_PATH)"], Env));
+        Assert.Equal(["dotnet", "/build/GruServer.dll"], Images.Argv("gru-server", "ghcr.io/gru-operator/gru-server@sha256:abc", null, null, Env));
+    }
+
+    [Fact]
+    public void A_stand_in_command_replaces_the_containers_own()
+    {
+        Assert.Equal(["gru-model", "pull", "oci://r/m:1", "--output", "/models/model.onnx"],
+            Images.Argv("model-fetcher", "alpine:3.20", ["/bin/sh", "-c", "wget ..."], null, Env));
+    }
+
+    [Fact]
+    public void Host_commands_run_as_written_and_a_registry_port_is_not_a_tag()
+    {
+        Assert.Equal(["sleep", "5"], Images.Argv("c", "localhost:5000/shell:1", ["sleep"], ["5"], Env));
+        Assert.Equal("localhost:5000/shell", ImageCommands.Repository("localhost:5000/shell"));
+    }
+
+    [Fact]
+    public void An_unmapped_image_is_refused_naming_the_image_and_the_setting()
+    {
+        var e = Assert.Throws<UnmappableImageException>(() => Images.Argv("app", "docker.io/library/nginx:1.27", null, null, Env));
+        Assert.Contains("\"docker.io/library/nginx:1.27\"", e.Message, StringComparison.Ordinal);
+        Assert.Contains("NodeAgent:Images", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_command_inside_an_image_without_host_commands_is_refused()
+    {
+        var e = Assert.Throws<UnmappableImageException>(() => Images.Argv("s", "ghcr.io/gru-operator/gru-server:1", ["/bin/sh"], null, Env));
+        Assert.Contains("HostCommands", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("$(MODEL_PATH)", "/models/model.onnx")]
+    [InlineData("x-$(MODEL_SOURCE)-y", "x-oci://r/m:1-y")]
+    [InlineData("$$(MODEL_PATH)", "$(MODEL_PATH)")]
+    [InlineData("$(UNDEFINED)", "$(UNDEFINED)")]
+    [InlineData("cost $5", "cost $5")]
+    public void Expands_variables_as_kubernetes(string input, string expected) => Assert.Equal(expected, EnvExpansion.Expand(input, Env));
+
+    [Theory]
+    [InlineData("/models/model.onnx", "/host/pod/volumes/model/model.onnx")]
+    [InlineData("/models", "/host/pod/volumes/model")]
+    [InlineData("--model=/models/m.onnx", "--model=/host/pod/volumes/model/m.onnx")]
+    [InlineData("/modelsx/a", "/modelsx/a")]
+    [InlineData("/models/cache/x", "/host/cache/x")]
+    public void Maps_container_paths_to_their_volumes(string value, string expected) =>
+        Assert.Equal(expected, PodSandbox.MapPath(value, [("/models/cache", "/host/cache"), ("/models", "/host/pod/volumes/model")]));
+}
