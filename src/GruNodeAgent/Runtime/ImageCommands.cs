@@ -17,8 +17,14 @@ internal sealed class ImageCommands(IReadOnlyList<ImageMapping> mappings)
     }
 
     /// <summary>The host argv for a container; throws <see cref="UnmappableImageException"/> when nothing runs its image.</summary>
-    public IReadOnlyList<string> Argv(string container, string image, IList<string>? command, IList<string>? args, IReadOnlyDictionary<string, string> env)
+    /// <param name="localize">
+    /// Maps the container's own command and args (container paths, 0.0.0.0) to the host; never the mapping's entrypoint or
+    /// stand-in command, which are host paths already (a build under /tmp must not be read as a path in the pod's /tmp).
+    /// </param>
+    public IReadOnlyList<string> Argv(string container, string image, IList<string>? command, IList<string>? args, IReadOnlyDictionary<string, string> env,
+        Func<string, string>? localize = null)
     {
+        localize ??= static a => a;
         var mapping = Find(image) ?? throw new UnmappableImageException(
             $"image \"{image}\" of container \"{container}\" has no local command in the node agent's image mapping (NodeAgent:Images); " +
             $"add an entry for \"{Repository(image)}\" that names its entrypoint or a command standing in for it");
@@ -28,6 +34,7 @@ internal sealed class ImageCommands(IReadOnlyList<ImageMapping> mappings)
         }
 
         List<string> argv;
+        var entrypoint = 0;
         if (command is { Count: > 0 })
         {
             if (!mapping.HostCommands)
@@ -42,6 +49,7 @@ internal sealed class ImageCommands(IReadOnlyList<ImageMapping> mappings)
         else
         {
             argv = [.. mapping.Entrypoint];
+            entrypoint = argv.Count;
         }
 
         argv.AddRange(args ?? []);
@@ -50,7 +58,7 @@ internal sealed class ImageCommands(IReadOnlyList<ImageMapping> mappings)
             throw new UnmappableImageException($"image \"{image}\" of container \"{container}\" maps to an empty entrypoint and the container sets no command");
         }
 
-        return argv.Select(a => EnvExpansion.Expand(a, env)).ToList();
+        return argv.Select((a, i) => i < entrypoint ? EnvExpansion.Expand(a, env) : localize(EnvExpansion.Expand(a, env))).ToList();
     }
 
     /// <summary>"ghcr.io/a/b:1.0" and "ghcr.io/a/b@sha256:..." → "ghcr.io/a/b" (a registry port's colon stays).</summary>

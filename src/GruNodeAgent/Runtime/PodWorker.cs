@@ -218,7 +218,7 @@ internal sealed partial class PodWorker : IAsyncDisposable
         var mounts = _sandbox.Mounts(container);
         var env = await ContainerEnvironment.BuildAsync(_context.Client, _pod, container, _ip, ct).ConfigureAwait(false);
         foreach (var key in env.Keys.ToList()) env[key] = Localize(env[key], mounts);
-        var argv = _context.Images.Argv(container.Name, container.Image, container.Command, container.Args, env).Select(a => Localize(a, mounts)).ToList();
+        var argv = _context.Images.Argv(container.Name, container.Image, container.Command, container.Args, env, a => Localize(a, mounts)).ToList();
         var workingDirectory = _sandbox.Root;
         if (!string.IsNullOrEmpty(container.WorkingDir))
         {

@@ -22,6 +22,17 @@ public sealed class ImageCommandsTests
     }
 
     [Fact]
+    public void Only_the_containers_own_args_are_localized_never_the_mapped_entrypoint()
+    {
+        // A build under /tmp (a clone in /tmp on CI) beside a pod that mounts an emptyDir at /tmp: the entrypoint is a host
+        // path and stays; the container's args are container paths and move into the pod's volume.
+        var images = new ImageCommands([new ImageMapping { Image = "ghcr.io/gru-operator/gru-server", Entrypoint = ["dotnet", "/tmp/clone/GruServer.dll"] }]);
+        static string Localize(string a) => a.StartsWith("/tmp/", StringComparison.Ordinal) ? "/pod/volumes/tmp/" + a["/tmp/".Length..] : a;
+        Assert.Equal(["dotnet", "/tmp/clone/GruServer.dll", "--cache", "/pod/volumes/tmp/cache"],
+            images.Argv("gru-server", "ghcr.io/gru-operator/gru-server:0.1.0", null, ["--cache", "/tmp/cache"], Env, Localize));
+    }
+
+    [Fact]
     public void A_stand_in_command_replaces_the_containers_own()
     {
         Assert.Equal(["gru-model", "pull", "oci://r/m:1", "--output", "/models/model.onnx"],
