@@ -31,7 +31,11 @@ internal static class OperatorOnAgentScenario
 
         // A file:// source is a path in the server image's filesystem, which locally is the host's. Not under /tmp: the
         // operator's pod mounts an emptyDir there, which hides the image's /tmp (the agent maps it to the pod's directory).
-        var modelPath = Repository.SampleModelPath;
+        // The repository itself may be under /tmp (CI clones there), so the model is copied to /var/tmp first.
+        var modelDirectory = Path.Combine("/var/tmp", "gru-node-agent-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(modelDirectory);
+        var modelPath = Path.Combine(modelDirectory, "sample-gru.onnx");
+        File.Copy(Repository.SampleModelPath, modelPath);
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(modelPath)));
         using var operatorProcess = StartOperator(kubeconfig(Path.Combine(Path.GetTempPath(), $"agent-e2e-{ns}.kubeconfig")), ns);
         try
@@ -67,6 +71,14 @@ internal static class OperatorOnAgentScenario
             // Its pods keep running until the lane's agent stops (each lane has its own addresses, so the operator's fixed
             // ports 8080 and 9464 never collide).
             await operatorProcess.StopAsync();
+            try
+            {
+                Directory.Delete(modelDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A pod still holding the file: /var/tmp is cleaned by the system.
+            }
         }
     }
 
