@@ -126,6 +126,11 @@ internal static class OperatorHost
             registry.Register(WorkloadFinalizer.Name, new WorkloadFinalizer(sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<EventRecorder>()));
             return registry;
         });
+        // One definition of the workload defaults for everything that builds owned objects (both tracks, the track Services).
+        services.AddSingleton(new ServingDefaults(options.DefaultServerImage, options.ModelFetcherImage, options.FieldManager)
+        {
+            PlainHttpRegistries = options.PlainHttpRegistries(),
+        });
         services.AddSingleton<RolloutMetrics>();
         services.AddSingleton<RolloutObserver>();
         services.AddSingleton<AnalysisRunner>();
@@ -138,8 +143,7 @@ internal static class OperatorHost
         services.AddSingleton(sp => new RolloutExecutor(
             sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<ResourceCache<V1Service>>(), sp.GetRequiredService<ServerSideApply>(),
             sp.GetRequiredService<EventRecorder>(), sp.GetRequiredService<ITrafficRouter>(),
-            new ServingDefaults(options.DefaultServerImage, options.ModelFetcherImage, options.FieldManager) { PlainHttpRegistries = options.PlainHttpRegistries() },
-            options.FieldManager));
+            sp.GetRequiredService<ServingDefaults>(), options.FieldManager));
         AddModelIntegrity(services, options);
         services.AddSingleton<GruModelReconciler>();
         services.AddSingleton(sp => new Controller(

@@ -41,12 +41,13 @@ internal sealed partial class GatewayApiTrafficRouter : ITrafficRouter
     private readonly ILogger<GatewayApiTrafficRouter> _logger;
 
     public GatewayApiTrafficRouter(
-        IKubernetes client, ServerSideApply apply, ResourceCache<V1Service> services, IOptions<OperatorOptions> options, ILogger<GatewayApiTrafficRouter> logger)
+        IKubernetes client, ServerSideApply apply, ResourceCache<V1Service> services, ServingDefaults defaults, IOptions<OperatorOptions> options,
+        ILogger<GatewayApiTrafficRouter> logger)
     {
         _client = client;
         _apply = apply;
         _services = services;
-        _defaults = new ServingDefaults(options.Value.DefaultServerImage, options.Value.ModelFetcherImage, options.Value.FieldManager);
+        _defaults = defaults;
         _fieldManager = options.Value.FieldManager;
         _logger = logger;
     }

@@ -191,6 +191,7 @@ public abstract class GatewayApiTrafficRouterTests
         client,
         new ServerSideApply(client, "gru-operator", Labels.AppliedHashAnnotation),
         new ResourceCache<V1Service>(),
+        new ServingDefaults(OperatorHarness.ServerImage, "busybox:1.36", "gru-operator"),
         Options.Create(new OperatorOptions { FieldManager = "gru-operator", DefaultServerImage = OperatorHarness.ServerImage, ModelFetcherImage = "busybox:1.36" }),
         NullLogger<GatewayApiTrafficRouter>.Instance);
 
