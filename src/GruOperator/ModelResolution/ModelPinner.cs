@@ -30,7 +30,7 @@ internal sealed partial class ModelPinner(
     public const string ReResolveAction = Rollout.RolloutCommandAnnotation.ReResolve;
 
     /// <summary>The manual-action annotation (the kubectl plugin writes the same).</summary>
-    public const string ActionAnnotation = "serving.gru.dev/action";
+    public const string ActionAnnotation = Rollout.RolloutCommandAnnotation.Name;
 
     private static readonly TimeSpan DefaultTagCheckInterval = TimeSpan.FromMinutes(1);
 
