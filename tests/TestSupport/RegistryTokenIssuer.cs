@@ -52,6 +52,9 @@ public sealed class RegistryTokenIssuer : IAsyncDisposable
     /// <summary>The signing certificate as PEM, for the registry's <c>rootcertbundle</c>.</summary>
     public string CertificatePem => _certificate.ExportCertificatePem();
 
+    /// <summary>What a token-auth <see cref="RegistryProcess"/> needs to trust this issuer.</summary>
+    public RegistryTokenAuth Auth => new(Realm.ToString(), Service, Issuer, CertificatePem);
+
     /// <summary>Starts the issuer on a free 127.0.0.1 port with the given users (name → password).</summary>
     public static async Task<RegistryTokenIssuer> StartAsync(IReadOnlyDictionary<string, string> users, CancellationToken cancellationToken)
     {

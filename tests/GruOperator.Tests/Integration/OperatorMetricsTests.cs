@@ -11,7 +11,7 @@ public sealed class OperatorMetricsTests
     public async Task MetricsPortServesReconcileQueueAndWatchRestartSeries()
     {
         await using var harness = await OperatorHarness.StartAsync();
-        var port = TestSupport.FreePort.Next();
+        var port = FreePort.Next();
         await harness.StartOperatorAsync(metricsPort: port);
         await harness.CreateAsync(Models.Cpu("metered", "default"));
         await harness.WaitForStatusAsync("default", "metered", m => m.Status!.Phase == ModelPhase.Healthy, "healthy");

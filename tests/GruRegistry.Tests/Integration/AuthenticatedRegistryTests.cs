@@ -84,7 +84,7 @@ public sealed class TokenAuthRegistryTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _issuer = await RegistryTokenIssuer.StartAsync(new Dictionary<string, string> { ["publisher"] = "tok3n-Pa55" }, CancellationToken.None);
-        _registry = await RegistryProcess.StartWithTokenAuthAsync(_issuer, CancellationToken.None);
+        _registry = await RegistryProcess.StartWithTokenAuthAsync(_issuer.Auth, CancellationToken.None);
         _clients = new RegistryClients(_registry.Host);
     }
 

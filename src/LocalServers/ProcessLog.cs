@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace TestSupport;
+namespace LocalServers;
 
 /// <summary>The first 64 KB of what a child process writes to stdout and stderr, for assertion messages.</summary>
 public sealed class ProcessLog
@@ -53,5 +53,5 @@ public static class InstalledBinary
             .Concat((Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
                 .Select(dir => Path.Combine(dir, name)))
             .FirstOrDefault(File.Exists)
-        ?? throw new InvalidOperationException($"the {name} binary is not installed; run `bash tests/deps.sh` (apt-get install {package})");
+        ?? throw new InvalidOperationException($"the {name} binary is not installed; run `make deps` (it runs apt-get install {package})");
 }

@@ -2,13 +2,13 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace TestSupport;
+namespace LocalServers;
 
 /// <summary>
 /// The real Distribution registry (Debian's <c>docker-registry</c>, 2.8) on a free 127.0.0.1 port, storing blobs in a
 /// temp dir, with deletes enabled and one of: no auth, htpasswd basic auth (bcrypt entries written here), or token auth
-/// trusting a <see cref="RegistryTokenIssuer"/>. Fails with a clear message when the binary is missing (run
-/// <c>bash tests/deps.sh</c>); tests never skip.
+/// trusting a token issuer (<see cref="RegistryTokenAuth"/>). Fails with a clear message when the binary is missing (run
+/// <c>make deps</c>); tests never skip.
 /// </summary>
 public sealed class RegistryProcess : IAsyncDisposable
 {
@@ -57,16 +57,16 @@ public sealed class RegistryProcess : IAsyncDisposable
             return $"auth:\n  htpasswd:\n    realm: gru-test\n    path: {htpasswd}\n";
         }, cancellationToken);
 
-    /// <summary>A registry with token auth: it sends clients to <paramref name="issuer"/> and trusts its signing certificate.</summary>
-    public static Task<RegistryProcess> StartWithTokenAuthAsync(RegistryTokenIssuer issuer, CancellationToken cancellationToken)
+    /// <summary>A registry with token auth: it sends clients to <paramref name="auth"/>'s realm and trusts its signing certificate.</summary>
+    public static Task<RegistryProcess> StartWithTokenAuthAsync(RegistryTokenAuth auth, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(issuer);
+        ArgumentNullException.ThrowIfNull(auth);
         return StartAsync(directory =>
         {
             var bundle = Path.Combine(directory, "token-ca.pem");
-            File.WriteAllText(bundle, issuer.CertificatePem);
-            return $"auth:\n  token:\n    realm: {issuer.Realm}\n    service: {RegistryTokenIssuer.Service}\n" +
-                   $"    issuer: {RegistryTokenIssuer.Issuer}\n    rootcertbundle: {bundle}\n";
+            File.WriteAllText(bundle, auth.CertificatePem);
+            return $"auth:\n  token:\n    realm: {auth.Realm}\n    service: {auth.Service}\n" +
+                   $"    issuer: {auth.Issuer}\n    rootcertbundle: {bundle}\n";
         }, cancellationToken);
     }
 
@@ -231,3 +231,6 @@ public sealed class RegistryProcess : IAsyncDisposable
     }
 
 }
+
+/// <summary>What a token-auth registry is told about its token issuer: where clients get tokens, the names in them, its certificate.</summary>
+public sealed record RegistryTokenAuth(string Realm, string Service, string Issuer, string CertificatePem);

@@ -1,4 +1,4 @@
-namespace TestSupport;
+namespace LocalServers;
 
 /// <summary>Finds another project's build output, in the configuration and target framework of the running
 /// test assembly (its own path ends in bin/&lt;Configuration&gt;/&lt;tfm&gt;/), searching upwards for the repository.</summary>

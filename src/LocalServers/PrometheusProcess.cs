@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 
-namespace TestSupport;
+namespace LocalServers;
 
 /// <summary>A scrape target for <see cref="PrometheusProcess"/>: host:port on 127.0.0.1 plus labels added to its series.</summary>
 public sealed record ScrapeTarget(string Job, int Port, IReadOnlyDictionary<string, string>? Labels = null);
@@ -11,7 +11,7 @@ public sealed record ScrapeTarget(string Job, int Port, IReadOnlyDictionary<stri
 /// <summary>
 /// The real <c>prometheus</c> binary (Debian package) on a free 127.0.0.1 port with a temp data dir and a
 /// generated config scraping the given targets every second. Fails with a clear message when the binary is
-/// missing (run <c>bash tests/deps.sh</c>); tests must not silently skip.
+/// missing (run <c>make deps</c>); tests must not silently skip.
 /// </summary>
 public sealed class PrometheusProcess : IAsyncDisposable
 {
