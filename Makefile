@@ -4,12 +4,22 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 SAMPLE_MODEL := config/samples/models/sample-gru.onnx
 
-.PHONY: all build test serve bench build-gpu cluster node-agent run manifests deps clean install
+.PHONY: all build demo test serve bench build-gpu cluster node-agent run manifests deps clean install
 
 all: build
 
 build:
 	$(DOTNET) build GruOperator.sln -c $(CONFIG)
+
+## The whole canary story on this machine: LocalCluster (or the cluster in KUBECONFIG with DEMO_CLUSTER=current), the node
+## agent, Prometheus, a registry, the operator and a load generator; v1 deployed, v2 promoted by canary analysis, a slow v3
+## rolled back, shown live. DEMO_ARGS="--plain" for lines, "--keep" to keep the logs. Stops everything on exit or Ctrl-C.
+demo:
+	@for tool in prometheus:prometheus docker-registry:docker-registry; do \
+	  command -v $${tool%%:*} >/dev/null 2>&1 || [ -x /usr/bin/$${tool%%:*} ] || \
+	  { echo "make demo needs $${tool%%:*}: run \`make deps\` (apt-get install $${tool##*:})" >&2; exit 1; }; done
+	$(DOTNET) build src/GruDemo -c $(CONFIG) -nologo -v quiet
+	$(DOTNET) src/GruDemo/bin/$(CONFIG)/net10.0/gru-demo.dll $(DEMO_ARGS)
 
 ## Installs what the tests need (Prometheus, the registry) when missing, builds, runs every test project.
 test:

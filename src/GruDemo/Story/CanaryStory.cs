@@ -10,7 +10,7 @@ namespace GruDemo.Story;
 
 /// <summary>
 /// The story `make demo` tells: v1 published and deployed; v2 published, the GruModel changed, the canary steps through
-/// analysis on Prometheus and is promoted; v3 (a model sixty times larger, so every request is really slower than the
+/// analysis on Prometheus and is promoted; v3 (a model thousands of times larger, so every request is really slower than the
 /// SLO) canaries and is rolled back naming the failing metric. It waits on the GruModel's status with deadlines, never
 /// on fixed sleeps, and shows everything it sees through an <see cref="IStoryView"/>.
 /// </summary>
@@ -19,7 +19,7 @@ public sealed class CanaryStory(DemoStack stack, IStoryView view)
     /// <summary>The GruModel's name (and the model's name in inference URLs).</summary>
     public const string ModelName = "sequence-model";
 
-    /// <summary>v1 and v2: small and fast; v3: 1024 hidden units in 3 layers, about 16M weights against 5k.</summary>
+    /// <summary>v1 and v2: small and fast (17 KB); v3: 1024 hidden units in 3 layers (60 MB), so each request costs far more.</summary>
     public static readonly ModelVersion V1 = new("v1", HiddenSize: 32, Layers: 1, Seed: 1);
 
     /// <inheritdoc cref="V1"/>

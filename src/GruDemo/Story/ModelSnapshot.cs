@@ -28,15 +28,17 @@ public sealed record ModelSnapshot(
         var stable = status?["stable"];
         var canary = status?["canary"];
         var lastRun = canary?["analysis"]?["lastRun"];
+        var step = Number(canary?["step"]);
+        var runTime = DateTimeOffset.Parse(Text(lastRun?["time"]) ?? "2000-01-01T00:00:00Z", CultureInfo.InvariantCulture);
+        // The run that passed a step is still lastRun once the next step has begun: it belongs to the step it judged.
+        var runStep = step > 0 && DateTimeOffset.TryParse(Text(canary?["stepStartedAt"]), CultureInfo.InvariantCulture, out var stepStarted) && runTime <= stepStarted ? step - 1 : step;
         return new ModelSnapshot(
             Text(status?["phase"]) ?? "", Text(status?["message"]) ?? "", Text(status?["ready"]) ?? "",
             Text(stable?["revision"]) ?? "", Text(stable?["modelDigest"]) ?? "", Number(stable?["replicas"]), Number(stable?["readyReplicas"]),
             canary is null ? null : new CanarySnapshot(
                 Text(canary["revision"]) ?? "", Text(canary["modelDigest"]) ?? "", Number(canary["step"]), Number(canary["weight"]),
                 Number(canary["effectiveWeight"]), Text(canary["traffic"]) ?? "",
-                lastRun is null ? null : new AnalysisRun(
-                    DateTimeOffset.Parse(Text(lastRun["time"]) ?? "2000-01-01T00:00:00Z", CultureInfo.InvariantCulture),
-                    Text(canary["revision"]) ?? "", Number(canary["step"]), Text(lastRun["verdict"]) ?? "", Text(lastRun["reason"]) ?? "",
+                lastRun is null ? null : new AnalysisRun(runTime, Text(canary["revision"]) ?? "", runStep, Text(lastRun["verdict"]) ?? "", Text(lastRun["reason"]) ?? "",
                     (lastRun["metrics"] as JsonArray ?? []).Select(m => new MetricVerdict(
                         Text(m?["name"]) ?? "", Text(m?["verdict"]), Text(m?["value"]), Text(m?["threshold"]), Text(m?["stableValue"]),
                         Text(m?["pValue"]), Text(m?["reason"]))).ToList()),
