@@ -43,14 +43,14 @@ public sealed class DemoStoryTests
             Assert.Equal(v1.Digest, report.AfterFirstDeploy.StableDigest);
             Assert.Equal(2, report.AfterFirstDeploy.StableReadyReplicas);
 
-            // v2: promoted by analysis, after a Passed run at each of its two steps.
+            // v2: promoted by analysis, after a Passed run at each of its two steps (a fresh pod's first requests are slow,
+            // so one run may fail; failureLimit 2 asks for two in a row).
             Assert.Equal(v2.Digest, report.AfterPromotion.StableDigest);
             var promotion = report.AfterPromotion.History[0];
             Assert.Equal(("Promoted", "AnalysisPassed", v2.Digest), (promotion.Outcome, promotion.Reason, promotion.ModelDigest));
             var v2Runs = report.Runs.Where(r => r.Revision == promotion.Revision).ToList();
             Assert.True(v2Runs.Any(r => r.Step == 0 && r.Verdict == "Passed") && v2Runs.Any(r => r.Step == 1 && r.Verdict == "Passed"),
                 "a Passed run at each step:\n" + lines);
-            Assert.DoesNotContain(v2Runs, r => r.Verdict == "Failed");
 
             // v3: rolled back on latency, stable still v2's digest, the failing metric named with its numbers.
             var rollback = report.AfterRollback.History[0];

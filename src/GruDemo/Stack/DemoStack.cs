@@ -16,6 +16,7 @@ namespace GruDemo.Stack;
 /// </summary>
 public sealed class DemoStack : IAsyncDisposable
 {
+    private const string NodeName = "gru-demo-node";
     private readonly List<Func<ValueTask>> _stops = [];
     private WorkLog? _log;
     private ILoggerFactory? _loggers;
@@ -131,9 +132,19 @@ public sealed class DemoStack : IAsyncDisposable
         await InstallCrdAsync(cancellationToken);
         await EnsureNamespaceAsync(cancellationToken);
 
+        if (Options.UseCurrentCluster)
+        {
+            // Runs after the agent has stopped: a cluster that outlives the demo keeps no NotReady node of it.
+            _stops.Add(async () =>
+            {
+                using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+                await Client.CoreV1.DeleteNodeAsync(NodeName, cancellationToken: quick.Token);
+            });
+        }
+
         Agent = await NodeAgent.StartAsync(Client, new NodeAgentOptions
         {
-            NodeName = "gru-demo-node",
+            NodeName = NodeName,
             Cpu = "16",
             Memory = "32Gi",
             GpuCount = Options.Gpus,
@@ -146,7 +157,7 @@ public sealed class DemoStack : IAsyncDisposable
             Images = [new ImageMapping { Image = "ghcr.io/gru-operator/gru-server", Entrypoint = [ChildProcess.DotnetHost, "{build:src/GruServer/GruServer.dll}"] }],
         }, _loggers, cancellationToken);
         _stops.Add(() => Agent.DisposeAsync());
-        progress($"node agent: node gru-demo-node with {Options.Gpus} simulated nvidia.com/gpu, pods from 127.0.0.{Options.FirstPodAddress}, http_sd at {Agent.DiscoveryUrl}");
+        progress($"node agent: node {NodeName} with {Options.Gpus} simulated nvidia.com/gpu, pods from 127.0.0.{Options.FirstPodAddress}, http_sd at {Agent.DiscoveryUrl}");
 
         var discovery = new Uri(Agent.DiscoveryUrl, "http_sd");
         Prometheus = await PrometheusProcess.StartAsync([], [discovery], cancellationToken);

@@ -109,6 +109,9 @@ public sealed class CanaryStory(DemoStack stack, IStoryView view)
             {
                 ["replicas"] = 2,
                 ["gpu"] = new JsonObject { ["count"] = 1, ["resourceName"] = "nvidia.com/gpu" },
+                // The agent's node only: in a cluster with real nodes and kube-scheduler (DEMO_CLUSTER=current), these
+                // pods must still run here, where the registry, Prometheus and the load generator reach 127.0.0.N.
+                ["nodeSelector"] = new JsonObject { ["node.gru.dev/simulated"] = "true" },
                 ["resources"] = new JsonObject { ["requests"] = new JsonObject { ["cpu"] = "250m", ["memory"] = "256Mi" } },
             },
             ["slo"] = new JsonObject { ["latencyP95"] = LatencySlo, ["errorRate"] = "0.01", ["minRequests"] = 30 },

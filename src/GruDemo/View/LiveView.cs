@@ -38,7 +38,9 @@ public sealed class LiveView(string kubeconfig, IReadOnlyList<string> parts) : I
     public async Task RunAsync(Func<Task> story)
     {
         ArgumentNullException.ThrowIfNull(story);
-        await AnsiConsole.Live(Render()).AutoClear(false).StartAsync(async context =>
+        await AnsiConsole.Live(Render()).AutoClear(false)
+            // A short terminal keeps the top (the rollout) and loses the oldest lines at the bottom.
+            .Overflow(VerticalOverflow.Ellipsis).Cropping(VerticalOverflowCropping.Bottom).StartAsync(async context =>
         {
             var running = story();
             while (!running.IsCompleted)
@@ -61,7 +63,7 @@ public sealed class LiveView(string kubeconfig, IReadOnlyList<string> parts) : I
         lock (_gate)
         {
             _notes.Add(markup);
-            if (_notes.Count > 12) _notes.RemoveAt(0);
+            if (_notes.Count > 8) _notes.RemoveAt(0);
         }
     }
 
@@ -95,7 +97,7 @@ public sealed class LiveView(string kubeconfig, IReadOnlyList<string> parts) : I
 
             var runs = new Table().Border(TableBorder.Rounded).Title("analysis runs");
             runs.AddColumns("rev", "step", "verdict", "metrics (value / threshold / stable / p)");
-            foreach (var run in _runs.TakeLast(8))
+            foreach (var run in _runs.TakeLast(4))
             {
                 runs.AddRow(run.Revision, $"{run.Step + 1}", VerdictMarkup(run.Verdict),
                     Markup.Escape(run.Metrics.Count == 0 ? run.Reason : string.Join("\n", run.Metrics.Select(PlainView.Describe))));
