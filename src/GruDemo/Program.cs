@@ -65,7 +65,8 @@ catch (OperationCanceledException) when (stop.IsCancellationRequested)
     Console.Error.WriteLine("gru-demo: interrupted; stopped everything it started");
     return 130;
 }
-catch (Exception e) when (e is InvalidOperationException or TimeoutException or FileNotFoundException or DirectoryNotFoundException)
+catch (Exception e) when (e is InvalidOperationException or TimeoutException or FileNotFoundException or DirectoryNotFoundException
+    or HttpRequestException or k8s.Autorest.HttpOperationException)
 {
     Console.Error.WriteLine($"gru-demo: {e.Message}");
     return 1;
