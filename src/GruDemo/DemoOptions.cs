@@ -25,5 +25,5 @@ public sealed record DemoOptions
     public int ClusterPort { get; init; }
 
     /// <summary>Concurrent requests of the load generator.</summary>
-    public int LoadWorkers { get; init; } = 4;
+    public int LoadWorkers { get; init; } = 6;
 }

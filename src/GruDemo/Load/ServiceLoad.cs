@@ -13,11 +13,12 @@ public sealed record TrackLoad(string Track, long Requests, long Errors, double 
 /// Clients of the model's Service: each request goes to one ready pod picked at random among the pods the Service
 /// selects, as kube-proxy spreads connections, so the canary's share of traffic is its share of ready pods (the weight
 /// the replicas router realises). The pod list is read from the API server every half second; requests are paced to a
-/// steady total rate, each a batch of one sequence of 32 steps.
+/// steady total rate, each a batch of one sequence of 128 steps (long enough that v3's recurrent weights, read once per
+/// step, make it slower than the SLO even on a fast many-core machine).
 /// </summary>
 public sealed class ServiceLoad : IAsyncDisposable
 {
-    private const int Steps = 32;
+    private const int Steps = 128;
     private readonly IKubernetes _client;
     private readonly string _namespace;
     private readonly string _service;
