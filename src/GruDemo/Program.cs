@@ -73,7 +73,8 @@ catch (Exception e) when (e is InvalidOperationException or TimeoutException or 
 }
 finally
 {
-    if (options.KeepWorkDirectory || failed && !stop.IsCancellationRequested)
+    // A failure keeps the logs to read; one before anything started has none.
+    if (options.KeepWorkDirectory || failed && !stop.IsCancellationRequested && Directory.EnumerateFileSystemEntries(options.WorkDirectory).Any())
     {
         Console.Error.WriteLine($"gru-demo: logs kept in {options.WorkDirectory}");
     }

@@ -239,7 +239,7 @@ public sealed class DemoStack : IAsyncDisposable
         }
         catch (SocketException e)
         {
-            throw new InvalidOperationException($"{address}:{port} ({what}) is not free: {e.Message}; stop what listens there (e.g. `make serve` listens on 8080 and 9464)", e);
+            throw new InvalidOperationException($"{address}:{port} ({what}) is not free: {e.Message}; stop what listens there (a server on 0.0.0.0:{port} takes it on every 127.0.0.N)", e);
         }
     }
 }
