@@ -43,7 +43,7 @@ public sealed class CanaryTrial(IKubernetes client, string @namespace, TrialSett
         await WaitAsync(name, m => m.Status?.Phase == ModelPhase.Healthy, TimeSpan.FromMinutes(2), "stable Healthy", cancellationToken);
 
         var maxDuration = TimeSpan.FromMinutes(10);
-        var load = BenchFleet.Load(slot, slot.Canaries[behaviour], fleet.Requests, maxDuration, seed);
+        InferenceLoad? load = BenchFleet.Load(slot, slot.Canaries[behaviour], fleet.Requests, maxDuration, seed);
         var clock = Stopwatch.StartNew();
         InferenceLoad? breachLoad = null;
         TimeSpan? breachAt = null;
@@ -59,7 +59,8 @@ public sealed class CanaryTrial(IKubernetes client, string @namespace, TrialSett
                     // The slow server starts taking the canary's traffic before the healthy one stops: no gap in the canary's series.
                     breachLoad = BenchFleet.Load(slot, slot.Canaries[breachBehaviour!], fleet.Requests, maxDuration, seed + 500);
                     breachAt = clock.Elapsed;
-                    await load.DisposeAsync();
+                    if (load is not null) await load.DisposeAsync();
+                    load = null;
                 }
 
                 var model = await GetAsync(name, cancellationToken);
@@ -88,7 +89,7 @@ public sealed class CanaryTrial(IKubernetes client, string @namespace, TrialSett
         }
         finally
         {
-            await load.DisposeAsync();
+            if (load is not null) await load.DisposeAsync();
             if (breachLoad is not null) await breachLoad.DisposeAsync();
             await DeleteAsync(name, cancellationToken);
         }

@@ -1,3 +1,4 @@
+using k8s;
 using GruOperator.Domain.Conditions;
 using GruOperator.Tests.Support;
 
