@@ -18,7 +18,7 @@ public sealed record TrialSettings(TimeSpan Interval, int FailureLimit, int Inco
 
 /// <summary>What one canary did: how it ended, why, and the times the bench measured.</summary>
 public sealed record TrialResult(
-    string Scenario, string GruModel, string Behaviour, string Outcome, string? Reason, string? Message, int AnalysisRuns,
+    string Scenario, double IntervalSeconds, string GruModel, string Behaviour, string Outcome, string? Reason, string? Message, int AnalysisRuns,
     double CanarySeconds, double? BreachToRollbackSeconds);
 
 /// <summary>
@@ -74,7 +74,7 @@ public sealed class CanaryTrial(IKubernetes client, string @namespace, TrialSett
                 {
                     if (clock.Elapsed > deadline)
                     {
-                        return new TrialResult(scenario, name, behaviour, model?.Status?.Phase?.ToString() ?? "none", "bench timeout",
+                        return new TrialResult(scenario, settings.Interval.TotalSeconds, name, behaviour, model?.Status?.Phase?.ToString() ?? "none", "bench timeout",
                             $"no outcome after {deadline.TotalSeconds:0} s: {model?.Status?.Message}", model?.Status?.Canary?.Analysis?.Runs ?? 0, clock.Elapsed.TotalSeconds, null);
                     }
                     await Task.Delay(Poll, cancellationToken);
@@ -84,7 +84,7 @@ public sealed class CanaryTrial(IKubernetes client, string @namespace, TrialSett
             var ended = clock.Elapsed;
             var entry = done.Status!.History![0];
             var runs = await RunsAsync(name, cancellationToken);
-            return new TrialResult(scenario, name, behaviour, entry.Outcome!, entry.Reason, entry.Message, runs, ended.TotalSeconds,
+            return new TrialResult(scenario, settings.Interval.TotalSeconds, name, behaviour, entry.Outcome!, entry.Reason, entry.Message, runs, ended.TotalSeconds,
                 breachAt is { } start && entry.Outcome == "RolledBack" ? (ended - start).TotalSeconds : null);
         }
         finally
