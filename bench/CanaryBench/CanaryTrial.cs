@@ -19,7 +19,7 @@ public sealed record TrialSettings(TimeSpan Interval, int FailureLimit, int Inco
 /// <summary>What one canary did: how it ended, why, and the times the bench measured.</summary>
 public sealed record TrialResult(
     string Scenario, double IntervalSeconds, string GruModel, string Behaviour, string Outcome, string? Reason, string? Message, int AnalysisRuns,
-    double CanarySeconds, double? BreachToRollbackSeconds);
+    double CanarySeconds, double? BreachAtSeconds, double? BreachToRollbackSeconds);
 
 /// <summary>
 /// One canary on a fresh GruModel: created with revision 1 stable, then spec.model.sha256 changed, as a release would.
@@ -75,7 +75,7 @@ public sealed class CanaryTrial(IKubernetes client, string @namespace, TrialSett
                     if (clock.Elapsed > deadline)
                     {
                         return new TrialResult(scenario, settings.Interval.TotalSeconds, name, behaviour, model?.Status?.Phase?.ToString() ?? "none", "bench timeout",
-                            $"no outcome after {deadline.TotalSeconds:0} s: {model?.Status?.Message}", model?.Status?.Canary?.Analysis?.Runs ?? 0, clock.Elapsed.TotalSeconds, null);
+                            $"no outcome after {deadline.TotalSeconds:0} s: {model?.Status?.Message}", model?.Status?.Canary?.Analysis?.Runs ?? 0, clock.Elapsed.TotalSeconds, breachAt?.TotalSeconds, null);
                     }
                     await Task.Delay(Poll, cancellationToken);
                 }
@@ -85,7 +85,7 @@ public sealed class CanaryTrial(IKubernetes client, string @namespace, TrialSett
             var entry = done.Status!.History![0];
             var runs = await RunsAsync(name, cancellationToken);
             return new TrialResult(scenario, settings.Interval.TotalSeconds, name, behaviour, entry.Outcome!, entry.Reason, entry.Message, runs, ended.TotalSeconds,
-                breachAt is { } start && entry.Outcome == "RolledBack" ? (ended - start).TotalSeconds : null);
+                breachAt?.TotalSeconds, breachAt is { } start && entry.Outcome == "RolledBack" ? (ended - start).TotalSeconds : null);
         }
         finally
         {

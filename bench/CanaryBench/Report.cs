@@ -154,13 +154,13 @@ public sealed class BenchReport(
         md.AppendLine();
         md.AppendLine("Every canary:");
         md.AppendLine();
-        md.AppendLine("| canary | scenario | interval | outcome | runs | canary s | breach → rollback s | reason |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|");
+        md.AppendLine("| canary | scenario | interval | outcome | runs | canary s | breach at s | breach → rollback s | reason |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var t in trials)
         {
             var why = (t.Message ?? "").Replace('|', '/').Replace('\n', ' ');
             if (why.Length > 160) why = why[..160] + "…";
-            md.AppendLine(CultureInfo.InvariantCulture, $"| {t.GruModel} | {t.Scenario} | {t.IntervalSeconds:0} s | {t.Outcome} ({t.Reason}) | {t.AnalysisRuns} | {t.CanarySeconds:0.0} | {(t.BreachToRollbackSeconds is { } s ? s.ToString("0.0", CultureInfo.InvariantCulture) : "")} | {why} |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {t.GruModel} | {t.Scenario} | {t.IntervalSeconds:0} s | {t.Outcome} ({t.Reason}) | {t.AnalysisRuns} | {t.CanarySeconds:0.0} | {(t.BreachAtSeconds is { } at ? at.ToString("0.0", CultureInfo.InvariantCulture) : "")} | {(t.BreachToRollbackSeconds is { } s ? s.ToString("0.0", CultureInfo.InvariantCulture) : "")} | {why} |");
         }
         return md.ToString();
     }
