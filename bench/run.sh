@@ -21,3 +21,10 @@ dotnet run -c Release --project bench/AnalysisBench -- --seeds 500 --out bench/r
 # Registry: pull of a ~100 MB model with the GruRegistry client vs curl of the same blob (bench/results/registry-pull.md).
 dotnet build bench/RegistryBench -c Release -v quiet -nologo
 dotnet bench/RegistryBench/bin/Release/net10.0/RegistryBench.dll --output bench/results
+
+# Canary rollouts on real processes (issue 10): the operator process on LocalCluster, a real Prometheus scraping real
+# GruServer processes for stable and canary; breach-to-rollback time, false rollbacks of noisy healthy canaries, and the
+# share of 30%-slower canaries compareToStable catches (about 12 min; --quick for one round of each;
+# bench/results/canary-rollout.md).
+dotnet build bench/CanaryBench -c Release -v quiet -nologo
+dotnet bench/CanaryBench/bin/Release/net10.0/CanaryBench.dll --out bench/results

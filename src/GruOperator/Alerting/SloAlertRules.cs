@@ -26,6 +26,9 @@ internal static class SloAlertRules
     /// <summary>The share of requests a p95 objective allows above the threshold.</summary>
     private const string LatencyBudget = "0.05";
 
+    /// <summary>A latency threshold spelled as GruServer's <c>le</c> bucket label (200ms is "0.2"), the label the rules join on.</summary>
+    public static string BucketBound(TimeSpan latency) => latency.TotalSeconds.ToString("R", CultureInfo.InvariantCulture);
+
     /// <summary>The PrometheusRule's name for a GruModel.</summary>
     public static string Name(string model) => model + "-slo";
 
@@ -39,7 +42,7 @@ internal static class SloAlertRules
         {
             throw new ArgumentException($"spec.slo.latencyP95 '{slo.LatencyP95}' {why}", nameof(model));
         }
-        var threshold = latency.TotalSeconds.ToString("R", CultureInfo.InvariantCulture);
+        var threshold = BucketBound(latency);
         var owner = ServingWorkloadBuilder.OwnerReference(model);
 
         JsonObject Alert(string name, string expr, string @for, string severity, string summary, string description) => new()

@@ -87,6 +87,7 @@ internal static class OperatorHost
                 .AddMeter(ControllerMetrics.MeterName)
                 .AddMeter(RolloutMetrics.MeterName)
                 .AddMeter(IntegrityMetrics.MeterName)
+                .AddMeter(SloObjectiveMetrics.MeterName)
                 .AddPrometheusExporter());
         }
 
@@ -100,6 +101,8 @@ internal static class OperatorHost
         {
             // Prometheus text or OpenMetrics as the scraper asks; only on the metrics port, not the health port.
             app.MapPrometheusScrapingEndpoint().RequireHost($"*:{options.MetricsPort}");
+            // Its gauge reads the GruModel cache at scrape time; nothing else asks for it, so create it here.
+            app.Services.GetRequiredService<SloObjectiveMetrics>();
         }
         app.MapGet("/healthz", () => Results.Ok("ok"));
         // A standby replica is ready too: readiness is about the process, leadership about who acts.
@@ -132,6 +135,7 @@ internal static class OperatorHost
             PlainHttpRegistries = options.PlainHttpRegistries(),
         });
         services.AddSingleton<RolloutMetrics>();
+        services.AddSingleton<SloObjectiveMetrics>();
         services.AddSingleton<RolloutObserver>();
         services.AddSingleton<AnalysisRunner>();
         // trafficRouting.gatewayAPI: the rollout asks the router for exact weights (replica routing needs no writes).
