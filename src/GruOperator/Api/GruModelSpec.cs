@@ -272,17 +272,6 @@ public sealed class BatchingSpec
     public string MaxQueueDelay { get; set; } = ServingLimits.MaxQueueDelay;
 }
 
-/// <summary>Session mode.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<SessionMode>))]
-public enum SessionMode
-{
-    /// <summary>Each request carries the whole sequence.</summary>
-    Stateless,
-
-    /// <summary>The server keeps hidden state per sequence id.</summary>
-    Stateful,
-}
-
 /// <summary>Sessions.</summary>
 [Description("Stateful sessions keep the GRU hidden state per sequence id between requests.")]
 public sealed class SessionsSpec

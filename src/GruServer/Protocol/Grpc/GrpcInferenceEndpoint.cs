@@ -133,7 +133,32 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
         }
 
         return new InferenceRequest(string.IsNullOrEmpty(request.Id) ? null : request.Id, inputs,
-            request.Outputs.Count == 0 ? null : [.. request.Outputs.Select(o => o.Name)]);
+            request.Outputs.Count == 0 ? null : [.. request.Outputs.Select(o => o.Name)], ReadSequence(request.Parameters));
+    }
+
+    /// <summary>The sequence parameters, as Triton's gRPC clients send them (sequence_id as int64_param or
+    /// string_param, the flags as bool_param), judged by the same <see cref="Sequences.SequenceParameters.From"/> as HTTP's.</summary>
+    private static Sequences.SequenceControl? ReadSequence(Google.Protobuf.Collections.MapField<string, InferParameter> parameters)
+    {
+        Dictionary<string, object>? sequence = null;
+        foreach (var (name, parameter) in parameters)
+        {
+            if (!Sequences.SequenceParameters.IsSequenceParameter(name))
+            {
+                continue;
+            }
+
+            object value = parameter.ParameterChoiceCase switch
+            {
+                InferParameter.ParameterChoiceOneofCase.StringParam => parameter.StringParam,
+                InferParameter.ParameterChoiceOneofCase.Int64Param => parameter.Int64Param,
+                InferParameter.ParameterChoiceOneofCase.BoolParam => parameter.BoolParam,
+                var other => other,
+            };
+            (sequence ??= new(StringComparer.Ordinal))[name] = value;
+        }
+
+        return sequence is null ? null : Sequences.SequenceParameters.From(sequence);
     }
 
     private static Array Typed(string name, TensorDataType datatype, InferTensorContents? contents) => datatype switch
@@ -150,6 +175,11 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
     private static ModelInferResponse Write(InferenceResult result)
     {
         var response = new ModelInferResponse { ModelName = result.ModelName, ModelVersion = result.Revision, Id = result.Id ?? "" };
+        if (result.SequenceState is { } state)
+        {
+            response.Parameters.Add(Sequences.SequenceParameters.State, new InferParameter { StringParam = Convert.ToBase64String(state) });
+        }
+
         foreach (var output in result.Outputs)
         {
             response.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor
@@ -192,6 +222,7 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
         InferenceErrorKind.InvalidInput or InferenceErrorKind.UnsupportedMediaType => StatusCode.InvalidArgument,
         InferenceErrorKind.ModelNotFound => StatusCode.NotFound,
         InferenceErrorKind.ModelNotReady or InferenceErrorKind.Overloaded => StatusCode.Unavailable,
+        InferenceErrorKind.SessionsFull => StatusCode.ResourceExhausted,
         _ => StatusCode.Internal,
     }, e.Message));
 
