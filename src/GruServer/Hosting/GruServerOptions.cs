@@ -136,7 +136,7 @@ internal sealed record GruServerOptions
         }
 
         var errorsBefore = errors.Count;
-        var idleTimeout = ParseDuration(ServerSettings.SessionsIdleTimeout, TimeSpan.FromDays(7), Raw, errors);
+        var idleTimeout = ParseDuration(ServerSettings.SessionsIdleTimeout, ServingLimits.SessionIdleTimeoutUpperBound, Raw, errors);
         if (idleTimeout <= TimeSpan.Zero && errors.Count == errorsBefore)
         {
             errors.Add($"{ServerSettings.SessionsIdleTimeout.DisplayName} must be longer than 0s: a sequence would expire between its requests.");

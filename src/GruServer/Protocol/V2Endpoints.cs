@@ -57,6 +57,9 @@ internal static class V2Endpoints
         var started = time.GetTimestamp();
         metrics.RequestStarted();
         var cancellationToken = context.RequestAborted;
+        // Which track answered, so a client streaming a sequence can send it back and a track-pinned route keeps
+        // the sequence on this model version for its whole life (docs/API.md, "Stateful sequences during a canary").
+        context.Response.Headers[GruServing.Contract.Serving.Tracks.Header] = options.Track;
         try
         {
             await HandleAsync(context, async () =>

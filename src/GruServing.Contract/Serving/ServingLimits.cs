@@ -43,6 +43,9 @@ public static class ServingLimits
     /// <summary>Default idle time after which a Stateful sequence's state is dropped (a <see cref="Durations.GoDuration"/>).</summary>
     public const string SessionIdleTimeout = "5m";
 
+    /// <summary>Longest <see cref="SessionIdleTimeout"/> one may configure.</summary>
+    public static readonly TimeSpan SessionIdleTimeoutUpperBound = TimeSpan.FromDays(7);
+
     /// <summary>Default bound on live Stateful sequences per server.</summary>
     public const int MaxSessions = 10000;
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
+using Grpc.Core;
 using Grpc.Net.Client;
 using GruOnnx.Models;
 using GruServer.Protocol.Grpc.V2;
@@ -190,6 +191,51 @@ public sealed class StatefulServingTests(StatefulServers servers) : IClassFixtur
         var unknown = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => client.ModelInferAsync(GrpcRequest(78, steps[..3], start: false, end: false)).ResponseAsync);
         Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, unknown.StatusCode);
         Assert.Contains("sequence '78' is unknown or expired", unknown.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OneStreamCarriesManySequencesPipelinedInChunksEachEqualToItsWhole()
+    {
+        var sequences = Enumerable.Range(0, 8).Select(i => (Id: 500L + i, Steps: Steps(seed: 200 + i, count: 9))).ToList();
+        var wholes = await Task.WhenAll(sequences.Select(s => InferAsync(servers.Main, $"stream-whole-{s.Id}", s.Steps, start: true, end: true)));
+        using var channel = GrpcChannel.ForAddress(servers.Main.GrpcUrl);
+        using var call = new GRPCInferenceService.GRPCInferenceServiceClient(channel).ModelStreamInfer();
+
+        // Every chunk of every sequence is sent before any answer is read: the server must keep each sequence's chunks
+        // in order while running different sequences together.
+        (int From, int To)[] chunks = [(0, 2), (2, 3), (3, 7), (7, 9)];
+        foreach (var (from, to) in chunks)
+        {
+            foreach (var (id, steps) in sequences)
+            {
+                var request = GrpcRequest(id, steps[(from * 3)..(to * 3)], start: from == 0, end: to == 9);
+                request.Id = $"{id}:{from}";
+                await call.RequestStream.WriteAsync(request);
+            }
+        }
+
+        var bad = GrpcRequest(999, Steps(seed: 1, count: 1), start: false, end: false);
+        bad.Id = "unknown";
+        await call.RequestStream.WriteAsync(bad);
+        await call.RequestStream.CompleteAsync();
+
+        var answers = new List<ModelStreamInferResponse>();
+        await foreach (var answer in call.ResponseStream.ReadAllAsync())
+        {
+            answers.Add(answer);
+        }
+
+        Assert.Equal(sequences.Count * chunks.Length + 1, answers.Count);
+        var error = Assert.Single(answers, a => a.ErrorMessage.Length > 0);
+        Assert.Equal("unknown", error.InferResponse.Id);
+        Assert.Contains("sequence '999' is unknown or expired", error.ErrorMessage, StringComparison.Ordinal);
+        var byId = answers.Where(a => a.ErrorMessage.Length == 0).ToDictionary(a => a.InferResponse.Id, a => a.InferResponse);
+        for (var i = 0; i < sequences.Count; i++)
+        {
+            var id = sequences[i].Id;
+            AssertClose(wholes[i].Output, [.. chunks.SelectMany(c => RawOutput(byId[$"{id}:{c.From}"], "output"))]);
+            AssertClose(wholes[i].Hidden, RawOutput(byId[$"{id}:7"], "hidden"));
+        }
     }
 
     [Fact]
