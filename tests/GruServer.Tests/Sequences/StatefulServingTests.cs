@@ -181,7 +181,9 @@ public sealed class StatefulServingTests(StatefulServers servers) : IClassFixtur
         ModelInferResponse? last = null;
         foreach (var (from, to, start, end) in new[] { (0, 4, true, false), (4, 9, false, true) })
         {
-            last = await client.ModelInferAsync(GrpcRequest(77, steps[(from * 3)..(to * 3)], start, end));
+            using var call = client.ModelInferAsync(GrpcRequest(77, steps[(from * 3)..(to * 3)], start, end));
+            last = await call;
+            Assert.Equal("stable", call.GetTrailers().GetValue("x-gru-track"));
             output.AddRange(RawOutput(last, "output"));
         }
 
@@ -326,6 +328,7 @@ public sealed class StatefulServingTests(StatefulServers servers) : IClassFixtur
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
         using var response = await _http.PostAsync(new Uri(server.BaseUrl, "v2/models/seq/infer"), content);
+        Assert.Equal("stable", Assert.Single(response.Headers.GetValues("x-gru-track"))); // the track a client pins its sequence to
         var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         if (!response.IsSuccessStatusCode)
         {

@@ -48,6 +48,8 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        // As HTTP's x-gru-track header: which track answered, for a client to pin its sequence there (docs/API.md).
+        context.ResponseTrailers.Add(GruServing.Contract.Serving.Tracks.Header, model.Track);
         return InferAsync(request, context.CancellationToken);
     }
 
