@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
 # GruServer: one infer over HTTP vs a direct InferenceSession.Run, then throughput at 1/8/32 clients with batching
-# on/off vs raw ORT (about two minutes; bench/results/gruserver-latency.md and gruserver-throughput.md).
+# on/off vs raw ORT, then Stateful streaming steps/s over HTTP and the gRPC stream (about three minutes;
+# bench/results/gruserver-latency.md, gruserver-throughput.md and gruserver-streaming.md).
 dotnet build bench/GruServer.Bench -c Release -v quiet -nologo
 dotnet bench/GruServer.Bench/bin/Release/net10.0/GruServer.Bench.dll --output bench/results
 

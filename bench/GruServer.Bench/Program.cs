@@ -13,7 +13,8 @@ using TestSupport;
 // costs. Sequential requests, batch 1. Throughput (Throughput.cs): 1, 8, 32 and 128 concurrent clients with the
 // dynamic batcher on and off vs raw ORT at that batch. ORT settings (OrtSettings.cs): spinning and intra-op threads.
 var outputDirectory = args.Length > 1 && args[0] == "--output" ? args[1] : "bench/results";
-// --only latency|throughput|ort runs one of the measurements; all by default.
+// Streaming (Streaming.cs): Stateful sequences stepped one time step per request over HTTP and the gRPC stream.
+// --only latency|throughput|ort|streaming runs one of the measurements; all by default.
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var repositoryRoot = Repository.Root;
 Directory.CreateDirectory(Path.Combine(repositoryRoot, outputDirectory));
@@ -110,6 +111,23 @@ if (only is null or "throughput")
     await File.WriteAllTextAsync(Path.ChangeExtension(throughputPath, ".json"), JsonSerializer.Serialize(throughput, new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine(throughputReport);
     Console.WriteLine($"written: {throughputPath}");
+}
+
+if (only is null or "streaming")
+{
+    Console.WriteLine("== Stateful streaming");
+    var streaming = new List<StreamingResult>();
+    foreach (var sequences in new[] { 1, 32 })
+    {
+        streaming.Add(await Streaming.MeasureAsync(sequences, TimeSpan.FromSeconds(5)));
+    }
+
+    var streamingReport = Streaming.Report(streaming);
+    var streamingPath = Path.Combine(repositoryRoot, outputDirectory, "gruserver-streaming.md");
+    await File.WriteAllTextAsync(streamingPath, streamingReport);
+    await File.WriteAllTextAsync(Path.ChangeExtension(streamingPath, ".json"), JsonSerializer.Serialize(streaming, new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine(streamingReport);
+    Console.WriteLine($"written: {streamingPath}");
 }
 
 return 0;

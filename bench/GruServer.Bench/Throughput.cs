@@ -108,7 +108,8 @@ internal static class Throughput
         return counts.Sum();
     }
 
-    private static async Task<(double Runs, double Sequences)> BatchCountsAsync(HttpClient http, Uri metricsUrl)
+    /// <summary>Model runs and the sequences in them so far, from the server's gru_batch_size histogram.</summary>
+    internal static async Task<(double Runs, double Sequences)> BatchCountsAsync(HttpClient http, Uri metricsUrl)
     {
         var lines = (await http.GetStringAsync(metricsUrl)).Split('\n');
         double Value(string name) => double.Parse(lines.First(l => l.StartsWith(name + "{", StringComparison.Ordinal)).Split(' ')[^1], CultureInfo.InvariantCulture);
@@ -136,16 +137,22 @@ internal static class Throughput
             using var results = session.Run(runOptions, [GruModelNames.Input, GruModelNames.SequenceLengths], [input, sequenceLengths], outputNames);
         }
 
-        RunOnce();
+        return RunsPerSecond(RunOnce, window) * batch;
+    }
+
+    /// <summary>Runs of <paramref name="runOnce"/> per second over <paramref name="window"/>, after one warm-up run.</summary>
+    internal static double RunsPerSecond(Action runOnce, TimeSpan window)
+    {
+        runOnce();
         var stop = Stopwatch.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
         var start = Stopwatch.GetTimestamp();
         long runs = 0;
         while (Stopwatch.GetTimestamp() < stop)
         {
-            RunOnce();
+            runOnce();
             runs++;
         }
 
-        return runs * batch / Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return runs / Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 }

@@ -15,11 +15,12 @@ var direction = new Option<GruDirection>("--direction") { Description = "Forward
 var linearBeforeReset = new Option<bool>("--linear-before-reset") { Description = "Use linear_before_reset=1 (PyTorch/cuDNN gate order)." };
 var sequenceLengths = new Option<bool>("--sequence-lengths") { Description = "Add an INT32 sequence_lengths [batch] input that masks padded steps." };
 var denseOutputs = new Option<int>("--dense-outputs") { Description = "Outputs of a dense head on the final hidden state; 0 = no head, output is every step.", DefaultValueFactory = _ => 0 };
+var stateInputs = new Option<bool>("--state-inputs") { Description = "Expose each layer's GRU initial_h as an input (initial_h_N) and Y_h as an output (y_h_N), as GruServer --sessions-mode Stateful needs." };
 var seed = new Option<int>("--seed") { Description = "Seed of the weight generator; the same flags always give the same file.", DefaultValueFactory = _ => 1 };
 
 var root = new RootCommand("Writes an ONNX GRU model (opset 17, standard GRU operator) with seeded random weights; push, pull and inspect talk to OCI registries.")
 {
-    output, inputSize, hiddenSize, layers, direction, linearBeforeReset, sequenceLengths, denseOutputs, seed,
+    output, inputSize, hiddenSize, layers, direction, linearBeforeReset, sequenceLengths, denseOutputs, seed, stateInputs,
 };
 foreach (var command in GruModelCli.RegistryCommands.Create())
 {
@@ -36,7 +37,8 @@ root.SetAction(async (parse, cancellationToken) =>
         parse.GetValue(linearBeforeReset),
         parse.GetValue(sequenceLengths),
         parse.GetValue(denseOutputs),
-        parse.GetValue(seed));
+        parse.GetValue(seed),
+        StateInputs: parse.GetValue(stateInputs));
     try
     {
         spec.Validate();

@@ -19,6 +19,8 @@ public enum GruDirection
 /// <param name="Seed">Seed of the weight generator: the same spec always yields the same bytes.</param>
 /// <param name="TimeMajor">Input (and per-step output) time-major, <c>[time, batch, features]</c>, as the ONNX GRU op's
 /// default <c>layout=0</c> and PyTorch's <c>batch_first=False</c> export it; batch-major <c>[batch, time, features]</c> otherwise.</param>
+/// <param name="StateInputs">Each layer gets an FP32 <c>initial_h_{layer}</c> [directions, batch, hidden] input feeding its GRU's
+/// <c>initial_h</c> and a <c>y_h_{layer}</c> output carrying its <c>Y_h</c>, so a server can carry a sequence's state between requests.</param>
 public sealed record GruModelSpec(
     int InputSize,
     int HiddenSize,
@@ -28,7 +30,8 @@ public sealed record GruModelSpec(
     bool SequenceLengths = false,
     int DenseOutputs = 0,
     int Seed = 1,
-    bool TimeMajor = false)
+    bool TimeMajor = false,
+    bool StateInputs = false)
 {
     /// <summary>Largest size accepted for any dimension; keeps a typo from writing a multi-gigabyte file.</summary>
     public const int MaxDimension = 8192;
@@ -75,4 +78,10 @@ public static class GruModelNames
 
     /// <summary>FP32 [batch, directions × hidden]: the last layer's final hidden state (masking-aware).</summary>
     public const string Hidden = "hidden";
+
+    /// <summary>FP32 [directions, batch, hidden]: layer <paramref name="layer"/>'s initial hidden state (with <see cref="GruModelSpec.StateInputs"/>).</summary>
+    public static string InitialHidden(int layer) => $"initial_h_{layer}";
+
+    /// <summary>FP32 [directions, batch, hidden]: layer <paramref name="layer"/>'s final hidden state (with <see cref="GruModelSpec.StateInputs"/>).</summary>
+    public static string FinalHidden(int layer) => $"y_h_{layer}";
 }

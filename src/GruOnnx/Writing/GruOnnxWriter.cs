@@ -75,6 +75,18 @@ public static class GruOnnxWriter
                 gru.Input.Add(GruModelNames.SequenceLengths);
             }
 
+            if (spec.StateInputs)
+            {
+                // initial_h is the op's sixth input; an empty name skips sequence_lens when the model has none.
+                if (!spec.SequenceLengths)
+                {
+                    gru.Input.Add("");
+                }
+
+                gru.Input.Add(GruModelNames.InitialHidden(l));
+                graph.Input.Add(TensorValue(GruModelNames.InitialHidden(l), TensorProto.Types.DataType.Float, spec.DirectionCount, "batch", spec.HiddenSize));
+            }
+
             gru.Output.Add([y, yh]);
             gru.Attribute.Add(IntAttribute("hidden_size", spec.HiddenSize));
             gru.Attribute.Add(IntAttribute("linear_before_reset", spec.LinearBeforeReset ? 1 : 0));
@@ -85,6 +97,11 @@ public static class GruOnnxWriter
                 _ => "bidirectional",
             }));
             graph.Node.Add(gru);
+            if (spec.StateInputs)
+            {
+                graph.Node.Add(Node("Identity", [yh], GruModelNames.FinalHidden(l)));
+                graph.Output.Add(TensorValue(GruModelNames.FinalHidden(l), TensorProto.Types.DataType.Float, spec.DirectionCount, "batch", spec.HiddenSize));
+            }
 
             if (l < model.Layers.Count - 1)
             {
@@ -159,7 +176,7 @@ public static class GruOnnxWriter
         return $"GRU input_size={spec.InputSize} hidden_size={spec.HiddenSize} layers={spec.Layers} " +
             $"direction={spec.Direction.ToString().ToLowerInvariant()} linear_before_reset={(spec.LinearBeforeReset ? 1 : 0)} " +
             $"sequence_lengths={(spec.SequenceLengths ? "yes" : "no")} dense_outputs={spec.DenseOutputs} seed={spec.Seed}" +
-            (spec.TimeMajor ? " layout=time-major" : "");
+            (spec.TimeMajor ? " layout=time-major" : "") + (spec.StateInputs ? " state=inputs" : "");
     }
 
     private static float[] Stack(IReadOnlyList<GruDirectionWeights> directions, Func<GruDirectionWeights, float[]> select) =>

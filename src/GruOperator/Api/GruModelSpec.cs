@@ -157,8 +157,22 @@ public sealed class ServingSpec
     public BatchingSpec? Batching { get; set; }
 
     /// <summary>Sessions.</summary>
-    [Description("Stateless requests, or stateful sessions that keep the GRU hidden state per sequence id. Stateful is not served yet: GruServer keeps no state between requests, so the operator refuses it (InvalidSpec).")]
+    [Description("Stateless requests, or Stateful sessions that keep each sequence's GRU hidden state between requests (GruServer --sessions-mode, --sessions-idle-timeout, --max-sessions). Stateful needs a model whose GRUs' initial_h are inputs and Y_h outputs; GruServer refuses other models at start.")]
     public SessionsSpec? Sessions { get; set; }
+
+    /// <summary>gRPC endpoint.</summary>
+    [Description("The Open Inference Protocol's gRPC endpoint (inference.GRPCInferenceService, HTTP/2 without TLS) beside HTTP: GruServer --grpc-port, container and Service port grpc (9000).")]
+    public GrpcSpec? Grpc { get; set; }
+}
+
+/// <summary>gRPC endpoint.</summary>
+[Description("The v2 gRPC endpoint.")]
+public sealed class GrpcSpec
+{
+    /// <summary>Whether to serve gRPC.</summary>
+    [Description("Serve gRPC on port 9000 (named grpc on the pods and the Service) as well as HTTP on 8080.")]
+    [DefaultValue(false)]
+    public bool Enabled { get; set; }
 }
 
 /// <summary>GPU request.</summary>
@@ -272,37 +286,26 @@ public sealed class BatchingSpec
     public string MaxQueueDelay { get; set; } = ServingLimits.MaxQueueDelay;
 }
 
-/// <summary>Session mode.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<SessionMode>))]
-public enum SessionMode
-{
-    /// <summary>Each request carries the whole sequence.</summary>
-    Stateless,
-
-    /// <summary>The server keeps hidden state per sequence id.</summary>
-    Stateful,
-}
-
 /// <summary>Sessions.</summary>
 [Description("Stateful sessions keep the GRU hidden state per sequence id between requests.")]
 public sealed class SessionsSpec
 {
     /// <summary>Mode.</summary>
-    [Description("Stateless, or Stateful (not served yet: refused with InvalidSpec).")]
+    [Description("Stateless (each request carries whole sequences), or Stateful (requests carry sequence_id, sequence_start and sequence_end parameters and the server keeps each sequence's hidden state).")]
     [DefaultValue("Stateless")]
     public SessionMode Mode { get; set; } = SessionMode.Stateless;
 
     /// <summary>Idle timeout.</summary>
     [Description("A session idle this long is dropped, e.g. 5m.")]
-    [DefaultValue("5m")]
+    [DefaultValue(ServingLimits.SessionIdleTimeout)]
     [RegularExpression(Patterns.Duration)]
-    public string IdleTimeout { get; set; } = "5m";
+    public string IdleTimeout { get; set; } = ServingLimits.SessionIdleTimeout;
 
     /// <summary>Session cap.</summary>
-    [Description("Most sessions one pod keeps; beyond it new sessions are refused.")]
-    [DefaultValue(10000)]
-    [Range(1, 10000000)]
-    public int MaxSessions { get; set; } = 10000;
+    [Description("Most sessions one pod keeps; beyond it new sessions are refused (429) until one ends or expires.")]
+    [DefaultValue(ServingLimits.MaxSessions)]
+    [Range(1, ServingLimits.MaxSessionsUpperBound)]
+    public int MaxSessions { get; set; } = ServingLimits.MaxSessions;
 }
 
 /// <summary>SLOs.</summary>

@@ -55,13 +55,11 @@ internal static class SpecValidator
                 problems.Add($"spec.serving.batching.maxQueueDelay {batching.MaxQueueDelay} is longer than GruServer allows ({GoDuration.Format(ServingLimits.MaxQueueDelayUpperBound)}): a request would wait that long for its batch; use a few milliseconds");
             }
         }
-        if (serving.Sessions?.Mode == SessionMode.Stateful)
-        {
-            // Refused rather than ignored: GruServer keeps no per-sequence hidden state yet, so a Stateful model would
-            // silently serve every request as a whole, stateless sequence.
-            problems.Add("spec.serving.sessions.mode Stateful is not served yet: GruServer keeps no hidden state between requests; use mode Stateless and send each sequence whole in one request");
-        }
         Duration(serving.Sessions?.IdleTimeout, "spec.serving.sessions.idleTimeout", problems);
+        if (GoDuration.TryParse(serving.Sessions?.IdleTimeout, out var idle, out _) && idle > ServingLimits.SessionIdleTimeoutUpperBound)
+        {
+            problems.Add($"spec.serving.sessions.idleTimeout {serving.Sessions!.IdleTimeout} is longer than GruServer allows ({GoDuration.Format(ServingLimits.SessionIdleTimeoutUpperBound)}); use minutes or hours");
+        }
         Duration(spec.Slo?.LatencyP95, "spec.slo.latencyP95", problems);
         Duration(spec.Integrity?.VerifyInterval, "spec.integrity.verifyInterval", problems);
 

@@ -24,6 +24,10 @@ internal sealed record ServingWorkload(V1Deployment Deployment, V1Service Servic
 internal static class ServingWorkloadBuilder
 {
     public const int HttpPort = 8080;
+
+    /// <summary>GruServer's gRPC port when <c>serving.grpc.enabled</c> (the port Triton and KServe use for gRPC is
+    /// 8001/8081; 9000 keeps clear of both HTTP and metrics).</summary>
+    public const int GrpcPort = 9000;
     public const int MetricsPort = 9464;
     public const string ServerContainer = "gru-server";
     public const string FetcherContainer = "model-fetcher";
@@ -125,6 +129,7 @@ internal static class ServingWorkloadBuilder
             [
                 new V1ContainerPort { ContainerPort = HttpPort, Name = "http", Protocol = "TCP" },
                 new V1ContainerPort { ContainerPort = MetricsPort, Name = "metrics", Protocol = "TCP" },
+                .. serving.Grpc?.Enabled == true ? [new V1ContainerPort { ContainerPort = GrpcPort, Name = "grpc", Protocol = "TCP" }] : Array.Empty<V1ContainerPort>(),
             ],
             Resources = Resources(serving, gpu),
             ReadinessProbe = Probe("/v2/health/ready", periodSeconds: 5, failureThreshold: 3),
@@ -233,6 +238,7 @@ internal static class ServingWorkloadBuilder
     {
         var name = model.Metadata.Name;
         var stateful = model.Spec.Serving?.Sessions?.Mode == SessionMode.Stateful;
+        var grpc = model.Spec.Serving?.Grpc?.Enabled == true;
         return new V1Service
         {
             ApiVersion = "v1",
@@ -253,6 +259,8 @@ internal static class ServingWorkloadBuilder
                 [
                     new V1ServicePort { Port = HttpPort, Name = "http", Protocol = "TCP", TargetPort = "http" },
                     new V1ServicePort { Port = MetricsPort, Name = "metrics", Protocol = "TCP", TargetPort = "metrics" },
+                    // h2c: gRPC without TLS, so meshes and gateways speak HTTP/2 to it from the first byte.
+                    .. grpc ? [new V1ServicePort { Port = GrpcPort, Name = "grpc", Protocol = "TCP", TargetPort = "grpc", AppProtocol = "kubernetes.io/h2c" }] : Array.Empty<V1ServicePort>(),
                 ],
                 // Stateful sessions keep hidden state in one pod: keep a client on the pod that holds its sessions.
                 SessionAffinity = stateful ? "ClientIP" : "None",
@@ -306,6 +314,21 @@ internal static class ServingWorkloadBuilder
             ServerFlags.ShutdownDelay, GoDuration.Format(ShutdownDelay),
             ServerFlags.ShutdownTimeout, GoDuration.Format(ShutdownTimeout),
         ]);
+        if (serving.Grpc?.Enabled == true)
+        {
+            args.AddRange([ServerFlags.GrpcPort, GrpcPort.ToString(CultureInfo.InvariantCulture)]);
+        }
+
+        if (serving.Sessions is { Mode: SessionMode.Stateful } sessions)
+        {
+            args.AddRange(
+            [
+                ServerFlags.SessionsMode, sessions.Mode.ToString(),
+                ServerFlags.SessionsIdleTimeout, sessions.IdleTimeout,
+                ServerFlags.MaxSessions, sessions.MaxSessions.ToString(CultureInfo.InvariantCulture),
+            ]);
+        }
+
         // The latency SLO becomes an exact histogram bound, so analysis counts the requests slower than it (issue 13).
         if (GoDuration.TryParse((model.Spec.Slo ?? new()).LatencyP95, out var latencySlo, out _))
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using GruServing.Contract.Serving;
 
 namespace GruOperator.Traffic;
 
@@ -16,7 +17,9 @@ internal sealed record RouteWeightsPlan(JsonArray? Rules, bool Changed, string? 
 /// The operator owns exactly the backendRefs that name its two track Services. Every rule holding one of them must
 /// hold both and nothing else, because Gateway API weights are shares of the rule's total: only then are they the
 /// exact percentages asked for. Rules that name neither are left as they are, and so is every other field of an owned
-/// rule (matches, filters, timeouts, the backendRefs' ports and filters).
+/// rule (matches, filters, timeouts, the backendRefs' ports and filters). A rule whose only backendRef is one track's
+/// Service and whose every match requires the track header (<see cref="Tracks.Header"/>) with that track's name pins
+/// a client there (a live Stateful sequence must not switch model version mid-canary); it is left as it is too.
 /// </remarks>
 internal static class HttpRouteWeights
 {
@@ -43,6 +46,7 @@ internal static class HttpRouteWeights
             var stableRefs = refs.Where(r => Names(r, stableService, ns)).ToList();
             var canaryRefs = refs.Where(r => Names(r, canaryService, ns)).ToList();
             if (stableRefs.Count == 0 && canaryRefs.Count == 0) continue;
+            if (refs.Count == 1 && PinsTrack(rules[i]!, stableRefs.Count == 1 ? Tracks.StableLabel : Tracks.CanaryLabel)) continue;
             if (stableRefs.Count != 1 || canaryRefs.Count != 1 || refs.Count != 2)
             {
                 return Problem(
@@ -60,6 +64,14 @@ internal static class HttpRouteWeights
     }
 
     private static RouteWeightsPlan Problem(string message) => new(null, false, message);
+
+    // Every match of the rule requires the track header with exactly this track (Exact is the header match's default type).
+    private static bool PinsTrack(JsonNode rule, string track) =>
+        rule["matches"] is JsonArray { Count: > 0 } matches
+        && matches.All(m => m?["headers"] is JsonArray headers && headers.Any(h => h is JsonObject header
+            && string.Equals(Text(header, "name"), Tracks.Header, StringComparison.OrdinalIgnoreCase)
+            && (Text(header, "type") ?? "Exact") == "Exact"
+            && Text(header, "value") == track));
 
     // A backendRef names a Service when its group is core and its kind Service (both the defaults) in the route's namespace.
     private static bool Names(JsonNode? backendRef, string service, string? ns) =>

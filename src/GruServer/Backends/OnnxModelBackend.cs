@@ -74,7 +74,8 @@ internal sealed class OnnxModelBackend : IModelBackend
             try
             {
                 // Inputs first (from the graph), then outputs by probe runs, which need the inputs' axes to shape them.
-                var signature = ModelAxes.ResolveInputs(ReadSignature(session), TraceGru(model), axes);
+                var (roles, state) = TraceGru(model);
+                var signature = ModelAxes.ResolveInputs(ReadSignature(session), roles, axes) with { State = state };
                 return new OnnxModelBackend(session, provider, ModelAxes.ResolveOutputs(signature, new OnnxModelBackend(session, provider, signature), axes, cancellationToken));
             }
             catch
@@ -183,16 +184,17 @@ internal sealed class OnnxModelBackend : IModelBackend
         return options;
     }
 
-    private static IReadOnlyDictionary<string, GruOnnx.Reading.GruInputRole> TraceGru(byte[] model)
+    private static (IReadOnlyDictionary<string, GruOnnx.Reading.GruInputRole> Roles, GruOnnx.Reading.GruStateTrace State) TraceGru(byte[] model)
     {
         try
         {
-            return GruOnnx.Reading.GruInputAxes.Trace(GruOnnx.Protobuf.ModelProto.Parser.ParseFrom(model));
+            var proto = GruOnnx.Protobuf.ModelProto.Parser.ParseFrom(model);
+            return (GruOnnx.Reading.GruInputAxes.Trace(proto), GruOnnx.Reading.GruStateTensors.Trace(proto));
         }
         catch (Google.Protobuf.InvalidProtocolBufferException)
         {
             // ONNX Runtime read it, so it is a model; axes then come from names or --tensor-axes.
-            return new Dictionary<string, GruOnnx.Reading.GruInputRole>();
+            return (new Dictionary<string, GruOnnx.Reading.GruInputRole>(), new([], ["the model's graph could not be read to find its GRU nodes"]));
         }
     }
 

@@ -86,6 +86,8 @@ internal static partial class GruServerHost
         // Not a hosted service: it must keep running batches while the host drains in-flight requests on SIGTERM,
         // and stops only when the container is disposed, after the listener has closed.
         builder.Services.AddSingleton<DynamicBatcher>();
+        builder.Services.AddSingleton(sp => new Sequences.SequenceStore(options.Sessions, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<Sequences.SequenceSteps>();
         builder.Services.AddSingleton<InferenceService>();
         builder.Services.AddGrpc(grpc => grpc.MaxReceiveMessageSize = (int)Math.Min(options.MaxRequestBytes, int.MaxValue));
         if (options.OciSource is { } oci)
@@ -160,7 +162,7 @@ internal static partial class GruServerHost
         // those first measurements are dropped.
         app.Services.GetRequiredService<MeterProvider>();
 
-        app.Services.GetRequiredService<GruServerMetrics>();
+        app.Services.GetRequiredService<GruServerMetrics>().ObserveSessions(app.Services.GetRequiredService<Sequences.SequenceStore>());
         var faults = app.Services.GetRequiredService<FaultInjection>();
         app.Lifetime.ApplicationStopping.Register(() =>
         {

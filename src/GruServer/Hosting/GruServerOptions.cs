@@ -39,6 +39,9 @@ internal sealed record GruServerOptions
     public long MaxRequestBytes { get; init; } = 16 * 1024 * 1024;
     public TensorAxesOverride TensorAxes { get; init; } = TensorAxesOverride.None;
     public int IntraOpThreads { get; init; }
+
+    /// <summary>Stateful sequences: mode, idle timeout and bound (<see cref="Sequences.SequenceStore"/>).</summary>
+    public Sequences.SessionSettings Sessions { get; init; } = new(SessionMode.Stateless, TimeSpan.FromMinutes(5), ServingLimits.MaxSessions);
     public TimeSpan FaultLatency { get; init; }
 
     /// <summary>SLO latency thresholds the operator asks to be exact bounds of the latency histogram.</summary>
@@ -126,6 +129,20 @@ internal sealed record GruServerOptions
         var queueSize = ParseInt(ServerSettings.MaxQueueSize, 1, ServingLimits.MaxQueueSizeUpperBound, Raw, errors);
         var maxBytes = ParseInt(ServerSettings.MaxRequestBytes, 1024, int.MaxValue, Raw, errors);
         var intraOpThreads = ParseInt(ServerSettings.IntraOpThreads, 0, 1024, Raw, errors);
+        var sessionsText = Raw(ServerSettings.SessionsMode)!;
+        if (!SessionModes.TryParse(sessionsText, out var sessionMode))
+        {
+            errors.Add($"{ServerSettings.SessionsMode.DisplayName}: '{sessionsText}' must be {SessionModes.Choices} (spelled so).");
+        }
+
+        var errorsBefore = errors.Count;
+        var idleTimeout = ParseDuration(ServerSettings.SessionsIdleTimeout, ServingLimits.SessionIdleTimeoutUpperBound, Raw, errors);
+        if (idleTimeout <= TimeSpan.Zero && errors.Count == errorsBefore)
+        {
+            errors.Add($"{ServerSettings.SessionsIdleTimeout.DisplayName} must be longer than 0s: a sequence would expire between its requests.");
+        }
+
+        var maxSessions = ParseInt(ServerSettings.MaxSessions, 1, ServingLimits.MaxSessionsUpperBound, Raw, errors);
         var tensorAxes = TensorAxesOverride.Parse(Raw(ServerSettings.TensorAxes), ServerSettings.TensorAxes.DisplayName, errors);
 
         var latency = ParseDuration(ServerSettings.FaultLatency, TimeSpan.FromMinutes(10), Raw, errors);
@@ -170,6 +187,7 @@ internal sealed record GruServerOptions
             MaxRequestBytes = maxBytes,
             TensorAxes = tensorAxes,
             IntraOpThreads = intraOpThreads,
+            Sessions = new Sequences.SessionSettings(sessionMode, idleTimeout, maxSessions),
             FaultLatency = latency,
             FaultErrorRate = rate,
             LatencySloBoundaries = sloBoundaries,

@@ -45,6 +45,9 @@ internal static class ServerSettings
     public static readonly ServerSetting MaxBatchSize = new(ServerFlags.MaxBatchSize, "Dynamic batching: most sequences concurrent requests are gathered into for one model run; 1 turns batching off. A larger single request runs as its own batch.", Invariant(ServingLimits.MaxBatchSize));
     public static readonly ServerSetting MaxQueueDelay = new(ServerFlags.MaxQueueDelay, $"Dynamic batching: longest a queued request waits for its batch to fill, a duration like {GoDuration.Examples} (at most 10s); 0ms batches only what is already queued.", ServingLimits.MaxQueueDelay);
     public static readonly ServerSetting MaxQueueSize = new(ServerFlags.MaxQueueSize, "Dynamic batching: most requests waiting for a model run; beyond it requests get 503 with Retry-After at once.", Invariant(ServingLimits.MaxQueueSize));
+    public static readonly ServerSetting SessionsMode = new(ServerFlags.SessionsMode, $"Stateless (each request carries whole sequences) or Stateful (the server keeps each sequence's GRU hidden state between requests, by the {Sequences.SequenceParameters.Id}/{Sequences.SequenceParameters.Start}/{Sequences.SequenceParameters.End} request parameters; the model must expose its GRUs' initial_h inputs and Y_h outputs).", nameof(SessionMode.Stateless));
+    public static readonly ServerSetting SessionsIdleTimeout = new(ServerFlags.SessionsIdleTimeout, $"Stateful: a sequence idle this long is dropped, a duration like {GoDuration.Examples}.", ServingLimits.SessionIdleTimeout);
+    public static readonly ServerSetting MaxSessions = new(ServerFlags.MaxSessions, "Stateful: most live sequences; a new sequence beyond it is refused (429) until one ends or expires.", Invariant(ServingLimits.MaxSessions));
     public static readonly ServerSetting TensorAxes = new(ServerFlags.TensorAxes, "Batch and time axes of tensors the model cannot tell (the server traces each input to the GRU node it feeds and reads its layout, then dimension names; outputs by probe runs): name=axes, one letter per dimension, b batch, t time, any other letter a feature, comma-separated, e.g. X=tbf,Y=tbf.", null);
     public static readonly ServerSetting IntraOpThreads = new(ServerFlags.IntraOpThreads, "ONNX Runtime intra-op threads for the model; 0 uses one per core (ONNX Runtime's default). Idle threads never spin, so they leave the cores to request handling between runs.", "0");
     public static readonly ServerSetting MaxRequestBytes = new(ServerFlags.MaxRequestBytes, "Largest request body accepted, in bytes.", "16777216");
@@ -57,7 +60,7 @@ internal static class ServerSettings
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
         Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, GrpcPort, MetricsPort, Revision, Track, ExecutionProvider,
-        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, TensorAxes, IntraOpThreads, MaxRequestBytes, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, ShutdownTimeout,
+        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, SessionsMode, SessionsIdleTimeout, MaxSessions, TensorAxes, IntraOpThreads, MaxRequestBytes, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, ShutdownTimeout,
     ];
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

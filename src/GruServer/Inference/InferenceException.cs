@@ -10,6 +10,9 @@ internal enum InferenceErrorKind
 
     /// <summary>The batcher's queue is full: 503 with Retry-After.</summary>
     Overloaded,
+
+    /// <summary>The server holds its maximum of live Stateful sequences (--max-sessions): 429.</summary>
+    SessionsFull,
     InjectedFault,
     Internal,
 }
@@ -36,12 +39,16 @@ internal static class SchemaErrorReasons
     public const string SequenceLengthOutOfRange = "sequence_length_out_of_range";
     public const string UnknownOutput = "unknown_output";
     public const string RejectedByModel = "rejected_by_model";
+    public const string InvalidSequence = "invalid_sequence";
+    public const string UnknownSequence = "unknown_sequence";
+    public const string SequenceStateMismatch = "sequence_state_mismatch";
 
     public static IReadOnlyList<string> All { get; } =
     [
         MalformedJson, UnsupportedContentType, BodyTooLarge, TruncatedBody, InvalidRequest, UnknownInput, MissingInput,
         DuplicateInput, DatatypeMismatch, ShapeMismatch, DataLengthMismatch, RaggedData, InvalidValue, NonFinite,
-        SequenceTooLong, BatchTooLarge, SequenceLengthOutOfRange, UnknownOutput, RejectedByModel,
+        SequenceTooLong, BatchTooLarge, SequenceLengthOutOfRange, UnknownOutput, RejectedByModel, InvalidSequence, UnknownSequence,
+        SequenceStateMismatch,
     ];
 }
 

@@ -1,6 +1,7 @@
 using GruServer.Batching;
 using GruServer.Faults;
 using GruServer.Hosting;
+using GruServer.Sequences;
 using GruServer.Telemetry;
 
 namespace GruServer.Inference;
@@ -14,10 +15,12 @@ internal sealed class InferenceService
     private readonly GruServerMetrics _metrics;
     private readonly RequestLimits _limits;
     private readonly DynamicBatcher _batcher;
+    private readonly SequenceSteps _sequences;
 
-    public InferenceService(ServedModel model, FaultInjection faults, GruServerMetrics metrics, GruServerOptions options, DynamicBatcher batcher)
+    public InferenceService(ServedModel model, FaultInjection faults, GruServerMetrics metrics, GruServerOptions options, DynamicBatcher batcher, SequenceSteps sequences)
     {
         ArgumentNullException.ThrowIfNull(options);
+        _sequences = sequences;
         _model = model;
         _faults = faults;
         _metrics = metrics;
@@ -46,24 +49,40 @@ internal sealed class InferenceService
         // Announced while its body is read and validated, until queued: the batcher waits for batch mates only then.
         InferenceRequest request;
         Task<IReadOnlyList<NamedTensor>> run;
-        using (_batcher.Announce())
+        SequenceStep? step = null;
+        try
         {
-            request = await readRequest(backend.Signature, cancellationToken).ConfigureAwait(false);
-            InferenceValidator.Validate(request, backend.Signature, _limits);
-            var outputNames = request.RequestedOutputs is { Count: > 0 } requested
-                ? requested.Distinct(StringComparer.Ordinal).ToArray()
-                : backend.Signature.Outputs.Select(o => o.Name).ToArray();
-            run = _batcher.RunAsync(backend, request.Inputs, outputNames, cancellationToken);
-        }
+            using (_batcher.Announce())
+            {
+                request = await readRequest(backend.Signature, cancellationToken).ConfigureAwait(false);
+                (request, step) = _sequences.Begin(request, backend, _model.State.Digest ?? "");
+                InferenceValidator.Validate(request, backend.Signature, _limits);
+                var outputNames = request.RequestedOutputs is { Count: > 0 } requested
+                    ? requested.Distinct(StringComparer.Ordinal).ToArray()
+                    : backend.Signature.Outputs.Select(o => o.Name).ToArray();
+                run = _batcher.RunAsync(backend, request.Inputs, outputNames, cancellationToken);
+            }
 
-        var outputs = await run.ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
-        if (PrimaryMean(outputs) is { } mean)
+            var outputs = await run.ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            byte[]? state = null;
+            if (step is not null)
+            {
+                (outputs, state) = step.Finish(outputs);
+            }
+
+            if (PrimaryMean(outputs) is { } mean)
+            {
+                _metrics.RecordOutputMean(mean);
+            }
+
+            return new InferenceResult(_model.Name, _model.Revision, request.Id, outputs, state);
+        }
+        finally
         {
-            _metrics.RecordOutputMean(mean);
+            // A request that failed anywhere leaves its sequence as it was.
+            step?.Dispose();
         }
-
-        return new InferenceResult(_model.Name, _model.Revision, request.Id, outputs);
     }
 
     private Backends.IModelBackend ReadyBackend(string modelName)

@@ -101,6 +101,20 @@ internal sealed partial class ModelLoader : BackgroundService
             Log.CudaFallback(_logger, _options.ExecutionProvider, cudaUnavailable);
         }
 
+        if (_options.Sessions.Mode == GruServing.Contract.Serving.SessionMode.Stateful)
+        {
+            // Refused at start, not at the first request: a Stateful server that cannot carry state must never look ready.
+            try
+            {
+                Sequences.SequenceStateLayout.For(backend.Signature);
+            }
+            catch
+            {
+                backend.Dispose();
+                throw;
+            }
+        }
+
         foreach (var spec in backend.Signature.Inputs.Concat(backend.Signature.Outputs))
         {
             Log.Axes(_logger, spec.Name, spec.DescribeShape(), spec.BatchAxis, spec.TimeAxis, spec.AxesSource);

@@ -41,19 +41,23 @@ internal sealed record TensorSpec(string Name, TensorDataType DataType, long[] S
 /// <param name="SequenceLengths">The rank-1 input holding each sequence's valid steps (it feeds the GRU's <c>sequence_lens</c>), or null.</param>
 /// <param name="OutputsFollowBatch">A probe run showed every output's shape changes with the batch only at its batch axis, so rows can be cut back out.</param>
 /// <param name="OutputsFollowTime">Likewise for time: every output either ignores the time length or has it exactly at its time axis.</param>
+/// <param name="State">Each GRU's initial_h input and Y_h output (or why the model cannot carry state), for Stateful sessions.</param>
 internal sealed record ModelSignature(
     IReadOnlyList<TensorSpec> Inputs,
     IReadOnlyList<TensorSpec> Outputs,
     string? SequenceLengths = null,
     bool OutputsFollowBatch = false,
-    bool OutputsFollowTime = false)
+    bool OutputsFollowTime = false,
+    GruOnnx.Reading.GruStateTrace? State = null)
 {
     /// <summary>The first input with a time axis: the one whose time length a request's sequence lengths are bounded by.</summary>
     public TensorSpec? Sequences => Inputs.FirstOrDefault(i => i.TimeAxis >= 0);
 }
 
-/// <summary>A protocol-neutral infer request: typed inputs, the outputs wanted (null = all), and the caller's id.</summary>
-internal sealed record InferenceRequest(string? Id, IReadOnlyList<NamedTensor> Inputs, IReadOnlyList<string>? RequestedOutputs);
+/// <summary>A protocol-neutral infer request: typed inputs, the outputs wanted (null = all), the caller's id, and for
+/// Stateful sessions which sequence it continues.</summary>
+internal sealed record InferenceRequest(string? Id, IReadOnlyList<NamedTensor> Inputs, IReadOnlyList<string>? RequestedOutputs, Sequences.SequenceControl? Sequence = null);
 
-/// <summary>The answer to an infer request.</summary>
-internal sealed record InferenceResult(string ModelName, string Revision, string? Id, IReadOnlyList<NamedTensor> Outputs);
+/// <summary>The answer to an infer request; <paramref name="SequenceState"/> is the sequence's hidden state when the
+/// request asked for it (<see cref="Sequences.SequenceStateCodec"/>).</summary>
+internal sealed record InferenceResult(string ModelName, string Revision, string? Id, IReadOnlyList<NamedTensor> Outputs, byte[]? SequenceState = null);

@@ -41,8 +41,8 @@ internal static class V2Endpoints
 
         foreach (var prefix in new[] { "/v2/models/{name}", "/v2/models/{name}/versions/{version}" })
         {
-            endpoints.MapGet(prefix, (HttpContext context, string name, string? version, InferenceService service) =>
-                HandleAsync(context, async () => await WriteMetadataAsync(context, Resolve(service, name, version)).ConfigureAwait(false)));
+            endpoints.MapGet(prefix, (HttpContext context, string name, string? version, InferenceService service, Hosting.GruServerOptions options) =>
+                HandleAsync(context, async () => await WriteMetadataAsync(context, Resolve(service, name, version), options).ConfigureAwait(false)));
             endpoints.MapGet(prefix + "/ready", (HttpContext context, string name, string? version, InferenceService service) =>
                 HandleAsync(context, async () => await WriteReadyAsync(context, Resolve(service, name, version), includeName: true).ConfigureAwait(false)));
             endpoints.MapPost(prefix + "/infer", InferAsync);
@@ -57,6 +57,9 @@ internal static class V2Endpoints
         var started = time.GetTimestamp();
         metrics.RequestStarted();
         var cancellationToken = context.RequestAborted;
+        // Which track answered, so a client streaming a sequence can send it back and a track-pinned route keeps
+        // the sequence on this model version for its whole life (docs/API.md, "Stateful sequences during a canary").
+        context.Response.Headers[GruServing.Contract.Serving.Tracks.Header] = options.Track;
         try
         {
             await HandleAsync(context, async () =>
@@ -122,7 +125,7 @@ internal static class V2Endpoints
         });
     }
 
-    private static Task WriteMetadataAsync(HttpContext context, ServedModel model)
+    private static Task WriteMetadataAsync(HttpContext context, ServedModel model, Hosting.GruServerOptions options)
     {
         var state = model.State;
         if (state.Backend is not { } backend || state.Status != ModelStatus.Ready)
@@ -151,6 +154,12 @@ internal static class V2Endpoints
 
             w.WriteBoolean("batchable", Batching.BatchLayout.For(backend.Signature).CanBatch);
             w.WriteBoolean("pads_time", Batching.BatchLayout.For(backend.Signature).PadsTime);
+            w.WriteString("sessions_mode", options.Sessions.Mode.ToString());
+            if (backend.Signature.State is { CanCarryState: true } carried)
+            {
+                // The inputs a Stateful server feeds itself from each sequence's state: clients leave them out.
+                w.WriteString("sequence_state_inputs", string.Join(',', carried.Pairs.Select(p => p.Input)));
+            }
             w.WriteEndObject();
         });
     }
@@ -197,6 +206,7 @@ internal static class V2Endpoints
         InferenceErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         InferenceErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
         InferenceErrorKind.ModelNotReady or InferenceErrorKind.Overloaded => StatusCodes.Status503ServiceUnavailable,
+        InferenceErrorKind.SessionsFull => StatusCodes.Status429TooManyRequests,
         _ => StatusCodes.Status500InternalServerError,
     };
 }

@@ -94,6 +94,13 @@ internal static class V2Json
             writer.WriteString("id", result.Id);
         }
 
+        if (result.SequenceState is { } state)
+        {
+            writer.WriteStartObject("parameters");
+            writer.WriteBase64String(Sequences.SequenceParameters.State, state);
+            writer.WriteEndObject();
+        }
+
         writer.WriteStartArray("outputs");
         foreach (var output in result.Outputs)
         {

@@ -186,6 +186,7 @@ internal static class V2RequestReader
         List<string>? outputs = null;
         var binaryOutputs = new HashSet<string>(StringComparer.Ordinal);
         var allBinary = false;
+        Dictionary<string, object>? sequence = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var property = reader.GetString();
@@ -211,7 +212,7 @@ internal static class V2RequestReader
                     outputs = ParseOutputs(ref reader, binaryOutputs);
                     break;
                 case "parameters" when reader.TokenType == JsonTokenType.StartObject:
-                    allBinary = HasParameter(ref reader, "binary_data_output", requireTrue: true);
+                    sequence = ReadRequestParameters(ref reader, out allBinary);
                     break;
                 case "outputs" when reader.TokenType != JsonTokenType.Null:
                     throw Envelope("'outputs' must be an array of {name} objects.");
@@ -223,7 +224,9 @@ internal static class V2RequestReader
 
         return inputs is null
             ? throw Envelope(NeedsInputs)
-            : new ParsedInferRequest(new InferenceRequest(id, inputs, outputs), new BinaryOutputs(allBinary, binaryOutputs));
+            : new ParsedInferRequest(
+                new InferenceRequest(id, inputs, outputs, sequence is null ? null : Sequences.SequenceParameters.From(sequence)),
+                new BinaryOutputs(allBinary, binaryOutputs));
     }
 
     private static List<string> ParseOutputs(ref Utf8JsonReader reader, HashSet<string> binaryOutputs)
@@ -408,6 +411,39 @@ internal static class V2RequestReader
         }
 
         return found;
+    }
+
+    /// <summary>Reads the request's parameters object (reader on its start): <c>binary_data_output</c>, and the sequence
+    /// parameters as strings, integers and booleans for <see cref="Sequences.SequenceParameters.From"/> to judge.</summary>
+    private static Dictionary<string, object>? ReadRequestParameters(ref Utf8JsonReader reader, out bool allBinary)
+    {
+        allBinary = false;
+        Dictionary<string, object>? sequence = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString()!;
+            reader.Read();
+            if (name == "binary_data_output")
+            {
+                allBinary = reader.TokenType == JsonTokenType.True;
+            }
+            else if (Sequences.SequenceParameters.IsSequenceParameter(name))
+            {
+                object value = reader.TokenType switch
+                {
+                    JsonTokenType.String => reader.GetString()!,
+                    JsonTokenType.True => true,
+                    JsonTokenType.False => false,
+                    JsonTokenType.Number when reader.TryGetInt64(out var number) => number,
+                    _ => reader.TokenType, // neither string, integer nor boolean: refused by SequenceParameters.From
+                };
+                (sequence ??= new(StringComparer.Ordinal))[name] = value;
+            }
+
+            reader.Skip();
+        }
+
+        return sequence;
     }
 
     /// <summary>Reads an input's parameters object (reader on its start) for <c>binary_data_size</c>.</summary>

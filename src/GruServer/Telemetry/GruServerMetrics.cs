@@ -36,6 +36,7 @@ internal sealed class GruServerMetrics
     private readonly Counter<long> _fetchFailures;
     private readonly Histogram<double> _queueWait;
     private readonly KeyValuePair<string, object?>[] _common;
+    private readonly Meter _meter;
 
     public GruServerMetrics(IMeterFactory meterFactory, ServedModel model, FaultInjection faults, GruServerOptions options)
     {
@@ -47,7 +48,7 @@ internal sealed class GruServerMetrics
             new("revision", model.Revision),
             new("track", model.Track),
         ];
-        var meter = meterFactory.Create(MeterName);
+        var meter = _meter = meterFactory.Create(MeterName);
         _duration = meter.CreateHistogram<double>("gru_request_duration", "s", "Duration of infer requests, from arrival to response.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets.With(options.LatencySloBoundaries) });
         _requests = meter.CreateCounter<long>("gru_requests", description: "Infer requests by HTTP status code.");
@@ -84,6 +85,14 @@ internal sealed class GruServerMetrics
         {
             _schemaErrors.Add(0, WithCommon("reason", reason));
         }
+    }
+
+    /// <summary>Publishes <c>gru_sessions_active</c> from the store (zero on a Stateless server, so the series always exists).</summary>
+    public void ObserveSessions(Sequences.SequenceStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        _meter.CreateObservableGauge("gru_sessions_active", () => new Measurement<int>(store.Active, _common),
+            description: "Live Stateful sequences whose hidden state this server keeps.");
     }
 
     public void RequestStarted() => _inFlight.Add(1, _common);

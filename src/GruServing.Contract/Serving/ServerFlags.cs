@@ -68,6 +68,15 @@ public static class ServerFlags
     /// <summary>Most requests waiting in the batcher's queue (<see cref="ServingLimits.MaxQueueSize"/>); beyond it, 503 with Retry-After.</summary>
     public const string MaxQueueSize = "--max-queue-size";
 
+    /// <summary>The <see cref="SessionMode"/>: Stateful keeps each sequence's hidden state between requests.</summary>
+    public const string SessionsMode = "--sessions-mode";
+
+    /// <summary>A Stateful sequence idle this long is dropped (a <see cref="Durations.GoDuration"/>).</summary>
+    public const string SessionsIdleTimeout = "--sessions-idle-timeout";
+
+    /// <summary>Most live Stateful sequences (<see cref="ServingLimits.MaxSessions"/>); beyond it a new sequence is refused.</summary>
+    public const string MaxSessions = "--max-sessions";
+
     /// <summary>Batch and time axes of tensors the model does not describe (name=axes, one letter per dimension: b, t, other), e.g. <c>X=tbf</c>.</summary>
     public const string TensorAxes = "--tensor-axes";
 

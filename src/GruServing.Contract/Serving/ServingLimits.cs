@@ -39,4 +39,16 @@ public static class ServingLimits
 
     /// <summary>Largest queue bound one may configure.</summary>
     public const int MaxQueueSizeUpperBound = 1_048_576;
+
+    /// <summary>Default idle time after which a Stateful sequence's state is dropped (a <see cref="Durations.GoDuration"/>).</summary>
+    public const string SessionIdleTimeout = "5m";
+
+    /// <summary>Longest <see cref="SessionIdleTimeout"/> one may configure.</summary>
+    public static readonly TimeSpan SessionIdleTimeoutUpperBound = TimeSpan.FromDays(7);
+
+    /// <summary>Default bound on live Stateful sequences per server.</summary>
+    public const int MaxSessions = 10000;
+
+    /// <summary>Largest session bound one may configure.</summary>
+    public const int MaxSessionsUpperBound = 10_000_000;
 }

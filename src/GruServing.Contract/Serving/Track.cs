@@ -22,6 +22,11 @@ public static class Tracks
     /// <summary>How error messages list the choices.</summary>
     public const string Choices = StableLabel + " or " + CanaryLabel;
 
+    /// <summary>The HTTP header GruServer answers every infer request with (its track), and a client sends back to
+    /// stay on that track: a Gateway API route rule matching it on one track's Service pins a live sequence there
+    /// during a canary (the operator leaves such rules as they are when it writes weights).</summary>
+    public const string Header = "x-gru-track";
+
     /// <summary>The label value GruServer and the operator write.</summary>
     public static string ToLabel(this Track track) => track switch
     {

@@ -3,6 +3,7 @@ using GruOperator.Domain.Rollout;
 using GruOperator.ModelResolution;
 using GruOperator.Serving;
 using GruOperator.Tests.Support;
+using GruServing.Contract.Serving;
 using k8s.Models;
 
 namespace GruOperator.Tests.Serving;
@@ -236,8 +237,35 @@ public sealed class ServingWorkloadBuilderTests
     public void StatefulSessionsPinClientsToAPod(SessionMode mode, string affinity)
     {
         var model = Models.Cpu();
-        model.Spec.Serving.Sessions = new SessionsSpec { Mode = mode };
-        Assert.Equal(affinity, Build(model).Service.Spec.SessionAffinity);
+        model.Spec.Serving.Sessions = new SessionsSpec { Mode = mode, IdleTimeout = "10m", MaxSessions = 500 };
+        var (deployment, service) = Build(model);
+        Assert.Equal(affinity, service.Spec.SessionAffinity);
+
+        // The server keeps state only when told; Stateless writes no session flags at all.
+        var args = deployment.Spec.Template.Spec.Containers.Single().Args;
+        var expected = mode == SessionMode.Stateful ? new[] { "--sessions-mode", "Stateful", "--sessions-idle-timeout", "10m", "--max-sessions", "500" } : [];
+        Assert.Equal(expected, args.SkipWhile(a => a != "--sessions-mode").Take(6));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GrpcIsServedAndExposedOnlyWhenAsked(bool enabled)
+    {
+        var model = Models.Cpu();
+        model.Spec.Serving.Grpc = enabled ? new GrpcSpec { Enabled = true } : null;
+        var (deployment, service) = Build(model);
+        var container = deployment.Spec.Template.Spec.Containers.Single();
+
+        Assert.Equal(enabled, container.Args.Contains("--grpc-port"));
+        if (enabled)
+        {
+            Assert.Equal("9000", container.Args[container.Args.IndexOf("--grpc-port") + 1]);
+        }
+
+        Assert.Equal(enabled ? ["http", "metrics", "grpc"] : new[] { "http", "metrics" }, container.Ports.Select(p => p.Name));
+        Assert.Equal(enabled ? ["http", "metrics", "grpc"] : new[] { "http", "metrics" }, service.Spec.Ports.Select(p => p.Name));
+        Assert.Equal(enabled ? "kubernetes.io/h2c" : null, service.Spec.Ports.SingleOrDefault(p => p.Name == "grpc")?.AppProtocol);
     }
 
     [Fact]

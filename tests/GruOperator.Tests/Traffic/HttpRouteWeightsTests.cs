@@ -63,6 +63,22 @@ public sealed class HttpRouteWeightsTests
         Assert.False(plan.Changed);
     }
 
+    [Fact]
+    public void RulesPinnedToOneTrackByTheTrackHeaderAreLeftAsTheyAre()
+    {
+        const string PinStable = """{"matches":[{"path":{"type":"PathPrefix","value":"/v2"},"headers":[{"name":"x-gru-track","value":"stable"}]}],"backendRefs":[{"name":"m-stable","port":8080}]}""";
+        const string PinCanary = """{"matches":[{"headers":[{"type":"Exact","name":"X-Gru-Track","value":"canary"}]}],"backendRefs":[{"name":"m-canary","port":8080}]}""";
+        var route = Route(PinStable, Owned, PinCanary);
+
+        var plan = HttpRouteWeights.Plan(route, Stable, Canary, 60, 40);
+
+        Assert.Null(plan.Problem);
+        var expected = route["spec"]!["rules"]!.DeepClone().AsArray();
+        expected[1]!["backendRefs"]![0]!["weight"] = 60;
+        expected[1]!["backendRefs"]![1]!["weight"] = 40;
+        Assert.True(JsonNode.DeepEquals(expected, plan.Rules), plan.Rules!.ToJsonString());
+    }
+
     public static TheoryData<string, JsonObject, string[]> Refused => new()
     {
         { "no rules", JsonNode.Parse("""{"metadata":{"name":"web","namespace":"ml"},"spec":{}}""")!.AsObject(), ["HTTPRoute ml/web has no rules", "m-canary"] },
@@ -70,6 +86,8 @@ public sealed class HttpRouteWeightsTests
         { "stable without canary", Route("""{"backendRefs":[{"name":"m-stable","port":8080}]}"""), ["rule 0 of HTTPRoute ml/web", "Service m-canary", "[Service m-stable:8080]"] },
         { "canary without stable", Route(Unrelated, """{"backendRefs":[{"name":"m-canary","port":8080}]}"""), ["rule 1 of HTTPRoute ml/web", "[Service m-canary:8080]"] },
         { "a third backend would skew the shares", Route("""{"backendRefs":[{"name":"m-stable","port":8080},{"name":"m-canary","port":8080},{"name":"legacy","port":80}]}"""), ["exact percentages", "Service legacy:80"] },
+        { "a rule pinned by the track header to the other track's Service", Route(Owned, """{"matches":[{"headers":[{"name":"x-gru-track","value":"stable"}]}],"backendRefs":[{"name":"m-canary","port":8080}]}"""), ["rule 1", "[Service m-canary:8080]"] },
+        { "a track-header rule with a match that does not require it", Route(Owned, """{"matches":[{"headers":[{"name":"x-gru-track","value":"canary"}]},{"path":{"type":"PathPrefix","value":"/"}}],"backendRefs":[{"name":"m-canary","port":8080}]}"""), ["rule 1", "[Service m-canary:8080]"] },
         { "the stable Service twice", Route("""{"backendRefs":[{"name":"m-stable","port":8080},{"name":"m-stable","port":9464}]}"""), ["rule 0", "[Service m-stable:8080, Service m-stable:9464]"] },
     };
 

@@ -1,6 +1,7 @@
 using GruOperator.Api;
 using GruOperator.Serving;
 using GruOperator.Tests.Support;
+using GruServing.Contract.Serving;
 using GruOperator.Traffic;
 
 namespace GruOperator.Tests.Traffic;

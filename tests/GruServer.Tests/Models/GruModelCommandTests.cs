@@ -25,6 +25,21 @@ public sealed class GruModelCommandTests
         Assert.Equal([-1, 20], session.OutputMetadata[GruModelNames.Hidden].Dimensions);
     }
 
+    [Fact]
+    public async Task StateInputsExposeEachLayersInitialHAndYh()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"cli-{Guid.NewGuid():N}.onnx");
+
+        var (exitCode, output) = await RunAsync("--output", path, "--input-size", "3", "--hidden-size", "4", "--layers", "2", "--state-inputs");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("state=inputs", output, StringComparison.Ordinal);
+        using var session = new InferenceSession(path);
+        Assert.Equal([GruModelNames.Input, GruModelNames.InitialHidden(0), GruModelNames.InitialHidden(1)], session.InputNames);
+        Assert.Equal([1, -1, 4], session.InputMetadata[GruModelNames.InitialHidden(1)].Dimensions);
+        Assert.Equal([GruModelNames.FinalHidden(0), GruModelNames.FinalHidden(1)], session.OutputNames.Where(n => n.StartsWith("y_h_", StringComparison.Ordinal)));
+    }
+
     [Theory]
     [InlineData("--hidden-size", "0", "HiddenSize must be between 1 and 8192, got 0")]
     [InlineData("--layers", "99", "Layers must be between 1 and 64, got 99")]

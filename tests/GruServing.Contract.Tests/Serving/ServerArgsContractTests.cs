@@ -42,6 +42,9 @@ public sealed class ServerArgsContractTests
         { "batching at the CRD minimum, no wait", s => s.Serving.Batching = new BatchingSpec { MaxBatchSize = Minimum("serving.batching.maxBatchSize"), MaxQueueDelay = "0ms" }, "11", Tracks.StableLabel },
         { "batching at the CRD maximum, longest wait", s => s.Serving.Batching = new BatchingSpec { MaxBatchSize = Maximum("serving.batching.maxBatchSize"), MaxQueueDelay = GoDuration.Format(ServingLimits.MaxQueueDelayUpperBound) }, "12", Tracks.CanaryLabel },
         { "batching with a compound delay", s => s.Serving.Batching = new BatchingSpec { MaxBatchSize = 7, MaxQueueDelay = "1s500ms" }, "13", Tracks.StableLabel },
+        { "stateful sessions", s => s.Serving.Sessions = new SessionsSpec { Mode = SessionMode.Stateful, IdleTimeout = "1h30m", MaxSessions = 250 }, "14", Tracks.StableLabel },
+        { "stateful sessions at the CRD maximum", s => s.Serving.Sessions = new SessionsSpec { Mode = SessionMode.Stateful, IdleTimeout = "168h", MaxSessions = Maximum("serving.sessions.maxSessions") }, "15", Tracks.CanaryLabel },
+        { "gRPC", s => s.Serving.Grpc = new GrpcSpec { Enabled = true }, "16", Tracks.StableLabel },
         { "longest model name", s => s.Model.Name = "m" + new string('x', 62), "9", Tracks.StableLabel },
         { "model name with dots and dashes", s => s.Model.Name = "recs_v2.1-final", "10", Tracks.StableLabel },
     };
@@ -81,6 +84,10 @@ public sealed class ServerArgsContractTests
         Assert.Equal(byHand.MaxBatchSize, fromOperator.MaxBatchSize);
         Assert.Equal(byHand.MaxQueueDelay, fromOperator.MaxQueueDelay);
         Assert.Equal(byHand.Track, fromOperator.Track);
+        Assert.Equal(byHand.Sessions, fromOperator.Sessions);
+        Assert.True(GoDuration.TryParse(CrdSchema.At("serving.sessions.idleTimeout").DefaultProperty?.ToString(), out var crdIdle, out _));
+        Assert.Equal(crdIdle, byHand.Sessions.IdleTimeout);
+        Assert.Equal(Convert.ToInt32(CrdSchema.At("serving.sessions.maxSessions").DefaultProperty, CultureInfo.InvariantCulture), byHand.Sessions.MaxSessions);
         Assert.Equal(Convert.ToInt32(CrdSchema.At("serving.maxSequenceLength").DefaultProperty, CultureInfo.InvariantCulture), byHand.MaxSequenceLength);
         Assert.Equal(Convert.ToInt32(CrdSchema.At("serving.maxRequestBatchSize").DefaultProperty, CultureInfo.InvariantCulture), byHand.MaxRequestBatchSize);
         Assert.Equal(Convert.ToInt32(CrdSchema.At("serving.batching.maxBatchSize").DefaultProperty, CultureInfo.InvariantCulture), byHand.MaxBatchSize);
@@ -131,6 +138,15 @@ public sealed class ServerArgsContractTests
         Assert.Equal(delay, options.MaxQueueDelay);
         Assert.Equal(ServingWorkloadBuilder.HttpPort, options.Port);
         Assert.Equal(ServingWorkloadBuilder.MetricsPort, options.MetricsPort);
+        Assert.Equal(serving.Grpc?.Enabled == true ? ServingWorkloadBuilder.GrpcPort : 0, options.GrpcPort);
+        var sessions = serving.Sessions ?? new SessionsSpec();
+        Assert.Equal(sessions.Mode, options.Sessions.Mode);
+        if (sessions.Mode == SessionMode.Stateful)
+        {
+            Assert.True(GoDuration.TryParse(sessions.IdleTimeout, out var idle, out _), sessions.IdleTimeout);
+            Assert.Equal(idle, options.Sessions.IdleTimeout);
+            Assert.Equal(sessions.MaxSessions, options.Sessions.MaxSessions);
+        }
         Assert.Equal(ServingWorkloadBuilder.ShutdownDelay, options.ShutdownDelay);
         Assert.Equal(ServingWorkloadBuilder.ShutdownTimeout, options.ShutdownTimeout);
         Assert.True(GoDuration.TryParse((model.Spec.Slo ?? new()).LatencyP95, out var latencySlo, out _));

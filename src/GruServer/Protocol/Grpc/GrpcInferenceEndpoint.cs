@@ -44,17 +44,110 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
         return Task.FromResult(response);
     }
 
-    public override async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
+    public override Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        // As HTTP's x-gru-track header: which track answered, for a client to pin its sequence there (docs/API.md).
+        context.ResponseTrailers.Add(GruServing.Contract.Serving.Tracks.Header, model.Track);
+        return InferAsync(request, context.CancellationToken);
+    }
+
+    /// <summary>Triton's bidirectional stream: requests are answered as they complete, each with its id, and an error
+    /// answers that one request (<c>error_message</c>) without closing the stream. Requests of different sequences run
+    /// concurrently, so the batcher steps them together; requests of one sequence run in the order they arrived.</summary>
+    public override async Task ModelStreamInfer(
+        IAsyncStreamReader<ModelInferRequest> requestStream, IServerStreamWriter<ModelStreamInferResponse> responseStream, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(requestStream);
+        ArgumentNullException.ThrowIfNull(responseStream);
+        ArgumentNullException.ThrowIfNull(context);
+        var cancellationToken = context.CancellationToken;
+        using var writing = new SemaphoreSlim(1, 1);
+        var pending = new List<Task>();
+        var lastOfSequence = new Dictionary<string, Task>(StringComparer.Ordinal);
+        await foreach (var request in requestStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var sequence = SequenceKey(request);
+            var previous = sequence is not null && lastOfSequence.TryGetValue(sequence, out var last) ? last : Task.CompletedTask;
+            var answer = AnswerAsync(request, previous, responseStream, writing, cancellationToken);
+            if (sequence is not null)
+            {
+                lastOfSequence[sequence] = answer;
+            }
+
+            pending.Add(answer);
+            if (pending.Count > 256)
+            {
+                // A long-lived stream must not hold every answer it ever gave.
+                pending.RemoveAll(t => t.IsCompleted);
+                foreach (var done in lastOfSequence.Where(e => e.Value.IsCompleted).Select(e => e.Key).ToList())
+                {
+                    lastOfSequence.Remove(done);
+                }
+            }
+        }
+
+        await Task.WhenAll(pending).ConfigureAwait(false);
+    }
+
+    private async Task AnswerAsync(
+        ModelInferRequest request, Task previous, IServerStreamWriter<ModelStreamInferResponse> stream, SemaphoreSlim writing, CancellationToken cancellationToken)
+    {
+        await previous.ConfigureAwait(false); // never faults: every answer is written, error or not
+        ModelStreamInferResponse answer;
+        try
+        {
+            answer = new ModelStreamInferResponse { InferResponse = await InferAsync(request, cancellationToken).ConfigureAwait(false) };
+        }
+        catch (RpcException e)
+        {
+            answer = new ModelStreamInferResponse
+            {
+                ErrorMessage = e.Status.Detail,
+                InferResponse = new ModelInferResponse { ModelName = request.ModelName, ModelVersion = request.ModelVersion, Id = request.Id },
+            };
+        }
+
+        try
+        {
+            await writing.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await stream.WriteAsync(answer, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                writing.Release();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client closed the call: nobody to answer.
+        }
+    }
+
+    /// <summary>The sequence a stream request belongs to, as text, for ordering; null when it names none.</summary>
+    private static string? SequenceKey(ModelInferRequest request) =>
+        request.Parameters.TryGetValue(Sequences.SequenceParameters.Id, out var id)
+            ? id.ParameterChoiceCase switch
+            {
+                InferParameter.ParameterChoiceOneofCase.StringParam => id.StringParam,
+                InferParameter.ParameterChoiceOneofCase.Int64Param => id.Int64Param.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                _ => null,
+            }
+            : null;
+
+    /// <summary>One infer request through the shared service, counted in the request metrics; errors as RpcException.</summary>
+    private async Task<ModelInferResponse> InferAsync(ModelInferRequest request, CancellationToken cancellationToken)
+    {
         var started = time.GetTimestamp();
         metrics.RequestStarted();
         var code = StatusCodes.OK;
         try
         {
             Resolve(request.ModelName, request.ModelVersion);
-            var result = await service.InferAsync(request.ModelName, (signature, _) => Task.FromResult(Read(request)), context.CancellationToken)
+            var result = await service.InferAsync(request.ModelName, (signature, _) => Task.FromResult(Read(request)), cancellationToken)
                 .ConfigureAwait(false);
             return Write(result);
         }
@@ -68,7 +161,7 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
             code = V2Endpoints.StatusCodeFor(e.Kind);
             throw ToRpc(e);
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             code = StatusCodes.ClientClosed;
             throw new RpcException(new Status(StatusCode.Cancelled, "the client cancelled the call."));
@@ -133,7 +226,32 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
         }
 
         return new InferenceRequest(string.IsNullOrEmpty(request.Id) ? null : request.Id, inputs,
-            request.Outputs.Count == 0 ? null : [.. request.Outputs.Select(o => o.Name)]);
+            request.Outputs.Count == 0 ? null : [.. request.Outputs.Select(o => o.Name)], ReadSequence(request.Parameters));
+    }
+
+    /// <summary>The sequence parameters, as Triton's gRPC clients send them (sequence_id as int64_param or
+    /// string_param, the flags as bool_param), judged by the same <see cref="Sequences.SequenceParameters.From"/> as HTTP's.</summary>
+    private static Sequences.SequenceControl? ReadSequence(Google.Protobuf.Collections.MapField<string, InferParameter> parameters)
+    {
+        Dictionary<string, object>? sequence = null;
+        foreach (var (name, parameter) in parameters)
+        {
+            if (!Sequences.SequenceParameters.IsSequenceParameter(name))
+            {
+                continue;
+            }
+
+            object value = parameter.ParameterChoiceCase switch
+            {
+                InferParameter.ParameterChoiceOneofCase.StringParam => parameter.StringParam,
+                InferParameter.ParameterChoiceOneofCase.Int64Param => parameter.Int64Param,
+                InferParameter.ParameterChoiceOneofCase.BoolParam => parameter.BoolParam,
+                var other => other,
+            };
+            (sequence ??= new(StringComparer.Ordinal))[name] = value;
+        }
+
+        return sequence is null ? null : Sequences.SequenceParameters.From(sequence);
     }
 
     private static Array Typed(string name, TensorDataType datatype, InferTensorContents? contents) => datatype switch
@@ -150,6 +268,11 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
     private static ModelInferResponse Write(InferenceResult result)
     {
         var response = new ModelInferResponse { ModelName = result.ModelName, ModelVersion = result.Revision, Id = result.Id ?? "" };
+        if (result.SequenceState is { } state)
+        {
+            response.Parameters.Add(Sequences.SequenceParameters.State, new InferParameter { StringParam = Convert.ToBase64String(state) });
+        }
+
         foreach (var output in result.Outputs)
         {
             response.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor
@@ -192,6 +315,7 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
         InferenceErrorKind.InvalidInput or InferenceErrorKind.UnsupportedMediaType => StatusCode.InvalidArgument,
         InferenceErrorKind.ModelNotFound => StatusCode.NotFound,
         InferenceErrorKind.ModelNotReady or InferenceErrorKind.Overloaded => StatusCode.Unavailable,
+        InferenceErrorKind.SessionsFull => StatusCode.ResourceExhausted,
         _ => StatusCode.Internal,
     }, e.Message));
 
