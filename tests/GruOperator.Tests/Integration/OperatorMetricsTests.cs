@@ -63,7 +63,7 @@ public sealed class SloObjectiveMetricTests
     public async Task EachModelsObjectivesAreExportedWithTheBucketLabelGruServerUsesAndFollowTheSpec()
     {
         await using var harness = await OperatorHarness.StartAsync();
-        var port = TestSupport.FreePort.Next();
+        var port = FreePort.Next();
         await harness.StartOperatorAsync(metricsPort: port);
         var model = Models.Cpu("strict", "default");
         model.Spec.Slo = new GruOperator.Api.SloSpec { LatencyP95 = "150ms", ErrorRate = "0.02", InputSchemaErrorRate = "0.03" };
