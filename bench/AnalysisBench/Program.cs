@@ -14,6 +14,7 @@ var results = new List<ScenarioResult>();
 foreach (var scenario in Scenarios.All.Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
 {
     var rollouts = new (RolloutResult Result, double? Onset)[seeds];
+    var oracles = new OracleVerdict?[seeds];
     var driver = new RolloutDriver(scenario.Plan, Scenarios.Slo, replicas: 10, tick: TimeSpan.FromSeconds(30), scenario.Limit ?? TimeSpan.FromMinutes(20));
     Parallel.For(0, seeds, new ParallelOptions { MaxDegreeOfParallelism = 2 }, seed =>
     {
@@ -24,8 +25,12 @@ foreach (var scenario in Scenarios.All.Where(s => only is null || s.Name.Contain
         var result = driver.Run(traffic, new SimulatedPrometheus(traffic, scenario.CanaryMissing));
         var onset = episodes.FirstOrDefault(e => e is { Canary: true, Stable: false })?.From;
         rollouts[seed] = (result, onset);
+        if (episodes.FirstOrDefault(e => e is { Canary: true, Stable: false, ErrorRate: not null }) is { } breach)
+        {
+            oracles[seed] = BreachOracle.Judge(traffic, breach.From, 2 * scenario.Plan.Analysis.Interval, Scenarios.Slo, ComparisonPolicy.Default);
+        }
     });
-    var summary = ScenarioResult.Of(scenario, rollouts, scenario.Plan.Analysis.Interval);
+    var summary = ScenarioResult.Of(scenario, rollouts, oracles, scenario.Plan.Analysis.Interval);
     results.Add(summary);
     Console.WriteLine($"{clock.Elapsed:mm\\:ss} {scenario.Name}: promoted {summary.Promoted}, rolled back {summary.RolledBack}, paused {summary.Paused}, unfinished {summary.Unfinished}");
 }

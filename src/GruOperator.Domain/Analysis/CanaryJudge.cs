@@ -10,6 +10,16 @@ public sealed record PlannedMetric(string Name, MetricSource Source, ThresholdRa
 /// <summary>Everything the providers returned for one run, keyed by metric name.</summary>
 public sealed record AnalysisObservation(
     IReadOnlyDictionary<string, Measurement> Canary,
+    IReadOnlyDictionary<string, Measurement> Stable)
+{
+    /// <summary>The rate SLIs over the run's longer window (its second look), when the rollout asked for one.</summary>
+    public EvidenceObservation? Evidence { get; init; }
+}
+
+/// <summary>Rate SLIs of both tracks over a window longer than the run's own, ending with it.</summary>
+public sealed record EvidenceObservation(
+    AnalysisWindow Window,
+    IReadOnlyDictionary<string, Measurement> Canary,
     IReadOnlyDictionary<string, Measurement> Stable);
 
 /// <summary>
@@ -66,7 +76,7 @@ public static class CanaryJudge
             var result = planned.Source switch
             {
                 BuiltInSli { Sli: Sli.RequestCount } => JudgeRequestCount(planned, canary, stable, slo.MinRequests),
-                BuiltInSli { Sli: var sli } => JudgeSlo(planned, sli, canary, stable, context),
+                BuiltInSli { Sli: var sli } => JudgeTwice(planned, sli, canary, stable, context, observation.Evidence),
                 _ => JudgeCustom(planned, canary, stable),
             };
             results.Add(result);
@@ -110,6 +120,44 @@ public static class CanaryJudge
             { Value: { } v } => (Verdict.Passed, $"{Show(v)} requests, at least minRequests {minRequests}"),
         };
         return Result(planned, verdict, canary, stable, null, reason);
+    }
+
+    /// <summary>
+    /// A rate SLI with a longer window as well (no failure counted yet in the step): errors are sparse, so a breach that
+    /// began late in the previous, passed window may show in neither window alone but does in the two together (the previous
+    /// window and this one; the breach's requests are not diluted by the step's older, healthy traffic). Two looks per run, each at half the alphas (Bonferroni), so a run still fails a healthy canary at most alpha
+    /// of the time; a failure or a shared incident in the run's own window is decided there.
+    /// </summary>
+    private static MetricResult JudgeTwice(
+        PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, SloContext context, EvidenceObservation? evidence)
+    {
+        if (evidence?.Canary.GetValueOrDefault(planned.Name) is not { } longerCanary || context.CanaryRequests is null)
+        {
+            return JudgeSlo(planned, sli, canary, stable, context);
+        }
+
+        var halved = context with { Policy = context.Policy.Halved() };
+        var own = JudgeSlo(planned, sli, canary, stable, halved);
+        if (own.Verdict == Verdict.Failed || own.Reason.StartsWith(SharedIncidentReason, StringComparison.Ordinal))
+        {
+            return own;
+        }
+
+        var longerStable = evidence.Stable.GetValueOrDefault(planned.Name);
+        var longerContext = halved with
+        {
+            CanaryRequests = Enough(longerCanary, context.MinRequests),
+            StableRequests = longerStable is null ? null : Enough(longerStable, context.MinRequests),
+        };
+        var longer = JudgeSlo(planned, sli, longerCanary, longerStable, longerContext);
+        return longer.Verdict == Verdict.Failed
+            ? longer with
+            {
+                Reason = $"over the last two windows ({Show(evidence.Window.Length.TotalSeconds)} s, no failure counted yet): {longer.Reason}; this run's own window: {own.Reason}",
+            }
+            : own;
+
+        static long? Enough(Measurement m, int min) => m is { Error: null, Events.Requests: var n } && n >= min ? n : null;
     }
 
     private static MetricResult JudgeSlo(PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, SloContext context)

@@ -189,6 +189,8 @@ public static class CanaryRollout
                 PauseConditions = [.. canary.PauseConditions.Where(p => p.Reason != reason)],
                 NotReadySince = null,
                 Analysis = reason == PauseReason.AnalysisInconclusive ? canary.Analysis.Resumed() : canary.Analysis,
+                // Resumed after no traffic: the step's hold (and the wait for data) starts again now.
+                StepReadyAt = reason == PauseReason.CanaryNoTraffic && canary.StepReadyAt is not null ? _now : canary.StepReadyAt,
             };
             AddHistory(canary.Revision, canary.Model, RolloutOutcome.Resumed, why, message);
             Event(RolloutEventType.Normal, why, $"Canary revision {canary.Revision} resumed at step {Step(canary)}: {message}.");
@@ -218,6 +220,10 @@ public static class CanaryRollout
                 case RolloutCommand.Resume when canary.PausedFor(PauseReason.AnalysisInconclusive):
                     _commandDone = true;
                     Unpause(PauseReason.AnalysisInconclusive, RolloutReasons.ResumedByUser, "resumed with serving.gru.dev/action=resume");
+                    break;
+                case RolloutCommand.Resume when canary.PausedFor(PauseReason.CanaryNoTraffic):
+                    _commandDone = true;
+                    Unpause(PauseReason.CanaryNoTraffic, RolloutReasons.ResumedByUser, "resumed with serving.gru.dev/action=resume");
                     break;
                 case RolloutCommand.Resume:
                     Ignore(input.Command, canary.PausedFor(PauseReason.RolloutPaused)
@@ -262,7 +268,22 @@ public static class CanaryRollout
                 {
                     // Too little canary traffic yet: not evidence, not counted; the next run's window still starts at the anchor.
                     _waitedForData = true;
-                    _waiting = $"analysis waits for canary traffic ({run.Reason})";
+                    var anchor = AnalysisAnchor(canary);
+                    _waiting = $"analysis waits for canary traffic ({run.Reason}) since {anchor:O}; with none by {anchor + _plan.ProgressDeadline:O} "
+                        + "(progressDeadline) the canary pauses as getting no traffic";
+                }
+                else if (run.WaitingForData)
+                {
+                    // A whole progressDeadline without minRequests: the canary gets (almost) no traffic. Counting such runs as
+                    // Inconclusive would pause only after inconclusiveLimit deadlines; this is no verdict on the canary, so
+                    // pause now and say why (a rollback would not bring traffic either).
+                    var message = $"canary revision {canary.Revision} served fewer than minRequests in progressDeadline {Describe(_plan.ProgressDeadline)} "
+                        + $"at {canary.EffectiveWeight}% ({run.Reason}); check that traffic reaches it (Service selector, HTTPRoute, client load)";
+                    _canary = canary with { PauseConditions = [.. canary.PauseConditions, new PauseCondition(PauseReason.CanaryNoTraffic, _now)] };
+                    AddHistory(canary.Revision, canary.Model, RolloutOutcome.Paused, RolloutReasons.CanaryNoTraffic, message);
+                    Event(RolloutEventType.Warning, RolloutReasons.CanaryNoTraffic,
+                        $"Canary revision {canary.Revision} paused at step {Step(canary)}: {message}. Resume or abort with serving.gru.dev/action.");
+                    return;
                 }
                 else
                 {
@@ -429,7 +450,12 @@ public static class CanaryRollout
             if (pauseEnd > anchor && pauseEnd < due) due = pauseEnd;
             if (_now >= due)
             {
-                _events.Add(new RunAnalysis(canary.Revision, canary.Step, anchor, _now));
+                // While no failure is counted, the run also looks at the previous window and its own together: a breach that began
+                // late in a passed window is judged on all its requests; once one failure counts, runs judge only their own windows,
+                // so failureLimit still counts failures on disjoint traffic.
+                var evidence = canary.Analysis.ConsecutiveFailures == 0 && readyAt < anchor
+                    ? (anchor - _plan.Analysis.Interval > readyAt ? anchor - _plan.Analysis.Interval : readyAt) : (DateTimeOffset?)null;
+                _events.Add(new RunAnalysis(canary.Revision, canary.Step, anchor, _now, evidence));
                 Requeue(_plan.Analysis.Interval);
             }
             else
@@ -542,6 +568,8 @@ public static class CanaryRollout
                 var reason = paused.PauseConditions[0].Reason;
                 var why = reason == PauseReason.RolloutPaused
                     ? "spec.rollout.paused is true; set it to false to continue"
+                    : reason == PauseReason.CanaryNoTraffic
+                    ? $"the canary gets no traffic (fewer than minRequests in progressDeadline {Describe(_plan.ProgressDeadline)}); continue with serving.gru.dev/action=resume or stop with abort"
                     : $"{paused.Analysis.ConsecutiveInconclusive} consecutive inconclusive analysis runs; continue with serving.gru.dev/action=resume or stop with abort";
                 return (new Condition(ConditionTypes.Progressing, Condition.True, reason.ToString(),
                     $"Canary revision {paused.Revision} paused at step {Step(paused)} at {paused.Weight}% (effective {paused.EffectiveWeight}%): {why}.",

@@ -14,6 +14,9 @@ public enum PauseReason
 
     /// <summary>inconclusiveLimit reached with onInconclusive: Pause; clears on a resume command.</summary>
     AnalysisInconclusive,
+
+    /// <summary>The canary served fewer than minRequests for progressDeadline: it gets no traffic; clears on a resume command.</summary>
+    CanaryNoTraffic,
 }
 
 /// <summary>One reason a canary is held, and since when (Argo's pauseConditions).</summary>
