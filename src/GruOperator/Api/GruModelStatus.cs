@@ -142,7 +142,7 @@ public sealed class CanaryStatus
     public DateTimeOffset? NotReadySince { get; set; }
 
     /// <summary>Pause reasons.</summary>
-    [Description("Why the canary is held: RolloutPaused (spec.rollout.paused) or AnalysisInconclusive (resume with serving.gru.dev/action=resume).")]
+    [Description("Why the canary is held: RolloutPaused (spec.rollout.paused), AnalysisInconclusive or CanaryNoTraffic (resume with serving.gru.dev/action=resume).")]
     [ListMap("reason")]
     public List<PauseConditionStatus>? PauseConditions { get; set; }
 
@@ -161,7 +161,7 @@ public sealed class PauseConditionStatus
 {
     /// <summary>Reason.</summary>
     [System.ComponentModel.DataAnnotations.Required]
-    [Description("RolloutPaused or AnalysisInconclusive.")]
+    [Description("RolloutPaused, AnalysisInconclusive or CanaryNoTraffic.")]
     public string Reason { get; set; } = "";
 
     /// <summary>Since.</summary>
