@@ -185,25 +185,16 @@ public static class CanaryJudge
 
         // Stable over the same window: needed for the comparison and to recognise a shared incident.
         var stableExcess = stable is { Error: null } && ExcessOf(sli, stable, bound) is { Requests: var m } s && m >= context.MinRequests ? s : null;
-        Comparison? compared = null;
-        string? notCompared = null;
-        if (planned.CompareToStable)
-        {
-            if (stable is null || stable.Error is not null)
-            {
-                notCompared = $"stable query failed: {stable?.Error ?? "not measured"}";
-            }
-            else if (stableExcess is null)
-            {
-                notCompared = null; // stable idle (e.g. the canary at 100%): the absolute SLO alone decides, and says so below
-            }
-            else
-            {
-                compared = sli == Sli.LatencyP95
-                    ? CompareLatency(canary.Histogram!, stable.Histogram!, policy)
-                    : CompareRate(excess, stableExcess, policy.ToleranceFor(sli), policy);
-            }
-        }
+        // The comparison runs whenever stable has the traffic, even with compareToStable false: recognising a shared
+        // incident needs it (a breach both tracks share is not the canary's fault). compareToStable decides only whether
+        // "worse than stable" fails a canary that is within its SLO.
+        var compared = stableExcess is null ? null
+            : sli == Sli.LatencyP95
+                ? CompareLatency(canary.Histogram!, stable!.Histogram!, policy)
+                : CompareRate(excess, stableExcess, policy.ToleranceFor(sli), policy);
+        var notCompared = planned.CompareToStable && (stable is null || stable.Error is not null)
+            ? $"stable query failed: {stable?.Error ?? "not measured"}"
+            : null; // an idle stable (e.g. the canary at 100%) leaves the absolute SLO alone to decide, and says so below
 
         var sloText = $"{excess.Describe()} (SLO allows {Percent(excess.AllowedShare)}, p={ShowP(sloP)})";
         if (breached)
@@ -219,7 +210,7 @@ public static class CanaryJudge
                 compared is { Worse: true } ? $"above the SLO: {sloText}; worse than stable: {compared.Text}" : $"above the SLO: {sloText}");
         }
 
-        if (compared is { Worse: true })
+        if (compared is { Worse: true } && planned.CompareToStable)
         {
             return Result(planned, Verdict.Failed, canary, stable, compared.PValue, $"worse than stable ({compared.Text}), although within the SLO ({excess.Describe()})");
         }
@@ -239,10 +230,10 @@ public static class CanaryJudge
             return Result(planned, Verdict.Inconclusive, canary, stable, sloP, $"within the SLO ({sloText}) but not compared: {notCompared}");
         }
 
-        var comparedText = compared is not null
-            ? $"not worse than stable ({compared.Text})"
-            : planned.CompareToStable ? "stable served fewer than minRequests, so judged on the SLO alone" : "not compared with stable";
-        return Result(planned, Verdict.Passed, canary, stable, compared?.PValue ?? sloP, $"within the SLO: {sloText}; {comparedText}");
+        var comparedText = !planned.CompareToStable ? "not compared with stable"
+            : compared is not null ? $"not worse than stable ({compared.Text})"
+            : "stable served fewer than minRequests, so judged on the SLO alone";
+        return Result(planned, Verdict.Passed, canary, stable, planned.CompareToStable ? compared?.PValue ?? sloP : sloP, $"within the SLO: {sloText}; {comparedText}");
     }
 
     /// <summary>Requests beyond the bound (slower than the threshold, or answered with the error) out of all requests.</summary>

@@ -55,7 +55,6 @@ public static class CanaryRollout
         private bool _commandDone = input.Command == RolloutCommand.None;
         private bool _held;
         private string? _waiting;
-        private bool _waitedForData;
 
         public RolloutDecision Run()
         {
@@ -267,8 +266,8 @@ public static class CanaryRollout
                 if (Waiting(canary, run))
                 {
                     // Too little canary traffic yet: not evidence, not counted; the next run's window still starts at the anchor.
-                    _waitedForData = true;
                     var anchor = AnalysisAnchor(canary);
+                    _canary = canary = canary with { NextRunAt = NextLook(anchor, run) };
                     _waiting = $"analysis waits for canary traffic ({run.Reason}) since {anchor:O}; with none by {anchor + _plan.ProgressDeadline:O} "
                         + "(progressDeadline) the canary pauses as getting no traffic";
                 }
@@ -385,7 +384,7 @@ public static class CanaryRollout
             var canary = _canary!;
             var counters = canary.Analysis.Record(run.Verdict);
             _recorded = run;
-            _canary = canary = canary with { Analysis = counters, LastRun = new RunRecord(run.Time, run.Verdict, run.Reason) };
+            _canary = canary = canary with { Analysis = counters, LastRun = new RunRecord(run.Time, run.Verdict, run.Reason), NextRunAt = null };
             var (type, reason) = run.Verdict switch
             {
                 Verdict.Passed => (RolloutEventType.Normal, RolloutReasons.AnalysisRunPassed),
@@ -436,18 +435,30 @@ public static class CanaryRollout
         /// Analysis runs every interval from the moment the step was reached, plus one at the end of the step's pause,
         /// so the run that lets the step pass has seen the whole hold.
         /// </summary>
+        /// <summary>
+        /// When a run that waited for traffic should look again: when minRequests is expected at the rate seen so far, but
+        /// no sooner than half an interval and no later than two (traffic changes), nor past the no-traffic deadline.
+        /// </summary>
+        private DateTimeOffset NextLook(DateTimeOffset anchor, AnalysisRun run)
+        {
+            var interval = _plan.Analysis.Interval;
+            var seen = run.Metrics.FirstOrDefault(m => m.Name == MetricNames.RequestCount)?.Value ?? 0;
+            var needed = run.Metrics.FirstOrDefault(m => m.Name == MetricNames.RequestCount)?.Threshold?.Min ?? 0;
+            var expected = seen > 0 && needed > seen ? (_now - anchor) * ((needed - seen) / seen) : 2 * interval;
+            var wait = expected < interval / 2 ? interval / 2 : expected > 2 * interval ? 2 * interval : expected;
+            var deadline = anchor + _plan.ProgressDeadline;
+            return _now + wait > deadline && deadline > _now ? deadline : _now + wait;
+        }
+
         private void ScheduleAnalysis(CanaryState canary)
         {
             if (canary.StepReadyAt is not { } readyAt) return;
             var anchor = AnalysisAnchor(canary);
-            if (_waitedForData)
-            {
-                Requeue(_plan.Analysis.Interval); // this decision already ran the analysis; its window grows until the next
-                return;
-            }
             var due = anchor + _plan.Analysis.Interval;
             var pauseEnd = readyAt + _steps[canary.Step].Pause;
             if (pauseEnd > anchor && pauseEnd < due) due = pauseEnd;
+            // A run waiting for traffic set when the next look is worth making; every reconcile before then leaves Prometheus alone.
+            if (canary.NextRunAt is { } next && next > anchor && next > due) due = next;
             if (_now >= due)
             {
                 // While no failure is counted, the run also looks at the previous window and its own together: a breach that began

@@ -214,6 +214,10 @@ public sealed class AnalysisStatus
     [Description("Consecutive inconclusive runs.")]
     public int ConsecutiveInconclusive { get; set; }
 
+    /// <summary>Next run not before.</summary>
+    [Description("Set while analysis waits for canary traffic: the next run comes no sooner (when minRequests is expected at the rate seen, between half an interval and two intervals away).")]
+    public DateTimeOffset? NextRunAt { get; set; }
+
     /// <summary>Last run.</summary>
     [Description("The last run.")]
     public AnalysisRunStatus? LastRun { get; set; }

@@ -32,6 +32,13 @@ public sealed class CanaryRolloutTransitionTests
         return result with { Run = result.Run with { WaitingForData = true } };
     }
 
+    /// <summary>A waiting run that saw 49 of minRequests 50.</summary>
+    private static AnalysisResult AlmostEnough(DateTimeOffset time)
+    {
+        var result = Waiting(time);
+        return result with { Run = result.Run with { Metrics = [result.Run.Metrics[0] with { Value = 49 }] } };
+    }
+
     /// <summary>A run the judge found inconclusive because stable breached the same SLO in the same window.</summary>
     private static AnalysisResult SharedIncident(DateTimeOffset time)
     {
@@ -246,9 +253,23 @@ public sealed class CanaryRolloutTransitionTests
                 Assert.Null(d.Status.Canary.LastRun);
                 Assert.Null(d.RecordedRun);
                 Assert.Empty(d.Actions.OfType<RunAnalysis>()); // analysed in this decision already
-                Assert.Equal(Interval, d.RequeueAfter);
+                // 12 of minRequests 50 in 30 s: 50 are expected 95 s on, capped at two intervals.
+                Assert.Equal(T0 + 90 * S, d.Status.Canary.NextRunAt);
+                Assert.Equal(2 * Interval, d.RequeueAfter);
                 Assert.Contains("analysis waits for canary traffic", d.Message, StringComparison.Ordinal);
             }) },
+        { "a waiting canary is not analysed again before its next look", () => ReadyAt(Canary(readyAt: T0) with { NextRunAt = T0 + 90 * S }, 60 * S),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d =>
+            {
+                Assert.Empty(d.Actions.OfType<RunAnalysis>());
+                Assert.Equal(30 * S, d.RequeueAfter);
+            }) },
+        { "at its next look a waiting canary is judged from the anchor", () => ReadyAt(Canary(readyAt: T0) with { NextRunAt = T0 + 90 * S }, 90 * S),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0, T0 + 90 * S), d.Single<RunAnalysis>())) },
+        { "traffic close to minRequests brings the next look to half an interval", () => ReadyAt(Canary(readyAt: T0), 30 * S, AlmostEnough(T0 + 30 * S)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(Interval / 2, d.RequeueAfter)) },
+        { "a recorded run clears the next look", () => ReadyAt(Canary(readyAt: T0) with { NextRunAt = T0 + 90 * S }, 90 * S, Run(T0 + 90 * S, Verdict.Passed)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisRunPassed], Also: d => Assert.Null(d.Status.Canary!.NextRunAt)) },
         { "after waiting, the next run judges everything since the last judged run", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)), 90 * S),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 90 * S, EvidenceSince: T0), d.Single<RunAnalysis>())) },
         { "a shared incident is an inconclusive run with its own Warning event", () => ReadyAt(Canary(readyAt: T0), 30 * S, SharedIncident(T0 + 30 * S)),
