@@ -9,7 +9,8 @@ namespace AnalysisBench;
 /// <param name="StableRequests">Stable requests over the same span.</param>
 /// <param name="StableErrors">Of those, answered 5xx.</param>
 /// <param name="Caught">Whether the judge's own tests, at its own error levels, flag that span.</param>
-public sealed record OracleVerdict(long CanaryRequests, long CanaryErrors, long StableRequests, long StableErrors, bool Caught);
+/// <param name="CaughtOnSchedule">The same, on the span that ends at the last analysis run inside the two intervals (what any run on the rollout's schedule could have seen).</param>
+public sealed record OracleVerdict(long CanaryRequests, long CanaryErrors, long StableRequests, long StableErrors, bool Caught, bool CaughtOnSchedule);
 
 /// <summary>
 /// The upper bound on "errors caught within two intervals of onset": a detector that knows the onset and, two intervals
@@ -21,17 +22,24 @@ public sealed record OracleVerdict(long CanaryRequests, long CanaryErrors, long 
 public static class BreachOracle
 {
     /// <summary>Judges the span [onset, onset + window] of <paramref name="traffic"/>'s stored samples.</summary>
-    public static OracleVerdict Judge(TrafficSimulation traffic, double onsetSeconds, TimeSpan window, SloSpec slo, ComparisonPolicy policy)
+    public static OracleVerdict Judge(TrafficSimulation traffic, double onsetSeconds, TimeSpan window, SloSpec slo, ComparisonPolicy policy, RolloutResult result)
     {
         var onset = traffic.Start + TimeSpan.FromSeconds(onsetSeconds);
-        var (n, k) = Span(traffic.Canary, onset, onset + window);
-        var (ns, ks) = Span(traffic.Stable, onset, onset + window);
+        var (n, k, ns, ks, caught) = Test(traffic, onset, onset + window, slo, policy);
+        var lastRun = result.Runs.Select(r => r.Time).Where(t => t >= onset && t <= onset + window).DefaultIfEmpty(onset).Max();
+        return new OracleVerdict(n, k, ns, ks, caught, Test(traffic, onset, lastRun, slo, policy).Caught);
+    }
+
+    private static (long N, long K, long Ns, long Ks, bool Caught) Test(TrafficSimulation traffic, DateTimeOffset onset, DateTimeOffset until, SloSpec slo, ComparisonPolicy policy)
+    {
+        var (n, k) = Span(traffic.Canary, onset, until);
+        var (ns, ks) = Span(traffic.Stable, onset, until);
         var bound = slo.ErrorRate!.Value;
         var slo_ = n > 0 && ProportionTests.BinomialUpperTail(n, k, bound) < policy.SloAlpha;
         var shift = n > 0 && ns > 0 ? (double)k / n - (double)ks / ns : 0;
         var compared = n > 0 && ns > 0 && ProportionTests.FisherGreater(k, n, ks, ns) < policy.ComparisonAlpha
             && shift > policy.ErrorRate.AllowedShift((double)ks / ns);
-        return new OracleVerdict(n, k, ns, ks, slo_ || compared);
+        return (n, k, ns, ks, slo_ || compared);
     }
 
     /// <summary>

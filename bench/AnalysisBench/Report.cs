@@ -25,6 +25,7 @@ public sealed record ScenarioResult(
     bool? GoalMet,
     IReadOnlyList<string> FirstReasons,
     int? BestDetectorCaught = null,
+    int? BestOnScheduleCaught = null,
     IReadOnlyList<string>? Misses = null)
 {
     public static ScenarioResult Of(Scenario scenario, IReadOnlyList<(RolloutResult Result, double? Onset)> rollouts, IReadOnlyList<OracleVerdict?> oracles, TimeSpan interval)
@@ -67,7 +68,8 @@ public sealed record ScenarioResult(
             rollouts.Average(r => r.Result.WaitingRuns),
             firsts.Length > 0 ? firsts[firsts.Length / 2] : null, firsts.Length > 0 ? firsts[^1] : null,
             rollbacks.Length > 0 ? rollbacks[rollbacks.Length / 2] : null, within, met, reasons,
-            judged.Length > 0 ? judged.Count(o => o!.Caught) : null, missed.Length > 0 ? missed : null);
+            judged.Length > 0 ? judged.Count(o => o!.Caught) : null, judged.Length > 0 ? judged.Count(o => o!.CaughtOnSchedule) : null,
+            missed.Length > 0 ? missed : null);
     }
 
     /// <summary>Seconds since the rollout started (every rollout starts at <see cref="BenchClock.Start"/>).</summary>
@@ -105,7 +107,7 @@ public static class ReportWriter
         foreach (var r in results.Where(r => r.BestDetectorCaught is not null))
         {
             md.AppendLine().AppendLine(CultureInfo.InvariantCulture,
-                $"**{r.Scenario}**: the best possible detector (knows the onset, judges every canary request scraped in the two intervals after it with the judge's tests at the judge's levels) catches {Pct(r.BestDetectorCaught!.Value, r.Seeds)}; the analysis caught {Pct(r.FirstFailedWithinTwoIntervals, r.Seeds)} within two intervals.");
+                $"**{r.Scenario}**: the best possible detector (knows the onset, judges every canary request scraped in the two intervals after it with the judge's tests at the judge's levels) catches {Pct(r.BestDetectorCaught!.Value, r.Seeds)}; on the span that ends at the last run inside the two intervals (what runs every interval can have seen) it catches {Pct(r.BestOnScheduleCaught!.Value, r.Seeds)}; the analysis caught {Pct(r.FirstFailedWithinTwoIntervals, r.Seeds)} within two intervals.");
             foreach (var miss in (r.Misses ?? []).Take(8))
             {
                 md.AppendLine("- missed: " + miss);

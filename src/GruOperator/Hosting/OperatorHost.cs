@@ -144,7 +144,7 @@ internal static class OperatorHost
         services.AddSingleton(sp => new RolloutExecutor(
             sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<ResourceCache<V1Service>>(), sp.GetRequiredService<ServerSideApply>(),
             sp.GetRequiredService<EventRecorder>(), sp.GetRequiredService<ITrafficRouter>(),
-            sp.GetRequiredService<ServingDefaults>(), sp.GetRequiredService<ActionAnnotationRemover>(), options.FieldManager));
+            sp.GetRequiredService<ServingDefaults>(), sp.GetRequiredService<ActionAnnotationRemover>()));
         AddModelIntegrity(services, options);
         services.AddSingleton<GruModelReconciler>();
         services.AddSingleton(sp => new Controller(

@@ -24,7 +24,7 @@ internal sealed partial class ModelPinner(
     RegistrySecretReader secrets,
     EventRecorder events,
     IKubernetes client,
-    ActionAnnotationRemover commands,
+    Rollout.ActionAnnotationRemover commands,
     ILogger<ModelPinner> logger)
 {
     /// <summary>The annotation value this class owns on serving.gru.dev/action (the rollout owns promote/abort/resume/retry).</summary>

@@ -31,8 +31,7 @@ internal sealed class RolloutExecutor(
     EventRecorder events,
     ITrafficRouter traffic,
     ServingDefaults defaults,
-    ActionAnnotationRemover commands,
-    string fieldManager)
+    ActionAnnotationRemover commands)
 {
     /// <summary>
     /// The desired-state actions (stable and canary Deployments, the Service), before the status write: repeating them is
