@@ -124,9 +124,10 @@ public static class CanaryJudge
 
     /// <summary>
     /// A rate SLI with a longer window as well (no failure counted yet in the step): errors are sparse, so a breach that
-    /// began late in the previous, passed window may show in neither window alone but does in the two together (the previous
-    /// window and this one; the breach's requests are not diluted by the step's older, healthy traffic). Two looks per run, each at half the alphas (Bonferroni), so a run still fails a healthy canary at most alpha
-    /// of the time; a failure or a shared incident in the run's own window is decided there.
+    /// began late in the previous, passed window may show in neither window alone but does in the two together (the
+    /// breach's requests are not diluted by the step's older, healthy traffic). Two looks per run, each at half the alphas
+    /// (Bonferroni), so a run still fails a healthy canary at most alpha of the time; a failure or a shared incident in
+    /// the run's own window is decided there.
     /// </summary>
     private static MetricResult JudgeTwice(
         PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, SloContext context, EvidenceObservation? evidence)

@@ -432,10 +432,6 @@ public static class CanaryRollout
         }
 
         /// <summary>
-        /// Analysis runs every interval from the moment the step was reached, plus one at the end of the step's pause,
-        /// so the run that lets the step pass has seen the whole hold.
-        /// </summary>
-        /// <summary>
         /// When a run that waited for traffic should look again: when minRequests is expected at the rate seen so far, but
         /// no sooner than half an interval and no later than two (traffic changes), nor past the no-traffic deadline.
         /// </summary>
@@ -450,6 +446,10 @@ public static class CanaryRollout
             return _now + wait > deadline && deadline > _now ? deadline : _now + wait;
         }
 
+        /// <summary>
+        /// Analysis runs every interval from the moment the step was reached, plus one at the end of the step's pause,
+        /// so the run that lets the step pass has seen the whole hold.
+        /// </summary>
         private void ScheduleAnalysis(CanaryState canary)
         {
             if (canary.StepReadyAt is not { } readyAt) return;
