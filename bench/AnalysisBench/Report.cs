@@ -23,15 +23,22 @@ public sealed record ScenarioResult(
     double? MedianSecondsToRollback,
     int FirstFailedWithinTwoIntervals,
     bool? GoalMet,
-    IReadOnlyList<string> FirstReasons)
+    IReadOnlyList<string> FirstReasons,
+    int? BestDetectorCaught = null,
+    int? BestOnScheduleCaught = null,
+    IReadOnlyList<string>? Misses = null)
 {
-    public static ScenarioResult Of(Scenario scenario, IReadOnlyList<(RolloutResult Result, double? Onset)> rollouts, TimeSpan interval)
+    public static ScenarioResult Of(Scenario scenario, IReadOnlyList<(RolloutResult Result, double? Onset)> rollouts, IReadOnlyList<OracleVerdict?> oracles, TimeSpan interval)
     {
         var runs = rollouts.SelectMany(r => r.Result.Runs).ToArray();
         int Count(Outcome o) => rollouts.Count(r => r.Result.Outcome == o);
-        var detections = rollouts.Where(r => r.Onset is not null).Select(r =>
+        var detections = rollouts.Select(r =>
         {
-            var start = r.Onset!.Value;
+            if (r.Onset is not { } start)
+            {
+                return (First: (double?)null, Rollback: (double?)null);
+            }
+
             var first = r.Result.Runs.FirstOrDefault(run => run.Verdict == Verdict.Failed && SecondsSinceStart(run) >= start);
             return (First: first is null ? (double?)null : SecondsSinceStart(first) - start,
                 Rollback: r.Result.Outcome == Outcome.RolledBack ? r.Result.Seconds - start : (double?)null);
@@ -52,11 +59,17 @@ public sealed record ScenarioResult(
             : scenario.Goal is Goal.CatchSlowdown or Goal.CatchBreach
                 ? rollouts.Where(r => r.Result.Outcome != Outcome.RolledBack).Select(r => $"{r.Result.Outcome}: {r.Result.Runs.LastOrDefault()?.Reason}").Take(3).ToArray()
                 : rollouts.Select(r => $"{r.Result.Outcome} after {r.Result.Seconds:0} s ({r.Result.Reason}): {r.Result.Runs.LastOrDefault()?.Reason}").Take(2).ToArray();
+        var missed = Enumerable.Range(0, rollouts.Count)
+            .Where(i => rollouts[i].Onset is { } onset && oracles[i] is not null && !(detections[i].First is { } f && f <= 2 * interval.TotalSeconds))
+            .Select(i => BreachOracle.DescribeMiss(rollouts[i].Onset!.Value, rollouts[i].Result, oracles[i]!, interval)).ToArray();
+        var judged = oracles.Where(o => o is not null).ToArray();
         return new ScenarioResult(scenario.Name, scenario.Goal, rollouts.Count, Count(Outcome.Promoted), rolledBack, Count(Outcome.Paused), Count(Outcome.Unfinished),
             (double)runs.Length / rollouts.Count, Share(runs, Verdict.Failed), Share(runs, Verdict.Inconclusive),
             rollouts.Average(r => r.Result.WaitingRuns),
             firsts.Length > 0 ? firsts[firsts.Length / 2] : null, firsts.Length > 0 ? firsts[^1] : null,
-            rollbacks.Length > 0 ? rollbacks[rollbacks.Length / 2] : null, within, met, reasons);
+            rollbacks.Length > 0 ? rollbacks[rollbacks.Length / 2] : null, within, met, reasons,
+            judged.Length > 0 ? judged.Count(o => o!.Caught) : null, judged.Length > 0 ? judged.Count(o => o!.CaughtOnSchedule) : null,
+            missed.Length > 0 ? missed : null);
     }
 
     /// <summary>Seconds since the rollout started (every rollout starts at <see cref="BenchClock.Start"/>).</summary>
@@ -89,6 +102,16 @@ public static class ReportWriter
         {
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {r.Scenario} | {GoalText(r.Goal)} | {r.Seeds} | {Pct(r.Promoted, r.Seeds)} | {Pct(r.RolledBack, r.Seeds)} | {Pct(r.Paused, r.Seeds)} | {Pct(r.Unfinished, r.Seeds)} | {r.RunsPerRollout:0.0} | {r.FailedRunShare:P2} | {r.InconclusiveRunShare:P1} | {r.WaitingRunsPerRollout:0.0} | {Sec(r.MedianSecondsToFirstFailed)} / {Sec(r.MaxSecondsToFirstFailed)} | {(r.MedianSecondsToFirstFailed is null && r.Goal != Goal.CatchBreach ? "—" : Pct(r.FirstFailedWithinTwoIntervals, r.Seeds))} | {(r.GoalMet is { } met ? (met ? "yes" : "**no**") : "—")} |");
+        }
+
+        foreach (var r in results.Where(r => r.BestDetectorCaught is not null))
+        {
+            md.AppendLine().AppendLine(CultureInfo.InvariantCulture,
+                $"**{r.Scenario}**: the best possible detector (knows the onset, judges every canary request scraped in the two intervals after it with the judge's tests at the judge's levels) catches {Pct(r.BestDetectorCaught!.Value, r.Seeds)}; on the span that ends at the last run inside the two intervals (what runs every interval can have seen) it catches {Pct(r.BestOnScheduleCaught!.Value, r.Seeds)}; the analysis caught {Pct(r.FirstFailedWithinTwoIntervals, r.Seeds)} within two intervals.");
+            foreach (var miss in (r.Misses ?? []).Take(8))
+            {
+                md.AppendLine("- missed: " + miss);
+            }
         }
 
         md.AppendLine().AppendLine("## Examples (first few per scenario)").AppendLine();

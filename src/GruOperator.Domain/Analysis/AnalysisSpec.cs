@@ -82,4 +82,7 @@ public sealed record ComparisonPolicy(
 
     /// <summary>The tolerance that applies to a built-in SLI.</summary>
     public ComparisonTolerance ToleranceFor(Sli sli) => sli == Sli.LatencyP95 ? Latency : ErrorRate;
+
+    /// <summary>The policy for one of two looks in a run (Bonferroni): both alphas halved.</summary>
+    public ComparisonPolicy Halved() => this with { SloAlpha = SloAlpha / 2, ComparisonAlpha = ComparisonAlpha / 2 };
 }

@@ -3,7 +3,8 @@ namespace GruOperator.Domain.Analysis;
 
 /// <summary>
 /// Everything one analysis run needs to know about the model under rollout. <paramref name="Window"/> is the
-/// traffic not judged before: <c>AnalysisWindow.Between(runAnalysis.Since, runAnalysis.Until)</c>.
+/// traffic not judged before: <c>AnalysisWindow.Between(runAnalysis.Since, runAnalysis.Until)</c>. <paramref name="Evidence"/>,
+/// when set, is the longer window of the run's second look at its rate SLIs (from <c>runAnalysis.EvidenceSince</c>).
 /// </summary>
 public sealed record AnalysisRequest(
     SloSpec Slo,
@@ -12,7 +13,8 @@ public sealed record AnalysisRequest(
     string Model,
     string StableRevision,
     string CanaryRevision,
-    AnalysisWindow Window);
+    AnalysisWindow Window,
+    AnalysisWindow? Evidence = null);
 
 /// <summary>
 /// Runs one analysis: takes every planned measurement for canary and stable through the
@@ -32,9 +34,21 @@ public sealed class CanaryAnalysis(IMetricProvider provider, ComparisonPolicy po
         var canaryResults = await Task.WhenAll(canaryTasks).ConfigureAwait(false);
         var stableResults = await Task.WhenAll(stableTasks).ConfigureAwait(false);
 
+        // The second look: rate SLIs (sparse events) over everything since the evidence start, both tracks.
+        var longer = request.Evidence is { } evidence && evidence.Start < request.Window.Start
+            ? plan.Where(p => p.Source is BuiltInSli { Sli: Sli.ErrorRate or Sli.InputSchemaErrorRate }).ToArray()
+            : [];
+        var longerCanary = await Task.WhenAll(longer.Select(p => MeasureAsync(p, canary, request.Evidence!, cancellationToken))).ConfigureAwait(false);
+        var longerStable = await Task.WhenAll(longer.Select(p => MeasureAsync(p, stable, request.Evidence!, cancellationToken))).ConfigureAwait(false);
+
         var observation = new AnalysisObservation(
             plan.Select((p, i) => (p.Name, canaryResults[i])).ToDictionary(x => x.Name, x => x.Item2),
-            plan.Select((p, i) => (p.Name, stableResults[i])).ToDictionary(x => x.Name, x => x.Item2));
+            plan.Select((p, i) => (p.Name, stableResults[i])).ToDictionary(x => x.Name, x => x.Item2))
+        {
+            Evidence = longer.Length == 0 ? null : new EvidenceObservation(request.Evidence!,
+                longer.Select((p, i) => (p.Name, longerCanary[i])).ToDictionary(x => x.Name, x => x.Item2),
+                longer.Select((p, i) => (p.Name, longerStable[i])).ToDictionary(x => x.Name, x => x.Item2)),
+        };
         return CanaryJudge.Judge(request.Slo, request.Spec, policy, request.Window.End, observation);
     }
 

@@ -10,6 +10,16 @@ public sealed record PlannedMetric(string Name, MetricSource Source, ThresholdRa
 /// <summary>Everything the providers returned for one run, keyed by metric name.</summary>
 public sealed record AnalysisObservation(
     IReadOnlyDictionary<string, Measurement> Canary,
+    IReadOnlyDictionary<string, Measurement> Stable)
+{
+    /// <summary>The rate SLIs over the run's longer window (its second look), when the rollout asked for one.</summary>
+    public EvidenceObservation? Evidence { get; init; }
+}
+
+/// <summary>Rate SLIs of both tracks over a window longer than the run's own, ending with it.</summary>
+public sealed record EvidenceObservation(
+    AnalysisWindow Window,
+    IReadOnlyDictionary<string, Measurement> Canary,
     IReadOnlyDictionary<string, Measurement> Stable);
 
 /// <summary>
@@ -66,7 +76,7 @@ public static class CanaryJudge
             var result = planned.Source switch
             {
                 BuiltInSli { Sli: Sli.RequestCount } => JudgeRequestCount(planned, canary, stable, slo.MinRequests),
-                BuiltInSli { Sli: var sli } => JudgeSlo(planned, sli, canary, stable, context),
+                BuiltInSli { Sli: var sli } => JudgeTwice(planned, sli, canary, stable, context, observation.Evidence),
                 _ => JudgeCustom(planned, canary, stable),
             };
             results.Add(result);
@@ -112,6 +122,45 @@ public static class CanaryJudge
         return Result(planned, verdict, canary, stable, null, reason);
     }
 
+    /// <summary>
+    /// A rate SLI with a longer window as well (no failure counted yet in the step): errors are sparse, so a breach that
+    /// began late in the previous, passed window may show in neither window alone but does in the two together (the
+    /// breach's requests are not diluted by the step's older, healthy traffic). Two looks per run, each at half the alphas
+    /// (Bonferroni), so a run still fails a healthy canary at most alpha of the time; a failure or a shared incident in
+    /// the run's own window is decided there.
+    /// </summary>
+    private static MetricResult JudgeTwice(
+        PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, SloContext context, EvidenceObservation? evidence)
+    {
+        if (evidence?.Canary.GetValueOrDefault(planned.Name) is not { } longerCanary || context.CanaryRequests is null)
+        {
+            return JudgeSlo(planned, sli, canary, stable, context);
+        }
+
+        var halved = context with { Policy = context.Policy.Halved() };
+        var own = JudgeSlo(planned, sli, canary, stable, halved);
+        if (own.Verdict == Verdict.Failed || own.Reason.StartsWith(SharedIncidentReason, StringComparison.Ordinal))
+        {
+            return own;
+        }
+
+        var longerStable = evidence.Stable.GetValueOrDefault(planned.Name);
+        var longerContext = halved with
+        {
+            CanaryRequests = Enough(longerCanary, context.MinRequests),
+            StableRequests = longerStable is null ? null : Enough(longerStable, context.MinRequests),
+        };
+        var longer = JudgeSlo(planned, sli, longerCanary, longerStable, longerContext);
+        return longer.Verdict == Verdict.Failed
+            ? longer with
+            {
+                Reason = $"over the last two windows ({Show(evidence.Window.Length.TotalSeconds)} s, no failure counted yet): {longer.Reason}; this run's own window: {own.Reason}",
+            }
+            : own;
+
+        static long? Enough(Measurement m, int min) => m is { Error: null, Events.Requests: var n } && n >= min ? n : null;
+    }
+
     private static MetricResult JudgeSlo(PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, SloContext context)
     {
         if (canary.Error is { } error)
@@ -137,25 +186,16 @@ public static class CanaryJudge
 
         // Stable over the same window: needed for the comparison and to recognise a shared incident.
         var stableExcess = stable is { Error: null } && ExcessOf(sli, stable, bound) is { Requests: var m } s && m >= context.MinRequests ? s : null;
-        Comparison? compared = null;
-        string? notCompared = null;
-        if (planned.CompareToStable)
-        {
-            if (stable is null || stable.Error is not null)
-            {
-                notCompared = $"stable query failed: {stable?.Error ?? "not measured"}";
-            }
-            else if (stableExcess is null)
-            {
-                notCompared = null; // stable idle (e.g. the canary at 100%): the absolute SLO alone decides, and says so below
-            }
-            else
-            {
-                compared = sli == Sli.LatencyP95
-                    ? CompareLatency(canary.Histogram!, stable.Histogram!, policy)
-                    : CompareRate(excess, stableExcess, policy.ToleranceFor(sli), policy);
-            }
-        }
+        // The comparison runs whenever stable has the traffic, even with compareToStable false: recognising a shared
+        // incident needs it (a breach both tracks share is not the canary's fault). compareToStable decides only whether
+        // "worse than stable" fails a canary that is within its SLO.
+        var compared = stableExcess is null ? null
+            : sli == Sli.LatencyP95
+                ? CompareLatency(canary.Histogram!, stable!.Histogram!, policy)
+                : CompareRate(excess, stableExcess, policy.ToleranceFor(sli), policy);
+        var notCompared = planned.CompareToStable && (stable is null || stable.Error is not null)
+            ? $"stable query failed: {stable?.Error ?? "not measured"}"
+            : null; // an idle stable (e.g. the canary at 100%) leaves the absolute SLO alone to decide, and says so below
 
         var sloText = $"{excess.Describe()} (SLO allows {Percent(excess.AllowedShare)}, p={ShowP(sloP)})";
         if (breached)
@@ -171,7 +211,7 @@ public static class CanaryJudge
                 compared is { Worse: true } ? $"above the SLO: {sloText}; worse than stable: {compared.Text}" : $"above the SLO: {sloText}");
         }
 
-        if (compared is { Worse: true })
+        if (compared is { Worse: true } && planned.CompareToStable)
         {
             return Result(planned, Verdict.Failed, canary, stable, compared.PValue, $"worse than stable ({compared.Text}), although within the SLO ({excess.Describe()})");
         }
@@ -191,10 +231,10 @@ public static class CanaryJudge
             return Result(planned, Verdict.Inconclusive, canary, stable, sloP, $"within the SLO ({sloText}) but not compared: {notCompared}");
         }
 
-        var comparedText = compared is not null
-            ? $"not worse than stable ({compared.Text})"
-            : planned.CompareToStable ? "stable served fewer than minRequests, so judged on the SLO alone" : "not compared with stable";
-        return Result(planned, Verdict.Passed, canary, stable, compared?.PValue ?? sloP, $"within the SLO: {sloText}; {comparedText}");
+        var comparedText = !planned.CompareToStable ? "not compared with stable"
+            : compared is not null ? $"not worse than stable ({compared.Text})"
+            : "stable served fewer than minRequests, so judged on the SLO alone";
+        return Result(planned, Verdict.Passed, canary, stable, planned.CompareToStable ? compared?.PValue ?? sloP : sloP, $"within the SLO: {sloText}; {comparedText}");
     }
 
     /// <summary>Requests beyond the bound (slower than the threshold, or answered with the error) out of all requests.</summary>

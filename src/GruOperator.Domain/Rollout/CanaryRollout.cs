@@ -55,7 +55,6 @@ public static class CanaryRollout
         private bool _commandDone = input.Command == RolloutCommand.None;
         private bool _held;
         private string? _waiting;
-        private bool _waitedForData;
 
         public RolloutDecision Run()
         {
@@ -189,6 +188,8 @@ public static class CanaryRollout
                 PauseConditions = [.. canary.PauseConditions.Where(p => p.Reason != reason)],
                 NotReadySince = null,
                 Analysis = reason == PauseReason.AnalysisInconclusive ? canary.Analysis.Resumed() : canary.Analysis,
+                // Resumed after no traffic: the step's hold (and the wait for data) starts again now.
+                StepReadyAt = reason == PauseReason.CanaryNoTraffic && canary.StepReadyAt is not null ? _now : canary.StepReadyAt,
             };
             AddHistory(canary.Revision, canary.Model, RolloutOutcome.Resumed, why, message);
             Event(RolloutEventType.Normal, why, $"Canary revision {canary.Revision} resumed at step {Step(canary)}: {message}.");
@@ -218,6 +219,10 @@ public static class CanaryRollout
                 case RolloutCommand.Resume when canary.PausedFor(PauseReason.AnalysisInconclusive):
                     _commandDone = true;
                     Unpause(PauseReason.AnalysisInconclusive, RolloutReasons.ResumedByUser, "resumed with serving.gru.dev/action=resume");
+                    break;
+                case RolloutCommand.Resume when canary.PausedFor(PauseReason.CanaryNoTraffic):
+                    _commandDone = true;
+                    Unpause(PauseReason.CanaryNoTraffic, RolloutReasons.ResumedByUser, "resumed with serving.gru.dev/action=resume");
                     break;
                 case RolloutCommand.Resume:
                     Ignore(input.Command, canary.PausedFor(PauseReason.RolloutPaused)
@@ -261,8 +266,23 @@ public static class CanaryRollout
                 if (Waiting(canary, run))
                 {
                     // Too little canary traffic yet: not evidence, not counted; the next run's window still starts at the anchor.
-                    _waitedForData = true;
-                    _waiting = $"analysis waits for canary traffic ({run.Reason})";
+                    var anchor = AnalysisAnchor(canary);
+                    _canary = canary = canary with { NextRunAt = NextLook(anchor, run) };
+                    _waiting = $"analysis waits for canary traffic ({run.Reason}) since {anchor:O}; with none by {anchor + _plan.ProgressDeadline:O} "
+                        + "(progressDeadline) the canary pauses as getting no traffic";
+                }
+                else if (run.WaitingForData)
+                {
+                    // A whole progressDeadline without minRequests: the canary gets (almost) no traffic. Counting such runs as
+                    // Inconclusive would pause only after inconclusiveLimit deadlines; this is no verdict on the canary, so
+                    // pause now and say why (a rollback would not bring traffic either).
+                    var message = $"canary revision {canary.Revision} served fewer than minRequests in progressDeadline {Describe(_plan.ProgressDeadline)} "
+                        + $"at {canary.EffectiveWeight}% ({run.Reason}); check that traffic reaches it (Service selector, HTTPRoute, client load)";
+                    _canary = canary with { PauseConditions = [.. canary.PauseConditions, new PauseCondition(PauseReason.CanaryNoTraffic, _now)] };
+                    AddHistory(canary.Revision, canary.Model, RolloutOutcome.Paused, RolloutReasons.CanaryNoTraffic, message);
+                    Event(RolloutEventType.Warning, RolloutReasons.CanaryNoTraffic,
+                        $"Canary revision {canary.Revision} paused at step {Step(canary)}: {message}. Resume or abort with serving.gru.dev/action.");
+                    return;
                 }
                 else
                 {
@@ -364,7 +384,7 @@ public static class CanaryRollout
             var canary = _canary!;
             var counters = canary.Analysis.Record(run.Verdict);
             _recorded = run;
-            _canary = canary = canary with { Analysis = counters, LastRun = new RunRecord(run.Time, run.Verdict, run.Reason) };
+            _canary = canary = canary with { Analysis = counters, LastRun = new RunRecord(run.Time, run.Verdict, run.Reason), NextRunAt = null };
             var (type, reason) = run.Verdict switch
             {
                 Verdict.Passed => (RolloutEventType.Normal, RolloutReasons.AnalysisRunPassed),
@@ -412,6 +432,21 @@ public static class CanaryRollout
         }
 
         /// <summary>
+        /// When a run that waited for traffic should look again: when minRequests is expected at the rate seen so far, but
+        /// no sooner than half an interval and no later than two (traffic changes), nor past the no-traffic deadline.
+        /// </summary>
+        private DateTimeOffset NextLook(DateTimeOffset anchor, AnalysisRun run)
+        {
+            var interval = _plan.Analysis.Interval;
+            var seen = run.Metrics.FirstOrDefault(m => m.Name == MetricNames.RequestCount)?.Value ?? 0;
+            var needed = run.Metrics.FirstOrDefault(m => m.Name == MetricNames.RequestCount)?.Threshold?.Min ?? 0;
+            var expected = seen > 0 && needed > seen ? (_now - anchor) * ((needed - seen) / seen) : 2 * interval;
+            var wait = expected < interval / 2 ? interval / 2 : expected > 2 * interval ? 2 * interval : expected;
+            var deadline = anchor + _plan.ProgressDeadline;
+            return _now + wait > deadline && deadline > _now ? deadline : _now + wait;
+        }
+
+        /// <summary>
         /// Analysis runs every interval from the moment the step was reached, plus one at the end of the step's pause,
         /// so the run that lets the step pass has seen the whole hold.
         /// </summary>
@@ -419,17 +454,19 @@ public static class CanaryRollout
         {
             if (canary.StepReadyAt is not { } readyAt) return;
             var anchor = AnalysisAnchor(canary);
-            if (_waitedForData)
-            {
-                Requeue(_plan.Analysis.Interval); // this decision already ran the analysis; its window grows until the next
-                return;
-            }
             var due = anchor + _plan.Analysis.Interval;
             var pauseEnd = readyAt + _steps[canary.Step].Pause;
             if (pauseEnd > anchor && pauseEnd < due) due = pauseEnd;
+            // A run waiting for traffic set when the next look is worth making; every reconcile before then leaves Prometheus alone.
+            if (canary.NextRunAt is { } next && next > anchor && next > due) due = next;
             if (_now >= due)
             {
-                _events.Add(new RunAnalysis(canary.Revision, canary.Step, anchor, _now));
+                // While no failure is counted, the run also looks at the previous window and its own together: a breach that began
+                // late in a passed window is judged on all its requests; once one failure counts, runs judge only their own windows,
+                // so failureLimit still counts failures on disjoint traffic.
+                var evidence = canary.Analysis.ConsecutiveFailures == 0 && readyAt < anchor
+                    ? (anchor - _plan.Analysis.Interval > readyAt ? anchor - _plan.Analysis.Interval : readyAt) : (DateTimeOffset?)null;
+                _events.Add(new RunAnalysis(canary.Revision, canary.Step, anchor, _now, evidence));
                 Requeue(_plan.Analysis.Interval);
             }
             else
@@ -542,6 +579,8 @@ public static class CanaryRollout
                 var reason = paused.PauseConditions[0].Reason;
                 var why = reason == PauseReason.RolloutPaused
                     ? "spec.rollout.paused is true; set it to false to continue"
+                    : reason == PauseReason.CanaryNoTraffic
+                    ? $"the canary gets no traffic (fewer than minRequests in progressDeadline {Describe(_plan.ProgressDeadline)}); continue with serving.gru.dev/action=resume or stop with abort"
                     : $"{paused.Analysis.ConsecutiveInconclusive} consecutive inconclusive analysis runs; continue with serving.gru.dev/action=resume or stop with abort";
                 return (new Condition(ConditionTypes.Progressing, Condition.True, reason.ToString(),
                     $"Canary revision {paused.Revision} paused at step {Step(paused)} at {paused.Weight}% (effective {paused.EffectiveWeight}%): {why}.",

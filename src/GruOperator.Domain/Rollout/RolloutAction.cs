@@ -21,9 +21,11 @@ public sealed record SetTrafficWeights(int Stable, int Canary) : RolloutAction;
 /// <summary>
 /// Run the canary analysis for <paramref name="Revision"/> at <paramref name="Step"/> over traffic since
 /// <paramref name="Since"/> (the previous run or the step's start) until <paramref name="Until"/>, and feed the run
-/// back as <see cref="RolloutInput.Analysis"/>.
+/// back as <see cref="RolloutInput.Analysis"/>. <paramref name="EvidenceSince"/>, when set, is where the run's second
+/// look at its rate SLIs starts: the previous run's window (within the step), while no failure is counted (so a breach that
+/// began late in the previous, passed window is judged on all its requests; two counted failures never share a request).
 /// </summary>
-public sealed record RunAnalysis(string Revision, int Step, DateTimeOffset Since, DateTimeOffset Until) : RolloutAction;
+public sealed record RunAnalysis(string Revision, int Step, DateTimeOffset Since, DateTimeOffset Until, DateTimeOffset? EvidenceSince = null) : RolloutAction;
 
 /// <summary>Kubernetes Event severity.</summary>
 public enum RolloutEventType

@@ -36,6 +36,9 @@ public static class RolloutReasons
     /// <summary>Rollback or pause: inconclusiveLimit consecutive inconclusive runs (the reason AnalysisCounters gives).</summary>
     public const string AnalysisInconclusive = "AnalysisInconclusive";
 
+    /// <summary>Pause, Event and history: the canary served fewer than minRequests for a whole progressDeadline.</summary>
+    public const string CanaryNoTraffic = "CanaryNoTraffic";
+
     /// <summary>Rollback: canary pods could not be scheduled within progressDeadline (often: no free GPU).</summary>
     public const string CanaryUnschedulable = "CanaryUnschedulable";
 

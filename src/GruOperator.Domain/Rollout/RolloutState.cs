@@ -14,6 +14,9 @@ public enum PauseReason
 
     /// <summary>inconclusiveLimit reached with onInconclusive: Pause; clears on a resume command.</summary>
     AnalysisInconclusive,
+
+    /// <summary>The canary served fewer than minRequests for progressDeadline: it gets no traffic; clears on a resume command.</summary>
+    CanaryNoTraffic,
 }
 
 /// <summary>One reason a canary is held, and since when (Argo's pauseConditions).</summary>
@@ -54,6 +57,12 @@ public sealed record CanaryState(
     IReadOnlyList<PauseCondition> PauseConditions,
     string? Promotion)
 {
+    /// <summary>
+    /// Set by a run that waited for canary traffic: no run before this instant (when minRequests is expected), so a canary
+    /// short of traffic does not re-query Prometheus on every reconcile. Ignored once a later run is recorded.
+    /// </summary>
+    public DateTimeOffset? NextRunAt { get; init; }
+
     /// <summary>Whether anything holds the canary at its step.</summary>
     public bool IsPaused => PauseConditions.Count > 0;
 

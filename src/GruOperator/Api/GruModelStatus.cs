@@ -142,7 +142,7 @@ public sealed class CanaryStatus
     public DateTimeOffset? NotReadySince { get; set; }
 
     /// <summary>Pause reasons.</summary>
-    [Description("Why the canary is held: RolloutPaused (spec.rollout.paused) or AnalysisInconclusive (resume with serving.gru.dev/action=resume).")]
+    [Description("Why the canary is held: RolloutPaused (spec.rollout.paused), AnalysisInconclusive or CanaryNoTraffic (resume with serving.gru.dev/action=resume).")]
     [ListMap("reason")]
     public List<PauseConditionStatus>? PauseConditions { get; set; }
 
@@ -161,7 +161,7 @@ public sealed class PauseConditionStatus
 {
     /// <summary>Reason.</summary>
     [System.ComponentModel.DataAnnotations.Required]
-    [Description("RolloutPaused or AnalysisInconclusive.")]
+    [Description("RolloutPaused, AnalysisInconclusive or CanaryNoTraffic.")]
     public string Reason { get; set; } = "";
 
     /// <summary>Since.</summary>
@@ -213,6 +213,10 @@ public sealed class AnalysisStatus
     /// <summary>Inconclusive in a row.</summary>
     [Description("Consecutive inconclusive runs.")]
     public int ConsecutiveInconclusive { get; set; }
+
+    /// <summary>Next run not before.</summary>
+    [Description("Set while analysis waits for canary traffic: the next run comes no sooner (when minRequests is expected at the rate seen, between half an interval and two intervals away).")]
+    public DateTimeOffset? NextRunAt { get; set; }
 
     /// <summary>Last run.</summary>
     [Description("The last run.")]

@@ -100,6 +100,7 @@ internal static class RolloutStatusMapping
                 Runs = canary.Analysis.Runs,
                 ConsecutiveFailures = canary.Analysis.ConsecutiveFailures,
                 ConsecutiveInconclusive = canary.Analysis.ConsecutiveInconclusive,
+                NextRunAt = canary.NextRunAt,
                 LastRun = lastRun,
             },
         };
@@ -127,7 +128,7 @@ internal static class RolloutStatusMapping
             [.. (canary.PauseConditions ?? [])
                 .Where(p => Enum.TryParse<PauseReason>(p.Reason, out _))
                 .Select(p => new PauseCondition(Enum.Parse<PauseReason>(p.Reason), p.StartTime ?? started))],
-            canary.Promotion);
+            canary.Promotion) { NextRunAt = analysis?.NextRunAt };
     }
 
     private static HistoryEntry? ToState(RolloutRecord record) =>

@@ -144,10 +144,11 @@ internal static class OperatorHost
         // Served-model verification is the canary's promotion gate.
         if (options.VerifyServedModels) services.AddSingleton<IPromotionGateSource>(sp => sp.GetRequiredService<CanaryPromotionGate>());
         else services.AddSingleton<IPromotionGateSource, UncheckedPromotionGate>();
+        services.AddSingleton(sp => new ActionAnnotationRemover(sp.GetRequiredService<IKubernetes>(), options.FieldManager));
         services.AddSingleton(sp => new RolloutExecutor(
             sp.GetRequiredService<IKubernetes>(), sp.GetRequiredService<ResourceCache<V1Service>>(), sp.GetRequiredService<ServerSideApply>(),
             sp.GetRequiredService<EventRecorder>(), sp.GetRequiredService<ITrafficRouter>(),
-            sp.GetRequiredService<ServingDefaults>(), options.FieldManager));
+            sp.GetRequiredService<ServingDefaults>(), sp.GetRequiredService<ActionAnnotationRemover>()));
         AddModelIntegrity(services, options);
         services.AddSingleton<GruModelReconciler>();
         services.AddSingleton(sp => new Controller(

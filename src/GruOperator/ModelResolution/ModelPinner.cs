@@ -24,6 +24,7 @@ internal sealed partial class ModelPinner(
     RegistrySecretReader secrets,
     EventRecorder events,
     IKubernetes client,
+    Rollout.ActionAnnotationRemover commands,
     ILogger<ModelPinner> logger)
 {
     /// <summary>The annotation value this class owns on serving.gru.dev/action (the rollout owns promote/abort/resume/retry).</summary>
@@ -194,26 +195,8 @@ internal sealed partial class ModelPinner(
             GruModel.Plural, model.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Removes the annotation only while it still says re-resolve (a JSON patch test), so a newer command is kept.</summary>
-    private async Task AcknowledgeReResolveAsync(GruModel model, CancellationToken cancellationToken)
-    {
-        var path = "/metadata/annotations/" + ActionAnnotation.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
-        var value = model.Metadata.Annotations![ActionAnnotation];
-        var patch = new V1Patch(KubernetesJson.Serialize(new object[]
-        {
-            new { op = "test", path, value },
-            new { op = "remove", path },
-        }), V1Patch.PatchType.JsonPatch);
-        try
-        {
-            await client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, GruModel.Group, GruModel.Version, model.Metadata.NamespaceProperty,
-                GruModel.Plural, model.Metadata.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (k8s.Autorest.HttpOperationException e) when ((int)e.Response.StatusCode is 409 or 422)
-        {
-            // The annotation changed meanwhile (another command): leave the new one to its owner.
-        }
-    }
+    /// <summary>Removes the annotation only while it still says re-resolve, so a newer command is kept.</summary>
+    private Task AcknowledgeReResolveAsync(GruModel model, CancellationToken cancellationToken) => commands.RemoveAsync(model, cancellationToken);
 
     private static ModelResolutionException Failure(RegistryException e) =>
         e.IsTransient

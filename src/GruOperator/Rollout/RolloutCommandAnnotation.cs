@@ -14,8 +14,8 @@ internal sealed record RolloutCommandRequest(RolloutCommand Command, string? Unk
 /// <summary>Reads the manual-control annotation: <c>kubectl annotate gru NAME serving.gru.dev/action=promote|abort|resume|retry</c>.</summary>
 internal static class RolloutCommandAnnotation
 {
-    /// <summary>The annotation key (the kubectl plugin writes the same).</summary>
-    public const string Name = "serving.gru.dev/action";
+    /// <summary>The annotation key, from the contract <c>kubectl gru</c> writes by.</summary>
+    public const string Name = GruServing.Contract.Serving.ManualAction.Annotation;
 
     /// <summary>The integrity check's tag re-resolution: a known value the rollout leaves to its owner (not removed here).</summary>
     public const string ReResolve = "re-resolve";

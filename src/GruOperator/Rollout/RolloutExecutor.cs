@@ -31,7 +31,7 @@ internal sealed class RolloutExecutor(
     EventRecorder events,
     ITrafficRouter traffic,
     ServingDefaults defaults,
-    string fieldManager)
+    ActionAnnotationRemover commands)
 {
     /// <summary>
     /// The desired-state actions (stable and canary Deployments, the Service), before the status write: repeating them is
@@ -104,20 +104,10 @@ internal sealed class RolloutExecutor(
     }
 
     /// <summary>
-    /// Removes the annotation after it was acted on (or refused with an Event). The patch carries the resourceVersion the
-    /// decision saw, so a command written meanwhile is not removed unread: the 409 makes the controller decide again.
+    /// Removes the annotation after it was acted on (or refused with an Event), only while it still holds the value read:
+    /// a command written meanwhile is kept for the next reconcile.
     /// </summary>
-    public Task RemoveCommandAsync(GruModel model, CancellationToken cancellationToken)
-    {
-        var patch = new
-        {
-            metadata = new { resourceVersion = model.Metadata.ResourceVersion, annotations = new Dictionary<string, string?> { [RolloutCommandAnnotation.Name] = null } },
-        };
-        return client.CustomObjects.PatchNamespacedCustomObjectAsync(
-            new V1Patch(KubernetesJson.Serialize(patch), V1Patch.PatchType.MergePatch),
-            GruModel.Group, GruModel.Version, model.Metadata.NamespaceProperty, GruModel.Plural, model.Metadata.Name,
-            fieldManager: fieldManager, cancellationToken: cancellationToken);
-    }
+    public Task RemoveCommandAsync(GruModel model, CancellationToken cancellationToken) => commands.RemoveAsync(model, cancellationToken);
 
     private async Task<(V1Deployment Deployment, bool Changed)> EnsureTrackAsync(
         GruModel model, string track, string revision, ModelIdentity identity, int replicas, V1Deployment? existing, RegistrySecret? registrySecret, CancellationToken cancellationToken)

@@ -15,7 +15,7 @@ internal sealed class GruModelApi(ClusterConnection connection)
     public const string Group = "serving.gru.dev";
     public const string Version = "v1alpha1";
     public const string Plural = "grumodels";
-    public const string ActionAnnotation = "serving.gru.dev/action";
+    public const string ActionAnnotation = GruServing.Contract.Serving.ManualAction.Annotation;
     public const string FieldManager = "kubectl-gru";
 
     public async Task<JsonElement> GetAsync(string name, CancellationToken cancellationToken) =>

@@ -26,20 +26,25 @@ public sealed class DashboardTests
         "controller_workqueue_depth", "up",
     ];
 
-    /// <summary>Arriving with the fast-path (batching), canary and registry issues; README "Monitoring" lists them.</summary>
-    private static readonly HashSet<string> Arriving =
+    /// <summary>
+    /// Exported today, but with series only once what they count happens (batching, a canary, an analysis run, a
+    /// rollout, a mismatch, a watch restart), none of which this test provokes: their queries must run, not return series.
+    /// </summary>
+    private static readonly HashSet<string> ExportedOnEvent =
     [
-        "gru_batch_size_bucket", "gru_queue_depth", "gru_operator_slo_objective", "gru_operator_canary_weight",
-        "gru_operator_analysis_runs_total", "gru_operator_rollouts_total", "gru_operator_served_model_mismatches",
-        "controller_watch_restarts_total",
+        "gru_batch_size_bucket", "gru_queue_depth", "gru_operator_canary_weight", "gru_operator_analysis_runs_total",
+        "gru_operator_rollouts_total", "gru_operator_served_model_mismatches", "controller_watch_restarts_total",
     ];
 
+    /// <summary>Not exported yet: the SLO objective gauge arrives with the canary bench (issue 10); README "Monitoring" lists it.</summary>
+    private static readonly HashSet<string> Arriving = ["gru_operator_slo_objective"];
+
     [Fact]
-    public void Every_metric_the_dashboard_reads_is_exported_today_or_listed_as_arriving()
+    public void Every_metric_the_dashboard_reads_is_exported_or_listed_as_arriving()
     {
         var unknown = DashboardQueries.Read(Namespace, Model, "1m")
             .SelectMany(q => DashboardQueries.Metrics(q.Expression).Select(m => (q.Where, Metric: m)))
-            .Where(x => !ExportedToday.Contains(x.Metric) && !Arriving.Contains(x.Metric))
+            .Where(x => !ExportedToday.Contains(x.Metric) && !ExportedOnEvent.Contains(x.Metric) && !Arriving.Contains(x.Metric))
             .ToList();
 
         Assert.True(unknown.Count == 0, "unknown metric names (typo?): " + string.Join("; ", unknown));

@@ -47,6 +47,23 @@ public sealed class CanaryAnalysisTests
     }
 
     [Fact]
+    public async Task The_second_look_measures_only_the_rate_slis_of_both_tracks_over_the_longer_window()
+    {
+        var longer = AnalysisWindow.Between(Window.Start - TimeSpan.FromSeconds(30), Window.End);
+        var provider = new FakeMetricProvider(q => q.Source is BuiltInSli { Sli: Sli.ErrorRate } && q.Window == longer && q.Track.Track == Track.Canary
+            ? Observations.Errors(12, 200)
+            : Healthy(q));
+
+        var run = await new CanaryAnalysis(provider, ComparisonPolicy.Default).RunAsync(Request(CanaryAnalysisSpec.Default) with { Evidence = longer }, CancellationToken.None);
+
+        var second = provider.Queries.Where(q => q.Window == longer).ToArray();
+        Assert.Equal(2, second.Length); // errorRate (the SLO sets no schema-error bound here) × 2 tracks
+        Assert.All(second, q => Assert.Equal(MetricNames.ErrorRate, q.Name));
+        Assert.Equal(Verdict.Failed, run.Verdict);
+        Assert.Contains("over the last two windows", run.Metrics.Single(m => m.Name == MetricNames.ErrorRate).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_provider_that_throws_makes_the_run_inconclusive_not_passed()
     {
         var provider = new FakeMetricProvider(q => q.Name == MetricNames.ErrorRate ? throw new HttpRequestException("boom") : Healthy(q));

@@ -81,6 +81,32 @@ public sealed class CanaryJudgeTests
         }
     }
 
+    /// <summary>compareToStable: false still looks at stable to recognise a shared incident, but never fails a canary within its SLO for being worse.</summary>
+    public static TheoryData<string, Func<Observations, Observations>, Verdict, string?, string> WithoutComparison => new()
+    {
+        { "a slow dependency hitting both tracks is a shared incident", o => o.WithCanary(Latency, Slow(500, 80)).WithStable(Latency, Slow(500, 75)), Verdict.Inconclusive, Latency, "shared incident" },
+        { "errors on both tracks are a shared incident", o => o.WithCanary(Errors, Observations.Errors(30, 500)).WithStable(Errors, Observations.Errors(28, 500)), Verdict.Inconclusive, Errors, "shared incident" },
+        { "the canary's own breach fails", o => o.WithCanary(Errors, Observations.Errors(30, 500)), Verdict.Failed, Errors, "above the SLO" },
+        { "a canary far worse than a breaching stable still fails", o => o.WithCanary(Latency, Measurement.Of(Observations.Latency(500, 0.16))).WithStable(Latency, Slow(500, 75)), Verdict.Failed, Latency, "above the SLO" },
+        { "30% slower than stable inside the SLO passes", o => o.WithCanary(Latency, Measurement.Of(Observations.Latency(500, 0.052))), Verdict.Passed, Latency, "not compared with stable" },
+        { "a stable outage does not hold a canary within its SLO", o => o.WithStable(Latency, Measurement.Failed("timeout")), Verdict.Passed, Latency, "not compared with stable" },
+    };
+
+    [Theory]
+    [MemberData(nameof(WithoutComparison))]
+    public void Without_compare_to_stable_shared_incidents_are_still_recognised(
+        string scenario, Func<Observations, Observations> change, Verdict expected, string? blamed, string explained)
+    {
+        var spec = Spec with { CompareToStable = false };
+        var run = CanaryJudge.Judge(Observations.Slo, spec, ComparisonPolicy.Default, Now, change(Observations.Healthy()).ToObservation());
+
+        Assert.True(expected == run.Verdict, $"{scenario}: expected {expected}, got {run.Verdict}: {run.Reason}");
+        var metric = Assert.Single(run.Metrics, m => m.Name == blamed);
+        Assert.True(expected == metric.Verdict, $"{scenario}: {metric.Name} {metric.Verdict}: {metric.Reason}");
+        Assert.Contains(explained, metric.Reason, StringComparison.Ordinal);
+        Assert.Equal(expected == Verdict.Inconclusive, run.SharedIncident);
+    }
+
     public static TheoryData<string, Func<Observations, Observations>, bool> Waiting => new()
     {
         { "enough requests", o => o, false },

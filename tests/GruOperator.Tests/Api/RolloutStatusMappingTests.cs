@@ -64,6 +64,29 @@ public sealed class RolloutStatusMappingTests
     }
 
     [Fact]
+    public void The_next_look_of_a_waiting_canary_and_a_no_traffic_pause_survive_a_restart()
+    {
+        var waiting = CanaryRollout.Decide(Running(Canary(readyAt: T0), now: T0 + TimeSpan.FromSeconds(30)) with
+        {
+            Analysis = Run(T0 + TimeSpan.FromSeconds(30), Verdict.Inconclusive) is var r ? r with { Run = r.Run with { WaitingForData = true } } : null,
+        });
+        var paused = waiting.Status with
+        {
+            Canary = waiting.Status.Canary! with { PauseConditions = [new PauseCondition(PauseReason.CanaryNoTraffic, T0 + TimeSpan.FromMinutes(10))] },
+        };
+
+        foreach (var state in new[] { waiting.Status, paused })
+        {
+            var status = new GruModelStatus();
+            RolloutStatusMapping.Apply(status, waiting with { Status = state }, null);
+            var stored = KubernetesJson.Deserialize<GruModelStatus>(KubernetesJson.Serialize(status));
+
+            Assert.NotNull(state.Canary!.NextRunAt);
+            Assert.Equal(Json(state), Json(RolloutStatusMapping.ToState(stored)));
+        }
+    }
+
+    [Fact]
     public void The_full_last_run_is_kept_while_no_newer_run_is_recorded()
     {
         var run = Run(T0 + TimeSpan.FromSeconds(30), Verdict.Failed).Run;

@@ -32,6 +32,13 @@ public sealed class CanaryRolloutTransitionTests
         return result with { Run = result.Run with { WaitingForData = true } };
     }
 
+    /// <summary>A waiting run that saw 49 of minRequests 50.</summary>
+    private static AnalysisResult AlmostEnough(DateTimeOffset time)
+    {
+        var result = Waiting(time);
+        return result with { Run = result.Run with { Metrics = [result.Run.Metrics[0] with { Value = 49 }] } };
+    }
+
     /// <summary>A run the judge found inconclusive because stable breached the same SLO in the same window.</summary>
     private static AnalysisResult SharedIncident(DateTimeOffset time)
     {
@@ -128,7 +135,7 @@ public sealed class CanaryRolloutTransitionTests
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(20 * S, d.RequeueAfter)) },
         { "the pause end brings a run forward", () => With(ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)), 45 * S),
                 Plan with { Steps = [new RolloutStep(10, 45 * S), new RolloutStep(50, 5 * M)] }),
-            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 45 * S), d.Single<RunAnalysis>())) },
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 45 * S, EvidenceSince: T0), d.Single<RunAnalysis>())) },
         { "a passed run at the pause end advances the step", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 90 * S, Verdict.Passed), counters: new(3, 0, 0)), 2 * M, Run(T0 + 2 * M, Verdict.Passed)),
             new Expect(ModelPhase.Progressing, "3", "4", 1, Events: [RolloutReasons.AnalysisRunPassed, RolloutReasons.CanaryStepChanged], Also: d =>
             {
@@ -246,19 +253,54 @@ public sealed class CanaryRolloutTransitionTests
                 Assert.Null(d.Status.Canary.LastRun);
                 Assert.Null(d.RecordedRun);
                 Assert.Empty(d.Actions.OfType<RunAnalysis>()); // analysed in this decision already
-                Assert.Equal(Interval, d.RequeueAfter);
+                // 12 of minRequests 50 in 30 s: 50 are expected 95 s on, capped at two intervals.
+                Assert.Equal(T0 + 90 * S, d.Status.Canary.NextRunAt);
+                Assert.Equal(2 * Interval, d.RequeueAfter);
                 Assert.Contains("analysis waits for canary traffic", d.Message, StringComparison.Ordinal);
             }) },
+        { "a waiting canary is not analysed again before its next look", () => ReadyAt(Canary(readyAt: T0) with { NextRunAt = T0 + 90 * S }, 60 * S),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d =>
+            {
+                Assert.Empty(d.Actions.OfType<RunAnalysis>());
+                Assert.Equal(30 * S, d.RequeueAfter);
+            }) },
+        { "at its next look a waiting canary is judged from the anchor", () => ReadyAt(Canary(readyAt: T0) with { NextRunAt = T0 + 90 * S }, 90 * S),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0, T0 + 90 * S), d.Single<RunAnalysis>())) },
+        { "traffic close to minRequests brings the next look to half an interval", () => ReadyAt(Canary(readyAt: T0), 30 * S, AlmostEnough(T0 + 30 * S)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(Interval / 2, d.RequeueAfter)) },
+        { "a recorded run clears the next look", () => ReadyAt(Canary(readyAt: T0) with { NextRunAt = T0 + 90 * S }, 90 * S, Run(T0 + 90 * S, Verdict.Passed)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisRunPassed], Also: d => Assert.Null(d.Status.Canary!.NextRunAt)) },
         { "after waiting, the next run judges everything since the last judged run", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)), 90 * S),
-            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 90 * S), d.Single<RunAnalysis>())) },
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 90 * S, EvidenceSince: T0), d.Single<RunAnalysis>())) },
         { "a shared incident is an inconclusive run with its own Warning event", () => ReadyAt(Canary(readyAt: T0), 30 * S, SharedIncident(T0 + 30 * S)),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisSharedIncident], Also: d =>
             {
                 Assert.Equal(new AnalysisCounters(1, 0, 1), d.Status.Canary!.Analysis);
                 Assert.Equal(RolloutEventType.Warning, d.Actions.OfType<RecordEvent>().Single().Type);
             }) },
-        { "a drought as long as progressDeadline counts as inconclusive", () => ReadyAt(Canary(readyAt: T0), 10 * M, Waiting(T0 + 10 * M)),
-            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisRunInconclusive], Also: d => Assert.Equal(new AnalysisCounters(1, 0, 1), d.Status.Canary!.Analysis)) },
+        { "a drought as long as progressDeadline pauses the canary as getting no traffic", () => ReadyAt(Canary(readyAt: T0), 10 * M, Waiting(T0 + 10 * M)),
+            new Expect(ModelPhase.Paused, "3", "4", 0, RolloutOutcome.Paused, RolloutReasons.CanaryNoTraffic, [RolloutReasons.CanaryNoTraffic], d =>
+            {
+                Assert.True(d.Status.Canary!.PausedFor(PauseReason.CanaryNoTraffic));
+                Assert.Equal(AnalysisCounters.Initial, d.Status.Canary.Analysis); // no verdict on the canary
+                Assert.Equal(nameof(PauseReason.CanaryNoTraffic), ConditionSet.Find(d.Status.Conditions, ConditionTypes.Progressing)!.Reason);
+                Assert.Contains("gets no traffic", d.Message, StringComparison.Ordinal);
+                Assert.Contains("fewer than minRequests in progressDeadline 10m", Assert.Single(d.Events()).Message, StringComparison.Ordinal);
+                Assert.Empty(d.Actions.OfType<RunAnalysis>());
+            }) },
+        { "a drought says when it will pause", () => ReadyAt(Canary(readyAt: T0), 5 * M, Waiting(T0 + 5 * M)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d =>
+                Assert.Contains("the canary pauses as getting no traffic", d.Message, StringComparison.Ordinal)) },
+        { "resume after no traffic restarts the step's hold", () => Running(Canary(readyAt: T0, pauses: [new(PauseReason.CanaryNoTraffic, T0 + 10 * M)]), now: T0 + 12 * M) with { Command = RolloutCommand.Resume },
+            new Expect(ModelPhase.Progressing, "3", "4", 0, RolloutOutcome.Resumed, RolloutReasons.ResumedByUser, [RolloutReasons.ResumedByUser], d =>
+            {
+                Assert.Empty(d.Status.Canary!.PauseConditions);
+                Assert.Equal(T0 + 12 * M, d.Status.Canary.StepReadyAt);
+            }) },
+        { "with a failure counted, a run judges its own window only", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Failed), counters: new(1, 1, 0)), 60 * S),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 60 * S), d.Single<RunAnalysis>())) },
+        { "the second look reaches back one window, never before the step", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 60 * S, Verdict.Passed), counters: new(2, 0, 0)), 90 * S),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 60 * S, T0 + 90 * S, EvidenceSince: T0 + 30 * S), d.Single<RunAnalysis>())) },
         { "a waiting run never lets a step pass", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 90 * S, Verdict.Inconclusive), counters: new(3, 0, 1)), 2 * M, Waiting(T0 + 2 * M)),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new AnalysisCounters(3, 0, 1), d.Status.Canary!.Analysis)) },
 
