@@ -1,30 +1,39 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
+using GruNodeAgent;
 using GruOperator.Api;
 using GruOperator.Domain.Analysis;
 using GruOperator.Domain.Conditions;
 using GruOperator.Domain.Rollout;
 using GruOperator.Tests.RealCluster;
 using GruOperator.Tests.Support;
+using GruServing.Contract.Serving;
+using k8s;
+using Microsoft.Extensions.Logging.Abstractions;
 using TestSupport;
 
 namespace GruOperator.Tests.Integration;
 
 /// <summary>
-/// The canary judged on real data: a real Prometheus scrapes real GruServer processes standing in for the stable pod
-/// (revision 1) and the canary pod (revision 2) of one GruModel, under load from the test, and the operator runs its
-/// analysis against it. The pods themselves are marked ready through the pods' status subresource; GruServer's fault
-/// flags make the canary slow or failing. Short intervals: 1 s scrapes, a 4 s step and analysis interval.
+/// The canary judged on real data: the node agent runs the operator's stable (revision 1) and canary (revision 2) pods as
+/// real GruServer processes, a real Prometheus finds them through the agent's http_sd and scrapes them under load from the
+/// test, and the operator runs its analysis against it. Short intervals: 1 s scrapes, a 4 s step and analysis interval.
 /// </summary>
 public abstract class CanaryAnalysisOnPrometheusTests
 {
     private protected abstract Task<OperatorHarness> StartHarnessAsync();
 
+    /// <summary>Where this lane's pods get addresses (127.0.0.N upwards): the two lanes run at once, each with its own range.</summary>
+    private protected abstract int FirstPodAddress { get; }
+
     /// <summary>p95 under 100 ms, under 1% 5xx, at least 20 requests per window; one 50% step held 4 s; two failed runs roll back.</summary>
-    private static GruModel Judged(string name, string ns, int[]? weights = null)
+    private static GruModel Judged(string name, AgentPods pods, int[]? weights = null)
     {
-        var model = Models.Cpu(name, ns);
+        var model = Models.Cpu(name, pods.Namespace);
+        model.Spec.Model = new ModelSpec { Name = name, Source = "file://" + pods.Stable.Path, Sha256 = pods.Stable.Sha256 };
+        // Only this test's agent runs these pods, and it runs no one else's (see AgentPods).
+        model.Spec.Serving.Tolerations = [new TolerationSpec { Key = AgentPods.TaintKey, Value = pods.Namespace, Effect = TaintEffect.NoSchedule }];
         model.Spec.Slo = new GruOperator.Api.SloSpec { LatencyP95 = "100ms", ErrorRate = "0.01", MinRequests = 20 };
         model.Spec.Rollout = new RolloutSpec
         {
@@ -41,10 +50,10 @@ public abstract class CanaryAnalysisOnPrometheusTests
     public async Task AHealthyCanaryPassesAnalysisAndIsPromoted()
     {
         await using var harness = await StartHarnessAsync();
-        await using var servers = await TrackServers.StartAsync(harness.Namespace, "good", canaryLatency: null, canaryErrorRate: null);
+        await using var pods = await AgentPods.StartAsync(harness, FirstPodAddress, canaryFault: []);
         var metricsPort = FreePort.Next();
-        await StartOperatorAsync(harness, servers.Prometheus, metricsPort);
-        await StartCanaryAsync(harness, servers, "good");
+        await StartOperatorAsync(harness, pods.Prometheus, metricsPort);
+        await StartCanaryAsync(harness, pods, "good");
 
         var promoted = await harness.WaitForStatusAsync(harness.Namespace, "good",
             m => m.Status!.Canary is null && m.Status.Stable!.Revision == "2" && m.Status.Phase == ModelPhase.Healthy, "revision 2 promoted");
@@ -70,14 +79,14 @@ public abstract class CanaryAnalysisOnPrometheusTests
     public async Task AnOperatorRestartAtTheSecondStepResumesThereAndPromotesOnce()
     {
         await using var harness = await StartHarnessAsync();
-        await using var servers = await TrackServers.StartAsync(harness.Namespace, "resumed", canaryLatency: null, canaryErrorRate: null);
-        var first = await StartOperatorAsync(harness, servers.Prometheus);
-        await StartCanaryAsync(harness, servers, "resumed", [25, 50]);
+        await using var pods = await AgentPods.StartAsync(harness, FirstPodAddress, canaryFault: []);
+        var first = await StartOperatorAsync(harness, pods.Prometheus);
+        await StartCanaryAsync(harness, pods, "resumed", [25, 50]);
 
         // Step 1 passed on its analysis: the canary is at step 2.
         var before = await harness.WaitForStatusAsync(harness.Namespace, "resumed", m => m.Status!.Canary is { Step: 1 }, "the canary at step 2");
         await harness.StopOperatorAsync(first);
-        await StartOperatorAsync(harness, servers.Prometheus);
+        await StartOperatorAsync(harness, pods.Prometheus);
 
         var promoted = await harness.WaitForStatusAsync(harness.Namespace, "resumed",
             m => m.Status!.Canary is null && m.Status.Stable!.Revision == "2" && m.Status.Phase == ModelPhase.Healthy, "revision 2 promoted after the restart");
@@ -95,19 +104,19 @@ public abstract class CanaryAnalysisOnPrometheusTests
     }
 
     [Theory]
-    [InlineData("slow", "150ms", null, MetricNames.LatencyP95, "threshold 0.1")]
-    [InlineData("erroring", null, 0.5, MetricNames.ErrorRate, "threshold 0.01")]
-    public async Task ABadCanaryIsRolledBackWithTheFailingMetricNamedInTheEvent(string name, string? latency, double? errorRate, string metric, string threshold)
+    [InlineData("slow", ServerFlags.FaultLatency, "150ms", MetricNames.LatencyP95, "threshold 0.1")]
+    [InlineData("erroring", ServerFlags.FaultErrorRate, "0.5", MetricNames.ErrorRate, "threshold 0.01")]
+    public async Task ABadCanaryIsRolledBackWithTheFailingMetricNamedInTheEvent(string name, string faultFlag, string faultValue, string metric, string threshold)
     {
         await using var harness = await StartHarnessAsync();
-        await using var servers = await TrackServers.StartAsync(harness.Namespace, name, latency, errorRate);
-        await StartOperatorAsync(harness, servers.Prometheus);
-        await StartCanaryAsync(harness, servers, name);
+        await using var pods = await AgentPods.StartAsync(harness, FirstPodAddress, canaryFault: [faultFlag, faultValue]);
+        await StartOperatorAsync(harness, pods.Prometheus);
+        await StartCanaryAsync(harness, pods, name);
 
         var rolledBack = await harness.WaitForStatusAsync(harness.Namespace, name, m => m.Status!.Phase == ModelPhase.RolledBack, "phase RolledBack");
         Assert.Equal(RolloutReasons.AnalysisFailed, rolledBack.Status!.RolledBack!.Reason);
         Assert.Contains(metric, rolledBack.Status.RolledBack.Message, StringComparison.Ordinal);
-        Assert.Equal(("1", "sha256:" + Models.Sha), (rolledBack.Status.Stable!.Revision, rolledBack.Status.Stable.ModelDigest));
+        Assert.Equal(("1", "sha256:" + pods.Stable.Sha256), (rolledBack.Status.Stable!.Revision, rolledBack.Status.Stable.ModelDigest));
         Assert.Equal((nameof(RolloutOutcome.RolledBack), RolloutReasons.AnalysisFailed), (rolledBack.Status.History![0].Outcome, rolledBack.Status.History[0].Reason));
         var warning = await Poll.UntilAsync(async () => (await harness.EventsAsync(harness.Namespace, name)).FirstOrDefault(e => e.Reason == RolloutReasons.RolledBack),
             _ => true, OperatorHarness.Timeout, "a RolledBack event");
@@ -125,13 +134,13 @@ public abstract class CanaryAnalysisOnPrometheusTests
     public async Task WithPrometheusDownTheRunsAreInconclusiveAndTheCanaryIsHeldNeverPromoted()
     {
         await using var harness = await StartHarnessAsync();
-        await using var servers = await TrackServers.StartAsync(harness.Namespace, "blind", canaryLatency: null, canaryErrorRate: null);
-        await StartOperatorAsync(harness, servers.Prometheus);
-        await harness.CreateAsync(Judged("blind", harness.Namespace));
+        await using var pods = await AgentPods.StartAsync(harness, FirstPodAddress, canaryFault: []);
+        await StartOperatorAsync(harness, pods.Prometheus);
+        await harness.CreateAsync(Judged("blind", pods));
         await harness.WaitForStatusAsync(harness.Namespace, "blind", m => m.Status!.Phase == ModelPhase.Healthy, "stable healthy");
-        await servers.Prometheus.StopAsync();
+        await pods.Prometheus.StopAsync();
 
-        await harness.PatchSpecAsync(harness.Namespace, "blind", new { model = new { sha256 = Models.OtherSha } });
+        await harness.PatchSpecAsync(harness.Namespace, "blind", pods.CanaryPatch);
 
         var paused = await harness.WaitForStatusAsync(harness.Namespace, "blind", m => m.Status!.Phase == ModelPhase.Paused, "phase Paused on inconclusive analysis");
         var canary = paused.Status!.Canary!;
@@ -150,56 +159,120 @@ public abstract class CanaryAnalysisOnPrometheusTests
             extraArgs: ["--prometheus-address", prometheus.Address.ToString().TrimEnd('/')],
             overrides: new Dictionary<string, string?> { ["Prometheus:MaxRetries"] = "1" });
 
-    /// <summary>Stable healthy, Prometheus holding a window of loaded scrapes for both servers, then the model change.</summary>
-    private static async Task StartCanaryAsync(OperatorHarness harness, TrackServers servers, string name, int[]? weights = null)
+    /// <summary>Stable healthy on its agent pod, Prometheus holding a window of its loaded scrapes, then the model change.</summary>
+    private static async Task StartCanaryAsync(OperatorHarness harness, AgentPods pods, string name, int[]? weights = null)
     {
-        await harness.CreateAsync(Judged(name, harness.Namespace, weights));
+        await harness.CreateAsync(Judged(name, pods, weights));
         await harness.WaitForStatusAsync(harness.Namespace, name, m => m.Status!.Phase == ModelPhase.Healthy, "stable healthy");
-        await servers.WaitForLoadedScrapesAsync(12);
-        await harness.PatchSpecAsync(harness.Namespace, name, new { model = new { sha256 = Models.OtherSha } });
+        await pods.WaitForLoadedScrapesAsync(8);
+        await harness.PatchSpecAsync(harness.Namespace, name, pods.CanaryPatch);
     }
 
-    /// <summary>GruServer processes for revision 1 (stable) and 2 (canary) of one model, under load, scraped every second.</summary>
-    private sealed class TrackServers : IAsyncDisposable
+    /// <summary>
+    /// A node agent of this test's own (the kubelet and scheduler of its pods), Prometheus discovering its pods through
+    /// the agent's http_sd, the two model files (revision 1 and the canary's), and load on every ready pod of the test.
+    /// </summary>
+    private sealed class AgentPods : IAsyncDisposable
     {
-        private readonly List<GruServerProcess> _servers;
-        private readonly InferenceLoad _load;
+        /// <summary>The node's taint: the real API server is shared, and this agent must not run other tests' pods.</summary>
+        public const string TaintKey = "test.gru.dev/namespace";
 
-        private TrackServers(List<GruServerProcess> servers, PrometheusProcess prometheus, InferenceLoad load)
+        private readonly OperatorHarness _harness;
+        private readonly NodeAgent _agent;
+        private readonly string _directory;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Dictionary<string, InferenceLoad> _loads = [];
+        private Task _loading = Task.CompletedTask;
+
+        private AgentPods(OperatorHarness harness, NodeAgent agent, PrometheusProcess prometheus, string directory, GruModelFile stable, GruModelFile canary)
         {
-            _servers = servers;
+            _harness = harness;
+            _agent = agent;
             Prometheus = prometheus;
-            _load = load;
+            _directory = directory;
+            Stable = stable;
+            Canary = canary;
         }
 
         public PrometheusProcess Prometheus { get; }
 
-        /// <summary>
-        /// Starts the servers for <paramref name="model"/> (its spec.model.name, the <c>model</c> label of their series); the
-        /// Prometheus target labels add <c>namespace</c>, as Kubernetes service discovery relabelling would.
-        /// </summary>
-        public static async Task<TrackServers> StartAsync(string @namespace, string model, string? canaryLatency, double? canaryErrorRate)
+        public string Namespace => _harness.Namespace;
+
+        /// <summary>Revision 1's model file.</summary>
+        public GruModelFile Stable { get; }
+
+        /// <summary>The canary's model: the same shape, other weights (so another sha256).</summary>
+        public GruModelFile Canary { get; }
+
+        /// <summary>The spec.model change that starts the canary.</summary>
+        public object CanaryPatch => new { model = new { source = "file://" + Canary.Path, sha256 = Canary.Sha256 } };
+
+        /// <param name="canaryFault">GruServer fault flags for canary-track pods only (empty: a healthy canary).</param>
+        public static async Task<AgentPods> StartAsync(OperatorHarness harness, int firstPodAddress, IReadOnlyList<string> canaryFault)
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            var file = await GruTestModels.WriteAsync(cancellationToken: cts.Token);
-            GruServerStartOptions Options(string revision, string track) =>
-                new() { ModelPath = file.Path, ModelName = model, ModelSha256 = file.Sha256, Revision = revision, Track = track };
-            var servers = (await Task.WhenAll(
-                GruServerProcess.StartAsync(Options("1", "stable"), cts.Token),
-                GruServerProcess.StartAsync(Options("2", "canary") with { FaultLatency = canaryLatency, FaultErrorRate = canaryErrorRate }, cts.Token))).ToList();
-            var prometheus = await PrometheusProcess.StartAsync(
-                servers.Select((s, i) => new ScrapeTarget($"gruserver-{i}", s.MetricsPort, new Dictionary<string, string> { ["namespace"] = @namespace })).ToArray(), cts.Token);
-            await prometheus.WaitForTargetsUpAsync(servers.Count, TimeSpan.FromSeconds(60), cts.Token);
-            var load = new InferenceLoad(servers.Select(s => new Uri(s.BaseUrl, $"v2/models/{model}/infer")),
-                GruTestModels.InferRequestJson(file.Spec, batch: 1, steps: 5), workersPerServer: 2, pause: TimeSpan.FromMilliseconds(70), maxDuration: TimeSpan.FromMinutes(5));
-            return new TrackServers(servers, prometheus, load);
+            // file:// sources are paths in the server image, which on the agent is the host; not under /tmp, which the
+            // operator's pods mount an emptyDir over.
+            var directory = Path.Combine("/var/tmp", "gru-canary-analysis-tests", Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(directory);
+            async Task<GruModelFile> ModelAsync(int seed, string name)
+            {
+                var written = await GruTestModels.WriteAsync(GruTestModels.Small with { Seed = seed }, cts.Token);
+                var path = Path.Combine(directory, name);
+                File.Move(written.Path, path);
+                return written with { Path = path };
+            }
+
+            var stable = await ModelAsync(7, "stable.onnx");
+            var canary = await ModelAsync(8, "canary.onnx");
+
+            // How a canary is made slow or failing: the GruModel API has no way to pass server flags (and gets none just for
+            // tests), and both tracks run spec.serving.image, so the node maps the operator's server image to GruServer
+            // with the fault flags added when its args say --track canary. The pods, their probes, discovery and scrapes
+            // are the real ones; only the canary's server is told to misbehave, as a bad release would.
+            var server = string.Join(' ', canaryFault.Select(a => $"'{a}'"));
+            var wrapper = $"case \" $* \" in *' {ServerFlags.Track} canary '*) exec \"$@\" {server} ;; *) exec \"$@\" ;; esac";
+            var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+            var agent = await NodeAgent.StartAsync(harness.Client, new NodeAgentOptions
+            {
+                NodeName = "canary-analysis-" + harness.Namespace,
+                Cpu = "4",
+                Memory = "8Gi",
+                FirstPodAddress = firstPodAddress,
+                Taints = [$"{TaintKey}={harness.Namespace}:NoSchedule"],
+                StateDirectory = Path.Combine(directory, "node"),
+                HeartbeatInterval = TimeSpan.FromSeconds(2),
+                UnschedulableRetry = TimeSpan.FromSeconds(1),
+                RestartBackoff = TimeSpan.FromSeconds(1),
+                MaxRestartBackoff = TimeSpan.FromSeconds(4),
+                Images =
+                [
+                    new ImageMapping
+                    {
+                        Image = OperatorHarness.ServerImage.Split(':')[0],
+                        Entrypoint = ["/bin/sh", "-c", wrapper, "gru-server", dotnet, GruServerProcess.LocateServerDll()],
+                    },
+                ],
+            }, NullLoggerFactory.Instance, cts.Token);
+            try
+            {
+                var prometheus = await PrometheusProcess.StartAsync([], [agent.DiscoveryUrl], cts.Token);
+                var pods = new AgentPods(harness, agent, prometheus, directory, stable, canary);
+                pods._loading = Task.Run(() => pods.LoadReadyPodsAsync(pods._stop.Token));
+                return pods;
+            }
+            catch
+            {
+                await agent.DisposeAsync();
+                throw;
+            }
         }
 
-        /// <summary>Waits until Prometheus holds <paramref name="scrapes"/> scrapes of every server that saw traffic.</summary>
+        /// <summary>Waits until Prometheus holds <paramref name="scrapes"/> scrapes of every pod of the test that saw traffic.</summary>
         public async Task WaitForLoadedScrapesAsync(int scrapes)
         {
             using var http = new HttpClient { BaseAddress = Prometheus.Address, Timeout = TimeSpan.FromSeconds(5) };
-            var query = Uri.EscapeDataString("min(count_over_time(gru_requests_total{code=\"200\"}[1m]))");
+            var query = Uri.EscapeDataString($"min(count_over_time(gru_requests_total{{code=\"200\",namespace=\"{Namespace}\"}}[1m]))");
             var deadline = DateTime.UtcNow.AddSeconds(scrapes * 4 + 60);
             var last = "";
             while (DateTime.UtcNow < deadline)
@@ -210,28 +283,76 @@ public abstract class CanaryAnalysisOnPrometheusTests
                 if (result.GetArrayLength() == 1 && double.Parse(result[0].GetProperty("value")[1].GetString()!, CultureInfo.InvariantCulture) >= scrapes) return;
                 await Task.Delay(500);
             }
-            throw new TimeoutException($"Prometheus did not hold {scrapes} loaded scrapes per server in time: {last}; sent {_load.Sent}, failed {_load.Failed}");
+
+            throw new TimeoutException($"Prometheus did not hold {scrapes} loaded scrapes per pod in time: {last}; loaded pods {string.Join(", ", _loads.Keys)}");
         }
 
         public async ValueTask DisposeAsync()
         {
-            await _load.DisposeAsync();
+            await _stop.CancelAsync();
+            await _loading;
+            foreach (var load in _loads.Values) await load.DisposeAsync();
             await Prometheus.DisposeAsync();
-            foreach (var server in _servers) await server.DisposeAsync();
+            await _agent.DisposeAsync();
+            _stop.Dispose();
+            try
+            {
+                Directory.Delete(_directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A process still holding a file: /var/tmp is cleaned by the system.
+            }
+        }
+
+        /// <summary>Two workers per ready pod, as a Service would spread the model's traffic over both tracks.</summary>
+        private async Task LoadReadyPodsAsync(CancellationToken cancellationToken)
+        {
+            var request = GruTestModels.InferRequestJson(Stable.Spec, batch: 1, steps: 5);
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    var pods = await _harness.Client.CoreV1.ListNamespacedPodAsync(Namespace, cancellationToken: cancellationToken);
+                    foreach (var pod in pods.Items)
+                    {
+                        var ready = pod.Status?.Conditions?.Any(c => c is { Type: "Ready", Status: "True" }) == true;
+                        string? model = null;
+                        pod.Metadata.Labels?.TryGetValue(GruOperator.Serving.Labels.Model, out model);
+                        if (!ready || model is null || pod.Status!.PodIP is not { } ip || _loads.ContainsKey(pod.Metadata.Name)) continue;
+                        _loads[pod.Metadata.Name] = new InferenceLoad([new Uri($"http://{ip}:{GruOperator.Serving.ServingWorkloadBuilder.HttpPort}/v2/models/{model}/infer")],
+                            request, workersPerServer: 2, pause: TimeSpan.FromMilliseconds(70), maxDuration: TimeSpan.FromMinutes(5));
+                    }
+
+                    await Task.Delay(500, cancellationToken);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (k8s.Autorest.HttpOperationException)
+                {
+                    // A lost list is retried on the next round.
+                }
+            }
         }
     }
 }
 
-/// <summary>The Prometheus-judged canary tests on LocalCluster.</summary>
+/// <summary>The Prometheus-judged canary tests on LocalCluster, the node agent running the pods.</summary>
 [Collection(IntegrationCollection.Name)]
 public sealed class CanaryAnalysisOnPrometheusOnLocalClusterTests : CanaryAnalysisOnPrometheusTests
 {
-    private protected override Task<OperatorHarness> StartHarnessAsync() => OperatorHarness.StartAsync();
+    private protected override Task<OperatorHarness> StartHarnessAsync() => OperatorHarness.StartAsync(autoReadyPods: false);
+
+    private protected override int FirstPodAddress => 60;
 }
 
-/// <summary>The Prometheus-judged canary tests on a real kube-apiserver with kube-controller-manager.</summary>
+/// <summary>The Prometheus-judged canary tests on a real kube-apiserver with kube-controller-manager, the node agent running the pods.</summary>
 [Collection(KubeApiServerCollection.Name)]
 public sealed class CanaryAnalysisOnPrometheusOnKubeApiServerTests(KubeApiServerFixture cluster) : CanaryAnalysisOnPrometheusTests
 {
-    private protected override Task<OperatorHarness> StartHarnessAsync() => OperatorHarness.OnKubeApiServerAsync(cluster);
+    private protected override Task<OperatorHarness> StartHarnessAsync() => OperatorHarness.OnKubeApiServerAsync(cluster, autoReadyPods: false);
+
+    private protected override int FirstPodAddress => 160;
 }
