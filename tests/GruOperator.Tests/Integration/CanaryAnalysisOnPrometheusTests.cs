@@ -63,6 +63,11 @@ public abstract class CanaryAnalysisOnPrometheusTests
             es => es.Any(e => e.Reason == RolloutReasons.Promoted), OperatorHarness.Timeout, "a Promoted event");
         Assert.Contains(events, e => e.Reason == RolloutReasons.AnalysisRunPassed && e.Type == "Normal");
         Assert.DoesNotContain(events, e => e.Reason is RolloutReasons.AnalysisRunFailed or RolloutReasons.RolledBack);
+        // The promotion reached real pods: the agent runs a ready stable pod of revision 2, serving the canary's model.
+        var stablePods = await Poll.UntilAsync<IReadOnlyList<k8s.Models.V1Pod>>(async () => await harness.PodsAsync("good", "stable"),
+            ps => ps.Any(p => p.Metadata.Labels[GruOperator.Serving.Labels.Revision] == "2" && p.Spec.NodeName == pods.NodeName
+                && p.Status?.Conditions?.Any(c => c is { Type: "Ready", Status: "True" }) == true), OperatorHarness.Timeout, "a ready revision-2 stable pod on the agent's node");
+        Assert.Contains(stablePods.First(p => p.Metadata.Labels[GruOperator.Serving.Labels.Revision] == "2").Spec.Containers[0].Args, a => a == pods.Canary.Sha256);
 
         using var http = new HttpClient();
         var metrics = (await http.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics")).Split('\n');
@@ -198,6 +203,9 @@ public abstract class CanaryAnalysisOnPrometheusTests
 
         public string Namespace => _harness.Namespace;
 
+        /// <summary>The agent's node, the only one these tests' pods tolerate.</summary>
+        public string NodeName => NodeOf(Namespace);
+
         /// <summary>Revision 1's model file.</summary>
         public GruModelFile Stable { get; }
 
@@ -235,7 +243,7 @@ public abstract class CanaryAnalysisOnPrometheusTests
             var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
             var agent = await NodeAgent.StartAsync(harness.Client, new NodeAgentOptions
             {
-                NodeName = "canary-analysis-" + harness.Namespace,
+                NodeName = NodeOf(harness.Namespace),
                 Cpu = "4",
                 Memory = "8Gi",
                 FirstPodAddress = firstPodAddress,
@@ -304,6 +312,8 @@ public abstract class CanaryAnalysisOnPrometheusTests
                 // A process still holding a file: /var/tmp is cleaned by the system.
             }
         }
+
+        private static string NodeOf(string @namespace) => "canary-analysis-" + @namespace;
 
         /// <summary>Two workers per ready pod, as a Service would spread the model's traffic over both tracks.</summary>
         private async Task LoadReadyPodsAsync(CancellationToken cancellationToken)
