@@ -150,7 +150,7 @@ public sealed class BenchReport(
         var stableMean = latencies.FirstOrDefault(l => l.Behaviour == "stable")?.MeanMs ?? double.NaN;
         foreach (var l in latencies) md.AppendLine(CultureInfo.InvariantCulture, $"| {l.Behaviour} | {l.Requests:0} | {l.MeanMs:0.0} ms | {l.P95Ms:0.0} ms | {l.MeanMs / stableMean:0.00} |");
         md.AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, shared with other helpers' builds and tests; 1-minute load average min {load.Min:0.0}, median {load.Median:0.0}, max {load.Max:0.0}. Bench time {elapsed.TotalMinutes:0.0} min.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores (whatever else runs on the machine shows in the load); 1-minute load average min {load.Min:0.0}, median {load.Median:0.0}, max {load.Max:0.0}. Bench time {elapsed.TotalMinutes:0.0} min.");
         md.AppendLine();
         md.AppendLine("Every canary:");
         md.AppendLine();
