@@ -15,9 +15,9 @@ build:
 ## agent, Prometheus, a registry, the operator and a load generator; v1 deployed, v2 promoted by canary analysis, a slow v3
 ## rolled back, shown live. DEMO_ARGS="--plain" for lines, "--keep" to keep the logs. Stops everything on exit or Ctrl-C.
 demo:
-	@for tool in prometheus:prometheus docker-registry:docker-registry; do \
-	  command -v $${tool%%:*} >/dev/null 2>&1 || [ -x /usr/bin/$${tool%%:*} ] || \
-	  { echo "make demo needs $${tool%%:*}: run \`make deps\` (apt-get install $${tool##*:})" >&2; exit 1; }; done
+	@# As make test does: what is missing (Prometheus, the registry, ...) is installed from Debian's packages first,
+	@# so on a fresh machine make demo alone runs the demo; the demo still checks its tools and ports itself.
+	bash tests/deps.sh
 	$(DOTNET) build src/GruDemo -c $(CONFIG) -nologo -v quiet
 	$(DOTNET) src/GruDemo/bin/$(CONFIG)/net10.0/gru-demo.dll $(DEMO_ARGS)
 
