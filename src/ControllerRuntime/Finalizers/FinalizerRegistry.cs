@@ -1,4 +1,6 @@
+using System.Net;
 using k8s;
+using k8s.Autorest;
 using k8s.Models;
 
 namespace ControllerRuntime.Finalizers;
@@ -25,8 +27,8 @@ public sealed class FinalizerRegistry<T> where T : IKubernetesObject<V1ObjectMet
     }
 
     /// <summary>
-    /// Brings the object's finalizers in line: returns <c>Deleting = true</c> when the object is being deleted (the caller
-    /// should stop), and the object as patched when a patch was needed.
+    /// Brings the object's finalizers in line: returns <c>Deleting = true</c> when the object is being deleted or is
+    /// already gone (the caller should stop), and the object as patched when a patch was needed.
     /// </summary>
     public async Task<(bool Deleting, T Item)> ApplyAsync(
         T item,
@@ -38,7 +40,8 @@ public sealed class FinalizerRegistry<T> where T : IKubernetesObject<V1ObjectMet
         {
             var missing = _finalizers.Keys.Where(name => !current.Contains(name)).ToList();
             if (missing.Count == 0) return (false, item);
-            return (false, await patchFinalizers(item, [.. current, .. missing], cancellationToken).ConfigureAwait(false));
+            var added = await PatchOrGoneAsync(item, [.. current, .. missing], patchFinalizers, cancellationToken).ConfigureAwait(false);
+            return added is null ? (true, item) : (false, added);
         }
 
         var ours = current.Where(_finalizers.ContainsKey).ToList();
@@ -48,6 +51,25 @@ public sealed class FinalizerRegistry<T> where T : IKubernetesObject<V1ObjectMet
             await _finalizers[name].FinalizeAsync(item, cancellationToken).ConfigureAwait(false);
         }
         var remaining = current.Where(name => !_finalizers.ContainsKey(name)).ToList();
-        return (true, await patchFinalizers(item, remaining, cancellationToken).ConfigureAwait(false));
+        return (true, await PatchOrGoneAsync(item, remaining, patchFinalizers, cancellationToken).ConfigureAwait(false) ?? item);
+    }
+
+    // A reconcile can act on a cached object that was deleted a moment ago: the patch then answers 404. The object is
+    // gone and so is the reason to patch it; the informer's delete event follows. Treating that as an error only
+    // logged a failure and retried with backoff.
+    private static async Task<T?> PatchOrGoneAsync(
+        T item,
+        IReadOnlyList<string> finalizers,
+        Func<T, IReadOnlyList<string>, CancellationToken, Task<T>> patchFinalizers,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await patchFinalizers(item, finalizers, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpOperationException ex) when (ex.Response?.StatusCode == HttpStatusCode.NotFound)
+        {
+            return default;
+        }
     }
 }
