@@ -1,3 +1,5 @@
+using LocalServers;
+
 namespace GruNodeAgent;
 
 /// <summary>
@@ -11,18 +13,14 @@ internal static class BuildPlaceholders
         const string prefix = "{build:";
         if (!value.StartsWith(prefix, StringComparison.Ordinal) || !value.EndsWith('}')) return value;
         var relative = value[prefix.Length..^1];
-        var project = Path.GetDirectoryName(relative)!;
-        var file = Path.GetFileName(relative);
-        var parts = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar).Split(Path.DirectorySeparatorChar);
-        var configuration = parts.Length >= 2 ? parts[^2] : "Release";
-        var tfm = parts[^1];
-        var candidate = Path.Combine([project, "bin", configuration, tfm, file]);
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        try
         {
-            var path = Path.Combine(dir.FullName, candidate);
-            if (File.Exists(path)) return path;
+            // The same search the tests and the demo use to find a build output; only the placeholder syntax is the agent's.
+            return BuildOutput.Locate(Path.GetDirectoryName(relative)!, Path.GetFileName(relative));
         }
-
-        throw new FileNotFoundException($"NodeAgent:Images refers to {value}, but {candidate} was not found above {AppContext.BaseDirectory}; build it with `dotnet build {project} -c {configuration}`");
+        catch (FileNotFoundException ex)
+        {
+            throw new FileNotFoundException($"NodeAgent:Images refers to {value}, but {ex.Message}", ex);
+        }
     }
 }

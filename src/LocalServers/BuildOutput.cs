@@ -1,7 +1,7 @@
 namespace LocalServers;
 
 /// <summary>Finds another project's build output, in the configuration and target framework of the running
-/// test assembly (its own path ends in bin/&lt;Configuration&gt;/&lt;tfm&gt;/), searching upwards for the repository.</summary>
+/// assembly (a test, the demo or the node agent; its own path ends in bin/&lt;Configuration&gt;/&lt;tfm&gt;/), searching upwards for the repository.</summary>
 public static class BuildOutput
 {
     /// <summary>e.g. <c>Locate("src/GruServer", "GruServer.dll")</c>.</summary>
