@@ -110,6 +110,47 @@ internal abstract class ProtocolRunner : IDisposable
         }
     }
 
+    /// <summary>The transport alone: a request that does no inference (GET /v2/health/live, gRPC ServerLive) on the
+    /// same kept-alive connection, so the report can say how much of a protocol's time is loopback and framing.</summary>
+    public static IReadOnlyList<ProtocolRunner> Floors(GruServerProcess server, HttpClient? shared = null) =>
+    [
+        new HttpLiveRunner(server, shared),
+        new GrpcLiveRunner(server),
+    ];
+
+    private sealed class HttpLiveRunner(GruServerProcess server, HttpClient? shared) : ProtocolRunner
+    {
+        private readonly HttpClient _http = shared ?? new HttpClient { BaseAddress = server.BaseUrl };
+
+        public override string Name => "HTTP no-op";
+
+        public override async Task InferAsync()
+        {
+            using var response = await _http.GetAsync("v2/health/live");
+            await response.Content.ReadAsByteArrayAsync();
+            response.EnsureSuccessStatusCode();
+        }
+
+        public override void Dispose()
+        {
+            if (shared is null)
+            {
+                _http.Dispose();
+            }
+        }
+    }
+
+    private sealed class GrpcLiveRunner(GruServerProcess server) : ProtocolRunner
+    {
+        private readonly GrpcChannel _channel = GrpcChannel.ForAddress(server.GrpcUrl);
+
+        public override string Name => "gRPC no-op";
+
+        public override async Task InferAsync() => await new GRPCInferenceService.GRPCInferenceServiceClient(_channel).ServerLiveAsync(new ServerLiveRequest());
+
+        public override void Dispose() => _channel.Dispose();
+    }
+
     private sealed class GrpcRunner : ProtocolRunner
     {
         private readonly GrpcChannel _channel;

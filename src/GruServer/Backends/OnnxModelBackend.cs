@@ -94,7 +94,7 @@ internal sealed class OnnxModelBackend : IModelBackend
         }
     }
 
-    public IReadOnlyList<NamedTensor> Run(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
+    public IReadOnlyList<NamedTensor> Run(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken, bool pooledOutputs = false)
     {
         using var runOptions = new RunOptions();
         using var cancel = cancellationToken.Register(() => runOptions.Terminate = true);
@@ -123,10 +123,10 @@ internal sealed class OnnxModelBackend : IModelBackend
                 var spec = Signature.Outputs.First(o => o.Name == outputNames[i]);
                 Array data = spec.DataType switch
                 {
-                    TensorDataType.FP32 => value.GetTensorDataAsSpan<float>().ToArray(),
-                    TensorDataType.FP64 => value.GetTensorDataAsSpan<double>().ToArray(),
-                    TensorDataType.INT32 => value.GetTensorDataAsSpan<int>().ToArray(),
-                    _ => value.GetTensorDataAsSpan<long>().ToArray(),
+                    TensorDataType.FP32 => CopyOut(value.GetTensorDataAsSpan<float>(), pooledOutputs),
+                    TensorDataType.FP64 => CopyOut(value.GetTensorDataAsSpan<double>(), pooledOutputs),
+                    TensorDataType.INT32 => CopyOut(value.GetTensorDataAsSpan<int>(), pooledOutputs),
+                    _ => CopyOut(value.GetTensorDataAsSpan<long>(), pooledOutputs),
                 };
                 outputs.Add(new NamedTensor(outputNames[i], spec.DataType, shape, data));
             }
@@ -143,6 +143,20 @@ internal sealed class OnnxModelBackend : IModelBackend
     }
 
     public void Dispose() => _session.Dispose();
+
+    /// <summary>Copies an output out of ONNX Runtime's buffer, which the run's results own and free.</summary>
+    private static T[] CopyOut<T>(ReadOnlySpan<T> source, bool pooled)
+        where T : unmanaged
+    {
+        if (!pooled)
+        {
+            return source.ToArray();
+        }
+
+        var data = System.Buffers.ArrayPool<T>.Shared.Rent(source.Length);
+        source.CopyTo(data);
+        return data;
+    }
 
     private static int Count(NamedTensor input) => checked((int)NamedTensor.ElementCount(input.Shape));
 

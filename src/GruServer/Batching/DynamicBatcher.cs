@@ -289,17 +289,19 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         try
         {
             var merged = layout.Merge([.. batch.Select(r => r.Inputs)], pooled: true);
+            IReadOnlyList<NamedTensor> outputs = [];
             try
             {
-                var outputs = backend.Run(merged, batch[0].OutputNames, stop);
+                outputs = backend.Run(merged, batch[0].OutputNames, stop, pooledOutputs: true);
                 split = layout.Split(outputs, [.. batch.Select(r => (r.Rows, r.Time))]);
             }
             finally
             {
-                // The run copied its outputs out, so ONNX Runtime holds none of these any more.
-                foreach (var input in merged)
+                // The run copied its outputs out, so ONNX Runtime holds none of these any more; and Split copied each
+                // request's rows out of the merged outputs.
+                foreach (var tensor in merged.Concat(outputs))
                 {
-                    PooledTensors.Return(input.Data);
+                    PooledTensors.Return(tensor.Data);
                 }
             }
         }

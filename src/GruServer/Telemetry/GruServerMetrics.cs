@@ -24,7 +24,10 @@ internal sealed class GruServerMetrics
     /// <summary>Sequences per model run, powers of two up to the largest configurable batch.</summary>
     private static readonly int[] BatchSizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
 
-    private static readonly string[] PreCreatedCodes = ["200", "400", "404", "415", "500", "503"];
+    /// <summary>200 and every code an infer error maps to (429 for full sessions included), from the one mapping.</summary>
+    private static readonly string[] PreCreatedCodes =
+        [.. Enum.GetValues<Inference.InferenceErrorKind>().Select(Protocol.V2Endpoints.StatusCodeFor).Prepend(200).Distinct().Order()
+            .Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _requests;

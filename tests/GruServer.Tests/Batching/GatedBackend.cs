@@ -34,7 +34,7 @@ internal sealed class GatedBackend(IModelBackend inner) : IModelBackend
     /// <summary>Completes once a run has reached the gate (it is then taken out of the queue and blocked).</summary>
     public Task EnteredAsync() => _entered.WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(t => Assert.True(t.Result, "no run reached the gate"), TaskScheduler.Default);
 
-    public IReadOnlyList<NamedTensor> Run(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
+    public IReadOnlyList<NamedTensor> Run(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken, bool pooledOutputs = false)
     {
         // Rows and steps at the model's own axes (a time-major model's batch is its dimension 1).
         var spec = inner.Signature.Sequences ?? inner.Signature.Inputs[0];
@@ -46,7 +46,7 @@ internal sealed class GatedBackend(IModelBackend inner) : IModelBackend
 
         _entered.Release();
         _gate.Wait(cancellationToken);
-        return inner.Run(inputs, outputNames, cancellationToken);
+        return inner.Run(inputs, outputNames, cancellationToken, pooledOutputs);
     }
 
     public void Dispose()
