@@ -73,7 +73,7 @@ if (only is null or "latency")
 
         var result = new BenchResult(benchCase.Name, directTimings.Count, Encoding.UTF8.GetByteCount(body), Percentiles.Of([.. directTimings]),
             timings.ToDictionary(t => t.Key, t => Percentiles.Of([.. t.Value])),
-            serverTimes.Where(t => t.Value.Requests > 0).ToDictionary(t => t.Key, t => new ServerSide(t.Value.MeanRequestMs, t.Value.MeanQueueMs)));
+            serverTimes.Where(t => t.Value.Requests > 0).ToDictionary(t => t.Key, t => new ServerSide(t.Value.MeanRequestMs, t.Value.MeanQueueMs, t.Value.MeanRunMs)));
         Console.WriteLine(FormattableString.Invariant($"   direct p50 {result.Direct.P50:F3} ms; ") +
             string.Join("; ", result.Protocols.Select(p => FormattableString.Invariant($"{p.Key} p50 {p.Value.P50:F3} ms ({p.Value.P50 / result.Direct.P50:F2}x)"))));
         results.Add(result);
@@ -165,16 +165,17 @@ static string Report(IReadOnlyList<BenchResult> results)
     text.AppendLine("p99 on this shared 2-core machine is dominated by whatever else runs; p50 is the comparable figure. Ratios are p50 over the direct p50.");
     text.AppendLine("No-op: the transport alone on the same connection (GET /v2/health/live; gRPC ServerLive). Mean ms \"server of client\": the mean of the server's own");
     text.AppendLine("gru_request_duration for that protocol's requests (from reading the request to the answer written; for HTTP after Kestrel parsed the headers) beside");
-    text.AppendLine("the client's mean for the same requests: the difference is loopback, framing and the client. Queue: gru_queue_wait, the batcher hand-off.");
+    text.AppendLine("the client's mean for the same requests: the difference is loopback, framing and the client. Queue: gru_queue_wait, the batcher hand-off;");
+    text.AppendLine("run: gru_model_run_duration, ONNX Runtime inside the server (compare with direct).");
     text.AppendLine();
-    text.AppendLine("| model | iterations | JSON request bytes | direct p50 ms | direct p99 ms | JSON p50 ms | JSON ratio | binary p50 ms | binary ratio | gRPC p50 ms | gRPC ratio | JSON p99 ms | binary p99 ms | gRPC p99 ms | HTTP no-op p50 ms | gRPC no-op p50 ms | JSON mean ms: server of client | binary mean ms: server of client | gRPC mean ms: server of client | queue mean ms JSON / binary / gRPC |");
-    text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    text.AppendLine("| model | iterations | JSON request bytes | direct p50 ms | direct p99 ms | JSON p50 ms | JSON ratio | binary p50 ms | binary ratio | gRPC p50 ms | gRPC ratio | JSON p99 ms | binary p99 ms | gRPC p99 ms | HTTP no-op p50 ms | gRPC no-op p50 ms | JSON mean ms: server of client | binary mean ms: server of client | gRPC mean ms: server of client |");
+    text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     foreach (var r in results)
     {
-        ServerSide Server(string protocol) => r.Server.GetValueOrDefault(protocol, new ServerSide(double.NaN, double.NaN));
+        ServerSide Server(string protocol) => r.Server.GetValueOrDefault(protocol, new ServerSide(double.NaN, double.NaN, double.NaN));
         var (json, binary, grpc) = (r.Protocols["HTTP/JSON"], r.Protocols["HTTP/binary"], r.Protocols["gRPC"]);
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"| {r.Model} | {r.Iterations} | {r.RequestBytes} | {r.Direct.P50:F3} | {r.Direct.P99:F3} | {json.P50:F3} | {json.P50 / r.Direct.P50:F2}x | {binary.P50:F3} | {binary.P50 / r.Direct.P50:F2}x | {grpc.P50:F3} | {grpc.P50 / r.Direct.P50:F2}x | {json.P99:F3} | {binary.P99:F3} | {grpc.P99:F3} | {r.Protocols["HTTP no-op"].P50:F3} | {r.Protocols["gRPC no-op"].P50:F3} | {Server("HTTP/JSON").RequestMs:F3} of {json.Mean:F3} | {Server("HTTP/binary").RequestMs:F3} of {binary.Mean:F3} | {Server("gRPC").RequestMs:F3} of {grpc.Mean:F3} | {Server("HTTP/JSON").QueueMs:F3} / {Server("HTTP/binary").QueueMs:F3} / {Server("gRPC").QueueMs:F3} |");
+            $"| {r.Model} | {r.Iterations} | {r.RequestBytes} | {r.Direct.P50:F3} | {r.Direct.P99:F3} | {json.P50:F3} | {json.P50 / r.Direct.P50:F2}x | {binary.P50:F3} | {binary.P50 / r.Direct.P50:F2}x | {grpc.P50:F3} | {grpc.P50 / r.Direct.P50:F2}x | {json.P99:F3} | {binary.P99:F3} | {grpc.P99:F3} | {r.Protocols["HTTP no-op"].P50:F3} | {r.Protocols["gRPC no-op"].P50:F3} | {Server("HTTP/JSON")} of {json.Mean:F3} | {Server("HTTP/binary")} of {binary.Mean:F3} | {Server("gRPC")} of {grpc.Mean:F3} |");
     }
 
     return text.ToString();
@@ -198,10 +199,13 @@ namespace GruServer.Bench
         string Model, int Iterations, int RequestBytes, Percentiles Direct, Dictionary<string, Percentiles> Protocols, Dictionary<string, ServerSide> Server);
 
     /// <summary>Means the server measured for one protocol's requests: arrival to answer, and the part spent queued for the batcher.</summary>
-    internal sealed record ServerSide(double RequestMs, double QueueMs);
+    internal sealed record ServerSide(double RequestMs, double QueueMs, double RunMs)
+    {
+        public override string ToString() => FormattableString.Invariant($"{RequestMs:F3} (queue {QueueMs:F3}, run {RunMs:F3})");
+    }
 
     /// <summary>Running totals of the server's gru_request_duration and gru_queue_wait histograms, from its /metrics.</summary>
-    internal readonly record struct ServerTimes(double Requests, double RequestSeconds, double Queued, double QueueSeconds)
+    internal readonly record struct ServerTimes(double Requests, double RequestSeconds, double Queued, double QueueSeconds, double Runs, double RunSeconds)
     {
         public static ServerTimes Zero => default;
 
@@ -209,18 +213,21 @@ namespace GruServer.Bench
 
         public double MeanQueueMs => Queued == 0 ? 0 : QueueSeconds / Queued * 1000;
 
+        public double MeanRunMs => Runs == 0 ? 0 : RunSeconds / Runs * 1000;
+
         public static ServerTimes operator +(ServerTimes a, ServerTimes b) =>
-            new(a.Requests + b.Requests, a.RequestSeconds + b.RequestSeconds, a.Queued + b.Queued, a.QueueSeconds + b.QueueSeconds);
+            new(a.Requests + b.Requests, a.RequestSeconds + b.RequestSeconds, a.Queued + b.Queued, a.QueueSeconds + b.QueueSeconds, a.Runs + b.Runs, a.RunSeconds + b.RunSeconds);
 
         public static ServerTimes operator -(ServerTimes a, ServerTimes b) =>
-            new(a.Requests - b.Requests, a.RequestSeconds - b.RequestSeconds, a.Queued - b.Queued, a.QueueSeconds - b.QueueSeconds);
+            new(a.Requests - b.Requests, a.RequestSeconds - b.RequestSeconds, a.Queued - b.Queued, a.QueueSeconds - b.QueueSeconds, a.Runs - b.Runs, a.RunSeconds - b.RunSeconds);
 
         public static async Task<ServerTimes> ReadAsync(HttpClient http, Uri metricsUrl)
         {
             var lines = (await http.GetStringAsync(metricsUrl)).Split('\n');
             double Sum(string name) => lines.Where(l => l.StartsWith(name + "{", StringComparison.Ordinal))
                 .Sum(l => double.Parse(l.Split(' ')[^1], CultureInfo.InvariantCulture));
-            return new(Sum("gru_request_duration_seconds_count"), Sum("gru_request_duration_seconds_sum"), Sum("gru_queue_wait_seconds_count"), Sum("gru_queue_wait_seconds_sum"));
+            return new(Sum("gru_request_duration_seconds_count"), Sum("gru_request_duration_seconds_sum"), Sum("gru_queue_wait_seconds_count"), Sum("gru_queue_wait_seconds_sum"),
+                Sum("gru_model_run_duration_seconds_count"), Sum("gru_model_run_duration_seconds_sum"));
         }
     }
 

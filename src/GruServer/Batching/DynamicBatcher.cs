@@ -292,7 +292,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
             IReadOnlyList<NamedTensor> outputs = [];
             try
             {
-                outputs = backend.Run(merged, batch[0].OutputNames, stop, pooledOutputs: true);
+                outputs = Timed(() => backend.Run(merged, batch[0].OutputNames, stop, pooledOutputs: true));
                 split = layout.Split(outputs, [.. batch.Select(r => (r.Rows, r.Time))]);
             }
             finally
@@ -324,17 +324,31 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         }
     }
 
-    private static void RunAlone(QueuedRequest request, CancellationToken stop)
+    private void RunAlone(QueuedRequest request, CancellationToken stop)
     {
         try
         {
-            request.Complete(request.Backend.Run(request.Inputs, request.OutputNames, stop));
+            request.Complete(Timed(() => request.Backend.Run(request.Inputs, request.OutputNames, stop)));
         }
 #pragma warning disable CA1031 // Handed to the request, whose handler maps it to a status code.
         catch (Exception e)
 #pragma warning restore CA1031
         {
             request.Fail(e);
+        }
+    }
+
+    /// <summary>Runs the model and records how long the run took (<c>gru_model_run_duration</c>), failed runs included.</summary>
+    private IReadOnlyList<NamedTensor> Timed(Func<IReadOnlyList<NamedTensor>> run)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            return run();
+        }
+        finally
+        {
+            _metrics.RecordModelRun(_time.GetElapsedTime(started));
         }
     }
 

@@ -38,6 +38,7 @@ internal sealed class GruServerMetrics
     private readonly UpDownCounter<long> _queueDepth;
     private readonly Counter<long> _fetchFailures;
     private readonly Histogram<double> _queueWait;
+    private readonly Histogram<double> _runDuration;
     private readonly KeyValuePair<string, object?>[] _common;
     private readonly Meter _meter;
 
@@ -67,6 +68,9 @@ internal sealed class GruServerMetrics
         _queueDepth.Add(0, _common);
         _queueWait = meter.CreateHistogram<double>("gru_queue_wait", "s", "Time infer requests wait in the queue before their batch runs.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = QueueWaitBuckets });
+        // A request's time is queue wait + this run + protocol work; this one says what the model itself costs (Triton's compute_infer).
+        _runDuration = meter.CreateHistogram<double>("gru_model_run_duration", "s", "Duration of each ONNX Runtime run the dynamic batcher makes (one per batch).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets.Standard });
         _fetchFailures = meter.CreateCounter<long>("gru_model_fetch_failures", description: "Failed attempts to fetch an oci:// model from its registry (each retried with backoff).");
         _fetchFailures.Add(0, _common);
         meter.CreateObservableGauge("gru_model_info", () => ObserveModelInfo(model),
@@ -118,6 +122,8 @@ internal sealed class GruServerMetrics
     public void QueueDepthChanged(int delta) => _queueDepth.Add(delta, _common);
 
     public void RecordQueueWait(TimeSpan wait) => _queueWait.Record(wait.TotalSeconds, _common);
+
+    public void RecordModelRun(TimeSpan duration) => _runDuration.Record(duration.TotalSeconds, _common);
 
     private IEnumerable<Measurement<int>> ObserveModelInfo(ServedModel model)
     {

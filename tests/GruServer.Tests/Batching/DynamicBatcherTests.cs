@@ -239,7 +239,7 @@ public sealed class DynamicBatcherTests
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == GruServerMetrics.MeterName && instrument.Name is "gru_batch_size" or "gru_queue_depth" or "gru_queue_wait")
+            if (instrument.Meter.Name == GruServerMetrics.MeterName && instrument.Name is "gru_batch_size" or "gru_queue_depth" or "gru_queue_wait" or "gru_model_run_duration")
             {
                 l.EnableMeasurementEvents(instrument);
             }
@@ -260,6 +260,9 @@ public sealed class DynamicBatcherTests
         {
             Assert.Equal([1.0, 6.0], measured.Where(m => m.Name == "gru_batch_size").Select(m => m.Value));
             Assert.Equal(4, measured.Count(m => m.Name == "gru_queue_wait"));
+            // One run alone, one batch of three: a run duration each, and real ones (ONNX Runtime took some time).
+            Assert.Equal(2, measured.Count(m => m.Name == "gru_model_run_duration"));
+            Assert.All(measured.Where(m => m.Name == "gru_model_run_duration"), m => Assert.InRange(m.Value, 1e-7, 30));
             Assert.Equal(0, measured.Where(m => m.Name == "gru_queue_depth").Sum(m => m.Value));
             Assert.Equal(4, measured.Count(m => m.Name == "gru_queue_depth" && m.Value > 0));
         }
