@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
 # GruServer: one infer over HTTP vs a direct InferenceSession.Run, then throughput at 1/8/32 clients with batching
-# on/off vs raw ORT, then Stateful streaming steps/s over HTTP and the gRPC stream (about three minutes;
+# on/off vs raw ORT, then Stateful streaming steps/s over HTTP and the gRPC stream (about nine minutes, each server warmed for 20 s first;
 # bench/results/gruserver-latency.md, gruserver-throughput.md and gruserver-streaming.md).
 dotnet build bench/GruServer.Bench -c Release -v quiet -nologo
 dotnet bench/GruServer.Bench/bin/Release/net10.0/GruServer.Bench.dll --output bench/results

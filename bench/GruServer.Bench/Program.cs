@@ -54,10 +54,15 @@ if (only is null or "latency")
         // gru_queue_wait), so the report can split a protocol's time into the server's part and the rest.
         using var metricsClient = new HttpClient();
         var serverTimes = runners.ToDictionary(r => r.Name, _ => ServerTimes.Zero);
-        direct.Measure(perRound / 5);
-        foreach (var runner in runners)
+        // Warm-up until tiered JIT has settled (Throughput.WarmUp), every runner in turn.
+        var warmUntil = Stopwatch.GetTimestamp() + (long)(Throughput.WarmUp.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < warmUntil)
         {
-            await MeasureAsync(runner, perRound / 5);
+            direct.Measure(perRound / 5);
+            foreach (var runner in runners)
+            {
+                await MeasureAsync(runner, perRound / 5);
+            }
         }
 
         for (var round = 0; round < rounds; round++)

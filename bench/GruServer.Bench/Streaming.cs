@@ -46,7 +46,6 @@ internal static class Streaming
 {
     private const string UnservedModel = "not-served";
 
-    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(3);
 
     public static readonly GruModelSpec Spec = new(InputSize: 64, HiddenSize: 256, DenseOutputs: 8, Seed: 5, StateInputs: true);
 
@@ -65,10 +64,9 @@ internal static class Streaming
         using var channel = GrpcChannel.ForAddress(server.GrpcUrl);
         var client = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
 
-        // Warm-up of both paths at the measured concurrency: the first seconds of a .NET process are spent compiling
-        // (tiered JIT recompiles hot methods), which in a 5 s window would be charged to the steps.
-        await HttpStepsAsync(http, sequences, WarmUp);
-        await GrpcStreamStepsAsync(client, sequences, WarmUp);
+        // Warm-up of both paths at the measured concurrency until tiered JIT has settled (Throughput.WarmUp).
+        await HttpStepsAsync(http, sequences, Throughput.WarmUp / 2);
+        await GrpcStreamStepsAsync(client, sequences, Throughput.WarmUp / 2);
         var before = await Throughput.BatchCountsAsync(http, server.MetricsUrl);
         var (httpSteps, httpCpu) = await CpuPerStep.MeasureAsync(server.ProcessId, () => HttpStepsAsync(http, sequences, window));
         var middle = await Throughput.BatchCountsAsync(http, server.MetricsUrl);
