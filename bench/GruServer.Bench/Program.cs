@@ -78,7 +78,8 @@ if (only is null or "latency")
 
         var result = new BenchResult(benchCase.Name, directTimings.Count, Encoding.UTF8.GetByteCount(body), Percentiles.Of([.. directTimings]),
             timings.ToDictionary(t => t.Key, t => Percentiles.Of([.. t.Value])),
-            serverTimes.Where(t => t.Value.Requests > 0).ToDictionary(t => t.Key, t => new ServerSide(t.Value.MeanRequestMs, t.Value.MeanQueueMs, t.Value.MeanRunMs)));
+            serverTimes.Where(t => t.Value.Requests > 0).ToDictionary(t => t.Key, t => new ServerSide(t.Value.MeanRequestMs, t.Value.MeanQueueMs, t.Value.MeanRunMs)),
+            JsonReadFloor(Encoding.UTF8.GetBytes(body)));
         Console.WriteLine(FormattableString.Invariant($"   direct p50 {result.Direct.P50:F3} ms; ") +
             string.Join("; ", result.Protocols.Select(p => FormattableString.Invariant($"{p.Key} p50 {p.Value.P50:F3} ms ({p.Value.P50 / result.Direct.P50:F2}x)"))));
         results.Add(result);
@@ -144,6 +145,29 @@ if (only is null or "streaming")
 
 return 0;
 
+static double JsonReadFloor(byte[] body)
+{
+    var timings = new List<double>();
+    var sink = 0.0;
+    for (var i = 0; i < 300; i++)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var reader = new Utf8JsonReader(body);
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.Number)
+            {
+                sink += reader.GetDouble();
+            }
+        }
+
+        timings.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+    }
+
+    GC.KeepAlive(sink);
+    return Percentiles.Of([.. timings.Skip(100)]).P50;
+}
+
 static async Task<List<double>> MeasureAsync(ProtocolRunner runner, int iterations)
 {
     var timings = new List<double>(iterations);
@@ -171,16 +195,17 @@ static string Report(IReadOnlyList<BenchResult> results)
     text.AppendLine("No-op: the transport alone on the same connection (GET /v2/health/live; gRPC ServerLive). Mean ms \"server of client\": the mean of the server's own");
     text.AppendLine("gru_request_duration for that protocol's requests (from reading the request to the answer written; for HTTP after Kestrel parsed the headers) beside");
     text.AppendLine("the client's mean for the same requests: the difference is loopback, framing and the client. Queue: gru_queue_wait, the batcher hand-off;");
-    text.AppendLine("run: gru_model_run_duration, ONNX Runtime inside the server (compare with direct).");
+    text.AppendLine("run: gru_model_run_duration, ONNX Runtime inside the server (compare with direct). JSON read floor: System.Text.Json's Utf8JsonReader");
+    text.AppendLine("reading the JSON request's tokens and numbers in the bench process and nothing else, the least a server built on it spends decoding that body.");
     text.AppendLine();
-    text.AppendLine("| model | iterations | JSON request bytes | direct p50 ms | direct p99 ms | JSON p50 ms | JSON ratio | binary p50 ms | binary ratio | gRPC p50 ms | gRPC ratio | JSON p99 ms | binary p99 ms | gRPC p99 ms | HTTP no-op p50 ms | gRPC no-op p50 ms | JSON mean ms: server of client | binary mean ms: server of client | gRPC mean ms: server of client |");
-    text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    text.AppendLine("| model | iterations | JSON request bytes | direct p50 ms | direct p99 ms | JSON p50 ms | JSON ratio | binary p50 ms | binary ratio | gRPC p50 ms | gRPC ratio | JSON p99 ms | binary p99 ms | gRPC p99 ms | HTTP no-op p50 ms | gRPC no-op p50 ms | JSON mean ms: server of client | binary mean ms: server of client | gRPC mean ms: server of client | JSON read floor ms |");
+    text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     foreach (var r in results)
     {
         ServerSide Server(string protocol) => r.Server.GetValueOrDefault(protocol, new ServerSide(double.NaN, double.NaN, double.NaN));
         var (json, binary, grpc) = (r.Protocols["HTTP/JSON"], r.Protocols["HTTP/binary"], r.Protocols["gRPC"]);
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"| {r.Model} | {r.Iterations} | {r.RequestBytes} | {r.Direct.P50:F3} | {r.Direct.P99:F3} | {json.P50:F3} | {json.P50 / r.Direct.P50:F2}x | {binary.P50:F3} | {binary.P50 / r.Direct.P50:F2}x | {grpc.P50:F3} | {grpc.P50 / r.Direct.P50:F2}x | {json.P99:F3} | {binary.P99:F3} | {grpc.P99:F3} | {r.Protocols["HTTP no-op"].P50:F3} | {r.Protocols["gRPC no-op"].P50:F3} | {Server("HTTP/JSON")} of {json.Mean:F3} | {Server("HTTP/binary")} of {binary.Mean:F3} | {Server("gRPC")} of {grpc.Mean:F3} |");
+            $"| {r.Model} | {r.Iterations} | {r.RequestBytes} | {r.Direct.P50:F3} | {r.Direct.P99:F3} | {json.P50:F3} | {json.P50 / r.Direct.P50:F2}x | {binary.P50:F3} | {binary.P50 / r.Direct.P50:F2}x | {grpc.P50:F3} | {grpc.P50 / r.Direct.P50:F2}x | {json.P99:F3} | {binary.P99:F3} | {grpc.P99:F3} | {r.Protocols["HTTP no-op"].P50:F3} | {r.Protocols["gRPC no-op"].P50:F3} | {Server("HTTP/JSON")} of {json.Mean:F3} | {Server("HTTP/binary")} of {binary.Mean:F3} | {Server("gRPC")} of {grpc.Mean:F3} | {r.JsonReadMs:F3} |");
     }
 
     return text.ToString();
@@ -200,8 +225,10 @@ namespace GruServer.Bench
         }
     }
 
+    /// <param name="JsonReadMs">Median time System.Text.Json's Utf8JsonReader takes to read the JSON request's tokens and numbers (as doubles) in
+    /// this process, nothing else: the least any server built on it spends decoding that body.</param>
     internal sealed record BenchResult(
-        string Model, int Iterations, int RequestBytes, Percentiles Direct, Dictionary<string, Percentiles> Protocols, Dictionary<string, ServerSide> Server);
+        string Model, int Iterations, int RequestBytes, Percentiles Direct, Dictionary<string, Percentiles> Protocols, Dictionary<string, ServerSide> Server, double JsonReadMs);
 
     /// <summary>Means the server measured for one protocol's requests: arrival to answer, and the part spent queued for the batcher.</summary>
     internal sealed record ServerSide(double RequestMs, double QueueMs, double RunMs)
