@@ -68,6 +68,7 @@ public sealed partial class OperatorProcess : IAsyncDisposable
     private readonly ProcessLog _log = new(LogCapacity);
     private readonly ProcessLog _stdout = new(LogCapacity);
     private readonly ProcessLog _stderr = new(LogCapacity);
+    private bool _disposed;
 
     private OperatorProcess(Process process, OperatorProcessOptions options, int? healthPort)
     {
@@ -175,6 +176,7 @@ public sealed partial class OperatorProcess : IAsyncDisposable
         {
             if (HasExited)
             {
+                await _process.WaitForExitAsync(cancellationToken).ConfigureAwait(false); // its last lines read, for the message
                 throw new InvalidOperationException($"the operator exited with code {ExitCode} before {url} answered: {Output}");
             }
 
@@ -275,6 +277,12 @@ public sealed partial class OperatorProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         try
         {
             await StopAsync().ConfigureAwait(false);
