@@ -52,7 +52,17 @@ await client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(CrdGenerator.Bu
 var total = TimeSpan.FromMinutes(40);
 Console.WriteLine($"starting {Slots} slots of GruServer processes and Prometheus");
 await using var fleet = await BenchFleet.StartAsync(Namespace, Slots, stable, CanariesOf, total, CancellationToken.None);
-await using var op = OperatorProcess.Start(operatorDll, kubeconfig, fleet.Prometheus.Address);
+await using var op = OperatorProcess.Start(new OperatorProcessOptions
+{
+    OperatorDll = operatorDll,
+    Kubeconfig = kubeconfig,
+    HealthPort = 0,
+    PrometheusAddress = fleet.Prometheus.Address,
+    // The pods are marked ready by LocalCluster with no server behind their IPs: nothing to verify there.
+    Arguments = ["--verify-served-models", "false"],
+    Environment = new Dictionary<string, string> { ["GRU_OPERATOR_Logging__LogLevel__Default"] = "Warning" },
+    OutputLine = line => Console.WriteLine("  operator: " + line),
+});
 // A window of stable traffic in Prometheus before the first canary: the first comparison has stable data.
 await Task.Delay(TimeSpan.FromSeconds(15));
 
@@ -99,52 +109,3 @@ Console.WriteLine(report.Markdown());
 return 0;
 
 string? Arg(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-
-/// <summary>The operator as its own process, as in a pod: its logs on this console (warnings and up).</summary>
-internal sealed class OperatorProcess : IAsyncDisposable
-{
-    private readonly Process _process;
-
-    private OperatorProcess(Process process) => _process = process;
-
-    public static OperatorProcess Start(string dll, string kubeconfig, Uri prometheus)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList =
-            {
-                dll, "--kubeconfig", kubeconfig, "--leader-elect", "false", "--health-port", "0", "--metrics-port", "0", "--bind-address", "127.0.0.1",
-                "--prometheus-address", prometheus.ToString().TrimEnd('/'),
-                // The pods are marked ready by LocalCluster with no server behind their IPs: nothing to verify there.
-                "--verify-served-models", "false",
-            },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        info.Environment["GRU_OPERATOR_Logging__LogLevel__Default"] = "Warning";
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) Console.WriteLine("  operator: " + e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.WriteLine("  operator: " + e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return new OperatorProcess(process);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            try
-            {
-                await _process.WaitForExitAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-        }
-        _process.Dispose();
-    }
-}

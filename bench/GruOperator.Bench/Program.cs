@@ -68,8 +68,8 @@ var first = StartOperator();
 var initial = Stopwatch.StartNew();
 await WaitConvergedAsync(1, 1);
 initial.Stop();
-var firstPeak = PeakRssMb(first);
-await StopAsync(first);
+var firstPeak = first.PeakResidentMegabytes();
+await first.DisposeAsync();
 Console.WriteLine($"initial convergence: {initial.Elapsed.TotalSeconds:0.0} s (operator peak RSS {firstPeak:0} MB); operator stopped");
 
 // While the operator is down, every model changes: the restarted operator must relist and roll all of them.
@@ -83,18 +83,18 @@ var restarted = StartOperator();
 var restart = Stopwatch.StartNew();
 await WaitConvergedAsync(2, 2);
 restart.Stop();
-var peak = PeakRssMb(restarted);
-await StopAsync(restarted);
+var peak = restarted.PeakResidentMegabytes();
+await restarted.DisposeAsync();
 Console.WriteLine($"restart convergence of {count} changed models: {restart.Elapsed.TotalSeconds:0.0} s, operator peak RSS {peak:0} MB");
 
 // A restart with nothing to change: how long until every model has been reconciled once (read from /metrics).
-var metricsPort = FreePort();
+var metricsPort = FreePort.Next();
 var idle = StartOperator(metricsPort);
 var noop = Stopwatch.StartNew();
 await WaitReconciledAsync(metricsPort);
 noop.Stop();
-var idlePeak = PeakRssMb(idle);
-await StopAsync(idle);
+var idlePeak = idle.PeakResidentMegabytes();
+await idle.DisposeAsync();
 Console.WriteLine($"no-op restart: {count} models reconciled in {noop.Elapsed.TotalSeconds:0.0} s, operator peak RSS {idlePeak:0} MB");
 
 Directory.CreateDirectory(resultsDir);
@@ -122,26 +122,16 @@ await File.WriteAllTextAsync(path, JsonSerializer.Serialize(result, new JsonSeri
 Console.WriteLine($"wrote {path}");
 return 0;
 
-Process StartOperator(int metricsPort = 0)
+// Stopped with SIGTERM (DisposeAsync), as in a pod; its warnings and errors on this console.
+OperatorProcess StartOperator(int metricsPort = 0) => OperatorProcess.Start(new OperatorProcessOptions
 {
-    var info = new ProcessStartInfo("dotnet")
-    {
-        ArgumentList =
-        {
-            operatorDll, "--kubeconfig", kubeconfig, "--leader-elect", "false", "--health-port", "0", "--bind-address", "127.0.0.1",
-            "--metrics-port", metricsPort.ToString(CultureInfo.InvariantCulture),
-        },
-        RedirectStandardOutput = true,
-        RedirectStandardError = true,
-    };
-    info.Environment["GRU_OPERATOR_Logging__LogLevel__Default"] = "Warning";
-    var process = Process.Start(info)!;
-    process.OutputDataReceived += (_, e) => { if (e.Data is not null) Console.WriteLine("  operator: " + e.Data); };
-    process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.WriteLine("  operator: " + e.Data); };
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
-    return process;
-}
+    OperatorDll = operatorDll,
+    Kubeconfig = kubeconfig,
+    HealthPort = 0,
+    MetricsPort = metricsPort,
+    Environment = new Dictionary<string, string> { ["GRU_OPERATOR_Logging__LogLevel__Default"] = "Warning" },
+    OutputLine = line => Console.WriteLine("  operator: " + line),
+});
 
 async Task WaitCrdServedAsync()
 {
@@ -159,13 +149,6 @@ async Task WaitCrdServedAsync()
             await Task.Delay(200);
         }
     }
-}
-
-static int FreePort()
-{
-    using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-    listener.Start();
-    return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
 }
 
 async Task WaitReconciledAsync(int port)
@@ -189,33 +172,6 @@ async Task WaitReconciledAsync(int port)
         await Task.Delay(200);
     }
     throw new TimeoutException("the restarted operator did not reconcile every model within 10 minutes");
-}
-
-static async Task StopAsync(Process process)
-{
-    // SIGTERM: the host stops gracefully, as in a pod.
-    Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
-    using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-    try
-    {
-        await process.WaitForExitAsync(cts.Token);
-    }
-    catch (OperationCanceledException)
-    {
-        process.Kill(entireProcessTree: true);
-    }
-}
-
-static double PeakRssMb(Process process)
-{
-    foreach (var line in File.ReadLines($"/proc/{process.Id}/status"))
-    {
-        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-        {
-            return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
-        }
-    }
-    return double.NaN;
 }
 
 IEnumerable<(string Ns, string Name)> EnumerateModels() =>

@@ -3,8 +3,8 @@ using System.Text;
 
 namespace LocalServers;
 
-/// <summary>The first 64 KB of what a child process writes to stdout and stderr, for assertion messages.</summary>
-public sealed class ProcessLog
+/// <summary>The first 64 KB (or <c>capacity</c> characters) of what a child process writes to stdout and stderr, for assertion messages.</summary>
+public sealed class ProcessLog(int capacity = 64_000)
 {
     private readonly StringBuilder _log = new();
 
@@ -27,7 +27,8 @@ public sealed class ProcessLog
         }
     }
 
-    private void Append(string? line)
+    /// <summary>Adds one line (null, the end of a stream, is ignored).</summary>
+    public void Append(string? line)
     {
         if (line is null)
         {
@@ -36,7 +37,7 @@ public sealed class ProcessLog
 
         lock (_log)
         {
-            if (_log.Length < 64_000)
+            if (_log.Length < capacity)
             {
                 _log.AppendLine(line);
             }

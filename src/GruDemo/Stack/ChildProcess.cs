@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace GruDemo.Stack;
 
 /// <summary>
-/// A program the demo runs as its own process (the operator, gru-model) with stdout and stderr appended to a log file;
+/// A program the demo runs as its own process (gru-model; the operator is an OperatorProcess) with stdout and stderr appended to a log file;
 /// disposing kills it and everything it started.
 /// </summary>
 internal sealed class ChildProcess : IAsyncDisposable

@@ -48,7 +48,7 @@ public sealed class DemoStack : IAsyncDisposable
     public string StackLog => _log?.Path ?? "";
 
     /// <summary>The operator process, to check it still runs.</summary>
-    internal ChildProcess Operator { get; private set; } = null!;
+    internal OperatorProcess Operator { get; private set; } = null!;
 
     /// <summary>Checks the tools and ports, then starts every part; <paramref name="progress"/> hears each one.</summary>
     public static async Task<DemoStack> StartAsync(DemoOptions options, Action<string> progress, CancellationToken cancellationToken)
@@ -169,14 +169,27 @@ public sealed class DemoStack : IAsyncDisposable
         progress($"registry: {Registry.Host}");
 
         OperatorLog = Path.Combine(Options.WorkDirectory, "operator.log");
-        Operator = ChildProcess.Start(ChildProcess.DotnetHost,
-        [
-            operatorDll, "--kubeconfig", Kubeconfig, "--namespaces", Options.Namespace, "--leader-elect", "false",
-            "--metrics-port", "0", "--health-port", "0", "--bind-address", "127.0.0.1",
-            "--prometheus-address", Prometheus.Address.ToString().TrimEnd('/'), "--registry-plain-http", Registry.Host,
-        ], OperatorLog);
+        var operatorLog = TextWriter.Synchronized(new StreamWriter(OperatorLog, append: true) { AutoFlush = true });
+        _stops.Add(() =>
+        {
+            operatorLog.Dispose();
+            return ValueTask.CompletedTask;
+        });
+        Operator = OperatorProcess.Start(new OperatorProcessOptions
+        {
+            OperatorDll = operatorDll,
+            Kubeconfig = Kubeconfig,
+            Namespaces = Options.Namespace,
+            HealthPort = 0,
+            PrometheusAddress = Prometheus.Address,
+            Arguments = ["--registry-plain-http", Registry.Host],
+            // The demo's docker config, as gru-model gets it: nothing from the caller's ~/.docker reaches the operator.
+            Environment = new Dictionary<string, string> { ["DOCKER_CONFIG"] = Path.Combine(Options.WorkDirectory, "docker-config") },
+            OutputLine = operatorLog.WriteLine,
+            StopTimeout = TimeSpan.FromSeconds(10),
+        });
         _stops.Add(() => Operator.DisposeAsync());
-        progress($"operator: pid started, log {OperatorLog}");
+        progress($"operator: pid {Operator.Id}, log {OperatorLog}");
     }
 
     private async Task InstallCrdAsync(CancellationToken cancellationToken)

@@ -26,7 +26,7 @@ public sealed class GitOpsDriftTests
         await cluster.KubectlOkAsync(["wait", "--for=condition=Established", "crd/grumodels.serving.gru.dev", "--timeout=60s"], ct);
         await cluster.KubectlOkAsync([.. apply, sample], ct);
 
-        await using var op = OperatorProcess.Start(cluster.Kubeconfig);
+        await using var op = await cluster.StartOperatorAsync(ct);
         var reconciled = await WaitAsync(cluster, m => Phase(m) == "Healthy" && ObservedGeneration(m) == Generation(m), op, ct);
 
         var diff = await cluster.KubectlAsync(["diff", "--server-side", $"--field-manager={ArgoManager}", "-f", sample], ct);

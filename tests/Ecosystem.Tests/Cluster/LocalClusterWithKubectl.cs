@@ -43,6 +43,13 @@ internal sealed class LocalClusterWithKubectl : IAsyncDisposable
         return run.ExitCode == 0 ? run.Stdout : throw new InvalidOperationException($"kubectl {string.Join(' ', arguments)} failed: {run.Output}");
     }
 
+    /// <summary>
+    /// The built operator as its own process against this cluster, as `make run` starts it: no leader election, metrics on a
+    /// free port (<see cref="OperatorProcess.MetricsPort"/>); returns once its /healthz answers. Stop it before the cluster.
+    /// </summary>
+    public Task<OperatorProcess> StartOperatorAsync(CancellationToken cancellationToken) =>
+        OperatorProcess.StartAsync(new OperatorProcessOptions { Kubeconfig = Kubeconfig, MetricsPort = FreePort.Next() }, TimeSpan.FromSeconds(90), cancellationToken);
+
     public async ValueTask DisposeAsync()
     {
         await Cluster.DisposeAsync();

@@ -64,7 +64,7 @@ public sealed class DashboardTests
         await cluster.KubectlOkAsync(["apply", "--server-side", "-f", Path.Combine(Repository.Root, "config", "crds", "serving.gru.dev_grumodels.yaml")], ct);
         await cluster.KubectlOkAsync(["wait", "--for=condition=Established", "crd/grumodels.serving.gru.dev", "--timeout=60s"], ct);
         await cluster.KubectlOkAsync(["apply", "--server-side", "-f", Path.Combine(Repository.Root, "config", "samples", "cpu-minimal.yaml")], ct);
-        await using var op = OperatorProcess.Start(cluster.Kubeconfig);
+        await using var op = await cluster.StartOperatorAsync(ct);
 
         await using var prometheus = await PrometheusProcess.StartAsync(
         [

@@ -71,7 +71,7 @@ public sealed partial class MonitoringOverlayTests
 
         // The serving pods: what the operator really creates for a GruModel.
         await cluster.KubectlOkAsync(["apply", "-f", Path.Combine(Repository.Root, "config", "samples", "cpu-minimal.yaml")], ct);
-        await using var op = OperatorProcess.Start(cluster.Kubeconfig);
+        await using var op = await cluster.StartOperatorAsync(ct);
         var serving = await WaitForAsync(cluster, "deployment", "sample-gru-stable", "default", op, ct);
         var podMonitor = await GetAsync(cluster, "podmonitor", "gru-serving", ct);
         var servingPod = serving.GetProperty("spec").GetProperty("template");

@@ -35,7 +35,7 @@ public sealed class OperatorSloRulesTests : IDisposable
         await InstallCrdsAsync(cluster, withPrometheusRules: true, ct);
         await cluster.KubectlOkAsync(["apply", "-f", "-"], ct, ModelsYaml("slo"));
 
-        await using var op = OperatorProcess.Start(cluster.Kubeconfig);
+        await using var op = await cluster.StartOperatorAsync(ct);
         var rules = await WaitForRulesAsync(cluster, Models.Length, op, ct);
 
         foreach (var rule in rules)
@@ -79,7 +79,7 @@ public sealed class OperatorSloRulesTests : IDisposable
         await InstallCrdsAsync(cluster, withPrometheusRules: false, ct);
         await cluster.KubectlOkAsync(["apply", "-f", "-"], ct, ModelsYaml("slo", count: 3));
 
-        await using var op = OperatorProcess.Start(cluster.Kubeconfig);
+        await using var op = await cluster.StartOperatorAsync(ct);
         await WaitUntilAsync(async () =>
         {
             using var doc = JsonDocument.Parse(await cluster.KubectlOkAsync(["get", "grumodels", "-n", "slo", "-o", "json"], ct));

@@ -37,7 +37,12 @@ internal static class OperatorOnAgentScenario
         var modelPath = Path.Combine(modelDirectory, "sample-gru.onnx");
         File.Copy(Repository.SampleModelPath, modelPath);
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(modelPath)));
-        using var operatorProcess = StartOperator(kubeconfig(Path.Combine(Path.GetTempPath(), $"agent-e2e-{ns}.kubeconfig")), ns);
+        await using var operatorProcess = OperatorProcess.Start(new OperatorProcessOptions
+        {
+            Kubeconfig = kubeconfig(Path.Combine(Path.GetTempPath(), $"agent-e2e-{ns}.kubeconfig")),
+            Namespaces = ns,
+            HealthPort = 0,
+        });
         try
         {
             var clock = Stopwatch.StartNew();
@@ -82,13 +87,6 @@ internal static class OperatorOnAgentScenario
         }
     }
 
-    private static ChildProcess StartOperator(string kubeconfig, string ns) =>
-        ChildProcess.Start(BuildOutput.Locate("src/GruOperator", "gru-operator.dll"),
-        [
-            "--kubeconfig", kubeconfig, "--namespaces", ns, "--leader-elect", "false", "--metrics-port", "0", "--health-port", "0",
-            "--bind-address", "127.0.0.1",
-        ]);
-
     private static async Task Until(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<string> diagnostics)
     {
         var deadline = Stopwatch.StartNew();
@@ -106,66 +104,5 @@ internal static class OperatorOnAgentScenario
         }
 
         throw new TimeoutException($"waited {timeout.TotalSeconds}s for {what}:\n{diagnostics()}");
-    }
-
-    /// <summary>A dotnet program run as a child process with its output kept, stopped with SIGTERM-then-kill on dispose.</summary>
-    private sealed class ChildProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly System.Text.StringBuilder _output = new();
-
-        private ChildProcess(Process process) => _process = process;
-
-        public string Output
-        {
-            get
-            {
-                lock (_output) return _output.ToString();
-            }
-        }
-
-        public static ChildProcess Start(string dll, IEnumerable<string> args)
-        {
-            var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            start.ArgumentList.Add(dll);
-            foreach (var a in args) start.ArgumentList.Add(a);
-            foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("GRU_", StringComparison.Ordinal) || k == "KUBECONFIG").ToList()) start.Environment.Remove(key);
-            var process = new Process { StartInfo = start };
-            var child = new ChildProcess(process);
-            process.OutputDataReceived += (_, e) => child.Append(e.Data);
-            process.ErrorDataReceived += (_, e) => child.Append(e.Data);
-            process.Start();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            return child;
-        }
-
-        public async Task StopAsync()
-        {
-            if (_process.HasExited) return;
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-            _process.Dispose();
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null) return;
-            lock (_output)
-            {
-                _output.AppendLine(line);
-                if (_output.Length > 200_000) _output.Remove(0, 100_000);
-            }
-        }
     }
 }

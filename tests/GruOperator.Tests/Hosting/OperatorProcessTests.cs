@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using k8s;
 using Kube.Local;
 using TestSupport;
@@ -55,6 +54,18 @@ public sealed class OperatorProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task StartingAnOperatorThatExitsFailsAtOnceWithItsOwnError()
+    {
+        // What a test or bench sees when the operator it starts cannot run: the exit code and the operator's line, not a
+        // TimeoutException after waiting for a /healthz that never comes.
+        var missing = Path.Combine(_dir, "no-such-kubeconfig");
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            OperatorProcess.StartAsync(new OperatorProcessOptions { Kubeconfig = missing }, TimeSpan.FromSeconds(80), CancellationToken.None));
+        Assert.Contains("exited with code 2", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"cannot load the kubeconfig {missing}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UnreachableApiServerIsOneLineWithExitOne()
     {
         var port = FreePort.Next();
@@ -99,12 +110,12 @@ public sealed class OperatorProcessTests : IDisposable
         var run = await RunAsync(
             ["--kubeconfig", kubeconfig, "--health-port", health.ToString(System.Globalization.CultureInfo.InvariantCulture), "--metrics-port", "0",
              "--bind-address", "127.0.0.1", "--leader-elect", "false"],
-            async (process, output) =>
+            async process =>
             {
                 using var http = new HttpClient();
                 // Healthy is not enough: /healthz answers before the caches sync, and a SIGTERM then stops the operator
                 // before its controller starts (seen at load average 40). Wait for the controller too.
-                while (!process.HasExited && !(healthy && output().Contains("Controller grumodel starting", StringComparison.Ordinal)))
+                while (!process.HasExited && !(healthy && process.StandardOutput.Contains("Controller grumodel starting", StringComparison.Ordinal)))
                 {
                     try
                     {
@@ -117,7 +128,7 @@ public sealed class OperatorProcessTests : IDisposable
                     }
                 }
                 // As the kubelet stops a pod.
-                if (!process.HasExited) Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+                if (!process.HasExited) process.SendSigTerm();
             });
 
         Assert.True(healthy, run.Stdout + run.Stderr);
@@ -138,50 +149,23 @@ public sealed class OperatorProcessTests : IDisposable
     private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(args, null);
 
     /// <summary>
-    /// Runs the operator; <paramref name="whileRunning"/> (e.g. probe, then SIGTERM) runs alongside it and gets the standard
-    /// output so far (to wait for a log line).
+    /// Runs the operator with exactly <paramref name="args"/>; <paramref name="whileRunning"/> (e.g. probe, then SIGTERM) runs
+    /// alongside it. The runner's own GRU_OPERATOR_* and KUBECONFIG do not reach it (OperatorProcess leaves them out).
     /// </summary>
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string[] args, Func<Process, Func<string>, Task>? whileRunning)
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string[] args, Func<OperatorProcess, Task>? whileRunning)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(BuildOutput.Locate("src/GruOperator", "gru-operator.dll"));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        // The runner's own settings must not leak into the process under test.
-        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(n => n.StartsWith("GRU_OPERATOR_", StringComparison.Ordinal) || n == "KUBECONFIG"))
-        {
-            start.Environment.Remove(name);
-        }
-        using var process = Process.Start(start)!;
-        var output = new System.Text.StringBuilder();
-        var stdout = Task.Run(async () =>
-        {
-            while (await process.StandardOutput.ReadLineAsync() is { } line)
-            {
-                lock (output) output.AppendLine(line);
-            }
-            lock (output) return output.ToString();
-        });
-        string SoFar()
-        {
-            lock (output) return output.ToString();
-        }
-        var stderr = process.StandardError.ReadToEndAsync();
+        await using var process = OperatorProcess.Start(OperatorProcessOptions.CommandLine(args));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         try
         {
-            if (whileRunning is not null) await whileRunning(process, SoFar).WaitAsync(timeout.Token);
+            if (whileRunning is not null) await whileRunning(process).WaitAsync(timeout.Token);
             await process.WaitForExitAsync(timeout.Token);
         }
         catch (OperationCanceledException)
         {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"gru-operator {string.Join(' ', args)} did not exit within 90s: {await stdout}{await stderr}");
+            process.Kill();
+            throw new TimeoutException($"gru-operator {string.Join(' ', args)} did not exit within 90s: {process.Output}");
         }
-        return (process.ExitCode, await stdout, await stderr);
+        return (process.ExitCode, process.StandardOutput, process.StandardError);
     }
 }
