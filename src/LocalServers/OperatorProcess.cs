@@ -171,36 +171,14 @@ public sealed partial class OperatorProcess : IAsyncDisposable
         var port = HealthPort ?? throw new InvalidOperationException("the operator's health port is not known here: leave OperatorProcessOptions.HealthPort null or set a port");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var url = new Uri($"http://{(_options.BindAddress is "0.0.0.0" ? "127.0.0.1" : _options.BindAddress)}:{port}/healthz");
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < timeout)
+        switch (await ServerReadiness.WaitAsync(http, url, r => r.IsSuccessStatusCode, () => HasExited, timeout, TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false))
         {
-            if (HasExited)
-            {
+            case ReadinessOutcome.Exited:
                 await _process.WaitForExitAsync(cancellationToken).ConfigureAwait(false); // its last lines read, for the message
                 throw new InvalidOperationException($"the operator exited with code {ExitCode} before {url} answered: {Output}");
-            }
-
-            try
-            {
-                using var response = await http.GetAsync(url, cancellationToken).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // A slow answer on a loaded machine; ask again.
-            }
-
-            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            case ReadinessOutcome.TimedOut:
+                throw new TimeoutException($"the operator's {url} did not answer 200 within {timeout}: {Output}");
         }
-
-        throw new TimeoutException($"the operator's {url} did not answer 200 within {timeout}: {Output}");
     }
 
     /// <summary>Waits for it to exit on its own (e.g. a refused flag, or after SIGTERM); returns the exit code. All its output has been read by then.</summary>

@@ -173,32 +173,12 @@ public sealed class PrometheusProcess : IAsyncDisposable
     private async Task WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        switch (await ServerReadiness.WaitAsync(http, new Uri(Address, "-/ready"), r => r.IsSuccessStatusCode, () => _process.HasExited, timeout, TimeSpan.FromMilliseconds(200), cancellationToken))
         {
-            if (_process.HasExited)
-            {
+            case ReadinessOutcome.Exited:
                 throw new InvalidOperationException($"prometheus exited with code {_process.ExitCode}: {Log}");
-            }
-
-            try
-            {
-                using var response = await http.GetAsync("-/ready", cancellationToken);
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-            }
-
-            await Task.Delay(200, cancellationToken);
+            case ReadinessOutcome.TimedOut:
+                throw new InvalidOperationException($"prometheus was not ready within {timeout}: {Log}");
         }
-
-        throw new InvalidOperationException($"prometheus was not ready within {timeout}: {Log}");
     }
 }

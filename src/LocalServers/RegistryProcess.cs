@@ -203,31 +203,14 @@ public sealed class RegistryProcess : IAsyncDisposable
         using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
         var scheme = CaCertificateFile is null ? "http" : "https";
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        // 200 without auth, 401 with: either way it answers the API.
+        switch (await ServerReadiness.WaitAsync(http, new Uri($"{scheme}://{Host}/v2/"), _ => true, () => _process.HasExited, timeout, TimeSpan.FromMilliseconds(100), cancellationToken))
         {
-            if (_process.HasExited)
-            {
+            case ReadinessOutcome.Exited:
                 throw new InvalidOperationException($"docker-registry exited with code {_process.ExitCode}: {Log}");
-            }
-
-            try
-            {
-                // 200 without auth, 401 with: either way it answers the API.
-                using var response = await http.GetAsync(new Uri($"{scheme}://{Host}/v2/"), cancellationToken);
-                return;
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-            }
-
-            await Task.Delay(100, cancellationToken);
+            case ReadinessOutcome.TimedOut:
+                throw new InvalidOperationException($"docker-registry was not ready within {timeout}: {Log}");
         }
-
-        throw new InvalidOperationException($"docker-registry was not ready within {timeout}: {Log}");
     }
 
 }

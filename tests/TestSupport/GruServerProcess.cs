@@ -321,36 +321,13 @@ public sealed partial class GruServerProcess : IAsyncDisposable
     {
         var path = options.WaitForReady ? "v2/health/ready" : "v2/health/live";
         using var http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < options.StartTimeout)
+        switch (await ServerReadiness.WaitAsync(http, new Uri(BaseUrl, path), r => r.IsSuccessStatusCode, () => HasExited, options.StartTimeout, TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false))
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (HasExited)
-            {
+            case ReadinessOutcome.Exited:
                 throw new InvalidOperationException($"GruServer exited with code {_exited.Task.Result} before {path} answered 200. Output:\n{Output}");
-            }
-
-            try
-            {
-                using var response = await http.GetAsync(path, cancellationToken).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // A slow answer on a loaded machine; ask again.
-            }
-
-            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            case ReadinessOutcome.TimedOut:
+                throw new TimeoutException($"GruServer did not answer 200 on {path} within {options.StartTimeout}. Output:\n{Output}");
         }
-
-        throw new TimeoutException($"GruServer did not answer 200 on {path} within {options.StartTimeout}. Output:\n{Output}");
     }
 
     [LibraryImport("libc", SetLastError = true)]
