@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 
 namespace LocalServers;
 
@@ -58,9 +57,8 @@ public sealed record OperatorProcessOptions
 /// the tests, the benches and `make demo` so there is one way to start it. Stops with SIGTERM, as the kubelet does, and
 /// kills it when it does not exit in time; its output is kept (stdout and stderr apart too) for assertion messages.
 /// </summary>
-public sealed partial class OperatorProcess : IAsyncDisposable
+public sealed class OperatorProcess : IAsyncDisposable
 {
-    private const int SigTerm = 15;
     private readonly Process _process;
     private readonly OperatorProcessOptions _options;
     // Generous: tests look for lines (and their absence) anywhere in a run of several minutes at Information level.
@@ -189,14 +187,7 @@ public sealed partial class OperatorProcess : IAsyncDisposable
     }
 
     /// <summary>Sends SIGTERM without waiting, as the kubelet stops a pod.</summary>
-    public void SendSigTerm()
-    {
-        const int noSuchProcess = 3; // ESRCH: it exited in the meantime, which is what SIGTERM asks for anyway.
-        if (kill(_process.Id, SigTerm) != 0 && Marshal.GetLastPInvokeError() is var errno && errno != noSuchProcess)
-        {
-            throw new InvalidOperationException($"kill(SIGTERM) on the operator (pid {_process.Id}) failed: errno {errno}");
-        }
-    }
+    public void SendSigTerm() => Sigterm.Send(_process.Id, "the operator");
 
     /// <summary>SIGTERM, then a kill after <see cref="OperatorProcessOptions.StopTimeout"/>; returns the exit code (137 when it had to be killed).</summary>
     public async Task<int> StopAsync()
@@ -314,7 +305,4 @@ public sealed partial class OperatorProcess : IAsyncDisposable
         _log.Append(line);
         _options.OutputLine?.Invoke(line);
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace TestSupport;
@@ -48,9 +47,8 @@ public sealed record GruServerStartOptions
 
 /// <summary>A real GruServer process (the built GruServer.dll run with <c>dotnet</c>) on free 127.0.0.1 ports.
 /// Stops with SIGTERM, as Kubernetes does, and kills the process when it does not exit in time.</summary>
-public sealed partial class GruServerProcess : IAsyncDisposable
+public sealed class GruServerProcess : IAsyncDisposable
 {
-    private const int SigTerm = 15;
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -179,14 +177,7 @@ public sealed partial class GruServerProcess : IAsyncDisposable
     }
 
     /// <summary>Sends SIGTERM without waiting, e.g. to test that an in-flight request still completes.</summary>
-    public void SendSigTerm()
-    {
-        const int noSuchProcess = 3; // ESRCH: it exited in the meantime, which is what SIGTERM asks for anyway.
-        if (kill(_process.Id, SigTerm) != 0 && Marshal.GetLastPInvokeError() is var errno && errno != noSuchProcess)
-        {
-            throw new InvalidOperationException($"kill(SIGTERM) on GruServer pid {_process.Id} failed: errno {errno}.");
-        }
-    }
+    public void SendSigTerm() => Sigterm.Send(_process.Id, "GruServer");
 
     /// <summary>Waits for the process to exit on its own; kills it after <paramref name="timeout"/>.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
@@ -329,7 +320,4 @@ public sealed partial class GruServerProcess : IAsyncDisposable
                 throw new TimeoutException($"GruServer did not answer 200 on {path} within {options.StartTimeout}. Output:\n{Output}");
         }
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
 }
