@@ -45,13 +45,13 @@ if (only is null or "latency")
         using var direct = new DirectRunner(benchCase, body);
         var runners = ProtocolRunner.All(server, benchCase, body).Concat(ProtocolRunner.Floors(server)).ToList();
 
-        // Alternate all four in rounds so load from anything else on the machine falls on each alike.
+        // Alternate direct, the protocols and the no-op floors in rounds so load from anything else falls on each alike.
         const int rounds = 10;
         var perRound = benchCase.Iterations / rounds;
         var directTimings = new List<double>();
         var timings = runners.ToDictionary(r => r.Name, _ => new List<double>());
-        // What the server itself measured for each protocol's requests (gru_request_duration, arrival to answer, and
-        // gru_queue_wait), so the report can split a protocol's time into the server's part and the rest.
+        // What the server itself measured for each protocol's requests (gru_request_duration, arrival to answer;
+        // gru_queue_wait; gru_model_run_duration), so the report can split a protocol's time into the server's part and the rest.
         using var metricsClient = new HttpClient();
         var serverTimes = runners.ToDictionary(r => r.Name, _ => ServerTimes.Zero);
         // Warm-up until tiered JIT has settled (Throughput.WarmUp), every runner in turn.
@@ -230,13 +230,13 @@ namespace GruServer.Bench
     internal sealed record BenchResult(
         string Model, int Iterations, int RequestBytes, Percentiles Direct, Dictionary<string, Percentiles> Protocols, Dictionary<string, ServerSide> Server, double JsonReadMs);
 
-    /// <summary>Means the server measured for one protocol's requests: arrival to answer, and the part spent queued for the batcher.</summary>
+    /// <summary>Means the server measured for one protocol's requests: arrival to answer, queued for the batcher, and the model run.</summary>
     internal sealed record ServerSide(double RequestMs, double QueueMs, double RunMs)
     {
         public override string ToString() => FormattableString.Invariant($"{RequestMs:F3} (queue {QueueMs:F3}, run {RunMs:F3})");
     }
 
-    /// <summary>Running totals of the server's gru_request_duration and gru_queue_wait histograms, from its /metrics.</summary>
+    /// <summary>Running totals of the server's gru_request_duration, gru_queue_wait and gru_model_run_duration histograms, from its /metrics.</summary>
     internal readonly record struct ServerTimes(double Requests, double RequestSeconds, double Queued, double QueueSeconds, double Runs, double RunSeconds)
     {
         public static ServerTimes Zero => default;
@@ -255,12 +255,19 @@ namespace GruServer.Bench
 
         public static async Task<ServerTimes> ReadAsync(HttpClient http, Uri metricsUrl)
         {
-            var lines = (await http.GetStringAsync(metricsUrl)).Split('\n');
-            double Sum(string name) => lines.Where(l => l.StartsWith(name + "{", StringComparison.Ordinal))
-                .Sum(l => double.Parse(l.Split(' ')[^1], CultureInfo.InvariantCulture));
-            return new(Sum("gru_request_duration_seconds_count"), Sum("gru_request_duration_seconds_sum"), Sum("gru_queue_wait_seconds_count"), Sum("gru_queue_wait_seconds_sum"),
-                Sum("gru_model_run_duration_seconds_count"), Sum("gru_model_run_duration_seconds_sum"));
+            var m = await ServerMetrics.ReadAsync(http, metricsUrl);
+            return new(m.Sum("gru_request_duration_seconds_count"), m.Sum("gru_request_duration_seconds_sum"), m.Sum("gru_queue_wait_seconds_count"), m.Sum("gru_queue_wait_seconds_sum"),
+                m.Sum("gru_model_run_duration_seconds_count"), m.Sum("gru_model_run_duration_seconds_sum"));
         }
+    }
+
+    /// <summary>One scrape of GruServer's /metrics (Prometheus text), read as totals per sample name over all its series.</summary>
+    internal sealed class ServerMetrics(string[] lines)
+    {
+        public static async Task<ServerMetrics> ReadAsync(HttpClient http, Uri metricsUrl) => new((await http.GetStringAsync(metricsUrl)).Split('\n'));
+
+        public double Sum(string name) => lines.Where(l => l.StartsWith(name + "{", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l.Split(' ')[^1], CultureInfo.InvariantCulture));
     }
 
     /// <summary>InferenceSession.Run in-process on the same input, decoded once up front: it pays only for the run,

@@ -114,9 +114,12 @@ internal abstract class ProtocolRunner : IDisposable
     /// same kept-alive connection, so the report can say how much of a protocol's time is loopback and framing.</summary>
     public static IReadOnlyList<ProtocolRunner> Floors(GruServerProcess server, HttpClient? shared = null) =>
     [
-        new HttpLiveRunner(server, shared),
+        HttpNoOp(server, shared),
         new GrpcLiveRunner(server),
     ];
+
+    /// <summary>GET /v2/health/live: an HTTP request that does no inference.</summary>
+    public static ProtocolRunner HttpNoOp(GruServerProcess server, HttpClient? shared = null) => new HttpLiveRunner(server, shared);
 
     private sealed class HttpLiveRunner(GruServerProcess server, HttpClient? shared) : ProtocolRunner
     {

@@ -74,7 +74,7 @@ internal static class Streaming
         var after = await Throughput.BatchCountsAsync(http, server.MetricsUrl);
         // The same loops with no inference at all, as the transport's own ceiling on this machine: HTTP GET /v2/health/live,
         // and stream messages naming a model the server does not serve (each answered at once with error_message).
-        var (httpNoOp, httpNoOpCpu) = await CpuPerStep.MeasureAsync(server.ProcessId, () => HttpLiveAsync(http, sequences, window));
+        var (httpNoOp, httpNoOpCpu) = await CpuPerStep.MeasureAsync(server.ProcessId, () => Throughput.LoadAsync(ProtocolRunner.HttpNoOp(server, http), sequences, window));
         var (grpcNoOp, grpcNoOpCpu) = await CpuPerStep.MeasureAsync(server.ProcessId, () => GrpcStreamStepsAsync(client, sequences, window, UnservedModel));
         var raw = RawOrtSteps(model.Path, sequences, window);
         var result = new StreamingResult(name, sequences, httpSteps / window.TotalSeconds, grpcSteps / window.TotalSeconds, raw,
@@ -134,25 +134,6 @@ internal static class Streaming
                 using var request = new HttpRequestMessage(HttpMethod.Post, "v2/models/bench/infer") { Content = content };
                 request.Headers.TryAddWithoutValidation("Inference-Header-Content-Length", json.Length.ToString(CultureInfo.InvariantCulture));
                 using var response = await http.SendAsync(request);
-                await response.Content.ReadAsByteArrayAsync();
-                response.EnsureSuccessStatusCode();
-                done++;
-            }
-
-            return done;
-        }));
-        return counts.Sum();
-    }
-
-    private static async Task<long> HttpLiveAsync(HttpClient http, int clients, TimeSpan window)
-    {
-        var stop = Stopwatch.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
-        var counts = await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
-        {
-            long done = 0;
-            while (Stopwatch.GetTimestamp() < stop)
-            {
-                using var response = await http.GetAsync("v2/health/live");
                 await response.Content.ReadAsByteArrayAsync();
                 response.EnsureSuccessStatusCode();
                 done++;

@@ -105,7 +105,8 @@ internal static class Throughput
         return rates;
     }
 
-    private static async Task<long> LoadAsync(ProtocolRunner runner, int clients, TimeSpan window)
+    /// <summary>Requests <paramref name="clients"/> closed loops of <paramref name="runner"/> complete in <paramref name="window"/>.</summary>
+    internal static async Task<long> LoadAsync(ProtocolRunner runner, int clients, TimeSpan window)
     {
         var stop = Stopwatch.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
         var counts = await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
@@ -125,9 +126,8 @@ internal static class Throughput
     /// <summary>Model runs and the sequences in them so far, from the server's gru_batch_size histogram.</summary>
     internal static async Task<(double Runs, double Sequences)> BatchCountsAsync(HttpClient http, Uri metricsUrl)
     {
-        var lines = (await http.GetStringAsync(metricsUrl)).Split('\n');
-        double Value(string name) => double.Parse(lines.First(l => l.StartsWith(name + "{", StringComparison.Ordinal)).Split(' ')[^1], CultureInfo.InvariantCulture);
-        return (Value("gru_batch_size_count"), Value("gru_batch_size_sum"));
+        var totals = await ServerMetrics.ReadAsync(http, metricsUrl);
+        return (totals.Sum("gru_batch_size_count"), totals.Sum("gru_batch_size_sum"));
     }
 
     private static double RawOrtRate(BenchCase benchCase, int batch, TimeSpan window)

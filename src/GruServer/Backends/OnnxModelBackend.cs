@@ -153,7 +153,7 @@ internal sealed class OnnxModelBackend : IModelBackend
             return source.ToArray();
         }
 
-        var data = System.Buffers.ArrayPool<T>.Shared.Rent(source.Length);
+        var data = (T[])Batching.PooledTensors.Rent(typeof(T), source.Length);
         source.CopyTo(data);
         return data;
     }
