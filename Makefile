@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 SAMPLE_MODEL := config/samples/models/sample-gru.onnx
 
-.PHONY: all build demo test serve bench build-gpu cluster node-agent run manifests deps clean install
+.PHONY: all build demo test serve bench build-gpu cluster node-agent run manifests deps clean install images
 
 all: build
 
@@ -35,6 +35,13 @@ serve:
 ## Benchmarks; results are written under bench/results/.
 bench:
 	bash bench/run.sh
+
+## The container images (runtime-deps base, pause, gru-server, gru-operator, gru-model), built without a Docker daemon and
+## pushed to REGISTRY (host:port[/prefix]); TAG defaults to the project's <Version>. Prints "image NAME REF@DIGEST" lines.
+## e.g. make images REGISTRY=127.0.0.1:5000/gru
+images:
+	@test -n "$(REGISTRY)" || { echo "make images: set REGISTRY=host:port[/prefix], e.g. make images REGISTRY=127.0.0.1:5000/gru" >&2; exit 2; }
+	bash images/build.sh --registry $(REGISTRY) $(if $(TAG),--tag $(TAG))
 
 ## GruServer published with the CUDA flavour of ONNX Runtime, plus a CPU-fallback smoke test.
 ## Its bin/obj live under out/gpu-build so the CPU build the tests use is never overwritten.
