@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 SAMPLE_MODEL := config/samples/models/sample-gru.onnx
 
-.PHONY: all build demo test serve bench build-gpu cluster node-agent run manifests deps clean install images
+.PHONY: all build demo test e2e serve bench build-gpu cluster node-agent run manifests deps clean install images
 
 all: build
 
@@ -27,6 +27,12 @@ test:
 
 deps:
 	bash tests/deps.sh
+
+## The real-node lane alone (also part of make test): a v1.28 control plane and one real node (kubelet, containerd, CNI,
+## kube-proxy) on this machine, as root; images built and pushed to its registry; the operator installed with
+## kubectl apply -k; samples, a canary promoted and one rolled back. Leaves the machine as it found it (tests/e2e/lane.sh).
+e2e:
+	TEST_PROJECTS=tests/E2E.Tests/E2E.Tests.csproj bash tests/run.sh
 
 ## GruServer on the bundled sample model: inference at 127.0.0.1:8080, metrics at :9464.
 serve:

@@ -37,7 +37,7 @@ public sealed class ExternalTool
     /// <summary>Runs the tool with <paramref name="arguments"/> in <paramref name="workingDirectory"/> and waits for it.</summary>
     public async Task<ToolRun> RunAsync(
         IEnumerable<string> arguments, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null,
-        string? stdin = null, CancellationToken cancellationToken = default)
+        string? stdin = null, CancellationToken cancellationToken = default, TimeSpan? timeLimit = null)
     {
         var start = new ProcessStartInfo(_path)
         {
@@ -59,7 +59,8 @@ public sealed class ExternalTool
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromMinutes(2));
+        var limit = timeLimit ?? TimeSpan.FromMinutes(2);
+        timeout.CancelAfter(limit);
         try
         {
             await process.WaitForExitAsync(timeout.Token);
@@ -67,7 +68,7 @@ public sealed class ExternalTool
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{_path} {string.Join(' ', start.ArgumentList)} did not finish within 2 minutes");
+            throw new TimeoutException($"{_path} {string.Join(' ', start.ArgumentList)} did not finish within {limit.TotalMinutes:0.#} minutes");
         }
 
         return new ToolRun(process.ExitCode, await stdout, await stderr);

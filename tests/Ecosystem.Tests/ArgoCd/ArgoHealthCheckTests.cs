@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using TestSupport;
+using TestSupport.ArgoCd;
 using YamlDotNet.RepresentationModel;
 
 namespace Ecosystem.Tests.ArgoCd;

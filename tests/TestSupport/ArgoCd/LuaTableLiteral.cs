@@ -4,14 +4,14 @@ using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Ecosystem.Tests.ArgoCd;
+namespace TestSupport.ArgoCd;
 
 /// <summary>
 /// Writes a YAML document as a Lua table constructor, the way Argo CD hands an object to a health script: maps
 /// become tables with string keys, sequences 1-based arrays, plain numbers and booleans Lua numbers and booleans,
 /// nulls are left out (nil). Written here because lua5.1 has no YAML library and no Lua package for .NET is served.
 /// </summary>
-internal static partial class LuaTableLiteral
+public static partial class LuaTableLiteral
 {
     /// <summary>The Lua expression for the first document of <paramref name="yaml"/>.</summary>
     public static string FromYaml(string yaml)

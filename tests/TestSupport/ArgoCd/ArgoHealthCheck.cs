@@ -1,15 +1,15 @@
-using TestSupport;
 
-namespace Ecosystem.Tests.ArgoCd;
+
+namespace TestSupport.ArgoCd;
 
 /// <summary>What a health script returned for one object.</summary>
-internal sealed record HealthStatus(string Status, string Message);
+public sealed record HealthStatus(string Status, string Message);
 
 /// <summary>
 /// Runs config/argocd's GruModel health.lua the way Argo CD does: the object as the global <c>obj</c>, the script as a
 /// chunk whose return value is the health table, here on Debian's lua5.1 (Argo CD uses gopher-lua, also Lua 5.1).
 /// </summary>
-internal static class ArgoHealthCheck
+public static class ArgoHealthCheck
 {
     /// <summary>config/argocd/serving.gru.dev/GruModel, Argo CD's resource_customizations layout.</summary>
     public static string Directory => Path.Combine(Repository.Root, "config", "argocd", "serving.gru.dev", "GruModel");
