@@ -150,38 +150,8 @@ public sealed class ModelRolloutOnRealNodeTests(RealNodeLane lane, ITestOutputHe
                 && StableDigest(m) == digest,
             timeout, $"{ns}/{Model} to be Ready and verified on {digest}", Describe);
 
-    // The demo's GruModel shape (CanaryStory): 2 replicas with one simulated GPU each, SLO p95 50 ms, steps 25% → 50%.
-    private static JsonObject GruModel(string ns, string source) => new()
-    {
-        ["apiVersion"] = "serving.gru.dev/v1alpha1",
-        ["kind"] = "GruModel",
-        ["metadata"] = new JsonObject { ["name"] = Model, ["namespace"] = ns },
-        ["spec"] = new JsonObject
-        {
-            ["model"] = new JsonObject { ["name"] = Model, ["source"] = source },
-            ["serving"] = new JsonObject
-            {
-                ["replicas"] = 2,
-                ["gpu"] = new JsonObject { ["count"] = 1, ["resourceName"] = "nvidia.com/gpu" },
-                ["resources"] = new JsonObject { ["requests"] = new JsonObject { ["cpu"] = "100m", ["memory"] = "128Mi" } },
-            },
-            ["slo"] = new JsonObject { ["latencyP95"] = CanaryStory.LatencySlo, ["errorRate"] = "0.01", ["minRequests"] = 30 },
-            ["rollout"] = new JsonObject
-            {
-                ["strategy"] = "Canary",
-                ["canary"] = new JsonObject
-                {
-                    ["steps"] = new JsonArray(
-                        new JsonObject { ["setWeight"] = 25, ["pause"] = "10s" },
-                        new JsonObject { ["setWeight"] = 50, ["pause"] = "10s" }),
-                    ["analysis"] = new JsonObject { ["interval"] = "5s", ["failureLimit"] = 2, ["inconclusiveLimit"] = 4, ["onInconclusive"] = "Pause" },
-                    ["surge"] = true,
-                    ["progressDeadline"] = "4m",
-                },
-            },
-            ["integrity"] = new JsonObject { ["verifyInterval"] = "5s" },
-        },
-    };
+    // The demo's GruModel (CanaryStory), on any node: 2 replicas with one simulated GPU each, SLO p95 50 ms, steps 25% → 50%.
+    private static JsonObject GruModel(string ns, string source) => CanaryStory.Manifest(ns, source);
 
     private static JsonNode? Condition(JsonObject model, string type) =>
         model["status"]?["conditions"]?.AsArray().FirstOrDefault(c => c?["type"]?.GetValue<string>() == type);

@@ -97,40 +97,52 @@ public sealed class CanaryStory(DemoStack stack, IStoryView view)
     }
 
     /// <summary>The GruModel the demo applies: short steps and intervals so the whole story takes a few minutes.</summary>
-    public JsonObject GruModel(string source) => new()
+    // The agent's node only: in a cluster with real nodes and kube-scheduler (DEMO_CLUSTER=current), these pods must
+    // still run here, where the registry, Prometheus and the load generator reach 127.0.0.N.
+    public JsonObject GruModel(string source) =>
+        Manifest(Ns, source, new JsonObject { ["node.gru.dev/simulated"] = "true" });
+
+    /// <summary>
+    /// The story's GruModel in <paramref name="ns"/>: 2 replicas with one GPU each, SLO p95 ≤ <see cref="LatencySlo"/>,
+    /// canary steps 25% then 50% held 10 s, analysis every 5 s; pods on nodes matching <paramref name="nodeSelector"/>.
+    /// The real-node lane (tests/E2E.Tests) applies the same one.
+    /// </summary>
+    public static JsonObject Manifest(string ns, string source, JsonObject? nodeSelector = null)
     {
-        ["apiVersion"] = "serving.gru.dev/v1alpha1",
-        ["kind"] = "GruModel",
-        ["metadata"] = new JsonObject { ["name"] = ModelName, ["namespace"] = Ns },
-        ["spec"] = new JsonObject
+        var serving = new JsonObject
         {
-            ["model"] = new JsonObject { ["name"] = ModelName, ["source"] = source },
-            ["serving"] = new JsonObject
+            ["replicas"] = 2,
+            ["gpu"] = new JsonObject { ["count"] = 1, ["resourceName"] = "nvidia.com/gpu" },
+            ["resources"] = new JsonObject { ["requests"] = new JsonObject { ["cpu"] = "250m", ["memory"] = "256Mi" } },
+        };
+        if (nodeSelector is not null) serving["nodeSelector"] = nodeSelector;
+        return new JsonObject
+        {
+            ["apiVersion"] = "serving.gru.dev/v1alpha1",
+            ["kind"] = "GruModel",
+            ["metadata"] = new JsonObject { ["name"] = ModelName, ["namespace"] = ns },
+            ["spec"] = new JsonObject
             {
-                ["replicas"] = 2,
-                ["gpu"] = new JsonObject { ["count"] = 1, ["resourceName"] = "nvidia.com/gpu" },
-                // The agent's node only: in a cluster with real nodes and kube-scheduler (DEMO_CLUSTER=current), these
-                // pods must still run here, where the registry, Prometheus and the load generator reach 127.0.0.N.
-                ["nodeSelector"] = new JsonObject { ["node.gru.dev/simulated"] = "true" },
-                ["resources"] = new JsonObject { ["requests"] = new JsonObject { ["cpu"] = "250m", ["memory"] = "256Mi" } },
-            },
-            ["slo"] = new JsonObject { ["latencyP95"] = LatencySlo, ["errorRate"] = "0.01", ["minRequests"] = 30 },
-            ["rollout"] = new JsonObject
-            {
-                ["strategy"] = "Canary",
-                ["canary"] = new JsonObject
+                ["model"] = new JsonObject { ["name"] = ModelName, ["source"] = source },
+                ["serving"] = serving,
+                ["slo"] = new JsonObject { ["latencyP95"] = LatencySlo, ["errorRate"] = "0.01", ["minRequests"] = 30 },
+                ["rollout"] = new JsonObject
                 {
-                    ["steps"] = new JsonArray(
-                        new JsonObject { ["setWeight"] = 25, ["pause"] = "10s" },
-                        new JsonObject { ["setWeight"] = 50, ["pause"] = "10s" }),
-                    ["analysis"] = new JsonObject { ["interval"] = "5s", ["failureLimit"] = 2, ["inconclusiveLimit"] = 4, ["onInconclusive"] = "Pause" },
-                    ["surge"] = true,
-                    ["progressDeadline"] = "3m",
+                    ["strategy"] = "Canary",
+                    ["canary"] = new JsonObject
+                    {
+                        ["steps"] = new JsonArray(
+                            new JsonObject { ["setWeight"] = 25, ["pause"] = "10s" },
+                            new JsonObject { ["setWeight"] = 50, ["pause"] = "10s" }),
+                        ["analysis"] = new JsonObject { ["interval"] = "5s", ["failureLimit"] = 2, ["inconclusiveLimit"] = 4, ["onInconclusive"] = "Pause" },
+                        ["surge"] = true,
+                        ["progressDeadline"] = "3m",
+                    },
                 },
+                ["integrity"] = new JsonObject { ["verifyInterval"] = "5s" },
             },
-            ["integrity"] = new JsonObject { ["verifyInterval"] = "5s" },
-        },
-    };
+        };
+    }
 
     private async Task<PublishedModel> PublishAsync(ModelPublisher publisher, ModelVersion version, CancellationToken cancellationToken)
     {
