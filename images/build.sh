@@ -64,7 +64,9 @@ if ((${#missing[@]})); then
     exit 1
   fi
   say "installing ${missing[*]}"
-  apt-get install -y -q "${missing[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
 tls=()
 [[ -n "$plain_http" ]] && tls=(--dest-tls-verify=false)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components the tests talk to, when they are missing: Prometheus, the
-# OCI registry (Distribution 2.8), etcd (for the real control-plane lane) and lua5.1 (Argo CD health check) from
-# Debian's packages, and xz to unpack kube-apiserver/kube-controller-manager (tests/envtest-assets.sh).
+# OCI registry (Distribution 2.8), etcd (for the real control-plane lane), lua5.1 (Argo CD health check) and the image
+# build's tools from Debian's packages, and xz to unpack kube-apiserver/kube-controller-manager (tests/envtest-assets.sh).
 # kubectl is expected on PATH.
 set -euo pipefail
 need=()
@@ -10,6 +10,10 @@ command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] ||
 command -v lua5.1 >/dev/null 2>&1 || [ -x /usr/bin/lua5.1 ] || need+=(lua5.1)   # Argo CD health check tests (Argo CD runs Lua 5.1)
 command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ] || need+=(etcd-server)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+# The image build test runs images/build.sh: skopeo pushes, gcc + libc6-dev (libc.a) build the static pause binary.
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
