@@ -345,7 +345,7 @@ internal static class ServingWorkloadBuilder
     };
 
     /// <summary>gru-model's command line in the model-fetcher init container (https:// sources always carry a sha256).</summary>
-    public static List<string> FetcherArgs(ModelSource source) =>
+    private static List<string> FetcherArgs(ModelSource source) =>
     [
         "pull", source.Uri,
         "--sha256", source.Sha256Hex ?? throw new ArgumentException($"an https:// source needs its sha256 ({source.Uri})", nameof(source)),
