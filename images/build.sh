@@ -16,6 +16,7 @@
 # needs no root, no user namespaces, and takes seconds. The layer is written with fixed owners, order and times, so an
 # unchanged base has the same digest and pushing it again uploads nothing. skopeo (Debian) pushes the OCI layouts.
 set -euo pipefail
+shopt -s inherit_errexit   # a failed push inside $(...) stops the build too
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 registry=""
@@ -64,7 +65,9 @@ if ((${#missing[@]})); then
     exit 1
   fi
   say "installing ${missing[*]}"
-  apt-get install -y -q "${missing[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
 tls=()
 [[ -n "$plain_http" ]] && tls=(--dest-tls-verify=false)
@@ -209,7 +212,7 @@ for project in GruServer:gru-server GruOperator:gru-operator GruModelCli:gru-mod
   dotnet publish "$root/src/${project%%:*}" -c Release -r linux-x64 --self-contained -t:PublishContainer -nologo -v quiet \
     --artifacts-path "$work/build" \
     -p:ContainerBaseImage="$registry/runtime-deps:$tag@${pushed[runtime-deps]}" \
-    -p:ContainerRegistry="$host" -p:GruImagePrefix="$prefix" -p:ContainerImageTag="$tag" \
+    -p:ContainerRegistry="$host" -p:GruImagePrefix="$prefix" \
     -p:GruImageRegistry="$registry" -p:GruImageTag="$tag" >&2
   pushed[$name]=$(remote_digest "$name")
 done

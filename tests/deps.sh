@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the real components the tests talk to, when they are missing: Prometheus, the
-# OCI registry (Distribution 2.8), etcd (for the real control-plane lane) and lua5.1 (Argo CD health check) from
-# Debian's packages, and xz to unpack kube-apiserver/kube-controller-manager (tests/envtest-assets.sh).
-# kubectl is expected on PATH.
+# Installs the real components the tests talk to, when they are missing, from Debian's packages: Prometheus, the OCI
+# registry (Distribution 2.8), etcd (the real control plane), lua5.1 (Argo CD health check), the image build's tools,
+# the real node's (containerd, runc, CNI plugins, iptables, conntrack, jq, openssl), and xz to unpack the Kubernetes
+# binaries (tests/envtest-assets.sh). kubectl is expected on PATH.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(prometheus)
@@ -19,6 +19,10 @@ command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || need+=(iptab
 command -v conntrack >/dev/null 2>&1 || [ -x /usr/sbin/conntrack ] || need+=(conntrack)
 command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# The images (images/build.sh; the image test and the real-node lane build them): skopeo pushes, gcc + libc6-dev (libc.a) build the static pause binary.
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -3,6 +3,7 @@ using GruOnnx.Reading;
 using GruRegistry.Distribution;
 using GruRegistry.Models;
 using GruRegistry.References;
+using GruRegistry.Tls;
 using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 
@@ -17,6 +18,9 @@ internal static class RegistryCommands
 {
     /// <summary>Files at least this large get a progress bar (when stdout is a terminal).</summary>
     private const long ProgressBarThreshold = 8L << 20;
+
+    /// <summary>How long an https:// download may go without a byte before it is given up (the kubelet retries the container).</summary>
+    private static readonly TimeSpan HttpsStallTimeout = TimeSpan.FromSeconds(60);
 
     public static IEnumerable<Command> Create() => [Push(), Pull(), Inspect()];
 
@@ -80,24 +84,87 @@ internal static class RegistryCommands
 
     private static Command Pull()
     {
-        var reference = new Argument<string>("reference") { Description = "oci://host[:port]/repository:tag or oci://host[:port]/repository@sha256:<digest>." };
-        var output = new Option<FileInfo>("--output", "-o") { Description = "Where to write the ONNX file (replaced only once the download is verified).", Required = true };
-        var flags = new RegistryFlags();
-        var command = new Command("pull", "Downloads a model's ONNX file, verifying its sha256 as it streams; a corrupted download is refused and removed.")
+        var reference = new Argument<string>("reference")
         {
-            reference, output,
+            Description = "oci://host[:port]/repository:tag, oci://host[:port]/repository@sha256:<digest>, or https://host/path/model.onnx (needs --sha256).",
+        };
+        var output = new Option<FileInfo>("--output", "-o") { Description = "Where to write the ONNX file (replaced only once the download is verified).", Required = true };
+        var sha256 = new Option<string?>("--sha256")
+        {
+            Description = "The file's sha256 (64 hex digits as sha256sum prints them, optionally sha256:): required for https://, checked against the layer for oci://.",
+        };
+        var flags = new RegistryFlags();
+        var command = new Command("pull", "Downloads a model's ONNX file, verifying its sha256 as it streams; a corrupted download is refused and removed. " +
+            "The operator's model-fetcher init container runs it for https:// sources.")
+        {
+            reference, output, sha256,
         };
         flags.AddTo(command);
-        command.SetAction((parse, cancellationToken) => RunAsync(parse, flags, reference, async (source, client) =>
+        command.SetAction((parse, cancellationToken) =>
         {
-            var resolved = await client.ResolveAsync(source, cancellationToken).ConfigureAwait(false);
-            var path = parse.GetValue(output)!.FullName;
-            var bytes = await WithProgressAsync("pull", resolved.Layer.Size,
-                progress => client.PullAsync(resolved, path, progress, cancellationToken)).ConfigureAwait(false);
-            Console.WriteLine($"pulled {resolved.Reference}");
-            Console.WriteLine($"  wrote {path} ({bytes} bytes, {resolved.LayerDigest} verified)");
-        }, cancellationToken));
+            var text = parse.GetValue(reference)!;
+            if (text.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || text.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+            {
+                return ReportErrorsAsync(() => PullHttpsAsync(parse, flags, text, parse.GetValue(sha256), parse.GetValue(output)!.FullName, cancellationToken));
+            }
+
+            return RunAsync(parse, flags, reference, async (source, client) =>
+            {
+                var expected = parse.GetValue(sha256) is { } given ? ParseSha256(given) : (Sha256Digest?)null;
+                var resolved = await client.ResolveAsync(source, cancellationToken).ConfigureAwait(false);
+                if (expected is { } digest && digest != resolved.LayerDigest)
+                {
+                    throw new CommandException($"--sha256 {digest.Hex} is not the model file of {resolved.Reference}, whose layer is {resolved.LayerDigest}");
+                }
+
+                var path = parse.GetValue(output)!.FullName;
+                var bytes = await WithProgressAsync("pull", resolved.Layer.Size,
+                    progress => client.PullAsync(resolved, path, progress, cancellationToken)).ConfigureAwait(false);
+                Console.WriteLine($"pulled {resolved.Reference}");
+                Console.WriteLine($"  wrote {path} ({bytes} bytes, {resolved.LayerDigest} verified)");
+            }, cancellationToken);
+        });
         return command;
+    }
+
+    /// <summary>An https:// model file, pinned by --sha256 (nothing else proves what arrived); the registry flags do not apply.</summary>
+    private static async Task PullHttpsAsync(ParseResult parse, RegistryFlags flags, string text, string? sha256, string path, CancellationToken cancellationToken)
+    {
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var source) || source.Scheme != Uri.UriSchemeHttps || string.IsNullOrEmpty(source.Host))
+        {
+            throw new CommandException($"'{text}' is not an https:// URL; models are fetched over https:// (or pulled from oci://), never plain http");
+        }
+
+        if (string.IsNullOrEmpty(sha256))
+        {
+            throw new CommandException($"pulling {source} needs --sha256 <the file's sha256, as sha256sum prints it>: nothing else proves what arrived");
+        }
+
+        if (parse.GetValue(flags.PlainHttp) || parse.GetValue(flags.Username) is not null || parse.GetValue(flags.PasswordStdin) || parse.GetValue(flags.DockerConfig) is not null)
+        {
+            throw new CommandException("--plain-http, --username, --password-stdin and --docker-config are for oci:// registries; an https:// pull takes only --ca-file");
+        }
+
+        var expected = ParseSha256(sha256);
+        if (parse.GetValue(flags.CaFile) is { Exists: false } missing)
+        {
+            throw new CommandException($"--ca-file '{missing.FullName}' does not exist");
+        }
+
+        using var handler = CustomCertificateAuthority.Handler(parse.GetValue(flags.CaFile)?.FullName);
+        var download = new HttpsModelDownload(handler, HttpsStallTimeout);
+        var bytes = await WithProgressAsync("pull", 0, progress => download.DownloadAsync(source, expected, path, progress, cancellationToken)).ConfigureAwait(false);
+        Console.WriteLine($"pulled {source}");
+        Console.WriteLine($"  wrote {path} ({bytes} bytes, {expected} verified)");
+    }
+
+    private static Sha256Digest ParseSha256(string text)
+    {
+        var trimmed = text.Trim();
+        var canonical = trimmed.StartsWith("sha256:", StringComparison.Ordinal) ? trimmed : "sha256:" + trimmed;
+        return Sha256Digest.TryParse(canonical, out var digest, out _)
+            ? digest
+            : throw new CommandException($"--sha256 '{text}' is not a sha256: give the 64 lowercase hex digits sha256sum prints (optionally prefixed sha256:)");
     }
 
     private static Command Inspect()
@@ -122,10 +189,9 @@ internal static class RegistryCommands
         return command;
     }
 
-    private static async Task<int> RunAsync(
-        ParseResult parse, RegistryFlags flags, Argument<string> reference, Func<OciReference, ModelArtifactClient, Task> run, CancellationToken cancellationToken)
-    {
-        try
+    private static Task<int> RunAsync(
+        ParseResult parse, RegistryFlags flags, Argument<string> reference, Func<OciReference, ModelArtifactClient, Task> run, CancellationToken cancellationToken) =>
+        ReportErrorsAsync(async () =>
         {
             var text = parse.GetValue(reference)!;
             if (!OciReference.TryParse(text, out var target, out var error))
@@ -148,6 +214,14 @@ internal static class RegistryCommands
                 .BuildServiceProvider();
             var client = new ModelArtifactClient(services.GetRequiredService<DistributionClientFactory>().Create(credentials));
             await run(target, client).ConfigureAwait(false);
+        });
+
+    /// <summary>The one place a command's failures become one line on stderr and an exit code: 2 for usage, 1 for the rest.</summary>
+    private static async Task<int> ReportErrorsAsync(Func<Task> work)
+    {
+        try
+        {
+            await work().ConfigureAwait(false);
             return 0;
         }
         catch (CommandException ex)

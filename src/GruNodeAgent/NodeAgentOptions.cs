@@ -70,7 +70,7 @@ public sealed class NodeAgentOptions
 /// </summary>
 public sealed class ImageMapping
 {
-    /// <summary>The image, e.g. "ghcr.io/gru-operator/gru-server" (any tag or digest) or "alpine:3.20" (that tag only).</summary>
+    /// <summary>The image, e.g. "ghcr.io/gru-operator/gru-server" (any tag or digest) or "busybox:1.36" (that tag only).</summary>
     [Required]
     public string Image { get; set; } = "";
 
@@ -78,8 +78,8 @@ public sealed class ImageMapping
     public List<string> Entrypoint { get; set; } = [];
 
     /// <summary>
-    /// When set, replaces the container's command and args (which name programs inside the image), e.g. the fetcher's
-    /// shell script becomes ["gru-model", "pull", "$(MODEL_SOURCE)", "--output", "$(MODEL_PATH)"]. $(VAR) expands from the container's env.
+    /// When set, replaces the container's command and args (which name programs inside the image), e.g. a shell script
+    /// that copies a model becomes ["cp", "$(MODEL_SOURCE)", "$(MODEL_PATH)"]. $(VAR) expands from the container's env.
     /// </summary>
     public List<string>? Command { get; set; }
 

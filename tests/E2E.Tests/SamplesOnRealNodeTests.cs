@@ -59,7 +59,7 @@ public sealed partial class SamplesOnRealNodeTests(RealNodeLane lane, ITestOutpu
             foreach (var model in models)
             {
                 await lane.KubectlAsync(["delete", "grumodel", model["metadata"]!["name"]!.GetValue<string>(), "-n",
-                    model["metadata"]!["namespace"]?.GetValue<string>() ?? "default", "--wait=true", "--timeout=120s"], timeLimit: TimeSpan.FromMinutes(3));
+                    model["metadata"]!["namespace"]?.GetValue<string>() ?? "default", "--wait=true", "--timeout=120s"], timeout: TimeSpan.FromMinutes(3));
             }
         }
     }

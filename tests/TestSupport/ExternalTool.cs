@@ -34,11 +34,12 @@ public sealed class ExternalTool
     /// <summary>kubectl (1.32 on these machines) from PATH.</summary>
     public static ExternalTool Kubectl => Find("kubectl", "kubectl");
 
-    /// <summary>Runs the tool with <paramref name="arguments"/> in <paramref name="workingDirectory"/> and waits for it.</summary>
+    /// <summary>Runs the tool with <paramref name="arguments"/> in <paramref name="workingDirectory"/> and waits for it (2 minutes unless <paramref name="timeout"/> says otherwise).</summary>
     public async Task<ToolRun> RunAsync(
         IEnumerable<string> arguments, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null,
-        string? stdin = null, CancellationToken cancellationToken = default, TimeSpan? timeLimit = null)
+        string? stdin = null, CancellationToken cancellationToken = default, TimeSpan? timeout = null)
     {
+        var limit = timeout ?? TimeSpan.FromMinutes(2);
         var start = new ProcessStartInfo(_path)
         {
             RedirectStandardOutput = true,
@@ -58,12 +59,11 @@ public sealed class ExternalTool
 
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var limit = timeLimit ?? TimeSpan.FromMinutes(2);
-        timeout.CancelAfter(limit);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(limit);
         try
         {
-            await process.WaitForExitAsync(timeout.Token);
+            await process.WaitForExitAsync(deadline.Token);
         }
         catch (OperationCanceledException)
         {

@@ -24,7 +24,7 @@ internal sealed class OperatorOptions
     [Required]
     public string DefaultServerImage { get; set; } = "";
 
-    /// <summary>Image of the model-fetcher init container (needs sh, wget with TLS and sha256sum).</summary>
+    /// <summary>Image of the model-fetcher init container: gru-model as its entrypoint (the gru-model image).</summary>
     [Required]
     public string ModelFetcherImage { get; set; } = "";
 

@@ -48,8 +48,8 @@ internal static class OperatorSettings
     [
         new("--namespaces", nameof(OperatorOptions.Namespaces), SettingKind.Text, "Comma-separated namespaces to watch; empty watches all.", null),
         new("--workers", nameof(OperatorOptions.Workers), SettingKind.Integer, "Concurrent reconciles (never two for one GruModel).", "4", 1, 256),
-        new("--server-image", nameof(OperatorOptions.DefaultServerImage), SettingKind.Text, "GruServer image for models that set no spec.serving.image.", "ghcr.io/gru-operator/gru-server:0.1.0"),
-        new("--model-fetcher-image", nameof(OperatorOptions.ModelFetcherImage), SettingKind.Text, "Image of the model-fetcher init container (sh, wget with TLS, sha256sum).", "alpine:3.20"),
+        new("--server-image", nameof(OperatorOptions.DefaultServerImage), SettingKind.Text, "GruServer image for models that set no spec.serving.image.", BuiltImages.Server),
+        new("--model-fetcher-image", nameof(OperatorOptions.ModelFetcherImage), SettingKind.Text, "Image of the model-fetcher init container, which runs gru-model pull for https:// sources (its entrypoint).", BuiltImages.ModelFetcher),
         new("--prometheus-address", nameof(OperatorOptions.DefaultPrometheusAddress), SettingKind.Url, "Prometheus for models that set no spec.prometheus.address.", "http://prometheus.monitoring.svc:9090"),
         new("--verify-served-models", nameof(OperatorOptions.VerifyServedModels), SettingKind.Boolean, "Ask every ready pod which model digest it serves (ModelVerified, the canary's promotion gate); false only where the operator cannot reach pod IPs.", "true"),
         new("--registry-plain-http", nameof(OperatorOptions.RegistryPlainHttp), SettingKind.Text, "Registries (host:port, comma-separated) reached over plain http, by the operator and by GruServer pods: local or trusted networks only.", null),

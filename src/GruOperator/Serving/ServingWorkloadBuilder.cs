@@ -57,22 +57,6 @@ internal static class ServingWorkloadBuilder
     /// </summary>
     public static readonly long TerminationGracePeriodSeconds = (long)(ShutdownDelay + ShutdownTimeout).TotalSeconds + 5;
 
-    /// <summary>
-    /// The init container's program for https:// sources: fetch the model into the shared emptyDir and refuse a file whose
-    /// sha256 differs. oci:// models are pulled by GruServer itself (digest-pinned, verified while streaming, cached).
-    /// </summary>
-    public const string FetchScript = """
-        set -eu
-        case "$MODEL_SOURCE" in
-          https://*) wget -q -O "$MODEL_PATH.partial" "$MODEL_SOURCE" ;;
-          *) echo "model-fetcher: unsupported source $MODEL_SOURCE (only https:// is fetched here)" >&2; exit 2 ;;
-        esac
-        if [ -n "${MODEL_SHA256:-}" ]; then
-          echo "$MODEL_SHA256  $MODEL_PATH.partial" | sha256sum -c - >/dev/null || { echo "model-fetcher: sha256 mismatch for $MODEL_SOURCE, expected $MODEL_SHA256" >&2; exit 3; }
-        fi
-        mv "$MODEL_PATH.partial" "$MODEL_PATH"
-        """;
-
     public static string DeploymentName(string model, string track) => $"{model}-{track}";
 
     /// <param name="registrySecret">spec.model.registrySecretRef as read (its form decides how the pods get it); oci:// only.</param>
@@ -337,6 +321,11 @@ internal static class ServingWorkloadBuilder
         return args;
     }
 
+    /// <summary>
+    /// The init container for https:// sources: the gru-model image's entrypoint (no shell) fetches the model into the
+    /// shared emptyDir and refuses a file whose sha256 differs (<c>gru-model pull URL --sha256 HEX --output PATH</c>), with
+    /// one error line the pod status carries. oci:// models are pulled by GruServer itself (digest-pinned, verified, cached).
+    /// </summary>
     private static V1Container Fetcher(ModelSource source, ServingDefaults defaults) => new()
     {
         Name = FetcherContainer,
@@ -344,14 +333,9 @@ internal static class ServingWorkloadBuilder
         ImagePullPolicy = "IfNotPresent",
         TerminationMessagePath = "/dev/termination-log",
         TerminationMessagePolicy = "FallbackToLogsOnError",
-        Command = ["/bin/sh", "-c", FetchScript],
-        Env =
-        [
-            new V1EnvVar { Name = "MODEL_SOURCE", Value = source.Uri },
-            new V1EnvVar { Name = "MODEL_SHA256", Value = source.Sha256Hex ?? "" },
-            new V1EnvVar { Name = "MODEL_PATH", Value = FetchedModelPath },
-        ],
-        VolumeMounts = [new V1VolumeMount { MountPath = ModelDirectory, Name = "model" }],
+        Args = FetcherArgs(source),
+        // .NET keeps its diagnostics socket in /tmp; the root filesystem is read-only.
+        VolumeMounts = [new V1VolumeMount { MountPath = ModelDirectory, Name = "model" }, new V1VolumeMount { MountPath = "/tmp", Name = "tmp" }],
         SecurityContext = ContainerSecurity(),
         Resources = new V1ResourceRequirements
         {
@@ -359,6 +343,14 @@ internal static class ServingWorkloadBuilder
             Limits = new Dictionary<string, ResourceQuantity> { ["memory"] = new("256Mi") },
         },
     };
+
+    /// <summary>gru-model's command line in the model-fetcher init container (https:// sources always carry a sha256).</summary>
+    private static List<string> FetcherArgs(ModelSource source) =>
+    [
+        "pull", source.Uri,
+        "--sha256", source.Sha256Hex ?? throw new ArgumentException($"an https:// source needs its sha256 ({source.Uri})", nameof(source)),
+        "--output", FetchedModelPath,
+    ];
 
     private static V1ResourceRequirements Resources(ServingSpec serving, GpuSpec? gpu)
     {

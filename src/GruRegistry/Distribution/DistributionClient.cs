@@ -143,21 +143,12 @@ public sealed partial class DistributionClient
         ArgumentNullException.ThrowIfNull(repository);
         var full = Path.GetFullPath(path);
         var partial = full + ".partial";
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new RegistryException(RegistryErrorKind.Local, $"{repository}: cannot create the directory of '{full}': {ex.Message}", ex);
-        }
-
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
             var written = new StrongBox<long>(0); // bytes hashed and written so far, kept when a read breaks off
-            await using (var file = OpenForWrite(partial, repository))
+            await using (var file = PartialFile.Create(partial, repository.ToString(), BufferSize))
             {
                 for (var resumes = 0; ; resumes++)
                 {
@@ -227,7 +218,7 @@ public sealed partial class DistributionClient
         }
         catch
         {
-            TryDelete(partial);
+            PartialFile.TryDelete(partial);
             throw;
         }
         finally
@@ -576,29 +567,6 @@ public sealed partial class DistributionClient
         return "";
     }
 
-    private static FileStream OpenForWrite(string path, OciReference repository)
-    {
-        try
-        {
-            return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new RegistryException(RegistryErrorKind.Local, $"{repository}: cannot write '{path}': {ex.Message}", ex);
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // the refusal matters more than a leftover partial file
-        }
-    }
 
     private static string OneLine(Exception ex) =>
         ex.InnerException is { } inner && !ex.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{ex.Message} ({inner.Message})" : ex.Message;

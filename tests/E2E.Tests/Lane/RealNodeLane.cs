@@ -72,7 +72,7 @@ public sealed class RealNodeLane : IAsyncLifetime
         if (_existing is null)
         {
             var up = await ExternalTool.Bash.RunAsync([LaneScript, "up", _lane, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-                Repository.Root, timeLimit: TimeSpan.FromMinutes(20));
+                Repository.Root, timeout: TimeSpan.FromMinutes(20));
             StartLog = up.Stderr;
             _diagnostics.OnMessage(new DiagnosticMessage("lane up:\n" + up.Stderr));
             if (up.ExitCode != 0) throw new InvalidOperationException($"tests/e2e/lane.sh up failed:\n{up.Output}");
@@ -92,7 +92,7 @@ public sealed class RealNodeLane : IAsyncLifetime
             return;
         }
 
-        var down = await ExternalTool.Bash.RunAsync([LaneScript, "down", _lane], Repository.Root, timeLimit: TimeSpan.FromMinutes(5));
+        var down = await ExternalTool.Bash.RunAsync([LaneScript, "down", _lane], Repository.Root, timeout: TimeSpan.FromMinutes(5));
         _diagnostics.OnMessage(new DiagnosticMessage("lane down:\n" + down.Output));
         Directory.Delete(_work, recursive: true);
         // A lane not torn down, or a machine not left as found, fails the run (xunit reports a collection cleanup failure).
@@ -100,9 +100,9 @@ public sealed class RealNodeLane : IAsyncLifetime
     }
 
     /// <summary>Runs kubectl against the lane as admin; fails the test with kubectl's output when it exits non-zero.</summary>
-    public async Task<string> KubectlAsync(IEnumerable<string> arguments, string? stdin = null, TimeSpan? timeLimit = null)
+    public async Task<string> KubectlAsync(IEnumerable<string> arguments, string? stdin = null, TimeSpan? timeout = null)
     {
-        var run = await ExternalTool.Kubectl.RunAsync(arguments, WorkDirectory, new Dictionary<string, string> { ["KUBECONFIG"] = Kubeconfig }, stdin, timeLimit: timeLimit);
+        var run = await ExternalTool.Kubectl.RunAsync(arguments, WorkDirectory, new Dictionary<string, string> { ["KUBECONFIG"] = Kubeconfig }, stdin, timeout: timeout);
         return run.ExitCode == 0 ? run.Stdout : throw new InvalidOperationException($"kubectl {string.Join(' ', arguments)}: {run.Output}");
     }
 
@@ -119,7 +119,7 @@ public sealed class RealNodeLane : IAsyncLifetime
     private sealed class NamespaceDeletion(RealNodeLane lane, string name) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync() =>
-            await lane.KubectlAsync(["delete", "namespace", name, "--wait=true", "--timeout=180s"], timeLimit: TimeSpan.FromMinutes(4));
+            await lane.KubectlAsync(["delete", "namespace", name, "--wait=true", "--timeout=180s"], timeout: TimeSpan.FromMinutes(4));
     }
 
     /// <summary>Runs `kubectl gru ARGS` (the built plugin) with the lane's kubeconfig.</summary>
@@ -199,7 +199,7 @@ public sealed class RealNodeLane : IAsyncLifetime
             """);
         var clock = Stopwatch.StartNew();
         await KubectlAsync(["apply", "-k", overlay]);
-        await KubectlAsync(["rollout", "status", "deployment/gru-operator", "-n", OperatorNamespace, "--timeout=300s"], timeLimit: TimeSpan.FromMinutes(6));
+        await KubectlAsync(["rollout", "status", "deployment/gru-operator", "-n", OperatorNamespace, "--timeout=300s"], timeout: TimeSpan.FromMinutes(6));
         OperatorInstallSeconds = clock.Elapsed.TotalSeconds;
     }
 }

@@ -7,11 +7,12 @@ public sealed class ImageCommandsTests
     private static readonly ImageCommands Images = new(
     [
         new ImageMapping { Image = "ghcr.io/gru-operator/gru-server", Entrypoint = ["dotnet", "/build/GruServer.dll"] },
-        new ImageMapping { Image = "alpine:3.20", Command = ["gru-model", "pull", "$(MODEL_SOURCE)", "--output", "$(MODEL_PATH)"] },
+        new ImageMapping { Image = "ghcr.io/gru-operator/gru-model", Entrypoint = ["dotnet", "/build/gru-model.dll"] },
+        new ImageMapping { Image = "busybox:1.36", Command = ["cp", "$(MODEL_SOURCE)", "$(MODEL_PATH)"] },
         new ImageMapping { Image = "localhost:5000/shell", HostCommands = true },
     ]);
 
-    private static readonly Dictionary<string, string> Env = new() { ["MODEL_SOURCE"] = "oci://r/m:1", ["MODEL_PATH"] = "/models/model.onnx" };
+    private static readonly Dictionary<string, string> Env = new() { ["MODEL_SOURCE"] = "/srv/m.onnx", ["MODEL_PATH"] = "/models/model.onnx" };
 
     [Fact]
     public void Args_follow_the_mapped_entrypoint_whatever_the_tag()
@@ -33,10 +34,18 @@ public sealed class ImageCommandsTests
     }
 
     [Fact]
+    public void The_model_fetchers_args_follow_gru_models_local_build()
+    {
+        // The operator's model-fetcher init container sets only args; the gru-model image's entrypoint runs them.
+        Assert.Equal(["dotnet", "/build/gru-model.dll", "pull", "https://m.example/m.onnx", "--sha256", "ab", "--output", "/models/model.onnx"],
+            Images.Argv("model-fetcher", "ghcr.io/gru-operator/gru-model:0.1.0", null, ["pull", "https://m.example/m.onnx", "--sha256", "ab", "--output", "/models/model.onnx"], Env));
+    }
+
+    [Fact]
     public void A_stand_in_command_replaces_the_containers_own()
     {
-        Assert.Equal(["gru-model", "pull", "oci://r/m:1", "--output", "/models/model.onnx"],
-            Images.Argv("model-fetcher", "alpine:3.20", ["/bin/sh", "-c", "wget ..."], null, Env));
+        Assert.Equal(["cp", "/srv/m.onnx", "/models/model.onnx"],
+            Images.Argv("copier", "busybox:1.36", ["/bin/sh", "-c", "cp ..."], null, Env));
     }
 
     [Fact]
@@ -63,7 +72,7 @@ public sealed class ImageCommandsTests
 
     [Theory]
     [InlineData("$(MODEL_PATH)", "/models/model.onnx")]
-    [InlineData("x-$(MODEL_SOURCE)-y", "x-oci://r/m:1-y")]
+    [InlineData("x-$(MODEL_SOURCE)-y", "x-/srv/m.onnx-y")]
     [InlineData("$$(MODEL_PATH)", "$(MODEL_PATH)")]
     [InlineData("$(UNDEFINED)", "$(UNDEFINED)")]
     [InlineData("cost $5", "cost $5")]

@@ -29,6 +29,20 @@ public sealed class OperatorOptionsTests
     }
 
     [Fact]
+    public async Task TheDefaultImagesAreThoseOfThisBuild()
+    {
+        // Built normally (no GruImageRegistry/GruImageTag given), the defaults are the public images at the project's
+        // version; make images REGISTRY=X TAG=T builds the operator image with X/gru-server:T and X/gru-model:T instead.
+        var version = typeof(BuiltImages).Assembly.GetName().Version!.ToString(3);
+        await using var app = OperatorHost.Build(["--metrics-port", "0", "--health-port", "0"]);
+        var options = app.Services.GetRequiredService<IOptions<OperatorOptions>>().Value;
+
+        Assert.Equal($"ghcr.io/gru-operator/gru-server:{version}", options.DefaultServerImage);
+        Assert.Equal($"ghcr.io/gru-operator/gru-model:{version}", options.ModelFetcherImage);
+        Assert.Equal((BuiltImages.Server, BuiltImages.ModelFetcher), (options.DefaultServerImage, options.ModelFetcherImage));
+    }
+
+    [Fact]
     public async Task NoNamespacesMeansAllNamespaces()
     {
         await using var app = OperatorHost.Build(["--metrics-port", "0", "--health-port", "0"]);

@@ -10,7 +10,7 @@ namespace GruOperator.Tests.Serving;
 
 public sealed class ServingWorkloadBuilderTests
 {
-    private static readonly ServingDefaults Defaults = new("registry.local/gru-server:1", "alpine:3.20", "gru-operator");
+    private static readonly ServingDefaults Defaults = new("registry.local/gru-server:1", "registry.local/gru-model:1", "gru-operator");
 
     private static ServingWorkload Build(GruModel model, string revision = "1")
     {
@@ -186,9 +186,16 @@ public sealed class ServingWorkloadBuilderTests
         var pod = Build(Models.Gpu()).Deployment.Spec.Template.Spec;
         var fetcher = Assert.Single(pod.InitContainers);
         Assert.Equal(ServingWorkloadBuilder.FetcherContainer, fetcher.Name);
-        Assert.Equal("https://models.example/g.onnx", fetcher.Env.Single(e => e.Name == "MODEL_SOURCE").Value);
-        Assert.Equal(Models.Sha, fetcher.Env.Single(e => e.Name == "MODEL_SHA256").Value);
-        Assert.Equal("/models", fetcher.VolumeMounts.Single().MountPath);
+        // The gru-model image's own entrypoint, no shell: gru-model pull verifies the sha256 before the file is in place.
+        Assert.Equal("registry.local/gru-model:1", fetcher.Image);
+        Assert.Null(fetcher.Command);
+        Assert.Equal(["pull", "https://models.example/g.onnx", "--sha256", Models.Sha, "--output", "/models/model.onnx"], fetcher.Args);
+        Assert.Null(fetcher.Env);
+        Assert.Equal(["/models", "/tmp"], fetcher.VolumeMounts.Select(m => m.MountPath));
+        Assert.Null(fetcher.VolumeMounts[0].ReadOnlyProperty);
+        Assert.Equal((true, true, false), (fetcher.SecurityContext.RunAsNonRoot, fetcher.SecurityContext.ReadOnlyRootFilesystem, fetcher.SecurityContext.AllowPrivilegeEscalation));
+        Assert.Equal(["ALL"], fetcher.SecurityContext.Capabilities.Drop);
+        Assert.Equal("FallbackToLogsOnError", fetcher.TerminationMessagePolicy);
         var server = pod.Containers.Single();
         Assert.Equal("/models/model.onnx", server.Args[server.Args.IndexOf("--model") + 1]);
         Assert.True(server.VolumeMounts.Single(m => m.MountPath == "/models").ReadOnlyProperty);

@@ -191,8 +191,8 @@ public abstract class GatewayApiTrafficRouterTests
         client,
         new ServerSideApply(client, "gru-operator", Labels.AppliedHashAnnotation),
         new ResourceCache<V1Service>(),
-        new ServingDefaults(OperatorHarness.ServerImage, "busybox:1.36", "gru-operator"),
-        Options.Create(new OperatorOptions { FieldManager = "gru-operator", DefaultServerImage = OperatorHarness.ServerImage, ModelFetcherImage = "busybox:1.36" }),
+        new ServingDefaults(OperatorHarness.ServerImage, "test.local/gru-model:1", "gru-operator"),
+        Options.Create(new OperatorOptions { FieldManager = "gru-operator", DefaultServerImage = OperatorHarness.ServerImage, ModelFetcherImage = "test.local/gru-model:1" }),
         NullLogger<GatewayApiTrafficRouter>.Instance);
 
     private protected static async Task<GruModel> CreateModelAsync(OperatorHarness harness)

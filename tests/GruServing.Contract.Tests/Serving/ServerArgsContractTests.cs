@@ -21,7 +21,7 @@ namespace GruServing.Contract.Tests.Serving;
 public sealed class ServerArgsContractTests
 {
     private const string Hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    private static readonly ServingDefaults Defaults = new("gru-server:test", "busybox:test", "gru-operator") { PlainHttpRegistries = ["127.0.0.1:5000"] };
+    private static readonly ServingDefaults Defaults = new("gru-server:test", "gru-model:test", "gru-operator") { PlainHttpRegistries = ["127.0.0.1:5000"] };
 
     public static TheoryData<string> Samples => new(
         Directory.GetFiles(Path.Combine(Repository.Root, "config", "samples"), "*.yaml").Select(Path.GetFileName)!);
