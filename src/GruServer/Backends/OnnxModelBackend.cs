@@ -188,6 +188,7 @@ internal sealed class OnnxModelBackend : IModelBackend
     internal static SessionOptions SessionOptionsFor(BackendSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        OrtTelemetry.OptOutUnlessAsked(); // before ONNX Runtime's environment exists: it reads the opt-out once, at creation
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
         if (settings.IntraOpThreads > 0)
         {
