@@ -2,6 +2,8 @@
 # Runs every benchmark; each writes its results under bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ONNX Runtime (1.29+) sends telemetry by default; GruServer turns it off itself, this covers raw ONNX Runtime in the benches.
+export ORT_DISABLE_TELEMETRY=1
 mkdir -p bench/results
 # GruServer: one infer over HTTP vs a direct InferenceSession.Run, then throughput at 1/8/32 clients with batching
 # on/off vs raw ORT, then Stateful streaming steps/s over HTTP and the gRPC stream (about nine minutes, each server warmed for 20 s first;

@@ -165,8 +165,8 @@ public sealed class RealNodeLane : IAsyncLifetime
         _env.TryGetValue(name, out var value) ? value : throw new InvalidOperationException($"lane.env has no {name}");
 
     // config/default as a user installs it, pointed at this lane: the operator image built here, the lane's Prometheus
-    // as the default address, the lane's registry as plain http, and the server and model-fetcher images built beside
-    // the operator's.
+    // as the default address, and the lane's registry as plain http. The server and model-fetcher images are not set: an
+    // operator image built by images/build.sh defaults to the images built beside it (ModelRollout tests check the pods').
     private async Task InstallOperatorAsync()
     {
         var overlay = Path.Combine(WorkDirectory, "operator-overlay");
@@ -193,8 +193,6 @@ public sealed class RealNodeLane : IAsyncLifetime
                             env:
                               - {"{"}name: GRU_OPERATOR_DEFAULTPROMETHEUSADDRESS, value: "{Prometheus.ToString().TrimEnd('/')}"{"}"}
                               - {"{"}name: GRU_OPERATOR_REGISTRYPLAINHTTP, value: "{Registry}"{"}"}
-                              - {"{"}name: GRU_OPERATOR_DEFAULTSERVERIMAGE, value: "{ImagePrefix}/gru-server:{ImageTag}"{"}"}
-                              - {"{"}name: GRU_OPERATOR_MODELFETCHERIMAGE, value: "{ImagePrefix}/gru-model:{ImageTag}"{"}"}
 
             """);
         var clock = Stopwatch.StartNew();
