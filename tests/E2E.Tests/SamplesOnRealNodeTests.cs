@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using E2E.Tests.Lane;
@@ -11,7 +13,7 @@ namespace E2E.Tests;
 /// <summary>
 /// Every sample in config/samples reaches Ready on the real node with pods that really run. What a sample names outside
 /// this machine is pointed at the lane: https:// and oci:// sources at the bundled sample model pushed to the lane's
-/// registry (file:// sources are served from the gru-server image as written), replicas at one (the node has 2 cores),
+/// registry (a stateful one for sessions.mode Stateful; file:// sources are served from the gru-server image as written), replicas at one (the node has 2 cores),
 /// spec.prometheus at the operator's default, and a registry Secret's host at the lane's registry. The node is shaped
 /// like a GPU node (simulated nvidia.com/gpu, the GPU product label, RuntimeClass nvidia).
 /// </summary>
@@ -25,8 +27,7 @@ public sealed partial class SamplesOnRealNodeTests(RealNodeLane lane, ITestOutpu
     [MemberData(nameof(Samples))]
     public async Task The_sample_reaches_Ready_with_running_verified_pods(string sample)
     {
-        var list = JsonNode.Parse(await lane.KubectlAsync(["create", "--dry-run=client", "-o", "json", "-f", Path.Combine(Repository.Root, "config", "samples", sample)]))!;
-        var objects = list["kind"]?.GetValue<string>() == "List" ? list["items"]!.AsArray().Select(o => o!.AsObject()).ToList() : [list.AsObject()];
+        var objects = Objects(await lane.KubectlAsync(["create", "--dry-run=client", "-o", "json", "-f", Path.Combine(Repository.Root, "config", "samples", sample)]));
         var models = objects.Where(o => o["kind"]!.GetValue<string>() == "GruModel").ToList();
         Assert.NotEmpty(models);
         foreach (var model in models) await AdaptAsync(model);
@@ -71,7 +72,8 @@ public sealed partial class SamplesOnRealNodeTests(RealNodeLane lane, ITestOutpu
         if (!source.StartsWith("file://", StringComparison.Ordinal))
         {
             var name = model["metadata"]!["name"]!.GetValue<string>();
-            spec["model"]!["source"] = await PushSampleModelAsync(name);
+            var stateful = spec["serving"]?["sessions"]?["mode"]?.GetValue<string>() == "Stateful";
+            spec["model"]!["source"] = await PushSampleModelAsync(name, stateful);
             spec["model"]!.AsObject().Remove("sha256");
         }
 
@@ -79,12 +81,31 @@ public sealed partial class SamplesOnRealNodeTests(RealNodeLane lane, ITestOutpu
         spec.Remove("prometheus");
     }
 
-    private async Task<string> PushSampleModelAsync(string name)
+    // The bundled sample model; for sessions.mode Stateful one whose GRUs take their initial state as inputs and return
+    // their last state (gru-model --state-inputs), as GruServer requires to carry each sequence between requests.
+    private async Task<string> PushSampleModelAsync(string name, bool stateful)
     {
+        var file = Repository.SampleModelPath;
+        if (stateful)
+        {
+            file = Path.Combine(lane.WorkDirectory, $"{name}-stateful.onnx");
+            var written = await GruModelCommand.RunAsync(["--output", file, "--input-size", "8", "--hidden-size", "32", "--layers", "2", "--state-inputs"]);
+            Assert.True(written.ExitCode == 0, $"gru-model --state-inputs: {written.Stdout}\n{written.Stderr}");
+        }
+
         var reference = $"oci://{lane.Registry}/samples/{name}:1";
-        var (exitCode, stdout, stderr) = await GruModelCommand.RunAsync(["push", Repository.SampleModelPath, reference, "--plain-http", "--name", name]);
+        var (exitCode, stdout, stderr) = await GruModelCommand.RunAsync(["push", file, reference, "--plain-http", "--name", name]);
         Assert.True(exitCode == 0, $"gru-model push {reference}: {stdout}\n{stderr}");
         return reference;
+    }
+
+    // kubectl prints one JSON object per document of a multi-document file, one after another.
+    private static List<JsonObject> Objects(string json)
+    {
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json), new JsonReaderOptions { AllowMultipleValues = true });
+        var objects = new List<JsonObject>();
+        while (reader.Read()) objects.Add(JsonNode.Parse(ref reader)!.AsObject());
+        return objects;
     }
 
     private static string? Status(JsonObject model, string type) =>
