@@ -135,7 +135,8 @@ public static class PromQlTemplateValidation
     {
         try
         {
-            PromQlTemplate.Render(template, new TrackSelector("namespace", "model", Track.Canary, "revision"), TimeSpan.FromSeconds(30));
+            // Confined as it will be when it runs, so a template whose selectors cannot be confined is refused up front.
+            PromQlSelectors.Confine(PromQlTemplate.Render(template, new TrackSelector("namespace", "model", Track.Canary, "revision"), TimeSpan.FromSeconds(30)), "namespace", "namespace");
             return null;
         }
         catch (PromQlTemplateException ex)
