@@ -30,6 +30,7 @@ internal static class ServerSettings
     public static readonly ServerSetting ModelCacheDir = new(ServerFlags.ModelCacheDir, "Directory where an oci:// model is cached by layer digest; a cached file is re-verified at start, never downloaded twice.", Path.Combine(Path.GetTempPath(), "gru-model-cache"));
     public static readonly ServerSetting RegistryUsername = new(ServerFlags.RegistryUsername, "Username for the oci:// model's registry (basic or bearer-token auth); needs --registry-password.", null);
     public static readonly ServerSetting RegistryPassword = new(ServerFlags.RegistryPassword, "Password or token for --registry-username; prefer the environment variable.", null);
+    public static readonly ServerSetting RegistryHost = new(ServerFlags.RegistryHost, "The registry (host[:port]) --registry-username and --registry-password are for; required with them. A model on any other registry is refused, so the password never goes elsewhere.", null);
     public static readonly ServerSetting RegistryConfig = new(ServerFlags.RegistryConfig, "Path of a Docker config.json (e.g. a mounted dockerconfigjson Secret) with the registry's credentials.", null);
     public static readonly ServerSetting RegistryCaFile = new(ServerFlags.RegistryCaFile, "PEM file of CA certificates to trust for a registry with a private CA.", null);
     public static readonly ServerSetting RegistryPlainHttp = new(ServerFlags.RegistryPlainHttp, "Registries (host[:port], comma-separated) reached over plain http instead of https: local or trusted networks only.", null);
@@ -59,7 +60,7 @@ internal static class ServerSettings
 
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
-        Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, GrpcPort, MetricsPort, Revision, Track, ExecutionProvider,
+        Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryHost, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, GrpcPort, MetricsPort, Revision, Track, ExecutionProvider,
         MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, SessionsMode, SessionsIdleTimeout, MaxSessions, TensorAxes, IntraOpThreads, MaxRequestBytes, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, ShutdownTimeout,
     ];
 

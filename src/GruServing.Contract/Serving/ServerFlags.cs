@@ -22,6 +22,9 @@ public static class ServerFlags
     /// <summary>Password or token for <see cref="RegistryUsername"/>.</summary>
     public const string RegistryPassword = "--registry-password";
 
+    /// <summary>The registry (host[:port]) <see cref="RegistryUsername"/> and <see cref="RegistryPassword"/> are for; required with them.</summary>
+    public const string RegistryHost = "--registry-host";
+
     /// <summary>Path of a Docker config.json (a dockerconfigjson Secret) with registry credentials.</summary>
     public const string RegistryConfig = "--registry-config";
 
