@@ -13,6 +13,15 @@ internal sealed record ServingDefaults(string ServerImage, string ModelFetcherIm
 {
     /// <summary>Registries (host[:port]) reached over plain http: the operator's --registry-plain-http, passed on to GruServer.</summary>
     public IReadOnlyList<string> PlainHttpRegistries { get; init; } = [];
+
+    /// <summary>GruServer's memory limit when the spec sets none (--default-memory-limit): no pod is unbounded.</summary>
+    public string MemoryLimit { get; init; } = "4Gi";
+
+    /// <summary>sizeLimit of the emptyDirs holding the model and the oci:// cache (--model-volume-size-limit).</summary>
+    public string ModelVolumeSizeLimit { get; init; } = "20Gi";
+
+    /// <summary>sizeLimit of the /tmp emptyDir: GruServer writes little there.</summary>
+    public const string TmpSizeLimit = "1Gi";
 }
 
 /// <summary>The objects one track of a GruModel consists of.</summary>
@@ -131,7 +140,7 @@ internal static class ServingWorkloadBuilder
                 new V1ContainerPort { ContainerPort = MetricsPort, Name = "metrics", Protocol = "TCP" },
                 .. serving.Grpc?.Enabled == true ? [new V1ContainerPort { ContainerPort = GrpcPort, Name = "grpc", Protocol = "TCP" }] : Array.Empty<V1ContainerPort>(),
             ],
-            Resources = Resources(serving, gpu),
+            Resources = Resources(serving, gpu, defaults),
             ReadinessProbe = Probe("/v2/health/ready", periodSeconds: 5, failureThreshold: 3),
             LivenessProbe = Probe("/v2/health/live", periodSeconds: 10, failureThreshold: 3),
             // Loading and warming a large model can take minutes; liveness must not kill the pod meanwhile.
@@ -151,8 +160,8 @@ internal static class ServingWorkloadBuilder
             InitContainers = fetches ? [Fetcher(source, defaults)] : null,
             Volumes =
             [
-                new V1Volume { Name = "model", EmptyDir = new V1EmptyDirVolumeSource() },
-                new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
+                new V1Volume { Name = "model", EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity(defaults.ModelVolumeSizeLimit) } },
+                new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity(ServingDefaults.TmpSizeLimit) } },
                 .. oci?.Volumes ?? [],
             ],
             SecurityContext = new V1PodSecurityContext
@@ -360,14 +369,20 @@ internal static class ServingWorkloadBuilder
         },
     };
 
-    private static V1ResourceRequirements Resources(ServingSpec serving, GpuSpec? gpu)
+    private static V1ResourceRequirements Resources(ServingSpec serving, GpuSpec? gpu, ServingDefaults defaults)
     {
         var requests = serving.Resources?.Requests is { Count: > 0 } r ? new Dictionary<string, ResourceQuantity>(r) : null;
-        var limits = serving.Resources?.Limits is { Count: > 0 } l ? new Dictionary<string, ResourceQuantity>(l) : null;
+        var limits = serving.Resources?.Limits is { Count: > 0 } l ? new Dictionary<string, ResourceQuantity>(l) : [];
+        // Never unbounded: a pod without a memory limit can take its node's memory. A request above the default limit
+        // raises the limit to it, so a spec asking for more memory than the default still validates.
+        if (!limits.ContainsKey("memory"))
+        {
+            var fallback = new ResourceQuantity(defaults.MemoryLimit);
+            limits["memory"] = requests?.TryGetValue("memory", out var asked) == true && asked.ToDecimal() > fallback.ToDecimal() ? asked : fallback;
+        }
         if (gpu is not null)
         {
             // Extended resources are requested through limits; the scheduler sets requests equal to them.
-            limits ??= [];
             limits[gpu.ResourceName] = new ResourceQuantity(gpu.Count.ToString(CultureInfo.InvariantCulture));
         }
         return new V1ResourceRequirements { Requests = requests, Limits = limits };
