@@ -89,6 +89,15 @@ public static class ServerFlags
     /// <summary>Largest request body in bytes.</summary>
     public const string MaxRequestBytes = "--max-request-bytes";
 
+    /// <summary>Most request-body bytes admitted at once across all requests; beyond it a request gets 503.</summary>
+    public const string MaxRequestBytesInFlight = "--max-request-bytes-in-flight";
+
+    /// <summary>Longest a request body may take to arrive; a slower one has its connection closed.</summary>
+    public const string RequestBodyTimeout = "--request-body-timeout";
+
+    /// <summary>Most open client connections (Kestrel's MaxConcurrentConnections).</summary>
+    public const string MaxConnections = "--max-connections";
+
     /// <summary>SLO latency thresholds added to the latency histogram's bounds (<see cref="LatencyBuckets"/>): comma-separated durations.</summary>
     public const string LatencySloBoundaries = "--latency-slo-boundaries";
 
