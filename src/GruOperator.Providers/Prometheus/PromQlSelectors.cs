@@ -53,9 +53,9 @@ internal static class PromQlSelectors
                     continue;
                 }
 
-                if (next?.Text == "(" || Keywords.Contains(token.Text))
+                if (next?.Text == "(" || Keywords.Contains(token.Text) || (next?.Kind == TokenKind.Identifier && next.Text is "by" or "without"))
                 {
-                    continue; // a function or aggregation call, or an operator word
+                    continue; // a function or aggregation call (also sum by (x) (...)), or an operator word
                 }
 
                 if (next?.Text == "{")
@@ -189,7 +189,8 @@ internal static class PromQlSelectors
                 continue;
             }
 
-            if (char.IsAsciiLetter(c) || c is '_' or ':')
+            // A colon starts no name here: in x[10m:1m] it separates a subquery's range and step.
+            if (char.IsAsciiLetter(c) || c is '_')
             {
                 while (i < query.Length && (char.IsAsciiLetterOrDigit(query[i]) || query[i] is '_' or ':')) i++;
                 tokens.Add(new Token(TokenKind.Identifier, start, i, query[start..i]));
