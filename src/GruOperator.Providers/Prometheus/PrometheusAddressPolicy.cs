@@ -56,7 +56,7 @@ public sealed class PrometheusAddressPolicy
     public string? Problem(string address, string field) =>
         Uri.TryCreate(address, UriKind.Absolute, out var uri) && Allows(uri)
             ? null
-            : $"{field} '{Redacted(address)}' is not a Prometheus the operator may send its credentials to; use one of {Allowed} " +
+            : $"{field} '{GruOperator.Domain.Rollout.RedactedUri.Of(address)}' is not a Prometheus the operator may send its credentials to; use one of {Allowed} " +
               "or leave it empty for the default (an admin adds addresses with --prometheus-allowed-addresses)";
 
     private static bool IsHttp(Uri uri) => uri.IsAbsoluteUri && uri.Scheme is "http" or "https";
@@ -64,10 +64,4 @@ public sealed class PrometheusAddressPolicy
     // Paths compare with a trailing slash, so http://p:9090/prom allows /prom/ and /prom/x but not /prometheus.
     private static Uri Normalize(Uri uri) =>
         new UriBuilder(uri.Scheme, uri.Host, uri.Port, uri.AbsolutePath.EndsWith('/') ? uri.AbsolutePath : uri.AbsolutePath + "/").Uri;
-
-    // User info and queries may hold secrets; a refusal names only scheme, host, port and path.
-    private static string Redacted(string address) =>
-        Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.IsAbsoluteUri && (uri.UserInfo.Length > 0 || uri.Query.Length > 0)
-            ? uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped) + (uri.Query.Length > 0 ? "?…" : "")
-            : address;
 }

@@ -129,7 +129,7 @@ internal static class ServingWorkloadBuilder
             // Informational, outside GruServer's GRU_* namespace so the server never mistakes them for settings.
             Env =
             [
-                new V1EnvVar { Name = "MODEL_SOURCE", Value = source.Uri },
+                new V1EnvVar { Name = "MODEL_SOURCE", Value = source.Shown },
                 new V1EnvVar { Name = "POD_NAME", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.name" } } },
                 new V1EnvVar { Name = "POD_NAMESPACE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } } },
                 .. oci?.Env ?? [],
@@ -209,7 +209,7 @@ internal static class ServingWorkloadBuilder
                 Labels = labels,
                 Annotations = new Dictionary<string, string>
                 {
-                    [Labels.ModelSourceAnnotation] = source.Uri,
+                    [Labels.ModelSourceAnnotation] = source.Shown,
                     [Labels.ModelSha256Annotation] = source.Sha256Hex ?? "",
                 },
                 OwnerReferences = [OwnerReference(model)],

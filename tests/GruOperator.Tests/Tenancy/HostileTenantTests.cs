@@ -128,6 +128,33 @@ public abstract class HostileTenantTests
         Assert.All(pod.Volumes.Where(v => v.EmptyDir is not null), v => Assert.NotNull(v.EmptyDir.SizeLimit));
     }
 
+    [Fact]
+    public async Task APresignedQueryAndUserInfoAreNeverCopiedIntoAnnotationsEnvOrStatus()
+    {
+        const string signature = "X-Amz-Signature=f00dfacecafe";
+        await using var harness = await StartHarnessAsync();
+        await harness.StartOperatorAsync();
+        var presigned = Models.Cpu("presigned", harness.Namespace);
+        presigned.Spec.Model.Source = $"https://models.example/m.onnx?X-Amz-Expires=600&{signature}";
+        var userInfo = Models.Cpu("userinfo", harness.Namespace);
+        userInfo.Spec.Model.Source = "https://puller:hunter2@models.example/m.onnx";
+        await harness.CreateAsync(presigned);
+        await harness.CreateAsync(userInfo);
+
+        var refused = await harness.WaitForStatusAsync(harness.Namespace, "userinfo", m => m.Status!.Phase == ModelPhase.Failed, "InvalidSpec");
+        Assert.True(refused.Status!.Message!.Contains("spec.model.source 'https://models.example/m.onnx' carries user:password@", StringComparison.Ordinal), refused.Status.Message);
+        Assert.DoesNotContain("hunter2", KubernetesJson.Serialize(refused.Status), StringComparison.Ordinal);
+        Assert.DoesNotContain(await harness.EventsAsync(harness.Namespace, "userinfo"), e => e.Message.Contains("hunter2", StringComparison.Ordinal));
+
+        var deployment = await harness.WaitForDeploymentAsync(harness.Namespace, "presigned-stable", _ => true, "the presigned model's Deployment");
+        var healthy = await harness.WaitForStatusAsync(harness.Namespace, "presigned", m => m.Status!.Stable?.ModelSource is not null, "status naming the source");
+        Assert.Equal("https://models.example/m.onnx?…", deployment.Metadata.Annotations[Labels.ModelSourceAnnotation]);
+        var server = deployment.Spec.Template.Spec.Containers.Single(c => c.Name == ServingWorkloadBuilder.ServerContainer);
+        Assert.DoesNotContain(server.Env, e => e.Value?.Contains(signature, StringComparison.Ordinal) == true);
+        Assert.DoesNotContain(signature, KubernetesJson.Serialize(healthy.Status), StringComparison.Ordinal);
+        Assert.DoesNotContain(await harness.EventsAsync(harness.Namespace, "presigned"), e => e.Message.Contains(signature, StringComparison.Ordinal));
+    }
+
     private static Task BasicChallenge(HttpContext context)
     {
         context.Response.StatusCode = 401;
