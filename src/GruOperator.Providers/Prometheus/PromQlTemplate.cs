@@ -145,3 +145,10 @@ public static class PromQlTemplateValidation
         }
     }
 }
+
+/// <summary>PromQL string literals for values the operator writes into rules itself (alert expressions).</summary>
+public static class PromQlLabelValue
+{
+    /// <summary><paramref name="value"/> as a double-quoted PromQL string: <c>x"} or vector(1)</c> stays one literal.</summary>
+    public static string Quote(string value) => "\"" + PromQlTemplate.EscapeLabelValue(value, '"') + "\"";
+}
