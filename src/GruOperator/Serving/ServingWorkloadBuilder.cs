@@ -22,6 +22,9 @@ internal sealed record ServingDefaults(string ServerImage, string ModelFetcherIm
 
     /// <summary>sizeLimit of the /tmp emptyDir: GruServer writes little there.</summary>
     public const string TmpSizeLimit = "1Gi";
+
+    /// <summary>GruServer's memory request when the spec sets neither a request nor a limit (the limit is then the default one).</summary>
+    public const string MemoryRequest = "256Mi";
 }
 
 /// <summary>The objects one track of a GruModel consists of.</summary>
@@ -378,7 +381,19 @@ internal static class ServingWorkloadBuilder
         if (!limits.ContainsKey("memory"))
         {
             var fallback = new ResourceQuantity(defaults.MemoryLimit);
-            limits["memory"] = requests?.TryGetValue("memory", out var asked) == true && asked.ToDecimal() > fallback.ToDecimal() ? asked : fallback;
+            if (requests?.TryGetValue("memory", out var asked) == true)
+            {
+                limits["memory"] = asked.ToDecimal() > fallback.ToDecimal() ? asked : fallback;
+            }
+            else
+            {
+                // Kubernetes takes a limit without a request as the request: every pod would reserve the whole default
+                // limit on its node. A small request keeps scheduling as it was without one.
+                limits["memory"] = fallback;
+                requests ??= [];
+                var request = new ResourceQuantity(ServingDefaults.MemoryRequest);
+                requests["memory"] = request.ToDecimal() < fallback.ToDecimal() ? request : fallback;
+            }
         }
         if (gpu is not null)
         {

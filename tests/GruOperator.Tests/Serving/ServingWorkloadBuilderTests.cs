@@ -276,17 +276,17 @@ public sealed class ServingWorkloadBuilderTests
         Assert.Equal("example.com/custom:2", Build(model).Deployment.Spec.Template.Spec.Containers[0].Image);
     }
 
-    public static TheoryData<string, Dictionary<string, string>?, Dictionary<string, string>?, string> MemoryLimits => new()
+    public static TheoryData<string, Dictionary<string, string>?, Dictionary<string, string>?, string, string?> MemoryLimits => new()
     {
-        { "nothing set: the default", null, null, "4Gi" },
-        { "the spec's limit wins", null, new() { ["memory"] = "1Gi" }, "1Gi" },
-        { "a request above the default raises the limit to it", new() { ["memory"] = "6Gi" }, null, "6Gi" },
-        { "a request below keeps the default", new() { ["memory"] = "512Mi" }, new() { ["cpu"] = "2" }, "4Gi" },
+        { "nothing set: the default limit and a small request (a limit alone would be the request)", null, null, "4Gi", "256Mi" },
+        { "the spec's limit wins", null, new() { ["memory"] = "1Gi" }, "1Gi", null },
+        { "a request above the default raises the limit to it", new() { ["memory"] = "6Gi" }, null, "6Gi", "6Gi" },
+        { "a request below keeps the default", new() { ["memory"] = "512Mi" }, new() { ["cpu"] = "2" }, "4Gi", "512Mi" },
     };
 
     [Theory]
     [MemberData(nameof(MemoryLimits))]
-    public void EveryServerContainerHasAMemoryLimitAndEveryEmptyDirASizeLimit(string scenario, Dictionary<string, string>? requests, Dictionary<string, string>? limits, string expected)
+    public void EveryServerContainerHasAMemoryLimitAndEveryEmptyDirASizeLimit(string scenario, Dictionary<string, string>? requests, Dictionary<string, string>? limits, string expected, string? request)
     {
         var model = Models.Cpu();
         model.Spec.Serving!.Resources = new ResourcesSpec
@@ -301,6 +301,7 @@ public sealed class ServingWorkloadBuilderTests
         {
             var pod = ServingWorkloadBuilder.BuildDeployment(model, source, "1", "stable", Defaults).Spec.Template.Spec;
             Assert.True(expected == pod.Containers[0].Resources.Limits["memory"].ToString(), scenario);
+            Assert.True(request == (pod.Containers[0].Resources.Requests is { } asked && asked.TryGetValue("memory", out var memory) ? memory.ToString() : null), scenario);
             Assert.All(pod.Volumes.Where(v => v.EmptyDir is not null), v => Assert.NotNull(v.EmptyDir.SizeLimit));
         }
     }
