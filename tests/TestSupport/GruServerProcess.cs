@@ -135,9 +135,10 @@ public sealed class GruServerProcess : IAsyncDisposable
 
     /// <summary>Runs GruServer with exactly <paramref name="arguments"/> until it exits on its own (e.g. <c>--help</c>,
     /// or a configuration it must refuse); kills it after <paramref name="timeout"/>. GRU_* variables of the
-    /// test runner are not inherited; <paramref name="environment"/> adds some.</summary>
+    /// test runner are not inherited; <paramref name="environment"/> adds some. <paramref name="started"/> gets the process id
+    /// (e.g. to sample its memory while it runs).</summary>
     public static async Task<(int ExitCode, string Output)> RunToExitAsync(
-        IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+        IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null, Action<int>? started = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
         var start = NewStartInfo(environment ?? new Dictionary<string, string>());
@@ -148,6 +149,7 @@ public sealed class GruServerProcess : IAsyncDisposable
         }
 
         using var process = Process.Start(start)!;
+        started?.Invoke(process.Id);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timer = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));

@@ -21,6 +21,9 @@ public sealed record ModelSource(ModelSourceKind Kind, string Uri, string Locati
     /// <summary>"sha256:&lt;hex&gt;" or null when the digest is not known yet (an oci tag without a pinned digest).</summary>
     public string? Digest => Sha256Hex is null ? null : ModelDigest.Prefix + Sha256Hex;
 
+    /// <summary>The source as it may be shown (status, annotations, events): no user info, a query as "?…" (<see cref="RedactedUri"/>).</summary>
+    public string Shown => RedactedUri.Of(Uri);
+
     /// <summary>
     /// Parses <paramref name="source"/> and <paramref name="sha256"/>. Examples:
     /// ("file:///opt/models/m.onnx", "ab…") → File, location /opt/models/m.onnx;
@@ -65,7 +68,13 @@ public sealed record ModelSource(ModelSourceKind Kind, string Uri, string Locati
             case "https":
                 if (!System.Uri.TryCreate(source, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
                 {
-                    error = $"spec.model.source '{source}' is not a valid https URL";
+                    error = $"spec.model.source '{RedactedUri.Of(source)}' is not a valid https URL";
+                    return false;
+                }
+                if (uri.UserInfo.Length > 0)
+                {
+                    // It would be copied into the pod spec, where anyone who may read Deployments reads it.
+                    error = $"spec.model.source '{RedactedUri.Of(source)}' carries user:password@: remove it, and serve the model from a presigned URL or from an oci:// registry with spec.model.registrySecretRef";
                     return false;
                 }
                 if (string.IsNullOrEmpty(hex))

@@ -135,7 +135,8 @@ public static class PromQlTemplateValidation
     {
         try
         {
-            PromQlTemplate.Render(template, new TrackSelector("namespace", "model", Track.Canary, "revision"), TimeSpan.FromSeconds(30));
+            // Confined as it will be when it runs, so a template whose selectors cannot be confined is refused up front.
+            PromQlSelectors.Confine(PromQlTemplate.Render(template, new TrackSelector("namespace", "model", Track.Canary, "revision"), TimeSpan.FromSeconds(30)), "namespace", "namespace");
             return null;
         }
         catch (PromQlTemplateException ex)
@@ -143,4 +144,11 @@ public static class PromQlTemplateValidation
             return ex.Message;
         }
     }
+}
+
+/// <summary>PromQL string literals for values the operator writes into rules itself (alert expressions).</summary>
+public static class PromQlLabelValue
+{
+    /// <summary><paramref name="value"/> as a double-quoted PromQL string: <c>x"} or vector(1)</c> stays one literal.</summary>
+    public static string Quote(string value) => "\"" + PromQlTemplate.EscapeLabelValue(value, '"') + "\"";
 }

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using GruRegistry.Http;
 using Polly.Timeout;
 
 namespace GruOperator.Providers.Prometheus;
@@ -29,7 +30,7 @@ internal sealed partial class PrometheusClient(HttpClient http, IOptionsMonitor<
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutRejectedException ex)
         {
@@ -48,7 +49,26 @@ internal sealed partial class PrometheusClient(HttpClient http, IOptionsMonitor<
 
         using (response)
         {
-            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            var limit = options.CurrentValue.MaxResponseBytes;
+            byte[] body;
+            try
+            {
+                body = await BoundedBody.ReadAsync(response.Content, limit, options.CurrentValue.TotalTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ResponseTooLargeException ex)
+            {
+                throw new PrometheusException(PrometheusErrorKind.BadResponse,
+                    $"Prometheus at {server} answered more than {limit} bytes (Prometheus:MaxResponseBytes); aggregate the query (query: {query})", ex);
+            }
+            catch (TimeoutException ex)
+            {
+                throw new PrometheusException(PrometheusErrorKind.Timeout, $"Prometheus at {server} did not finish its answer within {options.CurrentValue.TotalTimeout.TotalSeconds:0.#}s (query: {query})", ex);
+            }
+            catch (HttpRequestException ex)
+            {
+                throw new PrometheusException(PrometheusErrorKind.Unreachable, $"Prometheus at {server} broke off its answer: {OneLine(ex)} (query: {query})", ex);
+            }
+
             var result = PrometheusResponseParser.Parse((int)response.StatusCode, body, query);
             foreach (var warning in result.Warnings)
             {

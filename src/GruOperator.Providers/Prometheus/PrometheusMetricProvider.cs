@@ -12,7 +12,7 @@ namespace GruOperator.Providers.Prometheus;
 /// length. Every failure becomes <see cref="Measurement.Failed"/>; NaN, ±Inf and empty results become "no data".
 /// </summary>
 internal sealed partial class PrometheusMetricProvider(
-    PrometheusClient client, Uri server, GruSliQueries sliQueries, TimeSpan counterLookback, ILogger<PrometheusMetricProvider> logger) : IMetricProvider
+    PrometheusClient client, Uri server, GruSliQueries sliQueries, TimeSpan counterLookback, string namespaceLabel, ILogger<PrometheusMetricProvider> logger) : IMetricProvider
 {
     public async Task<Measurement> MeasureAsync(MetricQuery query, CancellationToken cancellationToken)
     {
@@ -38,7 +38,8 @@ internal sealed partial class PrometheusMetricProvider(
 
     private async Task<Measurement> MeasureCustomAsync(string template, MetricQuery query, CancellationToken cancellationToken)
     {
-        var instant = PromQlTemplate.Render(template, query.Track, query.Window.Length);
+        // The template is the GruModel author's: every selector is confined to the model's namespace before it runs.
+        var instant = PromQlSelectors.Confine(PromQlTemplate.Render(template, query.Track, query.Window.Length), namespaceLabel, query.Track.Namespace);
         var result = await client.QueryAsync(server, instant, query.Window.End, cancellationToken).ConfigureAwait(false);
         return Measurement.Of(SingleValue(result, instant), result.Warnings);
     }

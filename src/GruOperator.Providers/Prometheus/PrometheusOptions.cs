@@ -39,6 +39,21 @@ public sealed class PrometheusOptions
     public string? CaCertificateFile { get; set; }
 
     /// <summary>
+    /// Comma-separated Prometheus URLs, besides the default address, that a GruModel's <c>spec.prometheus.address</c> may
+    /// name. The operator's credentials go to no other address: a model naming one is refused (InvalidSpec).
+    /// </summary>
+    public string? AllowedAddresses { get; set; }
+
+    /// <summary>Most bytes of one Prometheus answer read into memory; a longer answer fails the measurement.</summary>
+    public long MaxResponseBytes { get; set; } = 16L << 20;
+
+    /// <summary>
+    /// The label every selector of a custom analysis query is confined to, set to the model's namespace (as
+    /// prom-label-proxy does): a tenant's query reads only its own namespace's series.
+    /// </summary>
+    public string NamespaceLabel { get; set; } = "namespace";
+
+    /// <summary>
     /// How far before a window's start the provider reads counter samples, to find each series' value at the start.
     /// Must exceed the scrape interval (with room for a missed scrape): a series with no sample in it counts from zero.
     /// </summary>
@@ -97,6 +112,24 @@ internal sealed class PrometheusOptionsValidation : IValidateOptions<PrometheusO
         if (!string.IsNullOrEmpty(options.Password) && string.IsNullOrEmpty(options.Username))
         {
             errors.Add("Prometheus:Password is set without Prometheus:Username.");
+        }
+
+        foreach (var entry in PrometheusAddressPolicy.Split(options.AllowedAddresses))
+        {
+            if (!Uri.TryCreate(entry, UriKind.Absolute, out var allowed) || allowed.Scheme is not ("http" or "https") || allowed.UserInfo.Length > 0 || allowed.Query.Length > 0)
+            {
+                errors.Add($"Prometheus:AllowedAddresses: '{entry}' must be an absolute http(s) URL without user info or query, e.g. https://prometheus.monitoring.svc:9090.");
+            }
+        }
+
+        if (options.MaxResponseBytes < 64 << 10)
+        {
+            errors.Add($"Prometheus:MaxResponseBytes must be at least 65536, got {options.MaxResponseBytes}.");
+        }
+
+        if (!PromQlSelectors.IsLabelName(options.NamespaceLabel))
+        {
+            errors.Add($"Prometheus:NamespaceLabel must be a Prometheus label name such as namespace, got '{options.NamespaceLabel}'.");
         }
 
         if (options.CaCertificateFile is { Length: > 0 } ca && !File.Exists(ca))

@@ -48,7 +48,11 @@ internal sealed record PrometheusResult(string ResultType, IReadOnlyList<Prometh
 internal static class PrometheusResponseParser
 {
     /// <summary>Parses a body, turning every error shape into a <see cref="PrometheusException"/> that names the query.</summary>
-    public static PrometheusResult Parse(int statusCode, string body, string query)
+    public static PrometheusResult Parse(int statusCode, string body, string query) =>
+        Parse(statusCode, System.Text.Encoding.UTF8.GetBytes(body), query);
+
+    /// <summary>Parses a body read as bytes (through the client's size limit).</summary>
+    public static PrometheusResult Parse(int statusCode, ReadOnlyMemory<byte> body, string query)
     {
         JsonDocument document;
         try
@@ -73,7 +77,7 @@ internal static class PrometheusResponseParser
                 var errorType = root.TryGetProperty("errorType", out var t) ? t.GetString() : "unknown";
                 var error = root.TryGetProperty("error", out var e) ? e.GetString() : "(no message)";
                 var kind = errorType == "bad_data" ? PrometheusErrorKind.BadQuery : PrometheusErrorKind.QueryFailed;
-                throw new PrometheusException(kind, $"Prometheus answered HTTP {statusCode} {errorType}: {error} (query: {query})");
+                throw new PrometheusException(kind, $"Prometheus answered HTTP {statusCode} {OneLine(errorType, 40)}: {OneLine(error, 300)} (query: {query})");
             }
 
             if (statusCode is < 200 or > 299)
@@ -149,12 +153,20 @@ internal static class PrometheusResponseParser
     private static PrometheusSample Sample(JsonElement pair) =>
         new(DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(pair[0].GetDouble() * 1000)), ParseValue(pair[1].GetString() ?? "NaN"));
 
-    private static PrometheusException NotApiJson(int statusCode, string body, string query)
+    // The body itself is never quoted: whatever an address answers must not travel into a GruModel's status (the
+    // operator would otherwise be a reader of any URL for whoever can set spec.prometheus.address).
+    private static PrometheusException NotApiJson(int statusCode, ReadOnlyMemory<byte> body, string query)
     {
-        var excerpt = body.Length > 200 ? body[..200] + "…" : body;
-        excerpt = excerpt.ReplaceLineEndings(" ");
         var kind = statusCode is >= 200 and <= 299 ? PrometheusErrorKind.BadResponse : PrometheusErrorKind.HttpError;
         return new PrometheusException(kind,
-            $"Prometheus answered HTTP {statusCode} with a body that is not Prometheus API JSON: '{excerpt}' (query: {query})");
+            $"Prometheus answered HTTP {statusCode} with {body.Length} bytes that are not Prometheus API JSON; check that the address is Prometheus' HTTP API (query: {query})");
+    }
+
+    /// <summary>One line of at most <paramref name="max"/> characters of a field Prometheus wrote.</summary>
+    private static string OneLine(string? text, int max)
+    {
+        var line = (text ?? "").ReplaceLineEndings(" ");
+        line = new string(line.Select(c => char.IsControl(c) ? ' ' : c).ToArray());
+        return line.Length > max ? line[..max] + "…" : line;
     }
 }

@@ -2,6 +2,7 @@ using GruOperator.Domain.Analysis;
 using GruRegistry.Tls;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,9 +16,11 @@ public sealed class PrometheusMetricProviderFactory
     private readonly IHttpClientFactory _httpClients;
     private readonly IOptionsMonitor<PrometheusOptions> _options;
     private readonly ILoggerFactory _loggers;
+    private readonly PrometheusAddressPolicy _policy;
 
-    internal PrometheusMetricProviderFactory(IHttpClientFactory httpClients, IOptionsMonitor<PrometheusOptions> options, ILoggerFactory loggers)
+    internal PrometheusMetricProviderFactory(IHttpClientFactory httpClients, IOptionsMonitor<PrometheusOptions> options, ILoggerFactory loggers, PrometheusAddressPolicy policy)
     {
+        _policy = policy;
         _httpClients = httpClients;
         _options = options;
         _loggers = loggers;
@@ -40,10 +43,17 @@ public sealed class PrometheusMetricProviderFactory
             return new FailingMetricProvider($"Prometheus address '{server}' must be an absolute http(s) URL such as http://prometheus.monitoring.svc:9090");
         }
 
+        // Checked again here (spec validation refuses it first): the operator's identity goes to allowed addresses only.
+        if (address is not null && _policy.Problem(server.OriginalString, "spec.prometheus.address") is { } refusal)
+        {
+            return new FailingMetricProvider(refusal);
+        }
+
         var client = new PrometheusClient(
             _httpClients.CreateClient(PrometheusServiceCollectionExtensions.HttpClientName), _options, _loggers.CreateLogger<PrometheusClient>());
         return new PrometheusMetricProvider(
-            client, server, new GruSliQueries(_options.CurrentValue.SeriesSelector), _options.CurrentValue.CounterLookback, _loggers.CreateLogger<PrometheusMetricProvider>());
+            client, server, new GruSliQueries(_options.CurrentValue.SeriesSelector), _options.CurrentValue.CounterLookback, _options.CurrentValue.NamespaceLabel,
+            _loggers.CreateLogger<PrometheusMetricProvider>());
     }
 }
 
@@ -64,11 +74,20 @@ public static class PrometheusServiceCollectionExtensions
     {
         services.AddOptions<PrometheusOptions>().Bind(section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PrometheusOptions>, PrometheusOptionsValidation>();
+        // The operator registers its own policy (with --prometheus-address in it); alone, the provider allows its options' addresses.
+        services.TryAddSingleton(sp => PrometheusAddressPolicy.From(sp.GetRequiredService<IOptions<PrometheusOptions>>().Value));
         services.AddSingleton(sp => new PrometheusMetricProviderFactory(
-            sp.GetRequiredService<IHttpClientFactory>(), sp.GetRequiredService<IOptionsMonitor<PrometheusOptions>>(), sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<IHttpClientFactory>(), sp.GetRequiredService<IOptionsMonitor<PrometheusOptions>>(), sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<PrometheusAddressPolicy>()));
 
         services.AddHttpClient(HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan) // the pipeline owns timeouts
-            .ConfigurePrimaryHttpMessageHandler(sp => CustomCertificateAuthority.Handler(sp.GetRequiredService<IOptions<PrometheusOptions>>().Value.CaCertificateFile))
+            .ConfigurePrimaryHttpMessageHandler(sp =>
+            {
+                var handler = CustomCertificateAuthority.Handler(sp.GetRequiredService<IOptions<PrometheusOptions>>().Value.CaCertificateFile);
+                // A redirect would take the operator's credentials (or its reach) to an address no one allowed.
+                handler.AllowAutoRedirect = false;
+                return handler;
+            })
             .AddResilienceHandler("prometheus", (pipeline, context) =>
             {
                 var o = context.ServiceProvider.GetRequiredService<IOptions<PrometheusOptions>>().Value;

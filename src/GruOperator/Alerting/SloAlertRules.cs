@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using GruOperator.Api;
+using GruOperator.Providers.Prometheus;
 using GruOperator.Serving;
 using GruServing.Contract.Durations;
 
@@ -37,7 +38,13 @@ internal static class SloAlertRules
     {
         var ns = model.Metadata.NamespaceProperty;
         var slo = model.Spec.Slo ?? new SloSpec();
-        var selector = $"namespace=\"{ns}\",model=\"{model.Spec.Model.Name}\"";
+        // Escaped, not trusted to the CRD's patterns: a name that closes the string would rewrite the alert expression.
+        var selector = $"namespace={PromQlLabelValue.Quote(ns)},model={PromQlLabelValue.Quote(model.Spec.Model.Name)}";
+        if (!double.TryParse(slo.ErrorRate, NumberStyles.Float, CultureInfo.InvariantCulture, out var errorRate) || !(errorRate is >= 0 and <= 1))
+        {
+            throw new ArgumentException($"spec.slo.errorRate '{slo.ErrorRate}' must be a fraction between 0 and 1, e.g. \"0.01\"", nameof(model));
+        }
+        var errorObjective = errorRate.ToString("R", CultureInfo.InvariantCulture);
         if (!GoDuration.TryParse(slo.LatencyP95, out var latency, out var why))
         {
             throw new ArgumentException($"spec.slo.latencyP95 '{slo.LatencyP95}' {why}", nameof(model));
@@ -68,12 +75,12 @@ internal static class SloAlertRules
         var id = $"GruModel {ns}/{model.Metadata.Name}";
         var rules = new JsonArray
         {
-            Alert("GruModelErrorBudgetBurnFast", Burn(ErrorRatio, slo.ErrorRate, "14.4", "1h", "5m"), "2m", "critical",
+            Alert("GruModelErrorBudgetBurnFast", Burn(ErrorRatio, errorObjective, "14.4", "1h", "5m"), "2m", "critical",
                 $"{id} burns its error budget 14.4x too fast",
-                $"{{{{ $value | humanizePercentage }}}} of infer requests answered 5xx over the last hour and the last 5 minutes, against spec.slo.errorRate {slo.ErrorRate}: the 30-day budget is gone in about 2 days at this rate."),
-            Alert("GruModelErrorBudgetBurnSlow", Burn(ErrorRatio, slo.ErrorRate, "6", "6h", "30m"), "15m", "critical",
+                $"{{{{ $value | humanizePercentage }}}} of infer requests answered 5xx over the last hour and the last 5 minutes, against spec.slo.errorRate {errorObjective}: the 30-day budget is gone in about 2 days at this rate."),
+            Alert("GruModelErrorBudgetBurnSlow", Burn(ErrorRatio, errorObjective, "6", "6h", "30m"), "15m", "critical",
                 $"{id} burns its error budget 6x too fast",
-                $"{{{{ $value | humanizePercentage }}}} of infer requests answered 5xx over the last 6 hours and the last 30 minutes, against spec.slo.errorRate {slo.ErrorRate}: the 30-day budget is gone in 5 days at this rate."),
+                $"{{{{ $value | humanizePercentage }}}} of infer requests answered 5xx over the last 6 hours and the last 30 minutes, against spec.slo.errorRate {errorObjective}: the 30-day budget is gone in 5 days at this rate."),
             Alert("GruModelLatencyBudgetBurnFast", Burn(SlowRatio, LatencyBudget, "14.4", "1h", "5m"), "2m", "critical",
                 $"{id} is slower than its latency objective for far too many requests",
                 $"{{{{ $value | humanizePercentage }}}} of infer requests took longer than spec.slo.latencyP95 {slo.LatencyP95} over the last hour and the last 5 minutes; the objective allows 5%. Look for a slow canary, saturated GPUs or a queue building up (gru_queue_depth)."),

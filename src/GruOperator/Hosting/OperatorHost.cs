@@ -14,6 +14,7 @@ using GruOperator.Reconciliation;
 using GruOperator.Providers.Prometheus;
 using GruOperator.Rollout;
 using GruOperator.Serving;
+using GruOperator.Tenancy;
 using GruOperator.Traffic;
 using k8s;
 using k8s.Models;
@@ -91,7 +92,10 @@ internal static class OperatorHost
                 .AddPrometheusExporter());
         }
 
+        // Registered before the provider, which would otherwise allow only Prometheus:Address: --prometheus-address is allowed too.
+        builder.Services.AddSingleton(sp => PrometheusAddressPolicy.From(sp.GetRequiredService<IOptions<PrometheusOptions>>().Value, options.DefaultPrometheusAddress));
         builder.Services.AddPrometheusMetricProvider(builder.Configuration.GetSection(PrometheusOptions.Section));
+        builder.Services.AddSingleton(sp => new TenantBounds(sp.GetRequiredService<PrometheusAddressPolicy>(), options.ImagePrefixes()));
         AddGruModelController(builder.Services, options);
         AddSloRuleController(builder.Services, options);
         builder.Services.AddHostedService<ControllerHost>();
@@ -133,6 +137,8 @@ internal static class OperatorHost
         services.AddSingleton(new ServingDefaults(options.DefaultServerImage, options.ModelFetcherImage, options.FieldManager)
         {
             PlainHttpRegistries = options.PlainHttpRegistries(),
+            MemoryLimit = options.DefaultMemoryLimit,
+            ModelVolumeSizeLimit = options.ModelVolumeSizeLimit,
         });
         services.AddSingleton<RolloutMetrics>();
         services.AddSingleton<SloObjectiveMetrics>();
@@ -198,7 +204,7 @@ internal static class OperatorHost
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { ConnectTimeout = ServedDigestProbe.Timeout, UseProxy = false })
             .RemoveAllLoggers();
         services.AddSingleton(sp => new ServedDigestProbe(sp.GetRequiredService<IHttpClientFactory>().CreateClient(ServedDigestProbe.HttpClientName)));
-        services.AddSingleton(sp => new RegistrySecretReader(sp.GetRequiredService<IKubernetes>()));
+        services.AddSingleton(sp => new RegistrySecretReader(sp.GetRequiredService<IKubernetes>(), options.RequireRegistrySecretLabel));
         services.AddSingleton<ModelPinner>();
         services.AddSingleton<LayerDigestIndex>();
         services.AddSingleton<IntegrityMetrics>();

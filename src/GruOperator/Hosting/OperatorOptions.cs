@@ -38,6 +38,18 @@ internal sealed class OperatorOptions
     [Url]
     public string DefaultPrometheusAddress { get; set; } = "";
 
+    /// <summary>Image prefixes spec.serving.image must start with (comma-separated); empty allows any image.</summary>
+    public string AllowedImagePrefixes { get; set; } = "";
+
+    /// <summary>Whether a registrySecretRef Secret must carry serving.gru.dev/registry-secret=true to be used.</summary>
+    public bool RequireRegistrySecretLabel { get; set; } = true;
+
+    /// <summary>Memory limit of the GruServer container when spec.serving.resources.limits.memory is not set.</summary>
+    public string DefaultMemoryLimit { get; set; } = "";
+
+    /// <summary>sizeLimit of the emptyDir volumes holding the model file and the oci:// model cache.</summary>
+    public string ModelVolumeSizeLimit { get; set; } = "";
+
     /// <summary>
     /// Whether served models are verified through the pods' IPs. Off: no ModelVerified condition, and the promotion gate
     /// is open and says the served models are not checked (for clusters whose NetworkPolicy keeps the operator out).
@@ -71,6 +83,10 @@ internal sealed class OperatorOptions
 
     /// <summary>Leader election.</summary>
     public LeaderElectionOptions LeaderElection { get; set; } = new();
+
+    /// <summary>The prefixes of <see cref="AllowedImagePrefixes"/>.</summary>
+    public IReadOnlyList<string> ImagePrefixes() =>
+        AllowedImagePrefixes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>The registries of <see cref="RegistryPlainHttp"/>.</summary>
     public IReadOnlyList<string> PlainHttpRegistries() =>

@@ -11,6 +11,7 @@ internal enum SettingKind
     Boolean,
     Duration,
     Url,
+    Quantity,
 }
 
 /// <summary>One operator setting: its flag, its configuration key, its GRU_OPERATOR_* variable and its help text.</summary>
@@ -33,10 +34,24 @@ internal sealed record OperatorSetting(string Flag, string Key, SettingKind Kind
             $"{DisplayName}: '{value}' must be a positive duration written hh:mm:ss, e.g. 00:00:15.",
         SettingKind.Url when !Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") =>
             $"{DisplayName}: '{value}' must be an http(s) URL, e.g. http://prometheus.monitoring.svc:9090.",
+        SettingKind.Quantity when !IsQuantity(value) =>
+            $"{DisplayName}: '{value}' must be a Kubernetes quantity such as 4Gi or 512Mi.",
         SettingKind.Text when Default is not null && string.IsNullOrWhiteSpace(value) =>
             $"{DisplayName} must not be empty (default {Default}).",
         _ => null,
     };
+
+    private static bool IsQuantity(string value)
+    {
+        try
+        {
+            return new k8s.Models.ResourceQuantity(value).ToDecimal() > 0;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or OverflowException)
+        {
+            return false;
+        }
+    }
 }
 
 /// <summary>Every setting the operator reads: one table for the command line, the environment, --help and validation.</summary>
@@ -51,6 +66,11 @@ internal static class OperatorSettings
         new("--server-image", nameof(OperatorOptions.DefaultServerImage), SettingKind.Text, "GruServer image for models that set no spec.serving.image.", BuiltImages.Server),
         new("--model-fetcher-image", nameof(OperatorOptions.ModelFetcherImage), SettingKind.Text, "Image of the model-fetcher init container, which runs gru-model pull for https:// sources (its entrypoint).", BuiltImages.ModelFetcher),
         new("--prometheus-address", nameof(OperatorOptions.DefaultPrometheusAddress), SettingKind.Url, "Prometheus for models that set no spec.prometheus.address.", "http://prometheus.monitoring.svc:9090"),
+        new("--prometheus-allowed-addresses", "Prometheus:AllowedAddresses", SettingKind.Text, "Prometheus URLs (comma-separated) besides --prometheus-address that spec.prometheus.address may name; the operator's Prometheus credentials go nowhere else.", null),
+        new("--allowed-image-prefixes", nameof(OperatorOptions.AllowedImagePrefixes), SettingKind.Text, "Prefixes (comma-separated, e.g. ghcr.io/acme/) spec.serving.image must start with; empty allows any image.", null),
+        new("--require-registry-secret-label", nameof(OperatorOptions.RequireRegistrySecretLabel), SettingKind.Boolean, "Use a registrySecretRef Secret only when it is labelled serving.gru.dev/registry-secret=true.", "true"),
+        new("--default-memory-limit", nameof(OperatorOptions.DefaultMemoryLimit), SettingKind.Quantity, "Memory limit of GruServer containers whose GruModel sets no spec.serving.resources.limits.memory.", "4Gi"),
+        new("--model-volume-size-limit", nameof(OperatorOptions.ModelVolumeSizeLimit), SettingKind.Quantity, "sizeLimit of the emptyDir volumes holding the model file and the oci:// model cache.", "20Gi"),
         new("--verify-served-models", nameof(OperatorOptions.VerifyServedModels), SettingKind.Boolean, "Ask every ready pod which model digest it serves (ModelVerified, the canary's promotion gate); false only where the operator cannot reach pod IPs.", "true"),
         new("--registry-plain-http", nameof(OperatorOptions.RegistryPlainHttp), SettingKind.Text, "Registries (host:port, comma-separated) reached over plain http, by the operator and by GruServer pods: local or trusted networks only.", null),
         new("--registry-ca-file", nameof(OperatorOptions.RegistryCaFile), SettingKind.Text, "PEM file of CA certificates the operator trusts for registries with a private CA.", null),

@@ -23,6 +23,12 @@ internal sealed record RegistrySecret(string Name, RegistrySecretFormat Format)
     public const string DockerConfigKey = ".dockerconfigjson";
     public const string UsernameKey = "username";
     public const string PasswordKey = "password";
+
+    /// <summary>The key of a username/password Secret naming the one registry (host[:port]) its password is for.</summary>
+    public const string RegistryKey = "registry";
+
+    /// <summary>The label an admin or namespace owner puts on a Secret to let GruModels name it in registrySecretRef.</summary>
+    public const string OptInLabel = "serving.gru.dev/registry-secret";
 }
 
 /// <summary>The credentials of one model's registry Secret, for the operator's own registry calls.</summary>
@@ -35,7 +41,7 @@ internal sealed record RegistryAccess(RegistrySecret? Secret, RegistryCredential
 /// Reads spec.model.registrySecretRef with a direct GET when a model is reconciled. Secrets are not watched: caching every
 /// Secret of the cluster would cost memory and RBAC (list/watch on secrets) for a few reads per resolution.
 /// </summary>
-internal sealed class RegistrySecretReader(IKubernetes client)
+internal sealed class RegistrySecretReader(IKubernetes client, bool requireOptIn = true)
 {
     /// <summary>The Secret's credentials; throws <see cref="ModelResolutionException"/> naming the field and the fix.</summary>
     public async Task<RegistryAccess> ReadAsync(string @namespace, string? name, string registry, CancellationToken cancellationToken)
@@ -57,6 +63,14 @@ internal sealed class RegistrySecretReader(IKubernetes client)
                 $"spec.model.registrySecretRef: the operator may not read Secret {@namespace}/{name} (403): grant it get on secrets (config/rbac)");
         }
 
+        // Creating a GruModel must not be a way to use any Secret of the namespace: only those labelled for it.
+        if (requireOptIn && (secret.Metadata?.Labels is not { } labels || !labels.TryGetValue(RegistrySecret.OptInLabel, out var optIn) || optIn != "true"))
+        {
+            throw new ModelResolutionException(ModelResolutionReasons.RegistrySecretInvalid, transient: false,
+                $"spec.model.registrySecretRef: Secret {@namespace}/{name} is not labelled {RegistrySecret.OptInLabel}=true, so GruModels may not use it: " +
+                $"label it (kubectl label secret {name} {RegistrySecret.OptInLabel}=true) if it is meant for pulling models");
+        }
+
         var data = secret.Data ?? new Dictionary<string, byte[]>();
         var origin = $"Secret {@namespace}/{name}";
         if (data.TryGetValue(RegistrySecret.DockerConfigKey, out var config))
@@ -74,8 +88,24 @@ internal sealed class RegistrySecretReader(IKubernetes client)
 
         if (data.TryGetValue(RegistrySecret.UsernameKey, out var user) && data.TryGetValue(RegistrySecret.PasswordKey, out var password))
         {
+            // A password is for one registry, and the Secret says which: the model source alone (set by whoever writes the
+            // GruModel) must not decide where it is sent. Docker's credential stores are keyed by host the same way.
+            if (!data.TryGetValue(RegistrySecret.RegistryKey, out var stated) || Encoding.UTF8.GetString(stated).Trim() is not { Length: > 0 } statedRegistry)
+            {
+                throw new ModelResolutionException(ModelResolutionReasons.RegistrySecretInvalid, transient: false,
+                    $"spec.model.registrySecretRef: {origin} has no key {RegistrySecret.RegistryKey} naming the registry its password is for: " +
+                    $"add it (e.g. {RegistrySecret.RegistryKey}={registry}) or use a kubernetes.io/dockerconfigjson Secret");
+            }
+
+            if (!string.Equals(statedRegistry, registry, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ModelResolutionException(ModelResolutionReasons.RegistrySecretInvalid, transient: false,
+                    $"spec.model.registrySecretRef: {origin} holds credentials for registry {statedRegistry}, not {registry} named by spec.model.source; " +
+                    "refusing to send them elsewhere: name a Secret for that registry");
+            }
+
             return new RegistryAccess(new RegistrySecret(name, RegistrySecretFormat.UsernamePassword),
-                RegistryCredentials.For(registry, Encoding.UTF8.GetString(user), Encoding.UTF8.GetString(password)));
+                RegistryCredentials.For(statedRegistry, Encoding.UTF8.GetString(user), Encoding.UTF8.GetString(password)));
         }
 
         throw new ModelResolutionException(ModelResolutionReasons.RegistrySecretInvalid, transient: false,

@@ -40,6 +40,7 @@ internal sealed partial class GruModelReconciler : IReconciler
     private readonly LayerDigestIndex _layers;
     private readonly bool _verifyServedModels;
     private readonly string _defaultImage;
+    private readonly Tenancy.TenantBounds _bounds;
     private readonly TimeProvider _time;
     private readonly ILogger<GruModelReconciler> _logger;
 
@@ -57,6 +58,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         ServedModelVerifier verifier,
         LayerDigestIndex layers,
         IOptions<Hosting.OperatorOptions> options,
+        Tenancy.TenantBounds bounds,
         TimeProvider time,
         ILogger<GruModelReconciler> logger)
     {
@@ -73,6 +75,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         _verifier = verifier;
         _layers = layers;
         _defaultImage = options.Value.DefaultServerImage;
+        _bounds = bounds;
         _verifyServedModels = options.Value.VerifyServedModels;
         _time = time;
         _logger = logger;
@@ -94,7 +97,7 @@ internal sealed partial class GruModelReconciler : IReconciler
 
         var generation = model.Metadata.Generation ?? 0;
         var now = Now();
-        var (valid, problems) = SpecValidator.Validate(model.Spec, _defaultImage);
+        var (valid, problems) = SpecValidator.Validate(model.Spec, _defaultImage, _bounds);
         if (valid is null)
         {
             var message = "Invalid spec: " + string.Join("; ", problems) + ".";

@@ -1,6 +1,7 @@
 using GruOperator.Api;
 using GruOperator.Domain.Analysis;
 using GruOperator.Providers.Prometheus;
+using GruOperator.Tenancy;
 using GruOperator.Domain.Rollout;
 using GruServing.Contract.Durations;
 using GruServing.Contract.Serving;
@@ -18,7 +19,8 @@ internal sealed record ValidSpec(ModelSource Source, string Image);
 /// </summary>
 internal static class SpecValidator
 {
-    public static (ValidSpec? Valid, IReadOnlyList<string> Problems) Validate(GruModelSpec spec, string defaultImage)
+    /// <param name="bounds">What the admin allows (Prometheus addresses, images); <see cref="TenantBounds.Unbounded"/> when null.</param>
+    public static (ValidSpec? Valid, IReadOnlyList<string> Problems) Validate(GruModelSpec spec, string defaultImage, TenantBounds? bounds = null)
     {
         var problems = new List<string>();
         ModelSource? source = null;
@@ -87,6 +89,8 @@ internal static class SpecValidator
                 problems.Add($"spec.rollout.canary.analysis.metrics[{i}].query cannot be used: {problem}");
             }
         }
+
+        problems.AddRange((bounds ?? TenantBounds.Unbounded).Problems(spec));
 
         return problems.Count == 0 && source is not null ? (new ValidSpec(source, image!), problems) : (null, problems);
     }

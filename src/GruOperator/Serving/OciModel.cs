@@ -29,7 +29,7 @@ internal sealed record OciModel(string Reference, IReadOnlyList<string> Args, IR
         if (defaults.PlainHttpRegistries.Contains(registry, StringComparer.OrdinalIgnoreCase)) args.AddRange([ServerFlags.RegistryPlainHttp, registry]);
         var env = new List<V1EnvVar>();
         var mounts = new List<V1VolumeMount> { new() { MountPath = ServingWorkloadBuilder.ModelCacheDirectory, Name = CacheVolume } };
-        var volumes = new List<V1Volume> { new() { Name = CacheVolume, EmptyDir = new V1EmptyDirVolumeSource() } };
+        var volumes = new List<V1Volume> { new() { Name = CacheVolume, EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity(defaults.ModelVolumeSizeLimit) } } };
         switch (secret?.Format)
         {
             case RegistrySecretFormat.DockerConfigJson:
@@ -50,6 +50,8 @@ internal sealed record OciModel(string Reference, IReadOnlyList<string> Args, IR
                 // Variables, not flags: a password in args would show in the pod spec and in ps.
                 env.Add(FromSecret(Variable(ServerFlags.RegistryUsername), secret.Name, RegistrySecret.UsernameKey));
                 env.Add(FromSecret(Variable(ServerFlags.RegistryPassword), secret.Name, RegistrySecret.PasswordKey));
+                // The registry the Secret states, so GruServer too refuses to send the password to any other host.
+                env.Add(FromSecret(Variable(ServerFlags.RegistryHost), secret.Name, RegistrySecret.RegistryKey));
                 break;
         }
         return new OciModel(source.Uri, args, env, mounts, volumes);

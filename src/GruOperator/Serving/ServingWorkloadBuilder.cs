@@ -13,6 +13,18 @@ internal sealed record ServingDefaults(string ServerImage, string ModelFetcherIm
 {
     /// <summary>Registries (host[:port]) reached over plain http: the operator's --registry-plain-http, passed on to GruServer.</summary>
     public IReadOnlyList<string> PlainHttpRegistries { get; init; } = [];
+
+    /// <summary>GruServer's memory limit when the spec sets none (--default-memory-limit): no pod is unbounded.</summary>
+    public string MemoryLimit { get; init; } = "4Gi";
+
+    /// <summary>sizeLimit of the emptyDirs holding the model and the oci:// cache (--model-volume-size-limit).</summary>
+    public string ModelVolumeSizeLimit { get; init; } = "20Gi";
+
+    /// <summary>sizeLimit of the /tmp emptyDir: GruServer writes little there.</summary>
+    public const string TmpSizeLimit = "1Gi";
+
+    /// <summary>GruServer's memory request when the spec sets neither a request nor a limit (the limit is then the default one).</summary>
+    public const string MemoryRequest = "256Mi";
 }
 
 /// <summary>The objects one track of a GruModel consists of.</summary>
@@ -104,7 +116,7 @@ internal static class ServingWorkloadBuilder
             // Informational, outside GruServer's GRU_* namespace so the server never mistakes them for settings.
             Env =
             [
-                new V1EnvVar { Name = "MODEL_SOURCE", Value = source.Uri },
+                new V1EnvVar { Name = "MODEL_SOURCE", Value = source.Shown },
                 new V1EnvVar { Name = "POD_NAME", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.name" } } },
                 new V1EnvVar { Name = "POD_NAMESPACE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } } },
                 .. oci?.Env ?? [],
@@ -115,7 +127,7 @@ internal static class ServingWorkloadBuilder
                 new V1ContainerPort { ContainerPort = MetricsPort, Name = "metrics", Protocol = "TCP" },
                 .. serving.Grpc?.Enabled == true ? [new V1ContainerPort { ContainerPort = GrpcPort, Name = "grpc", Protocol = "TCP" }] : Array.Empty<V1ContainerPort>(),
             ],
-            Resources = Resources(serving, gpu),
+            Resources = Resources(serving, gpu, defaults),
             ReadinessProbe = Probe("/v2/health/ready", periodSeconds: 5, failureThreshold: 3),
             LivenessProbe = Probe("/v2/health/live", periodSeconds: 10, failureThreshold: 3),
             // Loading and warming a large model can take minutes; liveness must not kill the pod meanwhile.
@@ -135,8 +147,8 @@ internal static class ServingWorkloadBuilder
             InitContainers = fetches ? [Fetcher(source, defaults)] : null,
             Volumes =
             [
-                new V1Volume { Name = "model", EmptyDir = new V1EmptyDirVolumeSource() },
-                new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
+                new V1Volume { Name = "model", EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity(defaults.ModelVolumeSizeLimit) } },
+                new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity(ServingDefaults.TmpSizeLimit) } },
                 .. oci?.Volumes ?? [],
             ],
             SecurityContext = new V1PodSecurityContext
@@ -184,7 +196,7 @@ internal static class ServingWorkloadBuilder
                 Labels = labels,
                 Annotations = new Dictionary<string, string>
                 {
-                    [Labels.ModelSourceAnnotation] = source.Uri,
+                    [Labels.ModelSourceAnnotation] = source.Shown,
                     [Labels.ModelSha256Annotation] = source.Sha256Hex ?? "",
                 },
                 OwnerReferences = [OwnerReference(model)],
@@ -352,14 +364,32 @@ internal static class ServingWorkloadBuilder
         "--output", FetchedModelPath,
     ];
 
-    private static V1ResourceRequirements Resources(ServingSpec serving, GpuSpec? gpu)
+    private static V1ResourceRequirements Resources(ServingSpec serving, GpuSpec? gpu, ServingDefaults defaults)
     {
         var requests = serving.Resources?.Requests is { Count: > 0 } r ? new Dictionary<string, ResourceQuantity>(r) : null;
-        var limits = serving.Resources?.Limits is { Count: > 0 } l ? new Dictionary<string, ResourceQuantity>(l) : null;
+        var limits = serving.Resources?.Limits is { Count: > 0 } l ? new Dictionary<string, ResourceQuantity>(l) : [];
+        // Never unbounded: a pod without a memory limit can take its node's memory. A request above the default limit
+        // raises the limit to it, so a spec asking for more memory than the default still validates.
+        if (!limits.ContainsKey("memory"))
+        {
+            var fallback = new ResourceQuantity(defaults.MemoryLimit);
+            if (requests?.TryGetValue("memory", out var asked) == true)
+            {
+                limits["memory"] = asked.ToDecimal() > fallback.ToDecimal() ? asked : fallback;
+            }
+            else
+            {
+                // Kubernetes takes a limit without a request as the request: every pod would reserve the whole default
+                // limit on its node. A small request keeps scheduling as it was without one.
+                limits["memory"] = fallback;
+                requests ??= [];
+                var request = new ResourceQuantity(ServingDefaults.MemoryRequest);
+                requests["memory"] = request.ToDecimal() < fallback.ToDecimal() ? request : fallback;
+            }
+        }
         if (gpu is not null)
         {
             // Extended resources are requested through limits; the scheduler sets requests equal to them.
-            limits ??= [];
             limits[gpu.ResourceName] = new ResourceQuantity(gpu.Count.ToString(CultureInfo.InvariantCulture));
         }
         return new V1ResourceRequirements { Requests = requests, Limits = limits };

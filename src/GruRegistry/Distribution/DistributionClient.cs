@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
+using GruRegistry.Http;
 using GruRegistry.References;
 using Microsoft.Extensions.Logging;
 using Polly.Timeout;
@@ -37,7 +38,7 @@ public sealed partial class DistributionClient
         _http = http;
         _options = options;
         _logger = logger;
-        _authenticator = new RegistryAuthenticator(http, credentials, time, logger);
+        _authenticator = new RegistryAuthenticator(http, credentials, options.PlainHttpRegistries.ToList(), time, logger);
     }
 
     /// <summary>Fetches a manifest by tag or digest and verifies its bytes against the pinned digest and the registry's Docker-Content-Digest.</summary>
@@ -496,25 +497,30 @@ public sealed partial class DistributionClient
         }
     }
 
-    private static async Task<byte[]> ReadLimitedAsync(HttpResponseMessage response, int maxBytes, OciReference reference, string what, CancellationToken cancellationToken)
+    private async Task<byte[]> ReadLimitedAsync(HttpResponseMessage response, int maxBytes, OciReference reference, string what, CancellationToken cancellationToken)
     {
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        using var memory = new MemoryStream();
-        var buffer = new byte[81920];
-        int read;
-        while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        try
         {
-            memory.Write(buffer, 0, read);
-            if (memory.Length > maxBytes)
-            {
-                throw new RegistryException(RegistryErrorKind.BadResponse, $"{reference}: the {what} is larger than {maxBytes} bytes; refusing it");
-            }
+            return await BoundedBody.ReadAsync(response.Content, maxBytes, _options.AttemptTimeout, cancellationToken).ConfigureAwait(false);
         }
-
-        return memory.ToArray();
+        catch (ResponseTooLargeException ex)
+        {
+            throw new RegistryException(RegistryErrorKind.BadResponse, $"{reference}: the {what} is larger than {maxBytes} bytes; refusing it", ex);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new RegistryException(RegistryErrorKind.Timeout, $"{reference}: the {what} did not arrive within {_options.AttemptTimeout.TotalSeconds:0.#}s", ex);
+        }
     }
 
-    /// <summary>The one place HTTP failures become errors: status, the registry's OCI error codes, and the fix where there is one.</summary>
+    /// <summary>Most bytes of a registry's error body read for its error codes: a hostile registry's answer stays small.</summary>
+    internal const int MaxErrorBodyBytes = 64 << 10;
+
+    /// <summary>
+    /// The one place HTTP failures become errors: status, the registry's OCI error codes, and the fix where there is one.
+    /// The registry is named by the GruModel author, so only the status code and well-formed error codes (MANIFEST_UNKNOWN)
+    /// reach the message and from there status: never its reason phrase, messages or body.
+    /// </summary>
     private async Task<RegistryException> ErrorAsync(HttpResponseMessage response, OciReference reference, string what, CancellationToken cancellationToken)
     {
         var detail = "";
@@ -522,16 +528,15 @@ public sealed partial class DistributionClient
         {
             try
             {
-                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-                detail = ErrorCodes(body);
+                detail = ErrorCodes(await BoundedBody.ReadAsync(response.Content, MaxErrorBodyBytes, _options.AttemptTimeout, cancellationToken).ConfigureAwait(false));
             }
-            catch (Exception ex) when (ex is HttpRequestException or IOException)
+            catch (Exception ex) when (ex is HttpRequestException or IOException or ResponseTooLargeException or TimeoutException)
             {
                 // the status alone still says what happened
             }
         }
 
-        var status = $"{(int)response.StatusCode} {response.ReasonPhrase}{detail}";
+        var status = $"{StatusText(response.StatusCode)}{detail}";
         return response.StatusCode switch
         {
             HttpStatusCode.Unauthorized => new RegistryException(RegistryErrorKind.Unauthorized,
@@ -545,8 +550,12 @@ public sealed partial class DistributionClient
         };
     }
 
-    /// <summary>" MANIFEST_UNKNOWN: manifest unknown" from the distribution-spec error body, or "" when there is none.</summary>
-    private static string ErrorCodes(string body)
+    /// <summary>"404 NotFound": the code and its standard name, never the server's own reason phrase.</summary>
+    internal static string StatusText(HttpStatusCode status) =>
+        Enum.IsDefined(status) ? $"{(int)status} {status}" : ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>" MANIFEST_UNKNOWN, NAME_UNKNOWN" from the distribution-spec error body, or "" when there is none.</summary>
+    private static string ErrorCodes(byte[] body)
     {
         try
         {
@@ -554,10 +563,12 @@ public sealed partial class DistributionClient
             if (document.RootElement.ValueKind == JsonValueKind.Object
                 && document.RootElement.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Array)
             {
-                var parts = errors.EnumerateArray()
-                    .Select(e => $"{(e.TryGetProperty("code", out var c) ? c.GetString() : "")}: {(e.TryGetProperty("message", out var m) ? m.GetString() : "")}")
-                    .ToList();
-                return parts.Count == 0 ? "" : " " + string.Join("; ", parts);
+                // Codes are the spec's upper-case identifiers; anything else (and every free-text message) is left out.
+                var codes = errors.EnumerateArray()
+                    .Select(e => e.ValueKind == JsonValueKind.Object && e.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null)
+                    .Where(c => c is { Length: > 0 and <= 40 } && c.All(ch => ch is (>= 'A' and <= 'Z') or '_'))
+                    .Distinct().Take(5).ToList();
+                return codes.Count == 0 ? "" : " " + string.Join(", ", codes);
             }
         }
         catch (JsonException)

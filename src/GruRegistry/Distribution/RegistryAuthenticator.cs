@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using GruRegistry.Http;
 using GruRegistry.References;
 using Microsoft.Extensions.Logging;
 using Polly.Timeout;
@@ -15,8 +16,14 @@ namespace GruRegistry.Distribution;
 /// anonymous otherwise). Tokens are cached per registry and scope until shortly before they expire, so
 /// a pull is one token request, not one per blob.
 /// </summary>
-internal sealed partial class RegistryAuthenticator(HttpClient http, RegistryCredentials credentials, TimeProvider time, ILogger logger)
+internal sealed partial class RegistryAuthenticator(HttpClient http, RegistryCredentials credentials, IReadOnlyCollection<string> plainHttpRegistries, TimeProvider time, ILogger logger)
 {
+    /// <summary>Most bytes of a token answer (a JSON object with a JWT or opaque token, a few KiB in practice).</summary>
+    internal const int MaxTokenBytes = 1 << 20;
+
+    /// <summary>Longest a token answer may take to arrive once its headers have.</summary>
+    private static readonly TimeSpan TokenReadTimeout = TimeSpan.FromSeconds(30);
+
     private readonly ConcurrentDictionary<string, CachedToken> _tokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _basicRegistries = new(StringComparer.OrdinalIgnoreCase);
 
@@ -58,7 +65,16 @@ internal sealed partial class RegistryAuthenticator(HttpClient http, RegistryCre
         if (challenge["realm"] is not { Length: > 0 } realm || !Uri.TryCreate(realm, UriKind.Absolute, out var realmUri))
         {
             throw new RegistryException(RegistryErrorKind.BadResponse,
-                $"{reference}: the registry's Bearer challenge has no usable realm (WWW-Authenticate: {unauthorized.Headers.WwwAuthenticate})");
+                $"{reference}: the registry's Bearer challenge has no usable realm");
+        }
+
+        // A credential never travels in clear text: the realm must be https unless the admin listed its host:port as a
+        // plain-http registry (--registry-plain-http), as for the registry itself. Anonymous token requests carry nothing.
+        if (credential is not null && realmUri.Scheme != Uri.UriSchemeHttps && !IsPlainHttpAllowed(realmUri))
+        {
+            throw new RegistryException(RegistryErrorKind.Forbidden,
+                $"{reference}: refusing to send the credentials of '{credential.Username}' to the token service {realmUri.GetLeftPart(UriPartial.Path)} over plain http; " +
+                "the registry's token realm must be https (or list its host:port in the plain-http registries)");
         }
 
         // Our scope names everything the operation needs (a mount needs pull on the source too); the challenge's
@@ -91,7 +107,7 @@ internal sealed partial class RegistryAuthenticator(HttpClient http, RegistryCre
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is HttpRequestException or TimeoutRejectedException
             || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -112,10 +128,25 @@ internal sealed partial class RegistryAuthenticator(HttpClient http, RegistryCre
             if (!response.IsSuccessStatusCode)
             {
                 throw new RegistryException((int)response.StatusCode >= 500 ? RegistryErrorKind.ServerError : RegistryErrorKind.BadResponse,
-                    $"{reference}: the token service {realmUri.GetLeftPart(UriPartial.Path)} answered {(int)response.StatusCode} {response.ReasonPhrase}");
+                    $"{reference}: the token service {realmUri.GetLeftPart(UriPartial.Path)} answered {DistributionClient.StatusText(response.StatusCode)}");
             }
 
-            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            byte[] body;
+            try
+            {
+                body = await BoundedBody.ReadAsync(response.Content, MaxTokenBytes, TokenReadTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ResponseTooLargeException ex)
+            {
+                throw new RegistryException(RegistryErrorKind.BadResponse,
+                    $"{reference}: the token service {realmUri.GetLeftPart(UriPartial.Path)} answered more than {MaxTokenBytes} bytes; refusing it", ex);
+            }
+            catch (TimeoutException ex)
+            {
+                throw new RegistryException(RegistryErrorKind.Timeout,
+                    $"{reference}: the token service {realmUri.GetLeftPart(UriPartial.Path)} did not finish its answer within {TokenReadTimeout.TotalSeconds:0}s", ex);
+            }
+
             var (token, lifetime) = ParseToken(body, reference, realmUri);
             // Renew a little early so a token does not expire between being read from the cache and being checked.
             var expiresAt = time.GetUtcNow() + lifetime - TimeSpan.FromSeconds(Math.Min(10, lifetime.TotalSeconds / 10));
@@ -125,7 +156,7 @@ internal sealed partial class RegistryAuthenticator(HttpClient http, RegistryCre
         }
     }
 
-    private static (string Token, TimeSpan Lifetime) ParseToken(string body, OciReference reference, Uri realm)
+    private static (string Token, TimeSpan Lifetime) ParseToken(byte[] body, OciReference reference, Uri realm)
     {
         try
         {
@@ -148,6 +179,9 @@ internal sealed partial class RegistryAuthenticator(HttpClient http, RegistryCre
             throw new RegistryException(RegistryErrorKind.BadResponse, $"{reference}: the token service {realm.GetLeftPart(UriPartial.Path)} answered invalid JSON", ex);
         }
     }
+
+    private bool IsPlainHttpAllowed(Uri uri) =>
+        plainHttpRegistries.Contains(uri.IsDefaultPort ? uri.Host : $"{uri.Host}:{uri.Port}", StringComparer.OrdinalIgnoreCase);
 
     private static AuthenticationHeaderValue Basic(RegistryCredential credential) =>
         new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{credential.Username}:{credential.Password}")));

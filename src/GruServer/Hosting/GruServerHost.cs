@@ -74,6 +74,9 @@ internal static partial class GruServerHost
 
             // The infer handler enforces --max-request-bytes itself, with a protocol error body.
             kestrel.Limits.MaxRequestBodySize = null;
+            // A bound on sockets as well as on bodies (RequestBodyAdmission): each connection costs buffers and a slot.
+            kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = options.MaxConnections;
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
 
@@ -131,6 +134,7 @@ internal static partial class GruServerHost
             ? Task.CompletedTask
             : V2Json.WriteErrorAsync(context.HttpContext, context.HttpContext.Response.StatusCode,
                 $"{context.HttpContext.Request.Method} {context.HttpContext.Request.Path} is not an endpoint of this server (HTTP {context.HttpContext.Response.StatusCode}); see the Open Inference Protocol v2 routes under /v2."));
+        app.UseMiddleware<RequestBodyAdmission>();
         app.MapV2();
         if (options.GrpcPort > 0)
         {

@@ -37,6 +37,15 @@ internal sealed record GruServerOptions
     public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.FromMilliseconds(2);
     public int MaxQueueSize { get; init; } = ServingLimits.MaxQueueSize;
     public long MaxRequestBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Request-body bytes admitted at once across requests (<see cref="Protocol.RequestBodyAdmission"/>).</summary>
+    public long MaxRequestBytesInFlight { get; init; } = 128L * 1024 * 1024;
+
+    /// <summary>Longest a request body may take to arrive.</summary>
+    public TimeSpan RequestBodyTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most open client connections.</summary>
+    public int MaxConnections { get; init; } = 1024;
     public TensorAxesOverride TensorAxes { get; init; } = TensorAxesOverride.None;
     public int IntraOpThreads { get; init; }
 
@@ -128,6 +137,19 @@ internal sealed record GruServerOptions
         var queueDelay = ParseDuration(ServerSettings.MaxQueueDelay, ServingLimits.MaxQueueDelayUpperBound, Raw, errors);
         var queueSize = ParseInt(ServerSettings.MaxQueueSize, 1, ServingLimits.MaxQueueSizeUpperBound, Raw, errors);
         var maxBytes = ParseInt(ServerSettings.MaxRequestBytes, 1024, int.MaxValue, Raw, errors);
+        var bytesInFlight = ParseInt(ServerSettings.MaxRequestBytesInFlight, 1024, int.MaxValue, Raw, errors);
+        if (bytesInFlight < maxBytes)
+        {
+            errors.Add($"{ServerSettings.MaxRequestBytesInFlight.DisplayName} ({bytesInFlight}) is below {ServerSettings.MaxRequestBytes.DisplayName} ({maxBytes}): the largest request could never be admitted; raise it.");
+        }
+
+        var bodyTimeout = ParseDuration(ServerSettings.RequestBodyTimeout, TimeSpan.FromHours(1), Raw, errors);
+        if (bodyTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"{ServerSettings.RequestBodyTimeout.DisplayName} must be longer than 0s.");
+        }
+
+        var maxConnections = ParseInt(ServerSettings.MaxConnections, 1, 1_000_000, Raw, errors);
         var intraOpThreads = ParseInt(ServerSettings.IntraOpThreads, 0, 1024, Raw, errors);
         var sessionsText = Raw(ServerSettings.SessionsMode)!;
         if (!SessionModes.TryParse(sessionsText, out var sessionMode))
@@ -185,6 +207,9 @@ internal sealed record GruServerOptions
             MaxQueueDelay = queueDelay,
             MaxQueueSize = queueSize,
             MaxRequestBytes = maxBytes,
+            MaxRequestBytesInFlight = bytesInFlight,
+            RequestBodyTimeout = bodyTimeout,
+            MaxConnections = maxConnections,
             TensorAxes = tensorAxes,
             IntraOpThreads = intraOpThreads,
             Sessions = new Sequences.SessionSettings(sessionMode, idleTimeout, maxSessions),

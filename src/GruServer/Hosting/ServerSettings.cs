@@ -30,6 +30,7 @@ internal static class ServerSettings
     public static readonly ServerSetting ModelCacheDir = new(ServerFlags.ModelCacheDir, "Directory where an oci:// model is cached by layer digest; a cached file is re-verified at start, never downloaded twice.", Path.Combine(Path.GetTempPath(), "gru-model-cache"));
     public static readonly ServerSetting RegistryUsername = new(ServerFlags.RegistryUsername, "Username for the oci:// model's registry (basic or bearer-token auth); needs --registry-password.", null);
     public static readonly ServerSetting RegistryPassword = new(ServerFlags.RegistryPassword, "Password or token for --registry-username; prefer the environment variable.", null);
+    public static readonly ServerSetting RegistryHost = new(ServerFlags.RegistryHost, "The registry (host[:port]) --registry-username and --registry-password are for; required with them. A model on any other registry is refused, so the password never goes elsewhere.", null);
     public static readonly ServerSetting RegistryConfig = new(ServerFlags.RegistryConfig, "Path of a Docker config.json (e.g. a mounted dockerconfigjson Secret) with the registry's credentials.", null);
     public static readonly ServerSetting RegistryCaFile = new(ServerFlags.RegistryCaFile, "PEM file of CA certificates to trust for a registry with a private CA.", null);
     public static readonly ServerSetting RegistryPlainHttp = new(ServerFlags.RegistryPlainHttp, "Registries (host[:port], comma-separated) reached over plain http instead of https: local or trusted networks only.", null);
@@ -51,6 +52,9 @@ internal static class ServerSettings
     public static readonly ServerSetting TensorAxes = new(ServerFlags.TensorAxes, "Batch and time axes of tensors the model cannot tell (the server traces each input to the GRU node it feeds and reads its layout, then dimension names; outputs by probe runs): name=axes, one letter per dimension, b batch, t time, any other letter a feature, comma-separated, e.g. X=tbf,Y=tbf.", null);
     public static readonly ServerSetting IntraOpThreads = new(ServerFlags.IntraOpThreads, "ONNX Runtime intra-op threads for the model; 0 uses one per core (ONNX Runtime's default). Idle threads never spin, so they leave the cores to request handling between runs.", "0");
     public static readonly ServerSetting MaxRequestBytes = new(ServerFlags.MaxRequestBytes, "Largest request body accepted, in bytes.", "16777216");
+    public static readonly ServerSetting MaxRequestBytesInFlight = new(ServerFlags.MaxRequestBytesInFlight, "Most request-body bytes admitted at once across all requests (each counts its Content-Length, or --max-request-bytes when chunked); a request beyond it gets 503 with Retry-After at once, so slow or many bodies cannot exhaust memory.", "134217728");
+    public static readonly ServerSetting RequestBodyTimeout = new(ServerFlags.RequestBodyTimeout, $"Longest a request body may take to arrive, a duration like {GoDuration.Examples}; a slower (trickled) body has its connection closed.", "30s");
+    public static readonly ServerSetting MaxConnections = new(ServerFlags.MaxConnections, "Most open client connections on the inference and gRPC ports; further connections are refused until one closes.", "1024");
     public static readonly ServerSetting FaultLatency = new(ServerFlags.FaultLatency, $"Fault injection: extra latency added to every infer request, a duration like {GoDuration.Examples}. Off by default.", "0ms");
     public static readonly ServerSetting FaultErrorRate = new(ServerFlags.FaultErrorRate, "Fault injection: fraction (0..1) of infer requests answered 500. Off by default.", "0");
     public static readonly ServerSetting LatencySloBoundaries = new(ServerFlags.LatencySloBoundaries, "SLO latency thresholds (comma-separated durations such as 200ms,1s) added as exact bounds of the gru_request_duration_seconds histogram, so canary analysis counts the requests slower than each; the operator sets it from spec.slo.latencyP95.", null);
@@ -59,8 +63,8 @@ internal static class ServerSettings
 
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
-        Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, GrpcPort, MetricsPort, Revision, Track, ExecutionProvider,
-        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, SessionsMode, SessionsIdleTimeout, MaxSessions, TensorAxes, IntraOpThreads, MaxRequestBytes, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, ShutdownTimeout,
+        Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryHost, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, GrpcPort, MetricsPort, Revision, Track, ExecutionProvider,
+        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, SessionsMode, SessionsIdleTimeout, MaxSessions, TensorAxes, IntraOpThreads, MaxRequestBytes, MaxRequestBytesInFlight, RequestBodyTimeout, MaxConnections, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, ShutdownTimeout,
     ];
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

@@ -40,7 +40,21 @@ internal sealed record OciModelSource(
         }
         else if (username is not null)
         {
-            credentials = RegistryCredentials.For(reference.Registry, username, password!);
+            // The password is for one registry, stated beside it; the --model reference alone never decides where it goes.
+            var host = raw(ServerSettings.RegistryHost)?.Trim();
+            if (string.IsNullOrEmpty(host))
+            {
+                errors.Add($"{ServerSettings.RegistryHost.DisplayName} must name the registry (host[:port]) {ServerSettings.RegistryUsername.DisplayName} is for, e.g. {reference.Registry}.");
+            }
+            else if (!string.Equals(host, reference.Registry, StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add($"{ServerSettings.RegistryUsername.DisplayName} is for registry {host} ({ServerSettings.RegistryHost.DisplayName}), not {reference.Registry} named by " +
+                    $"{ServerSettings.Model.DisplayName}; refusing to send the password elsewhere.");
+            }
+            else
+            {
+                credentials = RegistryCredentials.For(host, username, password!);
+            }
         }
 
         if (raw(ServerSettings.RegistryConfig) is { } configPath)

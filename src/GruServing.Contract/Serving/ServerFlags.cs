@@ -22,6 +22,9 @@ public static class ServerFlags
     /// <summary>Password or token for <see cref="RegistryUsername"/>.</summary>
     public const string RegistryPassword = "--registry-password";
 
+    /// <summary>The registry (host[:port]) <see cref="RegistryUsername"/> and <see cref="RegistryPassword"/> are for; required with them.</summary>
+    public const string RegistryHost = "--registry-host";
+
     /// <summary>Path of a Docker config.json (a dockerconfigjson Secret) with registry credentials.</summary>
     public const string RegistryConfig = "--registry-config";
 
@@ -85,6 +88,15 @@ public static class ServerFlags
 
     /// <summary>Largest request body in bytes.</summary>
     public const string MaxRequestBytes = "--max-request-bytes";
+
+    /// <summary>Most request-body bytes admitted at once across all requests; beyond it a request gets 503.</summary>
+    public const string MaxRequestBytesInFlight = "--max-request-bytes-in-flight";
+
+    /// <summary>Longest a request body may take to arrive; a slower one has its connection closed.</summary>
+    public const string RequestBodyTimeout = "--request-body-timeout";
+
+    /// <summary>Most open client connections (Kestrel's MaxConcurrentConnections).</summary>
+    public const string MaxConnections = "--max-connections";
 
     /// <summary>SLO latency thresholds added to the latency histogram's bounds (<see cref="LatencyBuckets"/>): comma-separated durations.</summary>
     public const string LatencySloBoundaries = "--latency-slo-boundaries";

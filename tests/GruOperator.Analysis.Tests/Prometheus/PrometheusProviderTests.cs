@@ -96,7 +96,7 @@ public sealed class PrometheusProviderTests(SyntheticPrometheusFixture fixture) 
         var measurement = await Measure("healthy", new CustomQuery("analysis_test_copies"));
 
         Assert.Contains("returned 2 series where one was expected", measurement.Error, StringComparison.Ordinal);
-        Assert.Contains("(query: analysis_test_copies)", measurement.Error, StringComparison.Ordinal);
+        Assert.Contains($"(query: analysis_test_copies{{namespace=\"{SyntheticPrometheusFixture.Namespace}\"}})", measurement.Error, StringComparison.Ordinal); // as confined
     }
 
     [Fact]

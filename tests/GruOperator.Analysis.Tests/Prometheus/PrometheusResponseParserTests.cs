@@ -62,7 +62,7 @@ public sealed class PrometheusResponseParserTests
         { 400, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"1:5: parse error: unexpected <by>\"}", nameof(PrometheusErrorKind.BadQuery), "bad_data: 1:5: parse error" },
         { 422, "{\"status\":\"error\",\"errorType\":\"execution\",\"error\":\"many-to-many matching not allowed\"}", nameof(PrometheusErrorKind.QueryFailed), "execution: many-to-many" },
         { 503, "{\"status\":\"error\",\"errorType\":\"timeout\",\"error\":\"query timed out\"}", nameof(PrometheusErrorKind.QueryFailed), "HTTP 503 timeout" },
-        { 502, "<html>Bad Gateway</html>", nameof(PrometheusErrorKind.HttpError), "HTTP 502 with a body that is not Prometheus API JSON: '<html>Bad Gateway</html>'" },
+        { 502, "<html>Bad Gateway</html>", nameof(PrometheusErrorKind.HttpError), "HTTP 502 with 24 bytes that are not Prometheus API JSON" },
         { 200, "not json at all", nameof(PrometheusErrorKind.BadResponse), "not Prometheus API JSON" },
         { 200, "{\"status\":\"success\"}", nameof(PrometheusErrorKind.BadResponse), "unexpected shape" },
         { 200, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"value\":[1,\"abc\"]}]}}", nameof(PrometheusErrorKind.BadResponse), "unexpected shape" },

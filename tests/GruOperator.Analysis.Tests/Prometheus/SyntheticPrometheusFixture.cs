@@ -19,12 +19,16 @@ public sealed class RealPrometheusCollection : ICollectionFixture<SyntheticProme
 public sealed class SyntheticPrometheusFixture : IAsyncLifetime
 {
     public const string Namespace = "analysis-tests";
+    /// <summary>Another tenant's namespace, scraped by the same Prometheus: no query of a model in <see cref="Namespace"/> may read it.</summary>
+    public const string OtherNamespace = "other-team";
+
 
     /// <summary>Healthy traffic: 100 req/s, median 30 ms, p95 about 49 ms, no errors.</summary>
     public static readonly TrackBehavior Healthy = new(100, 0.030, 0.3, 0);
 
     private readonly SyntheticGruTraffic _traffic = new(seed: 42, TimeProvider.System);
     private MetricsEndpoint? _endpoint;
+    private MetricsEndpoint? _otherTeam;
 
     public PrometheusProcess Prometheus { get; private set; } = null!;
 
@@ -42,10 +46,14 @@ public sealed class SyntheticPrometheusFixture : IAsyncLifetime
             "# TYPE analysis_test_nan gauge\nanalysis_test_nan NaN\n" +
             "# TYPE analysis_test_inf gauge\nanalysis_test_inf +Inf\n" +
             "# TYPE analysis_test_copies gauge\nanalysis_test_copies{copy=\"a\"} 1\nanalysis_test_copies{copy=\"b\"} 2\n");
+        _otherTeam = MetricsEndpoint.Start(() => "# TYPE analysis_test_other_team_revenue gauge\nanalysis_test_other_team_revenue 42\n");
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         Prometheus = await PrometheusProcess.StartAsync(
-            [new ScrapeTarget("synthetic", _endpoint.Port, new Dictionary<string, string> { ["namespace"] = Namespace })], cts.Token);
-        await Prometheus.WaitForTargetsUpAsync(1, TimeSpan.FromSeconds(60), cts.Token);
+            [
+                new ScrapeTarget("synthetic", _endpoint.Port, new Dictionary<string, string> { ["namespace"] = Namespace }),
+                new ScrapeTarget("other-team", _otherTeam.Port, new Dictionary<string, string> { ["namespace"] = OtherNamespace }),
+            ], cts.Token);
+        await Prometheus.WaitForTargetsUpAsync(2, TimeSpan.FromSeconds(60), cts.Token);
         Services = PrometheusServices.Build(Prometheus.Address);
     }
 
@@ -54,6 +62,7 @@ public sealed class SyntheticPrometheusFixture : IAsyncLifetime
         await Services.DisposeAsync();
         await Prometheus.DisposeAsync();
         await _endpoint!.DisposeAsync();
+        await _otherTeam!.DisposeAsync();
     }
 
     public IMetricProvider Provider => Services.GetRequiredService<PrometheusMetricProviderFactory>().Create(null);

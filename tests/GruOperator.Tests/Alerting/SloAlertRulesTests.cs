@@ -63,4 +63,25 @@ public sealed class SloAlertRulesTests
 
         Assert.Contains("spec.slo.latencyP95 'fast'", error.Message);
     }
+
+    [Fact]
+    public void AModelNameOrObjectiveThatWouldRewriteTheExpressionStaysData()
+    {
+        // The CRD's patterns keep such values out today; the rules must not depend on that.
+        var model = Models.Cpu("m", "ml");
+        model.Spec.Model.Name = "x\"} or vector(1) or up{a=\"";
+        model.Spec.Slo = new SloSpec { ErrorRate = "0.01) or vector(1" };
+        Assert.Throws<ArgumentException>(() => SloAlertRules.Build(model, "gru-operator"));
+
+        model.Spec.Slo = new SloSpec { ErrorRate = "0.010" };
+        var rules = SloAlertRules.Build(model, "gru-operator")["spec"]!["groups"]![0]!["rules"]!.AsArray();
+
+        Assert.All(rules, r =>
+        {
+            var expr = r!["expr"]!.GetValue<string>();
+            Assert.Contains("model=\"x\\\"} or vector(1) or up{a=\\\"\"", expr, StringComparison.Ordinal);
+            Assert.DoesNotContain("model=\"x\"}", expr, StringComparison.Ordinal);
+        });
+        Assert.Contains("> (14.4 * 0.01)", rules[0]!["expr"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
 }

@@ -95,8 +95,8 @@ public abstract class ModelIntegrityTests
         // The Secret appears (Secrets are not watched: the backoff retry finds it) and the tag is pinned with it.
         await harness.Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret
         {
-            Metadata = new V1ObjectMeta { Name = "pull-creds" },
-            StringData = new Dictionary<string, string> { ["username"] = "puller", ["password"] = "s3cret" },
+            Metadata = new V1ObjectMeta { Name = "pull-creds", Labels = new Dictionary<string, string> { [RegistrySecret.OptInLabel] = "true" } },
+            StringData = new Dictionary<string, string> { ["username"] = "puller", ["password"] = "s3cret", ["registry"] = registry.Host },
         }, harness.Namespace);
         var deployment = await harness.WaitForDeploymentAsync(harness.Namespace, "private-stable", _ => true, "the Deployment once the Secret exists");
         Assert.Equal($"oci://{registry.Host}/models/private@{pushed.ManifestDigest}", ModelArg(deployment));

@@ -282,4 +282,34 @@ public sealed class ServingWorkloadBuilderTests
         model.Spec.Serving.Image = "example.com/custom:2";
         Assert.Equal("example.com/custom:2", Build(model).Deployment.Spec.Template.Spec.Containers[0].Image);
     }
+
+    public static TheoryData<string, Dictionary<string, string>?, Dictionary<string, string>?, string, string?> MemoryLimits => new()
+    {
+        { "nothing set: the default limit and a small request (a limit alone would be the request)", null, null, "4Gi", "256Mi" },
+        { "the spec's limit wins", null, new() { ["memory"] = "1Gi" }, "1Gi", null },
+        { "a request above the default raises the limit to it", new() { ["memory"] = "6Gi" }, null, "6Gi", "6Gi" },
+        { "a request below keeps the default", new() { ["memory"] = "512Mi" }, new() { ["cpu"] = "2" }, "4Gi", "512Mi" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MemoryLimits))]
+    public void EveryServerContainerHasAMemoryLimitAndEveryEmptyDirASizeLimit(string scenario, Dictionary<string, string>? requests, Dictionary<string, string>? limits, string expected, string? request)
+    {
+        var model = Models.Cpu();
+        model.Spec.Serving!.Resources = new ResourcesSpec
+        {
+            Requests = requests?.ToDictionary(kv => kv.Key, kv => new ResourceQuantity(kv.Value)),
+            Limits = limits?.ToDictionary(kv => kv.Key, kv => new ResourceQuantity(kv.Value)),
+        };
+        var oci = new ModelSource(ModelSourceKind.Oci, "oci://reg.example:5000/m@sha256:" + Models.Sha, "reg.example:5000/m@sha256:" + Models.Sha, Models.Sha);
+
+        Assert.True(ModelSource.TryParse(model.Spec.Model.Source, model.Spec.Model.Sha256, out var file, out _));
+        foreach (var source in new[] { file!, oci })
+        {
+            var pod = ServingWorkloadBuilder.BuildDeployment(model, source, "1", "stable", Defaults).Spec.Template.Spec;
+            Assert.True(expected == pod.Containers[0].Resources.Limits["memory"].ToString(), scenario);
+            Assert.True(request == (pod.Containers[0].Resources.Requests is { } asked && asked.TryGetValue("memory", out var memory) ? memory.ToString() : null), scenario);
+            Assert.All(pod.Volumes.Where(v => v.EmptyDir is not null), v => Assert.NotNull(v.EmptyDir.SizeLimit));
+        }
+    }
 }

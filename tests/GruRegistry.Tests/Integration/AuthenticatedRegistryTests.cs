@@ -85,7 +85,7 @@ public sealed class TokenAuthRegistryTests : IAsyncLifetime
     {
         _issuer = await RegistryTokenIssuer.StartAsync(new Dictionary<string, string> { ["publisher"] = "tok3n-Pa55" }, CancellationToken.None);
         _registry = await RegistryProcess.StartWithTokenAuthAsync(_issuer.Auth, CancellationToken.None);
-        _clients = new RegistryClients(_registry.Host);
+        _clients = new RegistryClients(_registry.Host, o => o.PlainHttpRegistries.Add($"{_issuer.Realm.Host}:{_issuer.Realm.Port}")); // the issuer is plain http on 127.0.0.1 too
     }
 
     public async Task DisposeAsync()
