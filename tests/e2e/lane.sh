@@ -437,6 +437,21 @@ down() {
     done
   fi
   ip link delete "$BRIDGE" 2> /dev/null || true
+  # The kernel removes a deleted namespace's veth pairs asynchronously: wait for the host ends the lane made to go
+  # (seen: still listed right after the deletes), then delete any that stay.
+  if [ -f "$LANE/host-state.before" ]; then
+    local left deadline=$(( $(date +%s) + 30 ))
+    while :; do
+      left=$(ip -o link show type veth 2> /dev/null | awk '{print $2}' | sed 's/@.*//; s/:$//' | while read -r l; do
+        grep -qE "^link $l:?$" "$LANE/host-state.before" || echo "$l"; done)
+      [ -z "$left" ] && break
+      if [ "$(date +%s)" -ge "$deadline" ]; then
+        for l in $left; do ip link delete "$l" 2> /dev/null || true; done
+        break
+      fi
+      sleep 0.5
+    done
+  fi
   # iptables: drop every KUBE-* and CNI-* chain, the rules that jump to them and the lane's guard; nothing else moves.
   for cmd in iptables ip6tables; do
     command -v "$cmd-save" > /dev/null 2>&1 || continue
