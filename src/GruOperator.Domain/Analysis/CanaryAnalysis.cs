@@ -5,7 +5,8 @@ namespace GruOperator.Domain.Analysis;
 /// Everything one analysis run needs to know about the model under rollout. <paramref name="Window"/> is the
 /// traffic not judged before: <c>AnalysisWindow.Between(runAnalysis.Since, runAnalysis.Until)</c>. <paramref name="Evidence"/>,
 /// when set, is the longer window of the run's second look at its rate SLIs (from <c>runAnalysis.EvidenceSince</c>);
-/// <paramref name="Step"/>, when set, the step so far, for the run's step look (from <c>runAnalysis.StepSince</c>);
+/// <paramref name="Step"/>, when set, the step so far, for the run's step look (from <c>runAnalysis.StepSince</c>); <paramref name="ClosesStep"/>
+/// when the run may let the step pass (its step look then also tests all the step's requests once, exactly);
 /// <paramref name="StableServes"/> is false when the canary takes all traffic (stable idle, its series may be gone).
 /// </summary>
 public sealed record AnalysisRequest(
@@ -18,7 +19,8 @@ public sealed record AnalysisRequest(
     AnalysisWindow Window,
     AnalysisWindow? Evidence = null,
     bool StableServes = true,
-    AnalysisWindow? Step = null);
+    AnalysisWindow? Step = null,
+    bool ClosesStep = false);
 
 /// <summary>
 /// Runs one analysis: takes every planned measurement for canary and stable through the
@@ -61,7 +63,7 @@ public sealed class CanaryAnalysis(IMetricProvider provider, ComparisonPolicy po
                 longer.Select((p, i) => (p.Name, longerStable[i])).ToDictionary(x => x.Name, x => x.Item2)),
             Step = whole.Length == 0 ? null : new EvidenceObservation(request.Step!,
                 whole.Select((p, i) => (p.Name, stepCanary[i])).ToDictionary(x => x.Name, x => x.Item2),
-                whole.Select((p, i) => (p.Name, stepStable[i])).ToDictionary(x => x.Name, x => x.Item2)),
+                whole.Select((p, i) => (p.Name, stepStable[i])).ToDictionary(x => x.Name, x => x.Item2)) { ClosesStep = request.ClosesStep },
             StableServes = request.StableServes,
         };
         return CanaryJudge.Judge(request.Slo, request.Spec, policy, request.Window.End, observation);

@@ -29,7 +29,11 @@ public sealed record AnalysisObservation(
 public sealed record EvidenceObservation(
     AnalysisWindow Window,
     IReadOnlyDictionary<string, Measurement> Canary,
-    IReadOnlyDictionary<string, Measurement> Stable);
+    IReadOnlyDictionary<string, Measurement> Stable)
+{
+    /// <summary>The step look of a run that may let the step pass: all the step's requests are also tested once, exactly.</summary>
+    public bool ClosesStep { get; init; }
+}
 
 /// <summary>
 /// The canary judge: pure, deterministic, no I/O. Given the SLO, the analysis spec and what was measured over one
@@ -189,13 +193,13 @@ public static class CanaryJudge
             return own;
         }
 
-        var found = StepEvidence(planned, sli, stepCanary, step.Stable.GetValueOrDefault(planned.Name), context);
+        var found = StepEvidence(planned, sli, stepCanary, step.Stable.GetValueOrDefault(planned.Name), context, step.ClosesStep);
         return found is { } failed
             ? own with
             {
                 Verdict = Verdict.Failed,
                 PValue = failed.PValue,
-                Reason = $"over the step so far ({Show(step.Window.Length.TotalSeconds)} s, anytime-valid test): {failed.Text}; this run's own window: {own.Reason}",
+                Reason = $"over the step so far ({Show(step.Window.Length.TotalSeconds)} s): {failed.Text}; this run's own window: {own.Reason}",
             }
             : own;
     }
@@ -205,7 +209,8 @@ public static class CanaryJudge
     /// (anytime-valid binomial mixture) unless stable breaches it over the step too, or worse than stable (anytime-valid
     /// test of how the events split between the tracks, against the tolerated ratio).
     /// </summary>
-    private static (double PValue, string Text)? StepEvidence(PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, SloContext context)
+    private static (double PValue, string Text)? StepEvidence(
+        PlannedMetric planned, Sli sli, Measurement canary, Measurement? stable, SloContext context, bool closesStep)
     {
         var bound = planned.Threshold.Max!.Value;
         if (ExcessOf(sli, canary, bound) is not { } excess || excess.Requests < context.MinRequests)
@@ -219,14 +224,19 @@ public static class CanaryJudge
             : sli == Sli.LatencyP95
                 ? CompareSplit(TailOf(canary.Histogram!, stable!.Histogram!), policy.Tail, policy, anytime: true)
                 : CompareSplit((excess, stableExcess), policy.ToleranceFor(sli), policy, anytime: true);
-        var sloP = SequentialTests.PValue(excess.Requests, excess.AtLeast, excess.AllowedShare);
+        // Anytime-valid at every run; a run that may let the step pass also tests all the step's requests once, exactly (one
+        // look per closing run, at the SLO alpha): a weak breach sustained over the whole step does not slip through.
+        var anytimeP = SequentialTests.PValue(excess.Requests, excess.AtLeast, excess.AllowedShare);
+        var exactP = closesStep ? ProportionTests.BinomialUpperTail(excess.Requests, excess.AtLeast, excess.AllowedShare) : 1;
+        var sloP = Math.Min(anytimeP, exactP);
+        var how = anytimeP <= exactP ? "anytime-valid" : "all the step's requests, exact";
         if (sloP < policy.SloAlpha)
         {
             // Stable over the same step: a breach it shares is an incident the windows judge (as shared), not the canary's fault.
             var stableP = stableExcess is null ? 1 : ProportionTests.BinomialUpperTail(stableExcess.Requests, stableExcess.AtLeast, stableExcess.AllowedShare);
             if (stableP >= policy.SloAlpha || compared is { Worse: true })
             {
-                return (sloP, $"above the SLO: {excess.Describe()} (SLO allows {Percent(excess.AllowedShare)}, p={ShowP(sloP)})"
+                return (sloP, $"above the SLO: {excess.Describe()} (SLO allows {Percent(excess.AllowedShare)}, {how} p={ShowP(sloP)})"
                     + (compared is { Worse: true } ? $"; worse than stable: {compared.Text}" : ""));
             }
         }
@@ -422,7 +432,7 @@ public static class CanaryJudge
         var worse = p < (anytime ? policy.SloAlpha : policy.ComparisonAlpha) && canaryRate - stableRate > tolerance.Absolute;
         return new Comparison(worse, p,
             $"share {canary.What} {Show(canaryRate)} ({canary.AtLeast} of {canary.Requests}) vs stable {Show(stableRate)} ({stable.AtLeast} of {stable.Requests}), tolerated {Show(ratio)}x stable's"
-            + (tolerance.Absolute > 0 ? $" and {Show(tolerance.Absolute)} above it" : "") + $", p={ShowP(p)}");
+            + (tolerance.Absolute > 0 ? $" and {Show(tolerance.Absolute)} above it" : "") + $", {(anytime ? "anytime-valid " : "")}p={ShowP(p)}");
     }
 
     private static MetricResult JudgeCustom(PlannedMetric planned, Measurement canary, Measurement? stable)

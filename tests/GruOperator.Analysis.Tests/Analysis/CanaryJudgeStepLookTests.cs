@@ -18,7 +18,7 @@ public sealed class CanaryJudgeStepLookTests
     public static TheoryData<string, Func<Observations, Observations>, Dictionary<string, (Measurement Canary, Measurement Stable)>, bool, Verdict, string?> Scenarios => new()
     {
         { "1.5% errors against a 1% SLO over the step fails (the window alone passes)", o => o.WithCanary(Errors, Observations.Errors(9, 600)),
-            new() { [Errors] = (Observations.Errors(90, 6000), Observations.Errors(6, 6000)) }, true, Verdict.Failed, "over the step so far (300 s, anytime-valid test): above the SLO: 90 of 6000" },
+            new() { [Errors] = (Observations.Errors(90, 6000), Observations.Errors(6, 6000)) }, true, Verdict.Failed, "over the step so far (300 s): above the SLO: 90 of 6000" },
         { "1.5% errors, with stable at 1.5% too, is no failure of the canary", o => o.WithCanary(Errors, Observations.Errors(9, 600)).WithStable(Errors, Observations.Errors(9, 600)),
             new() { [Errors] = (Observations.Errors(90, 6000), Observations.Errors(90, 6000)) }, true, Verdict.Passed, null },
         { "1.2% errors over the step is not enough evidence against the SLO (stable not compared)", o => o.WithCanary(Errors, Observations.Errors(7, 600)),
@@ -65,6 +65,30 @@ public sealed class CanaryJudgeStepLookTests
         {
             Assert.Contains("this run's own window:", metric.Reason, StringComparison.Ordinal);
             Assert.True(metric.PValue < 0.01, $"{scenario}: the status p-value is the step look's, {metric.PValue}");
+        }
+    }
+
+    [Theory]
+    [InlineData(false, Verdict.Passed)]
+    [InlineData(true, Verdict.Failed)]
+    public void A_run_that_may_let_the_step_pass_tests_all_its_requests_once_exactly(bool closesStep, Verdict expected)
+    {
+        // 85 of 6000 (1.4%) against 1%: exact p about 0.001, but the anytime-valid e-value is only about 20 (p 0.05).
+        var observed = Observations.Healthy().WithRequests(600, 600).WithCanary(Errors, Observations.Errors(8, 600)).ToObservation() with
+        {
+            Step = new EvidenceObservation(Step,
+                new Dictionary<string, Measurement> { [Errors] = Observations.Errors(85, 6000) },
+                new Dictionary<string, Measurement> { [Errors] = Observations.Errors(48, 6000) }) { ClosesStep = closesStep },
+        };
+
+        var run = CanaryJudge.Judge(Observations.Slo, CanaryAnalysisSpec.Default, ComparisonPolicy.Default, Now, observed);
+
+        var metric = Assert.Single(run.Metrics, m => m.Name == Errors);
+        Assert.True(expected == metric.Verdict, $"closesStep {closesStep}: {metric.Reason}");
+        if (closesStep)
+        {
+            Assert.Contains("above the SLO: 85 of 6000 requests answered 5xx", metric.Reason, StringComparison.Ordinal);
+            Assert.Contains("all the step's requests, exact p=", metric.Reason, StringComparison.Ordinal);
         }
     }
 }

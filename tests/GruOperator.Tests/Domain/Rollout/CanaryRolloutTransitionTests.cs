@@ -133,9 +133,9 @@ public sealed class CanaryRolloutTransitionTests
             }) },
         { "the step holds until its pause is over", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 90 * S, Verdict.Passed), counters: new(3, 0, 0)), 100 * S),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(20 * S, d.RequeueAfter)) },
-        { "the pause end brings a run forward", () => With(ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)), 45 * S),
+        { "the pause end brings a run forward, and that run closes the step", () => With(ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)), 45 * S),
                 Plan with { Steps = [new RolloutStep(10, 45 * S), new RolloutStep(50, 5 * M)] }),
-            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 45 * S, EvidenceSince: T0, StepSince: T0), d.Single<RunAnalysis>())) },
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 45 * S, EvidenceSince: T0, StepSince: T0, ClosesStep: true), d.Single<RunAnalysis>())) },
         { "a passed run at the pause end advances the step", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 90 * S, Verdict.Passed), counters: new(3, 0, 0)), 2 * M, Run(T0 + 2 * M, Verdict.Passed)),
             new Expect(ModelPhase.Progressing, "3", "4", 1, Events: [RolloutReasons.AnalysisRunPassed, RolloutReasons.CanaryStepChanged], Also: d =>
             {
