@@ -10,6 +10,9 @@ var seeds = args.SkipWhile(a => a != "--seeds").Skip(1).Select(a => int.Parse(a,
 var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? "bench/results";
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var clock = Stopwatch.StartNew();
+// The machine is shared: the load average at the start and the end goes into the report beside the wall time.
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+var loadAtStart = LoadAverage();
 var results = new List<ScenarioResult>();
 foreach (var scenario in Scenarios.All.Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
 {
@@ -53,6 +56,6 @@ var windowPower = ProportionTests.BinomialUpperTail(windowRequests, failsFrom, 0
 var arithmetic = string.Create(CultureInfo.InvariantCulture,
     $"5% errors at 40 req/s: at the 10% step the canary (1 pod of 11) serves about 3.6 req/s, {windowRequests} requests in a 30 s window. Against the 1% SLO at p < {policy.SloAlpha} a window of {windowRequests} fails from {failsFrom} errors, which a 5% canary reaches with probability {windowPower:P0}; the two intervals after an onset hold one to two windows of breach traffic (less the scrape delay), so even a detector that knows the onset misses some seeds (the best-detector lines above). Lowering the bar to catch them fails healthy canaries: 0.5% errors give 0.55 expected errors per window.");
 await ReportWriter.WriteAsync(output, settings, results,
-    [$"Wall time {clock.Elapsed.TotalMinutes:0.0} min on {Environment.ProcessorCount} cores shared with other work (2 threads).", arithmetic]);
+    [$"Wall time {clock.Elapsed.TotalMinutes:0.0} min on {Environment.ProcessorCount} cores shared with other work (2 threads); load average (1/5/15 min) {loadAtStart} at the start, {LoadAverage()} at the end; {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC.", arithmetic]);
 // Missed goals are in the table ("goal met: no"); the exit code stays 0 so `make bench` goes on to the next bench.
 Console.WriteLine($"goals missed: {results.Count(r => r.GoalMet == false)}");

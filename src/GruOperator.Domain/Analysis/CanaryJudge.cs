@@ -44,8 +44,15 @@ public sealed record EvidenceObservation(
 /// Every built-in SLI is a proportion of requests counted exactly: latency is "share of requests slower than the
 /// SLO threshold ≤ 5%" (the threshold is a histogram bound, so no interpolation), errors are "share answered 5xx ≤
 /// errorRate". Each is held to its SLO by an exact binomial test and compared with stable over the same window
-/// (latency by a rank test on bucket counts with a median tolerance no finer than a bucket, rates by a Fisher exact
-/// test). A breach that stable shares, with the canary not significantly worse, is a shared incident: Inconclusive.
+/// (latency by a rank test on bucket counts with a relative median tolerance no finer than a bucket, and by the share
+/// beyond the pooled p95 bound, so a heavier tail counts; rates by a Fisher exact test). A breach that stable shares,
+/// with the canary not significantly worse, is a shared incident: Inconclusive. A stable query that matches no series
+/// while stable serves is Inconclusive naming the query; an idle stable (the canary at 100%) is judged on the SLO alone.
+/// </para>
+/// <para>
+/// Beside its own window a run looks at the step so far (<see cref="SequentialTests"/>: anytime-valid, so the look can be
+/// repeated at every run), and a run that may let the step pass tests all the step's requests once more, exactly. These
+/// looks only add failures: weak regressions that alternate between passing and failing windows accumulate evidence.
 /// </para>
 /// </summary>
 public static class CanaryJudge
