@@ -17,8 +17,8 @@ dotnet run -c Release --project bench/LocalCluster.Bench -- 10000 8 bench/result
 dotnet build src/GruOperator -c Release
 dotnet run -c Release --project bench/GruOperator.Bench -- 1000 10 "$PWD/bench/results" "$PWD/src/GruOperator/bin/Release/net10.0/gru-operator.dll"
 
-# Canary analysis (issue 13): whole rollouts through the state machine and judge on simulated traffic, 500 seeds per
-# scenario (about 4 min; --seeds 50 for a smoke run; bench/results/analysis.md).
+# Canary analysis (issues 13 and 22): whole rollouts through the state machine and judge on simulated traffic, 500 seeds per
+# scenario, 37 scenarios (about 2 min; --seeds 50 for a smoke run; --only TEXT for some scenarios; bench/results/analysis.md).
 dotnet run -c Release --project bench/AnalysisBench -- --seeds 500 --out bench/results
 
 # Registry: pull of a ~100 MB model with the GruRegistry client vs curl of the same blob (bench/results/registry-pull.md).

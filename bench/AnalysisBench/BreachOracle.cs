@@ -43,20 +43,27 @@ public static class BreachOracle
     }
 
     /// <summary>
-    /// Requests and errors in the samples from the first scrape at or after <paramref name="from"/> (the simulation
-    /// applies an episode to the whole scrape interval ending at or after its start) to the last at or before <paramref name="until"/>.
+    /// Requests and errors in each pod's samples from its first scrape at or after <paramref name="from"/> to its last at
+    /// or before <paramref name="until"/> (what that pod's counters hold about the span), summed over the track's pods.
     /// </summary>
     private static (long Requests, long Errors) Span(SimulatedTrack track, DateTimeOffset from, DateTimeOffset until)
     {
-        var end = track.LastAtOrBefore(until);
-        if (end < 0)
+        long requests = 0, errors = 0;
+        foreach (var pod in track.Pods)
         {
-            return (0, 0);
+            var end = pod.LastAtOrBefore(until);
+            var before = pod.Times.FindLastIndex(t => t < from);
+            if (end < 0 || end <= before)
+            {
+                continue;
+            }
+
+            var (r0, e0) = before < 0 ? (0L, 0L) : (pod.Samples[before].Requests, pod.Samples[before].Errors);
+            requests += pod.Samples[end].Requests - r0;
+            errors += pod.Samples[end].Errors - e0;
         }
 
-        var before = track.Times.FindLastIndex(t => t < from);
-        var (r0, e0) = before < 0 ? (0L, 0L) : (track.Samples[before].Requests, track.Samples[before].Errors);
-        return end <= before ? (0, 0) : (track.Samples[end].Requests - r0, track.Samples[end].Errors - e0);
+        return (requests, errors);
     }
 
     /// <summary>One line about a rollout the analysis did not catch in time: where the onset fell, what the runs saw.</summary>

@@ -47,28 +47,33 @@ public sealed record ScenarioResult(
         var rollbacks = detections.Where(d => d.Rollback is not null).Select(d => d.Rollback!.Value).Order().ToArray();
         var within = detections.Count(d => d.First is { } f && f <= 2 * interval.TotalSeconds);
         var rolledBack = Count(Outcome.RolledBack);
+        var judged = oracles.Where(o => o is not null).ToArray();
+        var best = judged.Count(o => o!.Caught);
+        var bestOnSchedule = judged.Count(o => o!.CaughtOnSchedule);
         bool? met = scenario.Goal switch
         {
             Goal.NoFalseRollback => rolledBack <= 0.005 * rollouts.Count,
+            Goal.NoFailedRuns => rolledBack <= 0.005 * rollouts.Count && Share(runs, Verdict.Failed) <= 0.005,
             Goal.CatchSlowdown => rolledBack >= 0.9 * rollouts.Count,
             Goal.CatchBreach => rolledBack == rollouts.Count && within == rollouts.Count,
+            Goal.CatchBreachAsBestDetector => rolledBack == rollouts.Count && within >= 0.85 * rollouts.Count && within >= 0.95 * bestOnSchedule,
+            Goal.NeverPassed => Count(Outcome.Promoted) == 0 && runs.All(r => r.Verdict != Verdict.Passed),
             _ => null,
         };
-        var reasons = scenario.Goal == Goal.NoFalseRollback
+        var reasons = scenario.Goal is Goal.NoFalseRollback or Goal.NoFailedRuns
             ? runs.Where(r => r.Verdict == Verdict.Failed).Select(r => r.Reason).Take(3).ToArray()
-            : scenario.Goal is Goal.CatchSlowdown or Goal.CatchBreach
-                ? rollouts.Where(r => r.Result.Outcome != Outcome.RolledBack).Select(r => $"{r.Result.Outcome}: {r.Result.Runs.LastOrDefault()?.Reason}").Take(3).ToArray()
+            : scenario.Goal is Goal.CatchSlowdown or Goal.CatchBreach or Goal.CatchBreachAsBestDetector
+                ? rollouts.Where(r => r.Result.Outcome != Outcome.RolledBack).Select(r => $"{r.Result.Outcome}: {r.Result.Runs.LastOrDefault()?.Reason} [{string.Join("; ", r.Result.Runs.LastOrDefault()?.Metrics.Where(m => m.Name is "latencyP95" or "errorRate").Select(m => m.Reason) ?? [])}]").Take(3).ToArray()
                 : rollouts.Select(r => $"{r.Result.Outcome} after {r.Result.Seconds:0} s ({r.Result.Reason}): {r.Result.Runs.LastOrDefault()?.Reason}").Take(2).ToArray();
         var missed = Enumerable.Range(0, rollouts.Count)
             .Where(i => rollouts[i].Onset is { } onset && oracles[i] is not null && !(detections[i].First is { } f && f <= 2 * interval.TotalSeconds))
             .Select(i => BreachOracle.DescribeMiss(rollouts[i].Onset!.Value, rollouts[i].Result, oracles[i]!, interval)).ToArray();
-        var judged = oracles.Where(o => o is not null).ToArray();
         return new ScenarioResult(scenario.Name, scenario.Goal, rollouts.Count, Count(Outcome.Promoted), rolledBack, Count(Outcome.Paused), Count(Outcome.Unfinished),
             (double)runs.Length / rollouts.Count, Share(runs, Verdict.Failed), Share(runs, Verdict.Inconclusive),
             rollouts.Average(r => r.Result.WaitingRuns),
             firsts.Length > 0 ? firsts[firsts.Length / 2] : null, firsts.Length > 0 ? firsts[^1] : null,
             rollbacks.Length > 0 ? rollbacks[rollbacks.Length / 2] : null, within, met, reasons,
-            judged.Length > 0 ? judged.Count(o => o!.Caught) : null, judged.Length > 0 ? judged.Count(o => o!.CaughtOnSchedule) : null,
+            judged.Length > 0 ? best : null, judged.Length > 0 ? bestOnSchedule : null,
             missed.Length > 0 ? missed : null);
     }
 
@@ -95,7 +100,7 @@ public static class ReportWriter
             JsonSerializer.Serialize(new { settings, results, notes }, new JsonSerializerOptions { WriteIndented = true }));
 
         var md = new StringBuilder();
-        md.AppendLine("# Canary analysis benchmark (issue 13)").AppendLine().AppendLine(settings).AppendLine();
+        md.AppendLine("# Canary analysis benchmark (issues 13 and 22)").AppendLine().AppendLine(settings).AppendLine();
         md.AppendLine("| scenario | goal | seeds | promoted | rolled back | paused | unfinished | runs/rollout | Failed runs | Inconclusive runs | waiting runs/rollout | first Failed after onset (median / max s) | within 2 intervals | goal met |");
         md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var r in results)
@@ -107,7 +112,7 @@ public static class ReportWriter
         foreach (var r in results.Where(r => r.BestDetectorCaught is not null))
         {
             md.AppendLine().AppendLine(CultureInfo.InvariantCulture,
-                $"**{r.Scenario}**: the best possible detector (knows the onset, judges every canary request scraped in the two intervals after it with the judge's tests at the judge's levels) catches {Pct(r.BestDetectorCaught!.Value, r.Seeds)}; on the span that ends at the last run inside the two intervals (what runs every interval can have seen) it catches {Pct(r.BestOnScheduleCaught!.Value, r.Seeds)}; the analysis caught {Pct(r.FirstFailedWithinTwoIntervals, r.Seeds)} within two intervals.");
+                $"**{r.Scenario}**: the best possible detector (knows the onset, judges every canary request scraped in the two intervals after it with the judge's tests at the judge's levels) catches {Pct(r.BestDetectorCaught!.Value, r.Seeds)}; on the span that ends at the last run inside the two intervals (what runs every interval can have seen) it catches {Pct(r.BestOnScheduleCaught!.Value, r.Seeds)}; the analysis caught {Pct(r.FirstFailedWithinTwoIntervals, r.Seeds)} within two intervals: {Ratio(r.FirstFailedWithinTwoIntervals, r.BestOnScheduleCaught!.Value)} of the best detector on the runs' schedule, {Ratio(r.FirstFailedWithinTwoIntervals, r.BestDetectorCaught!.Value)} of the best detector on all the two intervals' data.");
             foreach (var miss in (r.Misses ?? []).Take(8))
             {
                 md.AppendLine("- missed: " + miss);
@@ -133,12 +138,17 @@ public static class ReportWriter
     private static string GoalText(Goal goal) => goal switch
     {
         Goal.NoFalseRollback => "rolled back ≤ 0.5%",
+        Goal.NoFailedRuns => "rolled back ≤ 0.5%, runs Failed ≤ 0.5%",
         Goal.CatchSlowdown => "rolled back ≥ 90%",
         Goal.CatchBreach => "rolled back 100%, first Failed ≤ 2 intervals",
+        Goal.CatchBreachAsBestDetector => "rolled back 100%, first Failed ≤ 2 intervals ≥ 85% and ≥ 95% of the best detector on the runs' schedule",
+        Goal.NeverPassed => "no run Passed, none promoted",
         _ => "measured",
     };
 
     private static string Pct(int count, int total) => ((double)count / total).ToString("0.0%", CultureInfo.InvariantCulture);
+
+    private static string Ratio(int count, int of) => of == 0 ? "—" : ((double)count / of).ToString("0.0%", CultureInfo.InvariantCulture);
 
     private static string Sec(double? seconds) => seconds is { } s ? s.ToString("0", CultureInfo.InvariantCulture) : "—";
 }

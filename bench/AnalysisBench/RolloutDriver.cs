@@ -52,7 +52,8 @@ public sealed class RolloutDriver(RolloutPlan plan, SloSpec slo, int replicas, T
             {
                 var run = analysis.RunAsync(new AnalysisRequest(slo, plan.Analysis, "bench", "m", "3", ask.Revision,
                     AnalysisWindow.Between(ask.Since, ask.Until),
-                    ask.EvidenceSince is { } since ? AnalysisWindow.Between(since, ask.Until) : null), CancellationToken.None).GetAwaiter().GetResult();
+                    ask.EvidenceSince is { } since ? AnalysisWindow.Between(since, ask.Until) : null, ask.StableServes,
+                    ask.StepSince is { } from ? AnalysisWindow.Between(from, ask.Until) : null, ask.ClosesStep), CancellationToken.None).GetAwaiter().GetResult();
                 decision = CanaryRollout.Decide(input with { Analysis = new AnalysisResult(ask.Revision, ask.Step, run) });
                 if (decision.RecordedRun is { } recorded)
                 {

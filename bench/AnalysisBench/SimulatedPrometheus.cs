@@ -5,14 +5,19 @@ namespace AnalysisBench;
 
 /// <summary>
 /// The in-process stand-in for Prometheus plus the project's provider: answers built-in SLIs over a window from the
-/// simulated samples, exactly as <c>PrometheusMetricProvider</c> does from stored samples (last sample at or before
-/// the end minus last sample at or before the start; a track with no sample yet is no data). A test backfills the
-/// same samples into a real Prometheus with promtool and checks that both give the same measurements.
+/// simulated samples, exactly as <c>PrometheusMetricProvider</c> does from stored samples: per series (pod), the
+/// samples in (start - lookback, end], the last at or before the end minus the last at or before the start (a series
+/// whose first sample lies in the window counts from zero), summed over the track's series; no series at all is no
+/// data. A test backfills the same samples into a real Prometheus with promtool and checks both give the same answers.
 /// </summary>
-public sealed class SimulatedPrometheus(TrafficSimulation traffic, bool canaryMissing = false) : IMetricProvider
+public sealed class SimulatedPrometheus(TrafficSimulation traffic, bool canaryMissing = false, bool stableMissing = false) : IMetricProvider
 {
     /// <summary>The provider's default <c>Prometheus:CounterLookback</c>.</summary>
     public static readonly TimeSpan Lookback = TimeSpan.FromMinutes(2);
+
+    /// <summary>What the provider names when a selector matches nothing (the judge's reason quotes it).</summary>
+    public static string QueryOf(MetricQuery query) =>
+        $"gru_requests_total{{namespace=\"{query.Track.Namespace}\",model=\"{query.Track.Model}\",track=\"{query.Track.TrackLabel}\",revision=\"{query.Track.Revision}\"}}";
 
     public Task<Measurement> MeasureAsync(MetricQuery query, CancellationToken cancellationToken) =>
         Task.FromResult(Measure(query));
@@ -20,44 +25,57 @@ public sealed class SimulatedPrometheus(TrafficSimulation traffic, bool canaryMi
     public Measurement Measure(MetricQuery query)
     {
         var track = query.Track.Track == Track.Canary ? traffic.Canary : traffic.Stable;
-        if (canaryMissing && query.Track.Track == Track.Canary)
+        if ((canaryMissing && query.Track.Track == Track.Canary) || (stableMissing && query.Track.Track == Track.Stable))
         {
-            return Measurement.Of((double?)null); // no series: a scrape config that never found the canary
+            return Measurement.NoSeries(QueryOf(query)); // a scrape or relabelling mistake: the selector matches nothing
         }
 
-        // The provider reads the samples in [start - lookback, end]: none there is no data; no baseline there counts from zero.
         var oldest = query.Window.Start - Lookback;
-        var end = track.LastAtOrBefore(query.Window.End);
-        if (end < 0 || track.Times[end] < oldest)
+        long requests = 0, errors = 0;
+        var buckets = new long[TrafficSimulation.Bounds.Length];
+        var series = 0;
+        foreach (var pod in track.Pods)
         {
-            return Measurement.Of((double?)null);
+            var end = pod.LastAtOrBefore(query.Window.End);
+            if (end < 0 || pod.Times[end] <= oldest)
+            {
+                continue; // no sample in the range selector's reach: Prometheus returns no series for this pod
+            }
+
+            series++;
+            var start = pod.LastAtOrBefore(query.Window.Start);
+            var (r1, e1, b1) = pod.Samples[end];
+            var (r0, e0, b0) = start < 0 || pod.Times[start] <= oldest ? (0L, 0L, new long[b1.Length]) : pod.Samples[start];
+            requests += r1 - r0;
+            errors += e1 - e0;
+            for (var i = 0; i < b1.Length; i++)
+            {
+                buckets[i] += b1[i] - b0[i];
+            }
         }
 
-        var start = track.LastAtOrBefore(query.Window.Start);
-        if (start >= 0 && track.Times[start] < oldest)
+        if (series == 0)
         {
-            start = -1;
+            return Measurement.NoSeries(QueryOf(query));
         }
 
-        var (r1, e1, b1) = track.Samples[end];
-        var (r0, e0, b0) = start < 0 ? (0L, 0L, new long[b1.Length]) : track.Samples[start];
         return query.Source switch
         {
-            BuiltInSli { Sli: Sli.RequestCount } => Measurement.Of(r1 - r0),
-            BuiltInSli { Sli: Sli.ErrorRate } => Measurement.Of(new EventCount(e1 - e0, r1 - r0)),
-            BuiltInSli { Sli: Sli.InputSchemaErrorRate } => Measurement.Of(new EventCount(0, r1 - r0)),
-            BuiltInSli { Sli: Sli.LatencyP95 } => Measurement.Of(Histogram(b0, b1)),
+            BuiltInSli { Sli: Sli.RequestCount } => Measurement.Of(requests),
+            BuiltInSli { Sli: Sli.ErrorRate } => Measurement.Of(new EventCount(errors, requests)),
+            BuiltInSli { Sli: Sli.InputSchemaErrorRate } => Measurement.Of(new EventCount(0, requests)),
+            BuiltInSli { Sli: Sli.LatencyP95 } => Measurement.Of(Histogram(buckets)),
             _ => Measurement.Failed("the simulation has no custom metrics"),
         };
     }
 
-    private static LatencyHistogram Histogram(long[] before, long[] after)
+    private static LatencyHistogram Histogram(long[] buckets)
     {
-        var cumulative = new long[after.Length];
+        var cumulative = new long[buckets.Length];
         long running = 0;
-        for (var i = 0; i < after.Length; i++)
+        for (var i = 0; i < buckets.Length; i++)
         {
-            running += after[i] - before[i];
+            running += buckets[i];
             cumulative[i] = running;
         }
 

@@ -3,14 +3,49 @@ using GruServing.Contract.Serving;
 
 namespace AnalysisBench;
 
-/// <summary>How one track behaves: log-normal latency with this true p95 and spread, a fraction answered 5xx.</summary>
-/// <param name="P95">True 95th percentile latency in seconds (of a pod at nominal speed).</param>
+/// <summary>
+/// How one track behaves: log-normal latency with this true p95 and spread, a fraction answered 5xx, and optionally a
+/// heavier tail: <paramref name="TailShare"/> of requests (a slow path, GC pauses, cold caches) take
+/// <paramref name="TailFactor"/> times as long.
+/// </summary>
+/// <param name="P95">True 95th percentile latency in seconds of the main path (a pod at nominal speed).</param>
 /// <param name="Sigma">Log-normal spread (σ of ln latency).</param>
 /// <param name="ErrorRate">Fraction of requests answered 5xx.</param>
-public sealed record TrackBehavior(double P95, double Sigma, double ErrorRate)
+/// <param name="TailShare">Fraction of requests on the slow path.</param>
+/// <param name="TailFactor">How much slower the slow path is.</param>
+public sealed record TrackBehavior(double P95, double Sigma, double ErrorRate, double TailShare = 0, double TailFactor = 1)
 {
-    /// <summary>Median latency of a pod at nominal speed.</summary>
+    /// <summary>Median latency of the main path of a pod at nominal speed.</summary>
     public double Median => P95 / Math.Exp(1.6448536 * Sigma);
+
+    /// <summary>P(latency ≤ <paramref name="seconds"/>) for a pod whose main-path median is <paramref name="median"/>.</summary>
+    public double Cdf(double seconds, double median)
+    {
+        var main = NormalCdf(Math.Log(seconds / median) / Sigma);
+        return TailShare <= 0 ? main : (1 - TailShare) * main + TailShare * NormalCdf(Math.Log(seconds / (median * TailFactor)) / Sigma);
+    }
+
+    /// <summary>
+    /// The same main path with a tail heavy enough to make the p95 <paramref name="p95Factor"/> times worse when
+    /// <paramref name="tailShare"/> of requests take the slow path: solves for the slow path's factor (bisection).
+    /// The median moves only a little (a few percent): a tail-only regression.
+    /// </summary>
+    public TrackBehavior WithTail(double tailShare, double p95Factor)
+    {
+        var target = P95 * p95Factor;
+        double low = 1, high = 100;
+        for (var i = 0; i < 100; i++)
+        {
+            var factor = (low + high) / 2;
+            var slower = (this with { TailShare = tailShare, TailFactor = factor }).Cdf(target, Median) < 0.95;
+            (low, high) = slower ? (low, factor) : (factor, high);
+        }
+
+        return this with { TailShare = tailShare, TailFactor = (low + high) / 2 };
+    }
+
+    /// <summary>Φ(z), with the judge's own normal tail.</summary>
+    internal static double NormalCdf(double z) => 1 - MannWhitneyU.UpperTailNormal(z);
 }
 
 /// <summary>A change of behaviour over a time span of the rollout (seconds after the canary started); Until null: to the end.</summary>
@@ -24,10 +59,11 @@ public sealed record Episode(double From, double? Until, bool Canary, bool Stabl
 
 /// <summary>
 /// GruServer traffic as Prometheus stores it, simulated in process: bursty Poisson arrivals split by the canary's
-/// effective weight, every pod with its own speed (±3% node variation), log-normal latency counted into GruServer's
-/// real histogram bounds (<see cref="LatencyBuckets"/> with the SLO threshold), errors as a thinning of requests,
-/// and one cumulative sample per track every scrape interval (with a random phase). Requests are counted by scrape:
-/// exactly what the stored samples of real counters hold, which a test checks against a real Prometheus.
+/// effective weight, every pod with its own speed (±3% node variation), its own counters (a new pod counts from zero
+/// from its start) and its own scrape phase (Prometheus spreads targets over the interval), log-normal latency counted
+/// into GruServer's real histogram bounds (<see cref="LatencyBuckets"/> with the SLO threshold), errors as a thinning
+/// of requests. Each pod's traffic is generated piecewise between its own scrapes, split where the traffic's wave or
+/// an episode changes, so a change shows in a pod's counters at exactly the moment it happened.
 /// </summary>
 public sealed class TrafficSimulation
 {
@@ -36,31 +72,36 @@ public sealed class TrafficSimulation
 
     private readonly Random _random;
     private readonly double _rate;
-    private readonly TimeSpan _scrape;
     private readonly double _burstSigma;
     private readonly IReadOnlyList<Episode> _episodes;
-    private readonly List<double> _podSpeeds = [];
+    private readonly List<double> _waves = [];
+    private readonly List<SimulatedPod> _stablePods = [];
+    private readonly List<SimulatedPod> _canaryPods = [];
+    private DateTimeOffset _now;
+    private double _canaryShare;
 
-    /// <summary>Starts the simulation at <paramref name="start"/>; the first scrape falls in the first scrape interval.</summary>
+    /// <summary>Starts the simulation at <paramref name="start"/> with no pods.</summary>
     public TrafficSimulation(int seed, DateTimeOffset start, double requestsPerSecond, TrackBehavior stable, TrackBehavior canary,
         IReadOnlyList<Episode> episodes, double podSpread = 0.03, double? canaryPodSpeed = null, TimeSpan? scrapeInterval = null, double burstSigma = 0.3)
     {
         _random = new Random(seed);
         _rate = requestsPerSecond;
-        _scrape = scrapeInterval ?? TimeSpan.FromSeconds(15);
+        ScrapeInterval = scrapeInterval ?? TimeSpan.FromSeconds(15);
         _burstSigma = burstSigma;
         _episodes = episodes;
         Start = start;
+        _now = start;
         PodSpread = podSpread;
         CanaryPodSpeed = canaryPodSpeed;
         StableBehavior = stable;
         CanaryBehavior = canary;
-        NextScrape = start + _scrape * _random.NextDouble();
-        Stable = new SimulatedTrack(Bounds.Length);
-        Canary = new SimulatedTrack(Bounds.Length);
+        Stable = new SimulatedTrack(_stablePods);
+        Canary = new SimulatedTrack(_canaryPods);
     }
 
     public DateTimeOffset Start { get; }
+
+    public TimeSpan ScrapeInterval { get; }
 
     public double PodSpread { get; }
 
@@ -70,34 +111,80 @@ public sealed class TrafficSimulation
 
     public TrackBehavior CanaryBehavior { get; }
 
-    public DateTimeOffset NextScrape { get; private set; }
-
     public SimulatedTrack Stable { get; }
 
     public SimulatedTrack Canary { get; }
 
     /// <summary>
-    /// Serves traffic until <paramref name="until"/> with the canary's pods taking <paramref name="canaryShare"/> of it,
-    /// recording a sample per track at every scrape on the way.
+    /// Serves traffic until <paramref name="until"/> with <paramref name="stablePods"/> and <paramref name="canaryPods"/>
+    /// running (pods added start now and count from zero; pods removed stop being scraped) and the canary's pods taking
+    /// <paramref name="canaryShare"/> of it, recording each pod's sample at each of its scrapes on the way.
     /// </summary>
     public void AdvanceTo(DateTimeOffset until, int stablePods, int canaryPods, double canaryShare)
     {
-        while (NextScrape <= until)
+        Scale(_stablePods, stablePods, isCanary: false);
+        Scale(_canaryPods, canaryPods, isCanary: true);
+        _canaryShare = canaryShare;
+        foreach (var pod in _stablePods.Concat(_canaryPods).Where(p => p.Running))
         {
-            var burst = Math.Exp(_burstSigma * Normal() - _burstSigma * _burstSigma / 2); // mean 1: traffic comes in waves
-            var requests = _rate * _scrape.TotalSeconds * burst;
-            var seconds = (NextScrape - Start).TotalSeconds;
-            Serve(Stable, StableBehavior, false, seconds, stablePods, requests * (1 - canaryShare));
-            Serve(Canary, CanaryBehavior, true, seconds, canaryPods, requests * canaryShare);
-            Stable.Record(NextScrape, stablePods > 0);
-            Canary.Record(NextScrape, canaryPods > 0);
-            NextScrape += _scrape;
+            Serve(pod, until, pod.IsCanary ? CanaryBehavior : StableBehavior, pod.IsCanary ? canaryShare : 1 - canaryShare,
+                pod.IsCanary ? canaryPods : stablePods);
+        }
+
+        _now = until;
+    }
+
+    private void Scale(List<SimulatedPod> pods, int count, bool isCanary)
+    {
+        var running = pods.Where(p => p.Running).ToList();
+        for (var i = count; i < running.Count; i++)
+        {
+            running[i].Running = false; // its series ends: no more scrapes
+        }
+
+        for (var i = running.Count; i < count; i++)
+        {
+            var speed = isCanary && CanaryPodSpeed is { } fixedSpeed ? fixedSpeed : 1 + PodSpread * (2 * _random.NextDouble() - 1);
+            // Prometheus scrapes each target at its own offset within the interval; the first scrape after the pod started.
+            var phase = ScrapeInterval * _random.NextDouble();
+            var sinceStart = _now - Start;
+            var first = Start + phase + ScrapeInterval * Math.Ceiling((sinceStart - phase) / ScrapeInterval);
+            if (first <= _now) first += ScrapeInterval;
+            pods.Add(new SimulatedPod(isCanary, speed, first, _now, Bounds.Length));
         }
     }
 
-    private void Serve(SimulatedTrack track, TrackBehavior behavior, bool isCanary, double seconds, int pods, double requests)
+    private void Serve(SimulatedPod pod, DateTimeOffset until, TrackBehavior behavior, double share, int pods)
     {
-        if (pods <= 0 || requests <= 0)
+        while (pod.ServedUntil < until)
+        {
+            // The next change: the pod's scrape, the traffic's next wave, an episode's edge, or the end of this advance.
+            var from = pod.ServedUntil;
+            var seconds = (from - Start).TotalSeconds;
+            var wave = (int)Math.Floor(seconds / ScrapeInterval.TotalSeconds);
+            var next = Min(until, pod.NextScrape, Start + ScrapeInterval * (wave + 1));
+            foreach (var e in _episodes)
+            {
+                foreach (var edge in (ReadOnlySpan<double?>)[e.From, e.Until])
+                {
+                    if (edge is { } s && Start + TimeSpan.FromSeconds(s) is var at && at > from && at < next) next = at;
+                }
+            }
+
+            var requests = _rate * Wave(wave) * share / pods * (next - from).TotalSeconds;
+            Generate(pod, behavior, seconds, requests);
+            pod.ServedUntil = next;
+            if (next == pod.NextScrape)
+            {
+                pod.Record(next);
+                pod.NextScrape += ScrapeInterval;
+            }
+        }
+    }
+
+    private void Generate(SimulatedPod pod, TrackBehavior behavior, double seconds, double mean)
+    {
+        if (mean <= 0)
         {
             return;
         }
@@ -106,45 +193,41 @@ public sealed class TrafficSimulation
         var errors = behavior.ErrorRate;
         foreach (var e in _episodes)
         {
-            if (seconds >= e.From && (e.Until is not { } end || seconds < end) && (isCanary ? e.Canary : e.Stable))
+            if (seconds >= e.From && (e.Until is not { } end || seconds < end) && (pod.IsCanary ? e.Canary : e.Stable))
             {
                 factor *= e.LatencyFactor;
                 errors = e.ErrorRate ?? errors;
             }
         }
 
-        var median = behavior.Median * factor;
-        for (var pod = 0; pod < pods; pod++)
+        var podMedian = behavior.Median * factor * pod.Speed;
+        double below = 0;
+        long served = 0;
+        for (var b = 0; b < Bounds.Length; b++)
         {
-            var speed = isCanary && CanaryPodSpeed is { } fixedSpeed ? fixedSpeed : PodSpeed(isCanary ? 1000 + pod : pod);
-            var podMedian = median * speed;
-            var mean = requests / pods;
-            double below = 0;
-            for (var b = 0; b < Bounds.Length; b++)
-            {
-                var cdf = double.IsPositiveInfinity(Bounds[b]) ? 1 : NormalCdf(Math.Log(Bounds[b] / podMedian) / behavior.Sigma);
-                var n = Poisson(mean * (cdf - below));
-                below = cdf;
-                track.Buckets[b] += n;
-                track.Requests += n;
-            }
-
-            track.Errors += Poisson(mean * errors);
+            var cdf = double.IsPositiveInfinity(Bounds[b]) ? 1 : behavior.Cdf(Bounds[b], podMedian);
+            var n = Poisson(mean * (cdf - below));
+            below = cdf;
+            pod.Buckets[b] += n;
+            served += n;
         }
 
-        track.Errors = Math.Min(track.Errors, track.Requests);
+        pod.Requests += served;
+        pod.Errors = Math.Min(pod.Errors + Poisson(mean * errors), pod.Requests);
     }
 
-    /// <summary>A pod's speed factor, fixed per pod for the whole rollout (the node it runs on).</summary>
-    private double PodSpeed(int pod)
+    /// <summary>The traffic's wave multiplier for the <paramref name="index"/>-th scrape interval: mean 1, shared by every pod.</summary>
+    private double Wave(int index)
     {
-        while (_podSpeeds.Count <= pod % 2000)
+        while (_waves.Count <= index)
         {
-            _podSpeeds.Add(1 + PodSpread * (2 * _random.NextDouble() - 1));
+            _waves.Add(Math.Exp(_burstSigma * Normal() - _burstSigma * _burstSigma / 2));
         }
 
-        return _podSpeeds[pod % 2000];
+        return _waves[index];
     }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b, DateTimeOffset c) => a < b ? (a < c ? a : c) : (b < c ? b : c);
 
     private long Poisson(double mean)
     {
@@ -172,14 +255,21 @@ public sealed class TrafficSimulation
 
     private double Normal() =>
         Math.Sqrt(-2 * Math.Log(1 - _random.NextDouble())) * Math.Cos(2 * Math.PI * _random.NextDouble());
-
-    /// <summary>Φ(z), with the judge's own normal tail.</summary>
-    private static double NormalCdf(double z) => 1 - MannWhitneyU.UpperTailNormal(z);
 }
 
-/// <summary>One track's counters (summed over its pods) and their samples, one per scrape.</summary>
-public sealed class SimulatedTrack(int buckets)
+/// <summary>One pod: its counters and their samples, one per scrape of this pod.</summary>
+public sealed class SimulatedPod(bool isCanary, double speed, DateTimeOffset firstScrape, DateTimeOffset started, int buckets)
 {
+    public bool IsCanary { get; } = isCanary;
+
+    public double Speed { get; } = speed;
+
+    public bool Running { get; set; } = true;
+
+    public DateTimeOffset NextScrape { get; set; } = firstScrape;
+
+    public DateTimeOffset ServedUntil { get; set; } = started;
+
     public long[] Buckets { get; } = new long[buckets];
 
     public long Requests { get; set; }
@@ -192,14 +282,10 @@ public sealed class SimulatedTrack(int buckets)
     /// <summary>Per sample: cumulative requests, errors and bucket counts (per bucket, not cumulative over bounds).</summary>
     public List<(long Requests, long Errors, long[] Buckets)> Samples { get; } = [];
 
-    /// <summary>Stores a sample when the track has pods (a track without pods has no target to scrape).</summary>
-    public void Record(DateTimeOffset time, bool scraped)
+    public void Record(DateTimeOffset time)
     {
-        if (scraped)
-        {
-            Times.Add(time);
-            Samples.Add((Requests, Errors, (long[])Buckets.Clone()));
-        }
+        Times.Add(time);
+        Samples.Add((Requests, Errors, (long[])Buckets.Clone()));
     }
 
     /// <summary>Index of the last sample at or before <paramref name="time"/>, -1 when none.</summary>
@@ -208,4 +294,10 @@ public sealed class SimulatedTrack(int buckets)
         var i = Times.BinarySearch(time);
         return i >= 0 ? i : ~i - 1;
     }
+}
+
+/// <summary>One track's pods, each a series of its own in Prometheus.</summary>
+public sealed class SimulatedTrack(IReadOnlyList<SimulatedPod> pods)
+{
+    public IReadOnlyList<SimulatedPod> Pods => pods;
 }

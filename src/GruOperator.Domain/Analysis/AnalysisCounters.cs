@@ -29,12 +29,16 @@ public sealed record AnalysisCounters(int Runs, int ConsecutiveFailures, int Con
     /// <summary>
     /// Counts one more run. Passed clears both streaks. Failed extends the failure streak and clears the
     /// inconclusive one. Inconclusive extends its streak but leaves the failure streak alone: an outage between
-    /// two failed runs must not wash the first failure away.
+    /// two failed runs must not wash the first failure away. A shared incident (Inconclusive: stable breaches too) is the
+    /// exception: it restarts the failure streak, because a failure just before it is most likely its leading edge. Each
+    /// pod is scraped at its own moment, so the two tracks' windows end up to a scrape interval apart, and a canary pod
+    /// scraped a few seconds after an incident began can breach before stable's counters show it.
     /// </summary>
-    public AnalysisCounters Record(Verdict verdict) => verdict switch
+    public AnalysisCounters Record(Verdict verdict, bool sharedIncident = false) => verdict switch
     {
         Verdict.Passed => new(Runs + 1, 0, 0),
         Verdict.Failed => new(Runs + 1, ConsecutiveFailures + 1, 0),
+        Verdict.Inconclusive when sharedIncident => new(Runs + 1, 0, ConsecutiveInconclusive + 1),
         Verdict.Inconclusive => new(Runs + 1, ConsecutiveFailures, ConsecutiveInconclusive + 1),
         _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict, "unknown verdict"),
     };

@@ -4,7 +4,10 @@ namespace GruOperator.Domain.Analysis;
 /// <summary>
 /// Everything one analysis run needs to know about the model under rollout. <paramref name="Window"/> is the
 /// traffic not judged before: <c>AnalysisWindow.Between(runAnalysis.Since, runAnalysis.Until)</c>. <paramref name="Evidence"/>,
-/// when set, is the longer window of the run's second look at its rate SLIs (from <c>runAnalysis.EvidenceSince</c>).
+/// when set, is the longer window of the run's second look at its rate SLIs (from <c>runAnalysis.EvidenceSince</c>);
+/// <paramref name="Step"/>, when set, the step so far, for the run's step look (from <c>runAnalysis.StepSince</c>); <paramref name="ClosesStep"/>
+/// when the run may let the step pass (its step look then also tests all the step's requests once, exactly);
+/// <paramref name="StableServes"/> is false when the canary takes all traffic (stable idle, its series may be gone).
 /// </summary>
 public sealed record AnalysisRequest(
     SloSpec Slo,
@@ -14,7 +17,10 @@ public sealed record AnalysisRequest(
     string StableRevision,
     string CanaryRevision,
     AnalysisWindow Window,
-    AnalysisWindow? Evidence = null);
+    AnalysisWindow? Evidence = null,
+    bool StableServes = true,
+    AnalysisWindow? Step = null,
+    bool ClosesStep = false);
 
 /// <summary>
 /// Runs one analysis: takes every planned measurement for canary and stable through the
@@ -41,6 +47,13 @@ public sealed class CanaryAnalysis(IMetricProvider provider, ComparisonPolicy po
         var longerCanary = await Task.WhenAll(longer.Select(p => MeasureAsync(p, canary, request.Evidence!, cancellationToken))).ConfigureAwait(false);
         var longerStable = await Task.WhenAll(longer.Select(p => MeasureAsync(p, stable, request.Evidence!, cancellationToken))).ConfigureAwait(false);
 
+        // The step look: every SLO SLI over the step so far, both tracks (anytime-valid tests in the judge).
+        var whole = request.Step is { } step && step.Start < request.Window.Start
+            ? plan.Where(p => p.Source is BuiltInSli { Sli: not Sli.RequestCount }).ToArray()
+            : [];
+        var stepCanary = await Task.WhenAll(whole.Select(p => MeasureAsync(p, canary, request.Step!, cancellationToken))).ConfigureAwait(false);
+        var stepStable = await Task.WhenAll(whole.Select(p => MeasureAsync(p, stable, request.Step!, cancellationToken))).ConfigureAwait(false);
+
         var observation = new AnalysisObservation(
             plan.Select((p, i) => (p.Name, canaryResults[i])).ToDictionary(x => x.Name, x => x.Item2),
             plan.Select((p, i) => (p.Name, stableResults[i])).ToDictionary(x => x.Name, x => x.Item2))
@@ -48,6 +61,10 @@ public sealed class CanaryAnalysis(IMetricProvider provider, ComparisonPolicy po
             Evidence = longer.Length == 0 ? null : new EvidenceObservation(request.Evidence!,
                 longer.Select((p, i) => (p.Name, longerCanary[i])).ToDictionary(x => x.Name, x => x.Item2),
                 longer.Select((p, i) => (p.Name, longerStable[i])).ToDictionary(x => x.Name, x => x.Item2)),
+            Step = whole.Length == 0 ? null : new EvidenceObservation(request.Step!,
+                whole.Select((p, i) => (p.Name, stepCanary[i])).ToDictionary(x => x.Name, x => x.Item2),
+                whole.Select((p, i) => (p.Name, stepStable[i])).ToDictionary(x => x.Name, x => x.Item2)) { ClosesStep = request.ClosesStep },
+            StableServes = request.StableServes,
         };
         return CanaryJudge.Judge(request.Slo, request.Spec, policy, request.Window.End, observation);
     }

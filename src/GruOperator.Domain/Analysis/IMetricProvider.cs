@@ -118,6 +118,15 @@ public sealed record Measurement(double? Value, string? Error, IReadOnlyList<str
     public static Measurement Of(EventCount events, IReadOnlyList<string>? warnings = null) =>
         Of(events.Rate, warnings) with { Events = events };
 
+    /// <summary>
+    /// The query matched no series at all (not a zero count: nothing was scraped under that selector, e.g. a relabelling
+    /// or scrape mistake); the judge names <paramref name="query"/> in its reason.
+    /// </summary>
+    public static Measurement NoSeries(string query, IReadOnlyList<string>? warnings = null) => Of((double?)null, warnings) with { UnmatchedQuery = query };
+
+    /// <summary>Set when the measurement is no data because this query matched no series.</summary>
+    public string? UnmatchedQuery { get; init; }
+
     /// <summary>A failed measurement with a one-line reason.</summary>
     public static Measurement Failed(string error, IReadOnlyList<string>? warnings = null) => new(null, error, warnings ?? []);
 

@@ -382,7 +382,7 @@ public static class CanaryRollout
         private void Record(AnalysisRun run)
         {
             var canary = _canary!;
-            var counters = canary.Analysis.Record(run.Verdict);
+            var counters = canary.Analysis.Record(run.Verdict, run.SharedIncident);
             _recorded = run;
             _canary = canary = canary with { Analysis = counters, LastRun = new RunRecord(run.Time, run.Verdict, run.Reason), NextRunAt = null };
             var (type, reason) = run.Verdict switch
@@ -466,7 +466,12 @@ public static class CanaryRollout
                 // so failureLimit still counts failures on disjoint traffic.
                 var evidence = canary.Analysis.ConsecutiveFailures == 0 && readyAt < anchor
                     ? (anchor - _plan.Analysis.Interval > readyAt ? anchor - _plan.Analysis.Interval : readyAt) : (DateTimeOffset?)null;
-                _events.Add(new RunAnalysis(canary.Revision, canary.Step, anchor, _now, evidence));
+                // And, from its second run on, at the step so far: evidence of a weak regression accumulates over the step's whole
+                // traffic, judged by anytime-valid tests that may be repeated at every run; a run after the hold (one that can let
+                // the step pass) closes the step with one exact test of all its requests against the SLO.
+                var step = readyAt < anchor ? readyAt : (DateTimeOffset?)null;
+                _events.Add(new RunAnalysis(canary.Revision, canary.Step, anchor, _now, evidence, StableServes: canary.EffectiveWeight < 100, StepSince: step,
+                    ClosesStep: step is not null && _now >= pauseEnd));
                 Requeue(_plan.Analysis.Interval);
             }
             else

@@ -24,8 +24,15 @@ public sealed record SetTrafficWeights(int Stable, int Canary) : RolloutAction;
 /// back as <see cref="RolloutInput.Analysis"/>. <paramref name="EvidenceSince"/>, when set, is where the run's second
 /// look at its rate SLIs starts: the previous run's window (within the step), while no failure is counted (so a breach that
 /// began late in the previous, passed window is judged on all its requests; two counted failures never share a request).
+/// <paramref name="StableServes"/> is false when the canary takes all traffic, so stable may have no series.
+/// <paramref name="StepSince"/>, when set, is where the run's step look starts: the moment the step was reached (its
+/// traffic so far is judged by anytime-valid tests, beside the run's own window). <paramref name="ClosesStep"/>: the run comes
+/// after the step's hold, so its Passed would let the step pass; the step look then also tests all the step's requests
+/// against the SLO once, with an exact test.
 /// </summary>
-public sealed record RunAnalysis(string Revision, int Step, DateTimeOffset Since, DateTimeOffset Until, DateTimeOffset? EvidenceSince = null) : RolloutAction;
+public sealed record RunAnalysis(
+    string Revision, int Step, DateTimeOffset Since, DateTimeOffset Until, DateTimeOffset? EvidenceSince = null, bool StableServes = true,
+    DateTimeOffset? StepSince = null, bool ClosesStep = false) : RolloutAction;
 
 /// <summary>Kubernetes Event severity.</summary>
 public enum RolloutEventType

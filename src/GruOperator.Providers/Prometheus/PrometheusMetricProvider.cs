@@ -56,19 +56,23 @@ internal sealed partial class PrometheusMetricProvider(
         var warnings = results.SelectMany(r => r.Result.Warnings).ToArray();
         var increases = results.Select(r => Increases(r.Result, r.Query, window)).ToArray();
 
+        // A selector that matches no series at all is no data naming the query: for stable that is a scrape or relabelling
+        // mistake to report, not an idle track (which has series, with zero increase).
+        Measurement None(int i) => Measurement.NoSeries(results[i].Query, warnings);
         switch (sli)
         {
             case Sli.RequestCount:
-                return Measurement.Of(increases[0].Count == 0 ? null : Math.Round(increases[0].Sum(s => s.Increase)), warnings);
+                return increases[0].Count == 0 ? None(0) : Measurement.Of(Math.Round(increases[0].Sum(s => s.Increase)), warnings);
             case Sli.ErrorRate:
-                return increases[0].Count == 0 ? Measurement.Of((double?)null, warnings) : Measurement.Of(new EventCount(
+                return increases[0].Count == 0 ? None(0) : Measurement.Of(new EventCount(
                     Count(increases[0].Where(s => s.Labels.GetValueOrDefault("code", "").StartsWith('5'))), Count(increases[0])), warnings);
             case Sli.InputSchemaErrorRate:
                 // A server that never rejected input may lack the series: zero events, as long as requests were counted.
-                return increases[1].Count == 0 ? Measurement.Of((double?)null, warnings)
+                return increases[1].Count == 0 ? None(1)
                     : Measurement.Of(new EventCount(Count(increases[0]), Count(increases[1])), warnings);
             default:
-                return Histogram(increases[0], results[0].Query) is { } histogram
+                return increases[0].Count == 0 ? None(0)
+                    : Histogram(increases[0], results[0].Query) is { } histogram
                     ? Measurement.Of(histogram, warnings)
                     : Measurement.Of((double?)null, warnings);
         }

@@ -32,7 +32,8 @@ internal sealed partial class AnalysisRunner(
         // failures. A degenerate window (a clock step) judges the last interval instead of throwing.
         var window = run.Until > run.Since ? AnalysisWindow.Between(run.Since, run.Until) : AnalysisWindow.Between(run.Until - spec.Interval, run.Until);
         var request = new AnalysisRequest(slo, spec, model.Metadata.NamespaceProperty, model.Spec.Model.Name, stableRevision, run.Revision, window,
-            run.EvidenceSince is { } since && since < window.Start ? AnalysisWindow.Between(since, window.End) : null);
+            run.EvidenceSince is { } since && since < window.Start ? AnalysisWindow.Between(since, window.End) : null, run.StableServes,
+            run.StepSince is { } from && from < window.Start ? AnalysisWindow.Between(from, window.End) : null, run.ClosesStep);
         var result = await analysis.RunAsync(request, cancellationToken).ConfigureAwait(false);
         Log.AnalysisRun(logger, model.Metadata.NamespaceProperty, model.Metadata.Name, run.Revision, run.Step + 1, result.Verdict, address, result.Reason);
         return new AnalysisResult(run.Revision, run.Step, result);

@@ -6,11 +6,13 @@ public sealed class AnalysisCountersTests
 {
     private static readonly CanaryAnalysisSpec Spec = CanaryAnalysisSpec.Default with { FailureLimit = 2, InconclusiveLimit = 3 };
 
-    private static Verdict Parse(char c) => c switch
+    /// <summary>P passed, F failed, I inconclusive, S inconclusive as a shared incident.</summary>
+    private static (Verdict Verdict, bool Shared) Parse(char c) => c switch
     {
-        'P' => Verdict.Passed,
-        'F' => Verdict.Failed,
-        'I' => Verdict.Inconclusive,
+        'P' => (Verdict.Passed, false),
+        'F' => (Verdict.Failed, false),
+        'I' => (Verdict.Inconclusive, false),
+        'S' => (Verdict.Inconclusive, true),
         _ => throw new ArgumentOutOfRangeException(nameof(c)),
     };
 
@@ -29,6 +31,12 @@ public sealed class AnalysisCountersTests
         { "IIFI", InconclusiveAction.Pause, 4, 1, 1, AnalysisAction.Continue },
         { "FIII", InconclusiveAction.Pause, 4, 1, 3, AnalysisAction.Pause },
         { "FIIIF", InconclusiveAction.Pause, 5, 2, 0, AnalysisAction.Rollback },
+        // A shared incident restarts the failure streak: the failure just before it was most likely its leading edge.
+        { "FS", InconclusiveAction.Pause, 2, 0, 1, AnalysisAction.Continue },
+        { "FSF", InconclusiveAction.Pause, 3, 1, 0, AnalysisAction.Continue },
+        { "FSFF", InconclusiveAction.Pause, 4, 2, 0, AnalysisAction.Rollback },
+        { "SSS", InconclusiveAction.Pause, 3, 0, 3, AnalysisAction.Pause },
+        { "FSI", InconclusiveAction.Pause, 3, 0, 2, AnalysisAction.Continue },
     };
 
     [Theory]
@@ -36,7 +44,7 @@ public sealed class AnalysisCountersTests
     public void Counts_consecutive_runs_and_decides(
         string verdicts, InconclusiveAction onInconclusive, int runs, int failures, int inconclusive, AnalysisAction action)
     {
-        var counters = verdicts.Select(Parse).Aggregate(AnalysisCounters.Initial, (c, v) => c.Record(v));
+        var counters = verdicts.Select(Parse).Aggregate(AnalysisCounters.Initial, (c, v) => c.Record(v.Verdict, v.Shared));
 
         Assert.Equal(new AnalysisCounters(runs, failures, inconclusive), counters);
         var decision = counters.Decide(Spec with { OnInconclusive = onInconclusive });

@@ -17,10 +17,11 @@ public sealed class CanaryJudgeTests
         { "healthy pair", o => o, Verdict.Passed, null, null },
         // Latency as a proportion: the SLO allows 5% of requests slower than 200 ms, tested exactly on counts.
         { "4% slower than the SLO passes", o => o.WithCanary(Latency, Slow(500, 20)), Verdict.Passed, null, null },
-        { "6% slower than the SLO on 500 requests is noise (p 0.19)", o => o.WithCanary(Latency, Slow(500, 30)), Verdict.Passed, null, null },
-        { "7% slower than the SLO on 500 requests is doubtful (p 0.03)", o => o.WithCanary(Latency, Slow(500, 35)), Verdict.Inconclusive, Latency, "not significantly" },
+        // (Stable with the same tail in these rows: a tail only the canary has is the comparison's business, below.)
+        { "6% slower than the SLO on 500 requests is noise (p 0.19)", o => o.WithCanary(Latency, Slow(500, 30)).WithStable(Latency, Slow(500, 30)), Verdict.Passed, null, null },
+        { "7% slower than the SLO on 500 requests is doubtful (p 0.03)", o => o.WithCanary(Latency, Slow(500, 35)).WithStable(Latency, Slow(500, 35)), Verdict.Inconclusive, Latency, "not significantly" },
         { "10% slower than the SLO fails", o => o.WithCanary(Latency, Slow(500, 50)), Verdict.Failed, Latency, "50 of 500 requests slower than 0.2 s" },
-        { "an SLO threshold that is not a bucket bound cannot pass a doubtful share", o => o.WithCanary(Latency, Measurement.Of(Observations.Latency(500, 0.040, slow: 40, slowAbove: 0.2, bounds: [.. LatencyBuckets.Standard.Where(b => b != 0.2), double.PositiveInfinity]))), Verdict.Inconclusive, Latency, "not a bucket bound" },
+        { "an SLO threshold that is not a bucket bound cannot pass a doubtful share", o => o.WithCanary(Latency, Measurement.Of(Observations.Latency(500, 0.040, slow: 40, slowAbove: 0.2, bounds: [.. LatencyBuckets.Standard.Where(b => b != 0.2), double.PositiveInfinity]))).WithStable(Latency, Measurement.Of(Observations.Latency(500, 0.040, slow: 40, slowAbove: 0.2, bounds: [.. LatencyBuckets.Standard.Where(b => b != 0.2), double.PositiveInfinity]))), Verdict.Inconclusive, Latency, "not a bucket bound" },
         { "no latency histogram is no data", o => o.WithCanary(Latency, Measurement.Of((double?)null)), Verdict.Inconclusive, Latency, "no latency histogram" },
         { "a failed latency query is inconclusive", o => o.WithCanary(Latency, Measurement.Failed("bad_data")), Verdict.Inconclusive, Latency, "bad_data" },
         // Comparison with stable on bucket counts, tolerance 20% of the median and at least half a bucket.
@@ -46,6 +47,18 @@ public sealed class CanaryJudgeTests
         { "errors appearing on canary only fail against stable", o => o.WithRequests(5000, 5000).WithCanary(Errors, Observations.Errors(45, 5000)), Verdict.Failed, Errors, null },
         { "missing error counts are no data, never zero", o => o.WithCanary(Errors, Measurement.Of((double?)null)), Verdict.Inconclusive, Errors, null },
         { "schema error rate above the SLO fails", o => o.WithCanary(MetricNames.InputSchemaErrorRate, Observations.Errors(100, 500)), Verdict.Failed, MetricNames.InputSchemaErrorRate, "rejected as invalid input" },
+        // The tail (issue 22): the SLO is about the p95, so the comparison looks beyond the pooled p95 too, not only at the median.
+        { "a heavier tail with the median unchanged fails on the tail (p95 30% worse)", o => o.WithRequests(5000, 5000).WithCanary(Latency, Measurement.Of(Observations.Latency(5000, 0.040, tailShare: 0.1, tailFactor: 2.3))), Verdict.Failed, Latency, "tail: share slower than" },
+        { "a slightly heavier tail is within the tail tolerance", o => o.WithRequests(5000, 5000).WithCanary(Latency, Measurement.Of(Observations.Latency(5000, 0.040, tailShare: 0.02, tailFactor: 1.5))), Verdict.Passed, null, null },
+        { "a fast model 30% slower fails: the median tolerance is relative with a 1 ms floor, no longer 2 ms", o => o.WithRequests(2000, 2000).WithCanary(Latency, Measurement.Of(Observations.Latency(2000, 0.0065))).WithStable(Latency, Measurement.Of(Observations.Latency(2000, 0.005))), Verdict.Failed, Latency, "worse than stable" },
+        { "a fast model 7% slower is within tolerance", o => o.WithRequests(2000, 2000).WithCanary(Latency, Measurement.Of(Observations.Latency(2000, 0.00535))).WithStable(Latency, Measurement.Of(Observations.Latency(2000, 0.005))), Verdict.Passed, null, null },
+        { "a sub-millisecond model's cold canary pod (p95 1.2 ms against 2.3 ms) is within the absolute floors (1 ms median, 2 ms p95)", o => o.WithRequests(2000, 2000).WithCanary(Latency, Measurement.Of(Observations.Latency(2000, 0.0012))).WithStable(Latency, Measurement.Of(Observations.Latency(2000, 0.0006))), Verdict.Passed, null, null },
+        { "a 3 ms model 3x slower still fails (p95 about 5.8 ms against 17 ms)", o => o.WithRequests(2000, 2000).WithCanary(Latency, Measurement.Of(Observations.Latency(2000, 0.009))).WithStable(Latency, Measurement.Of(Observations.Latency(2000, 0.003))), Verdict.Failed, Latency, "worse than stable" },
+        // Missing stable data (issue 22) is not an idle stable.
+        { "stable's latency series missing while it serves is inconclusive naming the query", o => o.WithStable(Latency, Measurement.NoSeries("gru_request_duration_seconds_bucket{track=\"stable\"}[2m30s]")), Verdict.Inconclusive, Latency, "no data for stable: gru_request_duration_seconds_bucket{track=\"stable\"}[2m30s] matched no series" },
+        { "stable's error series missing while it serves is inconclusive", o => o.WithStable(Errors, Measurement.NoSeries("gru_requests_total{track=\"stable\"}[2m30s]")), Verdict.Inconclusive, Errors, "matched no series" },
+        { "stable missing while the canary takes all traffic is an idle stable", o => (o with { StableServes = false }).WithStable(MetricNames.RequestCount, Measurement.NoSeries("q")).WithStable(Latency, Measurement.NoSeries("q")).WithStable(Errors, Measurement.NoSeries("q")).WithStable(MetricNames.InputSchemaErrorRate, Measurement.NoSeries("q")), Verdict.Passed, null, null },
+        { "stable present but idle (zero requests) judges on the SLO alone", o => o.WithRequests(500, 0), Verdict.Passed, null, null },
         // Traffic.
         { "exactly minRequests passes", o => o.WithRequests(50, 450), Verdict.Passed, null, null },
         { "one request short of minRequests waits", o => o.WithRequests(49, 450), Verdict.Inconclusive, MetricNames.RequestCount, "fewer than minRequests 50" },
@@ -90,6 +103,7 @@ public sealed class CanaryJudgeTests
         { "a canary far worse than a breaching stable still fails", o => o.WithCanary(Latency, Measurement.Of(Observations.Latency(500, 0.16))).WithStable(Latency, Slow(500, 75)), Verdict.Failed, Latency, "above the SLO" },
         { "30% slower than stable inside the SLO passes", o => o.WithCanary(Latency, Measurement.Of(Observations.Latency(500, 0.052))), Verdict.Passed, Latency, "not compared with stable" },
         { "a stable outage does not hold a canary within its SLO", o => o.WithStable(Latency, Measurement.Failed("timeout")), Verdict.Passed, Latency, "not compared with stable" },
+        { "stable without series while it serves still holds the canary", o => o.WithStable(Latency, Measurement.NoSeries("gru_request_duration_seconds_bucket{track=\"stable\"}[2m30s]")), Verdict.Inconclusive, Latency, "matched no series" },
     };
 
     [Theory]
@@ -104,7 +118,7 @@ public sealed class CanaryJudgeTests
         var metric = Assert.Single(run.Metrics, m => m.Name == blamed);
         Assert.True(expected == metric.Verdict, $"{scenario}: {metric.Name} {metric.Verdict}: {metric.Reason}");
         Assert.Contains(explained, metric.Reason, StringComparison.Ordinal);
-        Assert.Equal(expected == Verdict.Inconclusive, run.SharedIncident);
+        Assert.Equal(explained == "shared incident", run.SharedIncident);
     }
 
     public static TheoryData<string, Func<Observations, Observations>, bool> Waiting => new()

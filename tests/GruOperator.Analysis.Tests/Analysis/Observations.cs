@@ -17,14 +17,17 @@ public sealed record Observations(Dictionary<string, Measurement> Canary, Dictio
 
     /// <summary>
     /// The expected bucket counts of <paramref name="requests"/> log-normal latencies (deterministic, no sampling), with
-    /// <paramref name="slow"/> of them moved from the median's bucket to just above <paramref name="slowAbove"/> seconds.
+    /// <paramref name="slow"/> of them moved from the median's bucket to just above <paramref name="slowAbove"/> seconds;
+    /// <paramref name="tailShare"/> of requests may take a slow path <paramref name="tailFactor"/> times as slow (a heavier tail).
     /// </summary>
     public static LatencyHistogram Latency(
-        long requests, double median, double sigma = 0.4, long slow = 0, double slowAbove = 0.2, IReadOnlyList<double>? bounds = null)
+        long requests, double median, double sigma = 0.4, long slow = 0, double slowAbove = 0.2, IReadOnlyList<double>? bounds = null,
+        double tailShare = 0, double tailFactor = 1)
     {
         bounds ??= Bounds;
+        double Below(double b, double m) => 1 - MannWhitneyU.UpperTailNormal(Math.Log(b / m) / sigma);
         var cumulative = bounds.Select(b => double.IsPositiveInfinity(b) ? requests
-            : (long)Math.Round(requests * (1 - MannWhitneyU.UpperTailNormal(Math.Log(b / median) / sigma)))).ToArray();
+            : (long)Math.Round(requests * ((1 - tailShare) * Below(b, median) + tailShare * Below(b, median * tailFactor)))).ToArray();
         var counts = cumulative.Select((c, i) => c - (i == 0 ? 0 : cumulative[i - 1])).ToArray();
         if (slow > 0)
         {
@@ -57,7 +60,10 @@ public sealed record Observations(Dictionary<string, Measurement> Canary, Dictio
             .WithCanary(MetricNames.InputSchemaErrorRate, Measurement.Of(new EventCount(0, canary))).WithStable(MetricNames.InputSchemaErrorRate, Measurement.Of(new EventCount(0, stable)))
             .WithCanary(MetricNames.LatencyP95, Measurement.Of(Latency(canary, 0.040))).WithStable(MetricNames.LatencyP95, Measurement.Of(Latency(stable, 0.040)));
 
-    public AnalysisObservation ToObservation() => new(Canary, Stable);
+    /// <summary>Whether stable is meant to serve (false: the canary takes all traffic).</summary>
+    public bool StableServes { get; init; } = true;
+
+    public AnalysisObservation ToObservation() => new(Canary, Stable) { StableServes = StableServes };
 
     public static Measurement Errors(long events, long requests) => Measurement.Of(new EventCount(events, requests));
 

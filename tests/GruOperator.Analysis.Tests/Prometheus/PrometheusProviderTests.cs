@@ -71,12 +71,16 @@ public sealed class PrometheusProviderTests(SyntheticPrometheusFixture fixture) 
     [InlineData(Sli.LatencyP95)]
     [InlineData(Sli.ErrorRate)]
     [InlineData(Sli.InputSchemaErrorRate)]
-    public async Task A_model_without_series_is_no_data_never_zero(Sli sli)
+    public async Task A_model_without_series_is_no_data_naming_the_query_never_zero(Sli sli)
     {
         var measurement = await Measure("no-such-model", new BuiltInSli(sli));
 
         Assert.True(measurement.IsNoData, $"{sli}: value {measurement.Value}, error {measurement.Error}");
         Assert.Null(measurement.Histogram);
+        // Matching nothing is reported with the query, so a missing stable series can be named in the verdict.
+        Assert.NotNull(measurement.UnmatchedQuery);
+        Assert.Contains("model=\"no-such-model\"", measurement.UnmatchedQuery, StringComparison.Ordinal);
+        Assert.Contains(sli == Sli.LatencyP95 ? "gru_request_duration_seconds_bucket" : "gru_requests_total", measurement.UnmatchedQuery, StringComparison.Ordinal);
     }
 
     [Theory]

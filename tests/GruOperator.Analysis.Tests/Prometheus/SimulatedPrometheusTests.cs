@@ -77,7 +77,7 @@ public sealed class SimulatedPrometheusTests
         }
     }
 
-    /// <summary>13 minutes of a canary at 10%, then 50%, then 100% (stable's pods gone, its series ending).</summary>
+    /// <summary>13 minutes of a canary at 10%, then 50%, then 100% (stable's pods gone, their series ending); every pod scraped at its own phase.</summary>
     private static TrafficSimulation Simulate(int seed, DateTimeOffset start)
     {
         var behavior = new AnalysisBench.TrackBehavior(0.14, 0.35, 0.01);
@@ -88,41 +88,45 @@ public sealed class SimulatedPrometheusTests
         return traffic;
     }
 
-    /// <summary>The samples as GruServer's metrics with timestamps: 2xx and 5xx request counters, the latency histogram.</summary>
+    /// <summary>
+    /// The samples as GruServer's metrics with timestamps, one series per pod (each with its own scrape times):
+    /// 2xx and 5xx request counters, the latency histogram.
+    /// </summary>
     private static string OpenMetrics(TrafficSimulation traffic)
     {
         var text = new StringBuilder();
-        var tracks = new[] { ("stable", "3", traffic.Stable), ("canary", "4", traffic.Canary) };
+        var pods = new[] { ("stable", "3", traffic.Stable), ("canary", "4", traffic.Canary) }
+            .SelectMany(t => t.Item3.Pods.Select((pod, i) => (Labels: $"namespace=\"{Namespace}\",model=\"m\",track=\"{t.Item1}\",revision=\"{t.Item2}\",pod=\"{t.Item1}-{i}\"", Pod: pod)))
+            .ToArray();
         text.Append("# TYPE gru_requests counter\n");
-        foreach (var (name, revision, track) in tracks)
+        foreach (var (labels, pod) in pods)
         {
             foreach (var code in new[] { "200", "500" })
             {
-                for (var i = 0; i < track.Times.Count; i++)
+                for (var i = 0; i < pod.Times.Count; i++)
                 {
-                    var (requests, errors, _) = track.Samples[i];
+                    var (requests, errors, _) = pod.Samples[i];
                     text.Append(CultureInfo.InvariantCulture,
-                        $"gru_requests_total{{namespace=\"{Namespace}\",model=\"m\",track=\"{name}\",revision=\"{revision}\",code=\"{code}\"}} {(code == "200" ? requests - errors : errors)} {Seconds(track.Times[i])}\n");
+                        $"gru_requests_total{{{labels},code=\"{code}\"}} {(code == "200" ? requests - errors : errors)} {Seconds(pod.Times[i])}\n");
                 }
             }
         }
 
         text.Append("# TYPE gru_request_duration_seconds histogram\n");
-        foreach (var (name, revision, track) in tracks)
+        foreach (var (labels, pod) in pods)
         {
-            for (var i = 0; i < track.Times.Count; i++)
+            for (var i = 0; i < pod.Times.Count; i++)
             {
-                var labels = $"namespace=\"{Namespace}\",model=\"m\",track=\"{name}\",revision=\"{revision}\"";
                 long cumulative = 0;
                 for (var b = 0; b < TrafficSimulation.Bounds.Length; b++)
                 {
-                    cumulative += track.Samples[i].Buckets[b];
+                    cumulative += pod.Samples[i].Buckets[b];
                     var le = double.IsPositiveInfinity(TrafficSimulation.Bounds[b]) ? "+Inf" : TrafficSimulation.Bounds[b].ToString("R", CultureInfo.InvariantCulture);
-                    text.Append(CultureInfo.InvariantCulture, $"gru_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative} {Seconds(track.Times[i])}\n");
+                    text.Append(CultureInfo.InvariantCulture, $"gru_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative} {Seconds(pod.Times[i])}\n");
                 }
 
-                text.Append(CultureInfo.InvariantCulture, $"gru_request_duration_seconds_count{{{labels}}} {cumulative} {Seconds(track.Times[i])}\n");
-                text.Append(CultureInfo.InvariantCulture, $"gru_request_duration_seconds_sum{{{labels}}} 0 {Seconds(track.Times[i])}\n");
+                text.Append(CultureInfo.InvariantCulture, $"gru_request_duration_seconds_count{{{labels}}} {cumulative} {Seconds(pod.Times[i])}\n");
+                text.Append(CultureInfo.InvariantCulture, $"gru_request_duration_seconds_sum{{{labels}}} 0 {Seconds(pod.Times[i])}\n");
             }
         }
 

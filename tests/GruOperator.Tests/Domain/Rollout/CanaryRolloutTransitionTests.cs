@@ -133,9 +133,9 @@ public sealed class CanaryRolloutTransitionTests
             }) },
         { "the step holds until its pause is over", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 90 * S, Verdict.Passed), counters: new(3, 0, 0)), 100 * S),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(20 * S, d.RequeueAfter)) },
-        { "the pause end brings a run forward", () => With(ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)), 45 * S),
+        { "the pause end brings a run forward, and that run closes the step", () => With(ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)), 45 * S),
                 Plan with { Steps = [new RolloutStep(10, 45 * S), new RolloutStep(50, 5 * M)] }),
-            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 45 * S, EvidenceSince: T0), d.Single<RunAnalysis>())) },
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 45 * S, EvidenceSince: T0, StepSince: T0, ClosesStep: true), d.Single<RunAnalysis>())) },
         { "a passed run at the pause end advances the step", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 90 * S, Verdict.Passed), counters: new(3, 0, 0)), 2 * M, Run(T0 + 2 * M, Verdict.Passed)),
             new Expect(ModelPhase.Progressing, "3", "4", 1, Events: [RolloutReasons.AnalysisRunPassed, RolloutReasons.CanaryStepChanged], Also: d =>
             {
@@ -271,7 +271,7 @@ public sealed class CanaryRolloutTransitionTests
         { "a recorded run clears the next look", () => ReadyAt(Canary(readyAt: T0) with { NextRunAt = T0 + 90 * S }, 90 * S, Run(T0 + 90 * S, Verdict.Passed)),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisRunPassed], Also: d => Assert.Null(d.Status.Canary!.NextRunAt)) },
         { "after waiting, the next run judges everything since the last judged run", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)), 90 * S),
-            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 90 * S, EvidenceSince: T0), d.Single<RunAnalysis>())) },
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 90 * S, EvidenceSince: T0, StepSince: T0), d.Single<RunAnalysis>())) },
         { "a shared incident is an inconclusive run with its own Warning event", () => ReadyAt(Canary(readyAt: T0), 30 * S, SharedIncident(T0 + 30 * S)),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisSharedIncident], Also: d =>
             {
@@ -297,10 +297,16 @@ public sealed class CanaryRolloutTransitionTests
                 Assert.Empty(d.Status.Canary!.PauseConditions);
                 Assert.Equal(T0 + 12 * M, d.Status.Canary.StepReadyAt);
             }) },
-        { "with a failure counted, a run judges its own window only", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Failed), counters: new(1, 1, 0)), 60 * S),
-            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 60 * S), d.Single<RunAnalysis>())) },
+        { "with a failure counted, a run judges its own window (and the step so far) only", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Failed), counters: new(1, 1, 0)), 60 * S),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 60 * S, StepSince: T0), d.Single<RunAnalysis>())) },
         { "the second look reaches back one window, never before the step", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 60 * S, Verdict.Passed), counters: new(2, 0, 0)), 90 * S),
-            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 60 * S, T0 + 90 * S, EvidenceSince: T0 + 30 * S), d.Single<RunAnalysis>())) },
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new RunAnalysis("4", 0, T0 + 60 * S, T0 + 90 * S, EvidenceSince: T0 + 30 * S, StepSince: T0), d.Single<RunAnalysis>())) },
+        { "a shared incident right after a failure restarts the failure streak (the failure was likely its leading edge)", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Failed), counters: new(1, 1, 0)), 60 * S, SharedIncident(T0 + 60 * S)),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [RolloutReasons.AnalysisSharedIncident], Also: d => Assert.Equal(new AnalysisCounters(2, 0, 1), d.Status.Canary!.Analysis)) },
+        { "a canary taking all traffic asks for runs that expect no stable series", () => With(ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 30 * S, Verdict.Passed), counters: new(1, 0, 0)) with { Weight = 100 }, 60 * S),
+                Plan with { Router = TrafficRouter.GatewayApi, Steps = [new RolloutStep(100, 2 * M)] }),
+            new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d =>
+                Assert.Equal(new RunAnalysis("4", 0, T0 + 30 * S, T0 + 60 * S, EvidenceSince: T0, StableServes: false, StepSince: T0), d.Single<RunAnalysis>())) },
         { "a waiting run never lets a step pass", () => ReadyAt(Canary(readyAt: T0, lastRun: Record(T0 + 90 * S, Verdict.Inconclusive), counters: new(3, 0, 1)), 2 * M, Waiting(T0 + 2 * M)),
             new Expect(ModelPhase.Progressing, "3", "4", 0, Events: [], Also: d => Assert.Equal(new AnalysisCounters(3, 0, 1), d.Status.Canary!.Analysis)) },
 
