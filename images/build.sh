@@ -206,14 +206,18 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 if [[ -n "$plain_http" ]]; then
   export DOTNET_CONTAINER_INSECURE_REGISTRIES="$host" SDK_CONTAINER_INSECURE_REGISTRIES="$host"
 fi
-for project in GruServer:gru-server GruOperator:gru-operator GruModelCli:gru-model; do
+# The operator last: its default server and fetcher images are pinned to the digests just pushed (a tag can be moved
+# under a running cluster; a digest cannot).
+for project in GruServer:gru-server GruModelCli:gru-model GruOperator:gru-operator; do
   name=${project#*:}
+  pins=()
+  [[ "$name" == gru-operator ]] && pins=(-p:GruServerImageDigest="@${pushed[gru-server]}" -p:GruModelImageDigest="@${pushed[gru-model]}")
   say "$name: dotnet publish -t:PublishContainer"
   dotnet publish "$root/src/${project%%:*}" -c Release -r linux-x64 --self-contained -t:PublishContainer -nologo -v quiet \
     --artifacts-path "$work/build" \
     -p:ContainerBaseImage="$registry/runtime-deps:$tag@${pushed[runtime-deps]}" \
     -p:ContainerRegistry="$host" -p:GruImagePrefix="$prefix" \
-    -p:GruImageRegistry="$registry" -p:GruImageTag="$tag" >&2
+    -p:GruImageRegistry="$registry" -p:GruImageTag="$tag" "${pins[@]}" >&2
   pushed[$name]=$(remote_digest "$name")
 done
 

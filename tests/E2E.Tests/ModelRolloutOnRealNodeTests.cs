@@ -40,7 +40,7 @@ public sealed class ModelRolloutOnRealNodeTests(RealNodeLane lane, ITestOutputHe
         foreach (var pod in pods)
         {
             var server = pod.Spec.Containers.Single(c => c.Name == "gru-server");
-            Assert.Equal($"{lane.ImagePrefix}/gru-server:{lane.ImageTag}", server.Image); // the operator's default follows the build
+            Assert.Equal(lane.Image("gru-server"), server.Image); // the operator's default: the image built beside it, by digest
             Assert.NotNull(server.ReadinessProbe);
             Assert.NotNull(server.LivenessProbe);
             Assert.True(server.SecurityContext?.ReadOnlyRootFilesystem);

@@ -50,6 +50,10 @@ public sealed class RealNodeLane : IAsyncLifetime
 
     public string ImageTag => Setting("GRU_E2E_IMAGE_TAG");
 
+    /// <summary>An image images/build.sh pushed for this lane, as it printed it: REGISTRY/NAME:TAG@sha256:DIGEST.</summary>
+    public string Image(string name) =>
+        File.ReadLines(Path.Combine(_lane, "images.txt")).Select(l => l.Split(' ')).Single(p => p[1] == name)[2];
+
     /// <summary>The API server's audit log: every request made as a ServiceAccount, with its response code.</summary>
     public string AuditLog => Setting("GRU_E2E_AUDIT_LOG");
 
