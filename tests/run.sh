@@ -5,9 +5,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 CONFIG=${CONFIG:-Release}
 bash tests/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
-# The real control-plane lane (kube-apiserver + kube-controller-manager v1.28, etcd): without the binaries those
+# The real control-plane lanes (kube-apiserver + kube-controller-manager v1.28, etcd; kubelet, kube-proxy and
+# kube-scheduler for the real node): without the binaries those
 # tests fail with one message saying so; the other tests still run.
-if assets=$(bash tests/envtest-assets.sh); then export KUBEBUILDER_ASSETS=$assets; else echo "warning: KUBEBUILDER_ASSETS not set; the real control-plane tests will fail" >&2; fi
+if assets=$(bash tests/envtest-assets.sh --node); then export KUBEBUILDER_ASSETS=$assets; else echo "warning: KUBEBUILDER_ASSETS not set; the real control-plane tests will fail" >&2; fi
 dotnet build GruOperator.sln -c "$CONFIG" || { echo "0 passed, 1 failed"; exit 1; }
 results=$(mktemp -d)
 status=0

@@ -369,7 +369,7 @@ up() {
   need prometheus jq etcd containerd runc ctr iptables ip6tables ip ss curl openssl setsid kubectl docker-registry conntrack
   [ -x /usr/lib/cni/bridge ] || fail "missing CNI plugins in /usr/lib/cni (Debian: containernetworking-plugins; run make deps)"
   local assets
-  assets=$(bash "$REPO/tests/envtest-assets.sh" --node) || fail "no Kubernetes binaries (tests/envtest-assets.sh)"
+  assets=$(bash "$REPO/tests/envtest-assets.sh" --node) || fail "no Kubernetes binaries: tests/envtest-assets.sh --node said why, above"
   reap
   for other in /tmp/gru-e2e-*; do
     [ "$other" != "$LANE" ] && [ -f "$other/owner.pid" ] || continue
