@@ -3,6 +3,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using GruRegistry.Distribution;
 using GruRegistry.References;
+using GruServing.Contract.Models;
 
 namespace GruModelCli;
 
@@ -28,7 +29,7 @@ internal sealed class HttpsModelDownload(HttpMessageHandler handler, TimeSpan st
         {
             throw new RegistryException(
                 response.StatusCode == System.Net.HttpStatusCode.NotFound ? RegistryErrorKind.NotFound : RegistryErrorKind.BadResponse,
-                $"{source}: the server answered {(int)response.StatusCode} {response.ReasonPhrase}; check the model's URL (spec.model.source)");
+                $"{RedactedUri.Of(source.ToString())}: the server answered {(int)response.StatusCode} {response.ReasonPhrase}; check the model's URL (spec.model.source)");
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
@@ -52,11 +53,11 @@ internal sealed class HttpsModelDownload(HttpMessageHandler handler, TimeSpan st
                     catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
                     {
                         throw new RegistryException(RegistryErrorKind.Timeout,
-                            $"{source}: the download stalled for {stallTimeout.TotalSeconds:0.#}s after {written} bytes", ex);
+                            $"{RedactedUri.Of(source.ToString())}: the download stalled for {stallTimeout.TotalSeconds:0.#}s after {written} bytes", ex);
                     }
                     catch (Exception ex) when (ex is IOException or HttpRequestException)
                     {
-                        throw new RegistryException(RegistryErrorKind.Unreachable, $"{source}: the download broke off after {written} bytes: {ex.Message}", ex);
+                        throw new RegistryException(RegistryErrorKind.Unreachable, $"{RedactedUri.Of(source.ToString())}: the download broke off after {written} bytes: {ex.Message}", ex);
                     }
 
                     if (read == 0)
@@ -77,7 +78,7 @@ internal sealed class HttpsModelDownload(HttpMessageHandler handler, TimeSpan st
             if (actual != expected)
             {
                 throw new RegistryException(RegistryErrorKind.DigestMismatch,
-                    $"{source}: sha256 mismatch: expected {expected.Hex}, the {written} bytes downloaded have {actual.Hex}; refusing the file " +
+                    $"{RedactedUri.Of(source.ToString())}: sha256 mismatch: expected {expected.Hex}, the {written} bytes downloaded have {actual.Hex}; refusing the file " +
                     "(spec.model.sha256 must be what sha256sum prints for the file at that URL)");
             }
 
@@ -105,16 +106,16 @@ internal sealed class HttpsModelDownload(HttpMessageHandler handler, TimeSpan st
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new RegistryException(RegistryErrorKind.Timeout, $"{source}: no answer within {stallTimeout.TotalSeconds:0.#}s", ex);
+            throw new RegistryException(RegistryErrorKind.Timeout, $"{RedactedUri.Of(source.ToString())}: no answer within {stallTimeout.TotalSeconds:0.#}s", ex);
         }
         catch (HttpRequestException ex) when (ex.InnerException is AuthenticationException)
         {
             throw new RegistryException(RegistryErrorKind.Unreachable,
-                $"{source}: the server's TLS certificate is not trusted ({ex.InnerException.Message}); if a private CA signed it, pass its PEM with --ca-file", ex);
+                $"{RedactedUri.Of(source.ToString())}: the server's TLS certificate is not trusted ({ex.InnerException.Message}); if a private CA signed it, pass its PEM with --ca-file", ex);
         }
         catch (HttpRequestException ex)
         {
-            throw new RegistryException(RegistryErrorKind.Unreachable, $"{source}: cannot connect: {ex.Message}", ex);
+            throw new RegistryException(RegistryErrorKind.Unreachable, $"{RedactedUri.Of(source.ToString())}: cannot connect: {ex.Message}", ex);
         }
     }
 }

@@ -4,6 +4,7 @@ using GruRegistry.Distribution;
 using GruRegistry.Models;
 using GruRegistry.References;
 using GruRegistry.Tls;
+using GruServing.Contract.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 
@@ -132,12 +133,12 @@ internal static class RegistryCommands
     {
         if (!Uri.TryCreate(text, UriKind.Absolute, out var source) || source.Scheme != Uri.UriSchemeHttps || string.IsNullOrEmpty(source.Host))
         {
-            throw new CommandException($"'{text}' is not an https:// URL; models are fetched over https:// (or pulled from oci://), never plain http");
+            throw new CommandException($"'{RedactedUri.Of(text)}' is not an https:// URL; models are fetched over https:// (or pulled from oci://), never plain http");
         }
 
         if (string.IsNullOrEmpty(sha256))
         {
-            throw new CommandException($"pulling {source} needs --sha256 <the file's sha256, as sha256sum prints it>: nothing else proves what arrived");
+            throw new CommandException($"pulling {RedactedUri.Of(source.ToString())} needs --sha256 <the file's sha256, as sha256sum prints it>: nothing else proves what arrived");
         }
 
         if (parse.GetValue(flags.PlainHttp) || parse.GetValue(flags.Username) is not null || parse.GetValue(flags.PasswordStdin) || parse.GetValue(flags.DockerConfig) is not null)
@@ -154,7 +155,7 @@ internal static class RegistryCommands
         using var handler = CustomCertificateAuthority.Handler(parse.GetValue(flags.CaFile)?.FullName);
         var download = new HttpsModelDownload(handler, HttpsStallTimeout);
         var bytes = await WithProgressAsync("pull", 0, progress => download.DownloadAsync(source, expected, path, progress, cancellationToken)).ConfigureAwait(false);
-        Console.WriteLine($"pulled {source}");
+        Console.WriteLine($"pulled {RedactedUri.Of(source.ToString())}");
         Console.WriteLine($"  wrote {path} ({bytes} bytes, {expected} verified)");
     }
 

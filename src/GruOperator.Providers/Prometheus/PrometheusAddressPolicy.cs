@@ -1,3 +1,5 @@
+using GruServing.Contract.Models;
+
 namespace GruOperator.Providers.Prometheus;
 
 /// <summary>
@@ -56,7 +58,7 @@ public sealed class PrometheusAddressPolicy
     public string? Problem(string address, string field) =>
         Uri.TryCreate(address, UriKind.Absolute, out var uri) && Allows(uri)
             ? null
-            : $"{field} '{GruOperator.Domain.Rollout.RedactedUri.Of(address)}' is not a Prometheus the operator may send its credentials to; use one of {Allowed} " +
+            : $"{field} '{RedactedUri.Of(address)}' is not a Prometheus the operator may send its credentials to; use one of {Allowed} " +
               "or leave it empty for the default (an admin adds addresses with --prometheus-allowed-addresses)";
 
     private static bool IsHttp(Uri uri) => uri.IsAbsoluteUri && uri.Scheme is "http" or "https";

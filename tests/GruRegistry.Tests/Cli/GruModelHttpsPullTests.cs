@@ -69,6 +69,21 @@ public sealed class GruModelHttpsPullTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task APresignedUrlsSignatureNeverReachesTheMessage()
+    {
+        // The message becomes the init container's termination message, which the operator quotes in status and Events:
+        // whoever reads the GruModel must not get the signature (issue 27).
+        var output = TestArtifacts.TempPath("model.onnx");
+        var missing = $"https://{_registry.Host}/v2/models/recs/blobs/sha256:{new string('1', 64)}";
+
+        var pull = await GruModelCommand.RunAsync(["pull", missing + "?X-Amz-Signature=s3cr3t", "--sha256", _model.Sha256, "--output", output, "--ca-file", _registry.CaCertificateFile!]);
+
+        Assert.Equal(1, pull.ExitCode);
+        Assert.Contains($"{missing}?…: the server answered 404 Not Found", pull.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3t", pull.Stdout + pull.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AnUntrustedCertificateIsRefusedNamingTheFix()
     {
         var pull = await GruModelCommand.RunAsync(["pull", _url, "--sha256", _model.Sha256, "--output", TestArtifacts.TempPath("model.onnx")]);

@@ -1,4 +1,4 @@
-namespace GruOperator.Domain.Rollout;
+namespace GruServing.Contract.Models;
 
 /// <summary>
 /// A URL as it may be shown (status, annotations, events, logs, errors): without user info, and with a query (a
