@@ -50,16 +50,23 @@ public sealed class OperatorInClusterTests(RealNodeLane lane, ITestOutputHelper 
         Assert.Contains($"{leader.Metadata.Name} is now the leader", logs, StringComparison.Ordinal);
         Assert.DoesNotContain("Forbidden", logs, StringComparison.Ordinal);
 
-        // Not one request of the operator's ServiceAccount refused by the real authorizer, in the whole run so far.
+        // Not one request of the operator's ServiceAccount refused by the real authorizer, in the whole run so far. An Event
+        // a finalizer records while a test namespace is being deleted is refused by NamespaceLifecycle admission, not by
+        // RBAC (the operator drops it quietly, as client-go does): that 403 says nothing about the operator's permissions.
         var forbidden = File.ReadLines(lane.AuditLog)
             .Select(line => JsonDocument.Parse(line).RootElement)
             .Where(e => e.GetProperty("user").GetProperty("username").GetString() == "system:serviceaccount:gru-system:gru-operator"
-                && e.TryGetProperty("responseStatus", out var s) && s.TryGetProperty("code", out var code) && code.GetInt32() == 403)
+                && e.TryGetProperty("responseStatus", out var s) && s.TryGetProperty("code", out var code) && code.GetInt32() == 403
+                && !IsNamespaceTerminating(s))
             .Select(e => $"{e.GetProperty("verb").GetString()} {e.GetProperty("requestURI").GetString()}")
             .ToList();
         Assert.True(forbidden.Count == 0, "403s for the operator: " + string.Join("\n", forbidden));
         Assert.Contains(File.ReadLines(lane.AuditLog), l => l.Contains("system:serviceaccount:gru-system:gru-operator", StringComparison.Ordinal));
     }
+
+    private static bool IsNamespaceTerminating(JsonElement status) =>
+        status.TryGetProperty("details", out var details) && details.TryGetProperty("causes", out var causes)
+        && causes.EnumerateArray().Any(c => c.TryGetProperty("reason", out var r) && r.GetString() == "NamespaceTerminating");
 
     internal static bool IsReady(V1Pod pod) =>
         pod.Metadata.DeletionTimestamp is null && pod.Status?.Conditions?.Any(c => c is { Type: "Ready", Status: "True" }) == true;

@@ -82,6 +82,12 @@ public sealed partial class EventRecorder
         {
             throw;
         }
+        catch (HttpOperationException ex) when (IsNamespaceTerminating(ex))
+        {
+            // As client-go's event sink: an object whose namespace is being deleted (a finalizer's last words) has nowhere
+            // to record to; the namespace and its events are going, so this is not a failure worth a warning.
+            Log.NamespaceTerminating(_logger, reason, involved.Metadata.Name, involved.Metadata.NamespaceProperty ?? "default");
+        }
         catch (Exception ex)
         {
             Log.RecordFailed(_logger, reason, involved.Metadata.Name, ex);
@@ -148,6 +154,21 @@ public sealed partial class EventRecorder
         return $"{involved.Metadata.Name}.{hash}";
     }
 
+    /// <summary>NamespaceLifecycle admission's refusal (403 with the NamespaceTerminating cause), not the authorizer's.</summary>
+    internal static bool IsNamespaceTerminating(HttpOperationException ex)
+    {
+        if (ex.Response.StatusCode != HttpStatusCode.Forbidden || string.IsNullOrEmpty(ex.Response.Content)) return false;
+        try
+        {
+            var status = KubernetesJson.Deserialize<V1Status>(ex.Response.Content);
+            return status?.Details?.Causes?.Any(c => c.Reason == "NamespaceTerminating") == true;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
     private sealed class Occurrence(string name)
     {
         public string Name { get; } = name;
@@ -159,5 +180,8 @@ public sealed partial class EventRecorder
     {
         [LoggerMessage(1, LogLevel.Warning, "Could not record event {Reason} for {Name}")]
         public static partial void RecordFailed(ILogger logger, string reason, string name, Exception exception);
+
+        [LoggerMessage(2, LogLevel.Debug, "Event {Reason} for {Name} not recorded: namespace {Namespace} is being deleted")]
+        public static partial void NamespaceTerminating(ILogger logger, string reason, string name, string @namespace);
     }
 }

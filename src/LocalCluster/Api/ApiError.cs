@@ -53,8 +53,13 @@ internal sealed class ApiError : Exception
     public static ApiError UnsupportedMediaType(string contentType) =>
         new(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (Namespace, ConfigMap and Secret only); got {contentType}");
 
-    public static ApiError Forbidden(string group, string resource, string name, string why) =>
-        new(403, "Forbidden", $"{Qualified(group, resource)} \"{name}\" is forbidden: {why}", name, group, resource);
+    public static ApiError Forbidden(string group, string resource, string name, string why, IReadOnlyList<StatusCause>? causes = null) =>
+        new(403, "Forbidden", $"{Qualified(group, resource)} \"{name}\" is forbidden: {why}", name, group, resource, causes);
+
+    /// <summary>NamespaceLifecycle's refusal of new content in a namespace being deleted, with its NamespaceTerminating cause.</summary>
+    public static ApiError NamespaceTerminating(string group, string resource, string name, string ns) =>
+        Forbidden(group, resource, name, $"unable to create new content in namespace {ns} because it is being terminated",
+            [new StatusCause("NamespaceTerminating", $"namespace {ns} is being terminated", "metadata.namespace")]);
 
     /// <summary>422 Invalid: "Kind.group \"name\" is invalid: field: message, field: message".</summary>
     public static ApiError Invalid(string group, string kind, string name, IReadOnlyList<StatusCause> causes)

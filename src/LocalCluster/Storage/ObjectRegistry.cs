@@ -95,7 +95,7 @@ internal sealed class ObjectRegistry
         causes.AddRange(LabelCauses(metadata));
         if (causes.Count > 0) throw ApiError.Invalid(type.Group, type.Kind, name, causes);
         if (manageFields) _managedFields.RecordUpdate(null, body, options.FieldManager, type.GroupVersion, "Update", subresource: null, type.IsBuiltIn);
-        var result = _store.Write(type.StorageKey, ns, name, current =>
+        var result = Write(type, ns, name, current =>
             current is null ? new WriteDecision.Put(body) : throw ApiError.AlreadyExists(type.Group, type.Plural, name), options.DryRun);
         AfterWrite(type, result);
         return result.Object!;
@@ -151,7 +151,7 @@ internal sealed class ObjectRegistry
                 // Lost a race with another creator: fall through to an update of what they made.
             }
         }
-        var result = _store.Write(type.StorageKey, ns, name, current =>
+        var result = Write(type, ns, name, current =>
         {
             if (current is null) throw ApiError.NotFound(type.Group, type.Plural, name);
             var old = current.ToJson();
@@ -262,7 +262,7 @@ internal sealed class ObjectRegistry
             throw ApiError.Forbidden("", "namespaces", name, "this namespace may not be deleted");
         }
         var removed = false;
-        var result = _store.Write(type.StorageKey, ns, name, current =>
+        var result = Write(type, ns, name, current =>
         {
             if (current is null) throw ApiError.NotFound(type.Group, type.Plural, name);
             if (options.PreconditionUid is { } uid && uid != current.Uid)
@@ -330,6 +330,22 @@ internal sealed class ObjectRegistry
 
     private static bool HasNamespaceFinalizers(ResourceType type, JsonObject obj) =>
         type is { Group: "", Kind: "Namespace" } && obj["spec"]?["finalizers"] is JsonArray { Count: > 0 };
+
+    /// <summary>
+    /// A store write; a CRD's final removal stops serving its custom resources under the same write lock, so nobody
+    /// who has seen the CRD gone can still list them (before, the catalog changed after the commit and a client on a
+    /// loaded machine could read NotFound for the CRD and still list its resources).
+    /// </summary>
+    private WriteResult Write(ResourceType type, string ns, string name, Func<StoredObject?, WriteDecision> mutate, bool dryRun)
+    {
+        if (dryRun || type.Group != "apiextensions.k8s.io") return _store.Write(type.StorageKey, ns, name, mutate, dryRun);
+        return _store.Write(type.StorageKey, ns, name, current =>
+        {
+            var decision = mutate(current);
+            if (decision is WriteDecision.Remove && current is not null) _catalog.SetCustomResources(current.Name, []);
+            return decision;
+        }, dryRun);
+    }
 
     /// <summary>Keeps the served custom resources in step with the stored CRDs.</summary>
     private void AfterWrite(ResourceType type, WriteResult result)
@@ -430,7 +446,7 @@ internal sealed class ObjectRegistry
         var namespaceObj = _store.Get(nsType.StorageKey, "", ns) ?? throw ApiError.NotFound("", "namespaces", ns);
         if (namespaceObj.IsDeleting)
         {
-            throw ApiError.Forbidden(type.Group, type.Plural, name, $"unable to create new content in namespace {ns} because it is being terminated");
+            throw ApiError.NamespaceTerminating(type.Group, type.Plural, name, ns);
         }
     }
 

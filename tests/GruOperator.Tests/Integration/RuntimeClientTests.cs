@@ -3,7 +3,10 @@ using ControllerRuntime.Resources;
 using GruOperator.Api;
 using GruOperator.Domain.Conditions;
 using GruOperator.Tests.Support;
+using k8s;
 using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace GruOperator.Tests.Integration;
@@ -83,5 +86,44 @@ public sealed class RuntimeClientTests
         Assert.Equal(3, same.Count);
         Assert.Equal(("Warning", "Broken", "test"), (same.Type, same.Reason, same.Source.Component));
         Assert.Single(events, e => e.Message == "another message");
+    }
+
+    [Fact]
+    public async Task An_event_in_a_namespace_being_deleted_is_dropped_quietly_and_other_refusals_still_warn()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        await harness.Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "leaving" } });
+        var model = await harness.CreateAsync(Models.Cpu("ev", "leaving"));
+        // A finalizer on one object keeps the namespace Terminating while the event is recorded.
+        await harness.Client.CoreV1.CreateNamespacedConfigMapAsync(
+            new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "held", Finalizers = ["example.com/hold"] } }, "leaving");
+        await harness.Client.CoreV1.DeleteNamespaceAsync("leaving");
+        var logger = new WarningCounter();
+        var recorder = new EventRecorder(harness.Client, TimeProvider.System, logger, "test", "test-1", Manager);
+
+        await recorder.RecordAsync(model, EventType.Normal, "CleanedUp", "last words", CancellationToken.None);
+        Assert.Equal(0, logger.Warnings);
+        Assert.Empty(await harness.EventsAsync("leaving", "ev"));
+
+        // Any other refusal is still a failure worth a warning: here, a namespace that does not exist.
+        var elsewhere = new GruModel { Metadata = new V1ObjectMeta { Name = "ghost", NamespaceProperty = "nowhere", Uid = "u-ghost" } };
+        await recorder.RecordAsync(elsewhere, EventType.Normal, "Seen", "hello", CancellationToken.None);
+        Assert.Equal(1, logger.Warnings);
+    }
+
+    private sealed class WarningCounter : ILogger<EventRecorder>
+    {
+        private int _warnings;
+
+        public int Warnings => Volatile.Read(ref _warnings);
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Warning) Interlocked.Increment(ref _warnings);
+        }
     }
 }
