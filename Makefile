@@ -69,9 +69,12 @@ node-agent:
 	$(DOTNET) run -c $(CONFIG) --project src/GruNodeAgent -- --kubeconfig $(abspath $(AGENT_KUBECONFIG)) $(AGENT_ARGS)
 
 ## The operator against the current kubeconfig context (one local instance: no leader election).
-## Extra flags: make run ARGS="--namespaces ml --workers 8".
+## Extra flags: make run ARGS="--namespaces ml --workers 8"; other ports: make run METRICS_PORT=18080 HEALTH_PORT=18081
+## (the command line refuses a flag given twice, so the ports are variables rather than ARGS).
+METRICS_PORT ?= 8080
+HEALTH_PORT ?= 8081
 run:
-	$(DOTNET) run -c $(CONFIG) --project src/GruOperator -- --leader-elect false --metrics-port 8080 --health-port 8081 $(ARGS)
+	$(DOTNET) run -c $(CONFIG) --project src/GruOperator -- --leader-elect false --metrics-port $(METRICS_PORT) --health-port $(HEALTH_PORT) $(ARGS)
 
 ## Regenerates config/crds from the C# types.
 manifests:

@@ -46,14 +46,21 @@ public static class ServingConditions
 
     /// <summary>
     /// Assesses the stable track. Examples (desired/ready/updated): 3/3/3 → Ready=True StableServing, Progressing=False,
-    /// Healthy; 3/1/3 with 2 unschedulable → Ready=False Unschedulable naming the scheduler's message, Progressing=False,
+    /// Healthy; 3/1/3 on its way up → Progressing=True RollingOut, Progressing; the same after this generation was once
+    /// complete → Ready=False ReplicasNotReady, Progressing=False, Degraded; 3/1/3 with 2 unschedulable → Ready=False Unschedulable naming the scheduler's message, Progressing=False,
     /// Degraded; 3/0/1 → Ready=False ReplicasNotReady, Progressing=True RollingOut, Progressing; 2/0/0 with the
     /// ReplicaSet refused by a quota → Ready=False and Progressing=False ReplicaFailure quoting the API server, Pending. Pods that cannot be created come
     /// first: no pod exists to be unschedulable or failing, and waiting will not fix it.
     /// </summary>
     public static ServingAssessment Assess(IReadOnlyList<Condition>? current, TrackObservation track, long generation, DateTimeOffset now)
     {
-        var rolling = !track.TemplateObserved || track.UpdatedReplicas < track.DesiredReplicas;
+        // As Argo CD and the Deployment controller judge it: a revision is rolled out once all its replicas were ready. Until
+        // then (a first deploy at 1 of 3 ready, a scale-up) it is Progressing; only a revision that was complete and lost
+        // replicas is Degraded. Pods that cannot be scheduled or keep failing are not progress, and say so in Ready.
+        var wasComplete = ConditionSet.Find(current, ConditionTypes.Progressing) is { Status: Condition.False, Reason: RolloutComplete } done
+            && done.ObservedGeneration == generation;
+        var comingUp = track.ReadyReplicas < track.DesiredReplicas && !wasComplete && track.UnschedulablePods == 0 && track.FailingPods == 0;
+        var rolling = !track.TemplateObserved || track.UpdatedReplicas < track.DesiredReplicas || comingUp;
         var ready = track.ReadyReplicas >= track.DesiredReplicas && !rolling;
         var counts = $"{track.ReadyReplicas}/{track.DesiredReplicas} replicas ready";
 
@@ -96,7 +103,7 @@ public static class ServingConditions
                 $"Revision {track.Revision} is blocked: pods cannot be created: {track.ReplicaFailureMessage}", generation, now)
             : rolling
             ? new Condition(ConditionTypes.Progressing, Condition.True, RollingOut,
-                $"Rolling out revision {track.Revision}: {track.UpdatedReplicas}/{track.DesiredReplicas} replicas updated.", generation, now)
+                $"Rolling out revision {track.Revision}: {track.UpdatedReplicas}/{track.DesiredReplicas} replicas updated, {track.ReadyReplicas} ready.", generation, now)
             : new Condition(ConditionTypes.Progressing, Condition.False, RolloutComplete,
                 $"Revision {track.Revision} is rolled out.", generation, now);
 

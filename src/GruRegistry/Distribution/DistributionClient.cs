@@ -361,9 +361,7 @@ public sealed partial class DistributionClient
             catch (HttpRequestException ex)
             {
                 request.Dispose();
-                var hint = ex.InnerException is System.Security.Authentication.AuthenticationException
-                    ? "; if the registry's certificate comes from a private CA, trust it with Registry:CaCertificateFile (gru-model --ca-file)"
-                    : "";
+                var hint = TlsHint(ex, reference.Registry);
                 throw new RegistryException(RegistryErrorKind.Unreachable,
                     $"{reference}: the registry {reference.Registry} is unreachable: {OneLine(ex)}{hint}", ex);
             }
@@ -378,6 +376,19 @@ public sealed partial class DistributionClient
 
             return response;
         }
+    }
+
+    /// <summary>
+    /// What to do about a failed TLS handshake. A certificate the client does not trust is a private CA; a handshake that
+    /// gets no TLS answer at all ("cannot determine the frame size") is a registry serving plain http, the usual local
+    /// registry, and users of ORAS, Helm and Docker expect to be told about plain http there.
+    /// </summary>
+    private static string TlsHint(HttpRequestException ex, string registry)
+    {
+        if (ex.InnerException is not System.Security.Authentication.AuthenticationException tls) return "";
+        return tls.Message.Contains("certificate", StringComparison.OrdinalIgnoreCase)
+            ? "; if the registry's certificate comes from a private CA, trust it with Registry:CaCertificateFile (gru-model --ca-file)"
+            : $"; the registry did not answer in TLS: if it serves plain http (a local registry), allow that with gru-model --plain-http, or --registry-plain-http {registry} for GruServer and the operator";
     }
 
     /// <summary>Says, when a resumed download cannot even start, that the pull broke off mid-way.</summary>

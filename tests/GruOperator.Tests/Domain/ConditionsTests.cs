@@ -67,7 +67,33 @@ public sealed class ConditionsTests
         { "quota refuses every pod", new(2, 0, 0, true, 0, null, "1", ReplicaFailureMessage: "FailedCreate: exceeded quota: gpu"), "ReplicaFailure", "ReplicaFailure", ModelPhase.Pending },
         { "pods cannot be created while old ones crash", new(2, 0, 2, true, 0, null, "1", 1, "pod p is CrashLoopBackOff", ReplicaFailureMessage: "FailedCreate: RuntimeClass \"nvidia\" not found"), "ReplicaFailure", "ReplicaFailure", ModelPhase.Pending },
         { "zero replicas asked", new(0, 0, 0, true, 0, null, "1"), "StableServing", "RolloutComplete", ModelPhase.Healthy },
+        { "first deploy coming up", new(3, 1, 3, true, 0, null, "1"), "ReplicasNotReady", "RollingOut", ModelPhase.Progressing },
+        { "first deploy, none ready yet", new(3, 0, 3, true, 0, null, "1"), "ReplicasNotReady", "RollingOut", ModelPhase.Progressing },
     };
+
+    public static TheoryData<string, string, long, TrackObservation, string, ModelPhase> AssessAfterRows => new()
+    {
+        // (scenario, Progressing reason before, its observedGeneration, now observed, Progressing reason after, phase); generation 4.
+        { "complete, then lost a pod", "RolloutComplete", 4, new(3, 2, 3, true, 0, null, "1"), "RolloutComplete", ModelPhase.Degraded },
+        { "complete, then lost every pod", "RolloutComplete", 4, new(3, 0, 3, true, 0, null, "1"), "RolloutComplete", ModelPhase.Pending },
+        { "scaled up from a complete generation", "RolloutComplete", 3, new(5, 3, 5, true, 0, null, "1"), "RollingOut", ModelPhase.Progressing },
+        { "still coming up", "RollingOut", 4, new(3, 2, 3, true, 0, null, "1"), "RollingOut", ModelPhase.Progressing },
+        { "coming up, then all ready", "RollingOut", 4, new(3, 3, 3, true, 0, null, "1"), "RolloutComplete", ModelPhase.Healthy },
+        { "complete, stays complete", "RolloutComplete", 4, new(3, 3, 3, true, 0, null, "1"), "RolloutComplete", ModelPhase.Healthy },
+    };
+
+    [Theory]
+    [MemberData(nameof(AssessAfterRows))]
+    public void A_revision_is_Progressing_until_it_was_once_complete_and_Degraded_only_after(string scenario, string before, long beforeGeneration,
+        TrackObservation track, string progressingReason, ModelPhase phase)
+    {
+        Condition[] current = [new(ConditionTypes.Progressing, before == "RolloutComplete" ? Condition.False : Condition.True, before, "earlier", beforeGeneration, T0)];
+
+        var result = ServingConditions.Assess(current, track, 4, T0.AddSeconds(10));
+
+        Assert.True(progressingReason == ConditionSet.Find(result.Conditions, ConditionTypes.Progressing)!.Reason, scenario);
+        Assert.True(phase == result.Phase, $"{scenario}: phase {result.Phase}");
+    }
 
     [Theory]
     [MemberData(nameof(AssessRows))]

@@ -26,6 +26,21 @@ public sealed class GruModelRegistryCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_plain_http_registry_reached_without_plain_http_is_named_with_the_flag_that_fixes_it()
+    {
+        var model = TestArtifacts.TempPath("plain.onnx");
+        Assert.Equal(0, (await GruModelCommand.RunAsync(["--output", model])).ExitCode);
+
+        var push = await GruModelCommand.RunAsync(["push", model, $"oci://{_anonymous.Host}/models/plain:1.0"]);
+
+        Assert.NotEqual(0, push.ExitCode);
+        Assert.Contains("did not answer in TLS", push.Stderr, StringComparison.Ordinal);
+        Assert.Contains("gru-model --plain-http", push.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"--registry-plain-http {_anonymous.Host}", push.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("--ca-file", push.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WritesPushesInspectsAndPullsAModel()
     {
         var model = TestArtifacts.TempPath("recs.onnx");
