@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using GruServing.Contract.Serving;
 
 namespace TestSupport;
 
@@ -18,9 +19,8 @@ public sealed record TrackBehavior(double RequestsPerSecond, double MedianLatenc
 /// </summary>
 public sealed class SyntheticGruTraffic(int seed, TimeProvider time)
 {
-    /// <summary>Bucket bounds in seconds, fine around the 1–300 ms range SLOs care about.</summary>
-    public static readonly double[] Buckets =
-        [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5];
+    /// <summary>GruServer's own bucket bounds (its standard layout), so the analysis reads the buckets it meets in production.</summary>
+    public static readonly double[] Buckets = [.. LatencyBuckets.Standard];
 
     private readonly Random _random = new(seed);
     private readonly Lock _gate = new();

@@ -18,8 +18,10 @@ public sealed class ControllerTests : IDisposable
     [Fact]
     public async Task ManyWorkersNeverReconcileOneKeyTwiceAtOnce()
     {
-        var reconciler = new ConcurrencyProbe();
-        using var controller = NewController(reconciler, TimeProvider.System, workers: 8);
+        // The probe holds the first reconciles until all three keys are in flight at once: a controller that did not
+        // reconcile different keys in parallel never opens that gate and fails here, whatever the machine's load.
+        var reconciler = new ConcurrencyProbe(keys: 3);
+        using var controller = NewController(reconciler, new ManualTimeProvider(), workers: 8);
         using var cts = new CancellationTokenSource();
         var run = controller.RunAsync(cts.Token);
 
@@ -36,7 +38,8 @@ public sealed class ControllerTests : IDisposable
         await run.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(1, reconciler.MaxConcurrentPerKey);
-        Assert.True(reconciler.MaxConcurrentOverall > 1, "different keys should be reconciled in parallel");
+        Assert.Equal(3, reconciler.MaxConcurrentOverall);
+        Assert.True(reconciler.GateOpened, "the three keys were never reconciled at the same time");
     }
 
     [Fact]
@@ -113,11 +116,13 @@ public sealed class ControllerTests : IDisposable
 
         controller.Enqueue("ns/a");
         await Poll.UntilAsync(() => reconciler.Attempts == 1 && controller.Queue.WaitingCount == 1, TimeSpan.FromSeconds(30));
-        // An event for the same key arriving meanwhile is reconciled once, not alongside the timed requeue.
+        // An event for the same key arriving meanwhile is reconciled once, not alongside the timed requeue: one reconcile
+        // now, and one timer for the key afterwards (its requeue and the earlier one due at the same instant are one).
         controller.Enqueue("ns/a");
-        await Poll.UntilAsync(() => reconciler.Attempts == 2, TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(() => reconciler.Attempts == 2 && controller.Queue.WaitingCount == 1 && controller.Queue.Count == 0, TimeSpan.FromSeconds(30));
         time.Advance(TimeSpan.FromSeconds(30));
-        await Poll.UntilAsync(() => reconciler.Attempts == 3, TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(() => reconciler.Attempts >= 3 && controller.Queue.WaitingCount == 1 && controller.Queue.Count == 0, TimeSpan.FromSeconds(30));
+        Assert.Equal(3, reconciler.Attempts);
 
         cts.Cancel();
         await run.WaitAsync(TimeSpan.FromSeconds(30));
@@ -127,9 +132,10 @@ public sealed class ControllerTests : IDisposable
         "test", reconciler, new ControllerOptions { Workers = workers, ResyncPeriod = TimeSpan.Zero },
         new ControllerMetrics(_meters), time, NullLogger.Instance);
 
-    private sealed class ConcurrencyProbe : IReconciler
+    private sealed class ConcurrencyProbe(int keys) : IReconciler
     {
         private readonly ConcurrentDictionary<string, int> _running = new();
+        private readonly TaskCompletionSource _allKeysInFlight = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _inFlight;
         private int _total;
         private int _maxPerKey;
@@ -139,6 +145,7 @@ public sealed class ControllerTests : IDisposable
         public int InFlight => Volatile.Read(ref _inFlight);
         public int MaxConcurrentPerKey => Volatile.Read(ref _maxPerKey);
         public int MaxConcurrentOverall => Volatile.Read(ref _maxOverall);
+        public bool GateOpened => _allKeysInFlight.Task.IsCompletedSuccessfully;
 
         public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken cancellationToken)
         {
@@ -147,7 +154,16 @@ public sealed class ControllerTests : IDisposable
             var overall = Interlocked.Increment(ref _inFlight);
             Max(ref _maxPerKey, perKey);
             Max(ref _maxOverall, overall);
-            await Task.Delay(5, cancellationToken);
+            if (overall >= keys) _allKeysInFlight.TrySetResult();
+            try
+            {
+                await _allKeysInFlight.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // Left closed: GateOpened says so in the assertion.
+            }
+            await Task.Delay(5, cancellationToken); // keeps each reconcile open while the test enqueues its key again
             _running.AddOrUpdate(key, 0, (_, n) => n - 1);
             Interlocked.Decrement(ref _inFlight);
             Interlocked.Increment(ref _total);

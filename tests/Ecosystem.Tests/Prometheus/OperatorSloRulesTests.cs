@@ -87,8 +87,11 @@ public sealed class OperatorSloRulesTests : IDisposable
                 m.TryGetProperty("status", out var s) && s.TryGetProperty("phase", out var p) && p.GetString() == "Healthy") == 3;
         }, "three Healthy GruModels", op, ct);
         await WaitUntilAsync(() => Task.FromResult(op.Output.Contains("PrometheusRule CRD", StringComparison.Ordinal)), "the operator to say the CRD is missing", op, ct);
-        // Every model has been through the rule controller by now (it runs beside the serving one); give stragglers a moment.
-        await Task.Delay(TimeSpan.FromSeconds(2), ct);
+        // "Once" means once for all three models: wait until the rule controller (it runs beside the serving one) has
+        // reconciled at least three times, as its own metrics count, before counting the lines.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        await WaitUntilAsync(async () => RuleReconciles(await http.GetStringAsync($"http://127.0.0.1:{op.MetricsPort}/metrics", ct)) >= 3,
+            "the rule controller to reconcile all three models", op, ct);
 
         var lines = op.Output.Split('\n').Where(l => l.Contains("PrometheusRule", StringComparison.Ordinal)).ToList();
         Assert.True(lines.Count == 1, $"expected one line about PrometheusRules, got:\n{string.Join('\n', lines)}");
@@ -172,6 +175,12 @@ public sealed class OperatorSloRulesTests : IDisposable
         File.WriteAllText(path, new JsonObject { ["groups"] = groups }.ToJsonString());
         return path;
     }
+
+    /// <summary>controller_reconcile_total of the SLO rule controller (grumodel-slo-rules), all results summed.</summary>
+    private static double RuleReconciles(string metrics) =>
+        metrics.Split('\n')
+            .Where(l => l.StartsWith("controller_reconcile_total{", StringComparison.Ordinal) && l.Contains("controller=\"grumodel-slo-rules\"", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture));
 
     private static async Task WaitUntilAsync(Func<Task<bool>> done, string what, OperatorProcess op, CancellationToken ct)
     {
