@@ -74,7 +74,7 @@ internal static class OperatorCommand
                 {
                     SettingKind.Boolean => "true|false",
                     SettingKind.Integer => "n",
-                    SettingKind.Duration => "hh:mm:ss",
+                    SettingKind.Duration => "duration",
                     SettingKind.Url => "url",
                     _ => "value",
                 },

@@ -59,6 +59,7 @@ internal static class OperatorHost
         if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
         var errors = OperatorSettings.Validate(builder.Configuration);
         if (errors.Count > 0) throw new OperatorConfigurationException(errors);
+        builder.Configuration.AddInMemoryCollection(OperatorSettings.DurationsForBinding(builder.Configuration).ToList());
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;

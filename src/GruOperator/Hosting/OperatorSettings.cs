@@ -1,4 +1,5 @@
 using System.Globalization;
+using GruServing.Contract.Durations;
 using Microsoft.Extensions.Configuration;
 
 namespace GruOperator.Hosting;
@@ -30,8 +31,8 @@ internal sealed record OperatorSetting(string Flag, string Key, SettingKind Kind
             $"{DisplayName}: '{value}' must be a whole number from {Min} to {Max}.",
         SettingKind.Boolean when !bool.TryParse(value, out _) =>
             $"{DisplayName}: '{value}' must be true or false.",
-        SettingKind.Duration when !TimeSpan.TryParse(value, CultureInfo.InvariantCulture, out var d) || d <= TimeSpan.Zero =>
-            $"{DisplayName}: '{value}' must be a positive duration written hh:mm:ss, e.g. 00:00:15.",
+        SettingKind.Duration when ParseDuration(value) is not { } d || d <= TimeSpan.Zero =>
+            $"{DisplayName}: '{value}' must be a positive duration such as {GoDuration.Examples}.",
         SettingKind.Url when !Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") =>
             $"{DisplayName}: '{value}' must be an http(s) URL, e.g. http://prometheus.monitoring.svc:9090.",
         SettingKind.Quantity when !IsQuantity(value) =>
@@ -40,6 +41,15 @@ internal sealed record OperatorSetting(string Flag, string Key, SettingKind Kind
             $"{DisplayName} must not be empty (default {Default}).",
         _ => null,
     };
+
+    /// <summary>
+    /// A duration in the product's one grammar (<see cref="GoDuration"/>: "15s", "10m", as the CRD and GruServer take
+    /// them), or in .NET's hh:mm:ss, still taken so that configurations written for earlier versions keep working.
+    /// </summary>
+    public static TimeSpan? ParseDuration(string value) =>
+        GoDuration.TryParse(value, out var go, out _) ? go
+        : value.Contains(':', StringComparison.Ordinal) && TimeSpan.TryParse(value, CultureInfo.InvariantCulture, out var legacy) ? legacy
+        : null;
 
     private static bool IsQuantity(string value)
     {
@@ -78,26 +88,37 @@ internal static class OperatorSettings
         new("--health-port", nameof(OperatorOptions.HealthPort), SettingKind.Integer, "Port of /healthz and /readyz (0: any free port).", "8081", 0, 65535),
         new("--bind-address", nameof(OperatorOptions.BindAddress), SettingKind.Text, "Address the health and metrics endpoints listen on.", "0.0.0.0"),
         new("--field-manager", nameof(OperatorOptions.FieldManager), SettingKind.Text, "Field manager of every write (server-side apply, status, finalizers).", "gru-operator"),
-        new("--resync-period", nameof(OperatorOptions.ResyncPeriod), SettingKind.Duration, "Every model is reconciled again after this long, even with no change.", "00:10:00"),
+        new("--resync-period", nameof(OperatorOptions.ResyncPeriod), SettingKind.Duration, "Every model is reconciled again after this long, even with no change.", "10m"),
         new("--kubeconfig", nameof(OperatorOptions.Kubeconfig), SettingKind.Text, "Kubeconfig file; default $KUBECONFIG, in-cluster, then ~/.kube/config.", null),
         new("--context", nameof(OperatorOptions.Context), SettingKind.Text, "Kubeconfig context; default the current one.", null),
         new("--leader-elect", "LeaderElection:Enabled", SettingKind.Boolean, "Lease-based leader election, so only one replica acts.", "true"),
         new("--lease-name", "LeaderElection:LeaseName", SettingKind.Text, "Name of the leader election Lease.", OperatorOptions.DefaultLeaseName),
         new("--lease-namespace", "LeaderElection:LeaseNamespace", SettingKind.Text, "Namespace of the leader election Lease (in a pod: its own).", OperatorOptions.DefaultLeaseNamespace),
-        new("--lease-duration", "LeaderElection:LeaseDuration", SettingKind.Duration, "How long a lease is valid without renewal.", "00:00:15"),
+        new("--lease-duration", "LeaderElection:LeaseDuration", SettingKind.Duration, "How long a lease is valid without renewal.", "15s"),
         new("--identity", "LeaderElection:Identity", SettingKind.Text, "This replica's identity in the Lease; default host name plus a random suffix.", null),
     ];
 
     // Keys set through configuration only (no flag), still checked so an environment typo in a value is refused.
     private static readonly OperatorSetting[] ConfigurationOnly =
     [
-        new("--lease-renew-deadline", "LeaderElection:RenewDeadline", SettingKind.Duration, "", "00:00:10"),
-        new("--lease-retry-period", "LeaderElection:RetryPeriod", SettingKind.Duration, "", "00:00:02"),
+        new("--lease-renew-deadline", "LeaderElection:RenewDeadline", SettingKind.Duration, "", "10s"),
+        new("--lease-retry-period", "LeaderElection:RetryPeriod", SettingKind.Duration, "", "2s"),
     ];
 
     /// <summary>Every setting's default as a configuration entry: the lowest-precedence configuration source.</summary>
     public static IEnumerable<KeyValuePair<string, string?>> Defaults =>
         All.Concat(ConfigurationOnly).Where(s => s.Default is not null).Select(s => new KeyValuePair<string, string?>(s.Key, s.Default));
+
+    /// <summary>
+    /// The duration settings of <paramref name="configuration"/> rewritten in the form the options binder reads
+    /// (TimeSpan's "c" format), to be added as the last configuration source once <see cref="Validate"/> passed.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string?>> DurationsForBinding(IConfiguration configuration) =>
+        All.Concat(ConfigurationOnly)
+            .Where(s => s.Kind == SettingKind.Duration)
+            .Select(s => (s.Key, Value: configuration[s.Key] is { } text ? OperatorSetting.ParseDuration(text.Trim()) : null))
+            .Where(d => d.Value is not null)
+            .Select(d => new KeyValuePair<string, string?>(d.Key, d.Value!.Value.ToString("c", CultureInfo.InvariantCulture)));
 
     /// <summary>Every problem with the values in <paramref name="configuration"/>, each naming the flag, the variable and the fix.</summary>
     public static IReadOnlyList<string> Validate(IConfiguration configuration)

@@ -1,3 +1,4 @@
+using ControllerRuntime.Leadership;
 using GruOperator.Hosting;
 using Microsoft.Extensions.Configuration;
 
@@ -51,13 +52,45 @@ public sealed class OperatorCommandTests
         Assert.True(error.Message.Contains(message, StringComparison.Ordinal), $"{scenario}: {error.Message}");
     }
 
+    public static TheoryData<string, string, TimeSpan> DurationTexts => new()
+    {
+        // The product's one grammar, as the CRD and GruServer take it, and hh:mm:ss still taken from older configurations.
+        { "90s", "90s", TimeSpan.FromSeconds(90) },
+        { "compound", "1h30m", TimeSpan.FromMinutes(90) },
+        { "fraction", "1.5m", TimeSpan.FromSeconds(90) },
+        { "milliseconds", "250ms", TimeSpan.FromMilliseconds(250) },
+        { "legacy hh:mm:ss", "00:01:30", TimeSpan.FromSeconds(90) },
+    };
+
+    [Theory]
+    [MemberData(nameof(DurationTexts))]
+    public void DurationSettingsTakeTheProductsDurationGrammarAndBindToTheOptions(string scenario, string text, TimeSpan expected)
+    {
+        var given = new ConfigurationBuilder().AddInMemoryCollection([new("ResyncPeriod", text), new("LeaderElection:LeaseDuration", text)]).Build();
+        Assert.True(OperatorSettings.Validate(given).Count == 0, scenario);
+
+        var bound = new ConfigurationBuilder().AddConfiguration(given).AddInMemoryCollection(OperatorSettings.DurationsForBinding(given)).Build();
+
+        Assert.Equal(expected, bound.Get<OperatorOptions>()!.ResyncPeriod);
+        Assert.Equal(expected, bound.GetSection("LeaderElection").Get<LeaderElectionOptions>()!.LeaseDuration);
+    }
+
+    [Fact]
+    public void DurationDefaultsAreWrittenInTheProductsGrammar()
+    {
+        var defaults = OperatorSettings.Defaults.ToDictionary(d => d.Key, d => d.Value);
+        Assert.Equal(("10m", "15s", "10s", "2s"),
+            (defaults["ResyncPeriod"], defaults["LeaderElection:LeaseDuration"], defaults["LeaderElection:RenewDeadline"], defaults["LeaderElection:RetryPeriod"]));
+    }
+
     public static TheoryData<string, string, string, string> RefusedValues => new()
     {
         { "workers below range", "Workers", "0", "--workers (GRU_OPERATOR_WORKERS): '0' must be a whole number from 1 to 256." },
         { "workers not a number", "Workers", "many", "--workers (GRU_OPERATOR_WORKERS): 'many'" },
         { "port above range", "MetricsPort", "70000", "--metrics-port (GRU_OPERATOR_METRICSPORT): '70000'" },
         { "boolean", "LeaderElection:Enabled", "yes", "--leader-elect (GRU_OPERATOR_LEADERELECTION__ENABLED): 'yes' must be true or false." },
-        { "duration", "ResyncPeriod", "10m", "--resync-period (GRU_OPERATOR_RESYNCPERIOD): '10m' must be a positive duration" },
+        { "duration", "ResyncPeriod", "10 minutes", "--resync-period (GRU_OPERATOR_RESYNCPERIOD): '10 minutes' must be a positive duration such as 500ms, 30s, 5m or 1h30m" },
+        { "bare number", "ResyncPeriod", "600", "--resync-period (GRU_OPERATOR_RESYNCPERIOD): '600' must be a positive duration" },
         { "negative duration", "LeaderElection:LeaseDuration", "-00:00:05", "--lease-duration (GRU_OPERATOR_LEADERELECTION__LEASEDURATION)" },
         { "url", "DefaultPrometheusAddress", "prometheus:9090", "--prometheus-address (GRU_OPERATOR_DEFAULTPROMETHEUSADDRESS): 'prometheus:9090' must be an http(s) URL" },
         { "empty required text", "FieldManager", " ", "--field-manager (GRU_OPERATOR_FIELDMANAGER) must not be empty" },

@@ -102,9 +102,9 @@ internal sealed class OperatorHarness : IAsyncDisposable
         var configuration = new Dictionary<string, string?>
         {
             ["Logging:LogLevel:Default"] = Environment.GetEnvironmentVariable("GRU_TEST_LOG_LEVEL") ?? "Warning",
-            ["LeaderElection:LeaseDuration"] = "00:00:04",
-            ["LeaderElection:RenewDeadline"] = "00:00:03",
-            ["LeaderElection:RetryPeriod"] = "00:00:00.500",
+            ["LeaderElection:LeaseDuration"] = "4s",
+            ["LeaderElection:RenewDeadline"] = "3s",
+            ["LeaderElection:RetryPeriod"] = "500ms",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) configuration[key] = value;
         var app = OperatorHost.Build([.. args], ClientConfiguration, configuration);
