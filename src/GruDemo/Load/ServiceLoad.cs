@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
+using GruServing.Contract.Serving;
 using k8s;
 using k8s.Models;
 
@@ -118,7 +119,7 @@ public sealed class ServiceLoad : IAsyncDisposable
             {
                 using var content = new ByteArrayContent(_body);
                 content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-                using var response = await _http.PostAsync(new Uri($"http://{endpoint.Address}:8080/v2/models/{_modelName}/infer"), content, cancellationToken);
+                using var response = await _http.PostAsync(new Uri($"http://{endpoint.Address}:{ServerPorts.Http}/v2/models/{_modelName}/infer"), content, cancellationToken);
                 ok = response.IsSuccessStatusCode;
             }
             catch (HttpRequestException)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using GruNodeAgent;
+using GruServing.Contract.Serving;
 using k8s;
 using k8s.Models;
 using LocalServers;
@@ -60,7 +61,7 @@ public sealed class DemoStack : IAsyncDisposable
         RegistryProcess.FindBinary();
         var operatorDll = BuildOutput.Locate("src/GruOperator", "gru-operator.dll");
         var podAddress = IPAddress.Parse($"127.0.0.{options.FirstPodAddress}");
-        foreach (var port in new[] { 8080, 9464 }) EnsureFree(podAddress, port, "the first demo pod's GruServer port");
+        foreach (var port in new[] { ServerPorts.Http, ServerPorts.Metrics }) EnsureFree(podAddress, port, "the first demo pod's GruServer port");
         if (options.ClusterPort != 0) EnsureFree(IPAddress.Loopback, options.ClusterPort, "LocalCluster's API server port (--cluster-port)");
 
         var stack = new DemoStack(options);

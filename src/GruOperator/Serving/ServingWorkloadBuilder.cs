@@ -35,12 +35,9 @@ internal sealed record ServingWorkload(V1Deployment Deployment, V1Service Servic
 /// </summary>
 internal static class ServingWorkloadBuilder
 {
-    public const int HttpPort = 8080;
-
-    /// <summary>GruServer's gRPC port when <c>serving.grpc.enabled</c> (the port Triton and KServe use for gRPC is
-    /// 8001/8081; 9000 keeps clear of both HTTP and metrics).</summary>
-    public const int GrpcPort = 9000;
-    public const int MetricsPort = 9464;
+    public const int HttpPort = ServerPorts.Http;
+    public const int GrpcPort = ServerPorts.Grpc;
+    public const int MetricsPort = ServerPorts.Metrics;
     public const string ServerContainer = "gru-server";
     public const string FetcherContainer = "model-fetcher";
     public const string ModelDirectory = "/models";

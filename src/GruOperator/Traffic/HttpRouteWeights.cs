@@ -31,7 +31,7 @@ internal static class HttpRouteWeights
     {
         var ns = route["metadata"]?["namespace"]?.GetValue<string>();
         var id = $"{ns}/{route["metadata"]?["name"]?.GetValue<string>()}";
-        var example = $"backendRefs: [{{name: {stableService}, port: 8080}}, {{name: {canaryService}, port: 8080, weight: 0}}]";
+        var example = $"backendRefs: [{{name: {stableService}, port: {ServerPorts.Http}}}, {{name: {canaryService}, port: {ServerPorts.Http}, weight: 0}}]";
         if (route["spec"]?["rules"] is not JsonArray live)
         {
             return Problem($"HTTPRoute {id} has no rules; add a rule with {example}");

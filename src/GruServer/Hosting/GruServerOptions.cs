@@ -24,8 +24,8 @@ internal sealed record GruServerOptions
     public ModelDigest? ExpectedDigest { get; init; }
 
     public string Host { get; init; } = "0.0.0.0";
-    public int Port { get; init; } = 8080;
-    public int MetricsPort { get; init; } = 9464;
+    public int Port { get; init; } = ServerPorts.Http;
+    public int MetricsPort { get; init; } = ServerPorts.Metrics;
     /// <summary>0: no gRPC endpoint.</summary>
     public int GrpcPort { get; init; }
     public string Revision { get; init; } = "0";

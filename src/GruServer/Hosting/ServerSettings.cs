@@ -35,9 +35,9 @@ internal static class ServerSettings
     public static readonly ServerSetting RegistryCaFile = new(ServerFlags.RegistryCaFile, "PEM file of CA certificates to trust for a registry with a private CA.", null);
     public static readonly ServerSetting RegistryPlainHttp = new(ServerFlags.RegistryPlainHttp, "Registries (host[:port], comma-separated) reached over plain http instead of https: local or trusted networks only.", null);
     public static readonly ServerSetting Host = new(ServerFlags.Host, "Address the inference endpoint listens on (an IP address or localhost).", "0.0.0.0");
-    public static readonly ServerSetting Port = new(ServerFlags.Port, "Port of the Open Inference Protocol (v2) HTTP endpoint.", "8080");
+    public static readonly ServerSetting Port = new(ServerFlags.Port, "Port of the Open Inference Protocol (v2) HTTP endpoint.", $"{ServerPorts.Http}");
     public static readonly ServerSetting GrpcPort = new(ServerFlags.GrpcPort, "Port of the Open Inference Protocol (v2) gRPC endpoint, inference.GRPCInferenceService over HTTP/2 without TLS (same address as --host); off unless given.", null);
-    public static readonly ServerSetting MetricsPort = new(ServerFlags.MetricsPort, "Port of the Prometheus /metrics endpoint (same address as --host).", "9464");
+    public static readonly ServerSetting MetricsPort = new(ServerFlags.MetricsPort, "Port of the Prometheus /metrics endpoint (same address as --host).", $"{ServerPorts.Metrics}");
     public static readonly ServerSetting Revision = new(ServerFlags.Revision, "Revision label on every metric and in model metadata.", "0");
     public static readonly ServerSetting Track = new(ServerFlags.Track, $"Track label on every metric and in model metadata: {Tracks.Choices}.", Tracks.StableLabel);
     public static readonly ServerSetting ExecutionProvider = new(ServerFlags.ExecutionProvider, "Auto (CUDA when available, else CPU), CUDA (fail when unavailable) or CPU.", nameof(GruServing.Contract.Serving.ExecutionProvider.Auto));
