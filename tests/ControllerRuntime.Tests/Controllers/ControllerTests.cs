@@ -6,6 +6,7 @@ using ControllerRuntime.Controllers;
 using ControllerRuntime.Metrics;
 using ControllerRuntime.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ControllerRuntime.Tests.Controllers;
 
@@ -21,7 +22,7 @@ public sealed class ControllerTests : IDisposable
         // The probe holds the first reconciles until all three keys are in flight at once: a controller that did not
         // reconcile different keys in parallel never opens that gate and fails here, whatever the machine's load.
         var reconciler = new ConcurrencyProbe(keys: 3);
-        using var controller = NewController(reconciler, new ManualTimeProvider(), workers: 8);
+        using var controller = NewController(reconciler, new FakeTimeProvider(), workers: 8);
         using var cts = new CancellationTokenSource();
         var run = controller.RunAsync(cts.Token);
 
@@ -45,7 +46,7 @@ public sealed class ControllerTests : IDisposable
     [Fact]
     public async Task FailedReconcileIsRetriedWithBackoffThenForgotten()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var reconciler = new Flaky(failures: 2);
         using var controller = NewController(reconciler, time, workers: 1);
         using var cts = new CancellationTokenSource();
@@ -56,7 +57,7 @@ public sealed class ControllerTests : IDisposable
         time.Advance(TimeSpan.FromMilliseconds(5));
         await Poll.UntilAsync(() => reconciler.Attempts == 2 && controller.Queue.WaitingCount == 1, TimeSpan.FromSeconds(30));
         Assert.Equal(2, controller.Queue.Failures("ns/a"));
-        // The manual clock fires due timers inside Advance, so right after it the queue shows whether the 10 ms backoff
+        // The fake clock fires due timers inside Advance, so right after it the queue shows whether the 10 ms backoff
         // has passed: still waiting after 9 ms (a shorter backoff would have moved the key on already), released at 10.
         time.Advance(TimeSpan.FromMilliseconds(9));
         Assert.Equal(1, controller.Queue.WaitingCount);
@@ -73,7 +74,7 @@ public sealed class ControllerTests : IDisposable
     [Fact]
     public async Task ConflictIsRequeuedWithBackoffAndCountedApartFromErrors()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var reconciler = new Conflicting(conflicts: 1);
         var results = new ConcurrentQueue<string>();
         using var listener = new MeterListener();
@@ -108,7 +109,7 @@ public sealed class ControllerTests : IDisposable
     [Fact]
     public async Task RequeueAfterGoesThroughTheSameQueue()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var reconciler = new Requeueing(TimeSpan.FromSeconds(30));
         using var controller = NewController(reconciler, time, workers: 2);
         using var cts = new CancellationTokenSource();

@@ -1,11 +1,12 @@
 using ControllerRuntime.Queues;
 using ControllerRuntime.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ControllerRuntime.Tests.Queues;
 
 public sealed class WorkQueueTests
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
 
     private WorkQueue NewQueue() => new(_time, new ExponentialBackoff(TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(1)));
 
