@@ -29,7 +29,7 @@ if (args.Contains("--help") || args.Contains("-h"))
           --cpu Q / --memory Q   capacity (default: this machine's)
           --state-dir DIR        pod directories and container logs (default: a temp directory)
           --discovery-url URL    Prometheus http_sd listener (http://127.0.0.1:0); targets at URL/http_sd
-          --NodeAgent:KEY=VALUE  any other setting (README: Node agent)
+          --NodeAgent:KEY=VALUE  any other setting (docs/development.md: Node agent)
         """);
     return 0;
 }

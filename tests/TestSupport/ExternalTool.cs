@@ -28,7 +28,7 @@ public sealed class ExternalTool
     /// <summary>The dotnet host, to run built tools (kubectl-gru.dll) as their own processes.</summary>
     public static ExternalTool Dotnet => Find("dotnet", "the .NET SDK");
 
-    /// <summary>bash, to run a command line exactly as the README writes it.</summary>
+    /// <summary>bash, to run a command line exactly as the docs write it.</summary>
     public static ExternalTool Bash => Find("bash", "bash");
 
     /// <summary>kubectl (1.32 on these machines) from PATH.</summary>

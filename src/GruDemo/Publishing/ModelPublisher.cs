@@ -23,7 +23,7 @@ public sealed record PublishedModel(ModelVersion Version, string Source, string 
 
 /// <summary>
 /// Writes each version with the project's own `gru-model` (seeded random ONNX GRU weights, no Python) and publishes it
-/// with `gru-model push`, exactly as README's "Publish and deploy a model" does by hand.
+/// with `gru-model push`, exactly as "Publish and deploy a model" (docs/models.md) does by hand.
 /// </summary>
 public sealed partial class ModelPublisher(string registryHost, string directory, string logPath)
 {

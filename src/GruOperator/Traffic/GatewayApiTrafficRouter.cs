@@ -24,7 +24,7 @@ namespace GruOperator.Traffic;
 /// added meanwhile is never dropped: the apply gets 409 and is redone from a fresh read). Every other field (parentRefs,
 /// hostnames, labels, annotations) stays with whoever applied it, and when the weights already hold nothing is written,
 /// so a route at rest keeps the values Git gave it. While a canary runs the weights differ from Git's: GitOps tools
-/// should ignore <c>.spec.rules[].backendRefs[].weight</c> (README: "with Argo CD").
+/// should ignore <c>.spec.rules[].backendRefs[].weight</c> (docs/operations.md: "With Argo CD").
 /// </remarks>
 internal sealed partial class GatewayApiTrafficRouter : ITrafficRouter
 {

@@ -5,7 +5,7 @@ using TestSupport;
 namespace Ecosystem.Tests.ArgoCd;
 
 /// <summary>
-/// The claim behind "no ignoreDifferences needed" in the README: the operator never writes spec, so an Argo CD sync
+/// The claim behind "no ignoreDifferences needed" in docs/operations.md: the operator never writes spec, so an Argo CD sync
 /// (a server-side apply under Argo CD's field manager) of a reconciled GruModel finds nothing to change.
 /// </summary>
 [Collection(ProcessCollection.Name)]

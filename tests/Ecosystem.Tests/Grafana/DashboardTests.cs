@@ -36,7 +36,7 @@ public sealed class DashboardTests
         "gru_operator_rollouts_total", "gru_operator_served_model_mismatches", "controller_watch_restarts_total",
     ];
 
-    /// <summary>Not exported yet: the SLO objective gauge arrives with the canary bench (issue 10); README "Monitoring" lists it.</summary>
+    /// <summary>Not exported yet: the SLO objective gauge arrives with the canary bench (issue 10); docs/operations.md "Monitoring" lists it.</summary>
     private static readonly HashSet<string> Arriving = ["gru_operator_slo_objective"];
 
     [Fact]

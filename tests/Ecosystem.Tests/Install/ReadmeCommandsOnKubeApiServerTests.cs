@@ -6,7 +6,7 @@ using TestSupport;
 namespace Ecosystem.Tests.Install;
 
 /// <summary>
-/// README commands on a real kube-apiserver. `kubectl apply -k config/monitoring`, RBAC included (LocalCluster serves none): it installs,
+/// Commands of docs/operations.md on a real kube-apiserver. `kubectl apply -k config/monitoring`, RBAC included (LocalCluster serves none): it installs,
 /// re-applies without a diff, the PrometheusRule passes the Prometheus Operator's own CRD schema (vendored, v0.82.2), and
 /// the operator's ServiceAccount may do exactly what the Gateway API router and the SLO rule controller need.
 /// </summary>
@@ -15,7 +15,7 @@ public sealed class ReadmeCommandsOnKubeApiServerTests(KubeApiServerWithKubectl 
 {
     private const string OperatorAccount = "system:serviceaccount:gru-system:gru-operator";
 
-    /// <summary>README "With Argo CD": the patch command merges the health check into an existing argocd-cm, keeping its keys.</summary>
+    /// <summary>docs/operations.md "With Argo CD": the patch command merges the health check into an existing argocd-cm, keeping its keys.</summary>
     [Fact]
     public async Task The_argocd_cm_patch_command_adds_the_health_check_and_keeps_what_was_there()
     {
@@ -34,7 +34,7 @@ public sealed class ReadmeCommandsOnKubeApiServerTests(KubeApiServerWithKubectl 
               resource.customizations.health.argoproj.io_Rollout: "hs = {}\nreturn hs\n"
             """);
 
-        // Exactly as the README says, from the repository root.
+        // Exactly as docs/operations.md says, from the repository root.
         var patch = await ExternalTool.Kubectl.RunAsync(["-n", "argocd", "patch", "configmap", "argocd-cm", "--patch-file", "config/argocd/argocd-cm-patch.yaml"],
             Repository.Root, cluster.Environment, cancellationToken: ct);
         Assert.True(patch.ExitCode == 0, patch.Output);

@@ -5,7 +5,7 @@ using TestSupport;
 namespace Ecosystem.Tests.Monitoring;
 
 /// <summary>
-/// README "Monitoring" as written: `kubectl apply -k config/monitoring` on a cluster with the Prometheus Operator's CRDs
+/// docs/operations.md "Monitoring" as written: `kubectl apply -k config/monitoring` on a cluster with the Prometheus Operator's CRDs
 /// installs, re-applies without a diff, and its monitors select what really exists: the operator's metrics Service and
 /// pods, and the serving pods the operator creates for a GruModel (named port "metrics").
 /// </summary>
@@ -47,7 +47,7 @@ public sealed partial class MonitoringOverlayTests
         }
 
         var rendered = await cluster.KubectlOkAsync(["kustomize", Path.Combine(Repository.Root, "config", "monitoring")], ct);
-        // LocalCluster serves no RBAC API (README "What it knowingly does not do"), so the RBAC objects of config/default
+        // LocalCluster serves no RBAC API (docs/development.md "What it knowingly does not do"), so the RBAC objects of config/default
         // are left out here; everything else goes in exactly as rendered.
         var objects = string.Join("\n---\n", rendered.Split("\n---\n").Where(o => !RbacKind().IsMatch(o)));
         Assert.Contains("kind: PrometheusRule", objects, StringComparison.Ordinal);

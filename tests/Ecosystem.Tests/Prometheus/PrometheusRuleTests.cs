@@ -29,7 +29,7 @@ public sealed class PrometheusRuleTests : IDisposable
     [Fact]
     public async Task The_readme_command_for_a_plain_rules_file_gives_one_promtool_accepts()
     {
-        // README "Monitoring", for a Prometheus without the Prometheus Operator, run as written from the repository root.
+        // docs/operations.md "Monitoring", for a Prometheus without the Prometheus Operator, run as written from the repository root.
         var rules = Path.Combine(_work, "gru-rules.yml");
         var extract = await ExternalTool.Bash.RunAsync(["-c", $"sed -n '/^spec:/,$p' config/prometheus/prometheusrule.yaml | sed '1d; s/^  //' > {rules}"],
             Repository.Root, cancellationToken: Deadline);

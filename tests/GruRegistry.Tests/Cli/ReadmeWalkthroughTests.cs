@@ -3,13 +3,13 @@ using TestSupport;
 
 namespace GruRegistry.Tests.Cli;
 
-/// <summary>The README's "publish and deploy a model" walk-through gives the digests it shows.</summary>
+/// <summary>The "publish and deploy a model" walk-through (docs/models.md) gives the digests it shows.</summary>
 public sealed partial class ReadmeWalkthroughTests
 {
     [Fact]
     public async Task PushPrintsTheDigestsTheReadmeShows()
     {
-        var readme = await File.ReadAllTextAsync(Path.Combine(Repository.Root, "README.md"));
+        var readme = await File.ReadAllTextAsync(Path.Combine(Repository.Root, "docs", "models.md"));
         var section = readme[readme.IndexOf("## Publish and deploy a model", StringComparison.Ordinal)..];
         var shownLayer = LayerLine().Match(section).Groups[1].Value;
         var shownManifest = DigestLine().Match(section).Groups[1].Value;

@@ -78,7 +78,7 @@ public sealed class GruNumericsTests
     [Fact]
     public void TheCommittedSampleModelIsWhatGruModelWritesForItsDocumentedFlags()
     {
-        // README: --input-size 8 --hidden-size 32 --layers 2 --linear-before-reset --sequence-lengths --dense-outputs 4 --seed 42
+        // docs/models.md: --input-size 8 --hidden-size 32 --layers 2 --linear-before-reset --sequence-lengths --dense-outputs 4 --seed 42
         var spec = new GruModelSpec(8, 32, Layers: 2, LinearBeforeReset: true, SequenceLengths: true, DenseOutputs: 4, Seed: 42);
 
         Assert.Equal(GruOnnxWriter.ToBytes(GruModel.Create(spec)), File.ReadAllBytes(TestSupport.Repository.SampleModelPath));

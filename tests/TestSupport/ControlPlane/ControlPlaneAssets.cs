@@ -47,7 +47,7 @@ public sealed record ControlPlaneAssets(string Etcd, string KubeApiServer, strin
             throw new InvalidOperationException(
                 "the real control-plane tests need kube-apiserver, kube-controller-manager and etcd: " + string.Join("; ", missing) +
                 $". Run the tests through `make test` (it unpacks ../shared/envtest into .tmp/envtest and sets {AssetsVariable}), " +
-                $"or point {AssetsVariable} at a directory holding setup-envtest's 1.28 binaries plus kube-controller-manager of the same release (README: Tested on a real control plane).");
+                $"or point {AssetsVariable} at a directory holding setup-envtest's 1.28 binaries plus kube-controller-manager of the same release (docs/development.md: Tested on a real control plane).");
         }
 
         return new ControlPlaneAssets(etcdBinary!, apiServer!, controllerManager!);
