@@ -22,8 +22,8 @@ internal sealed partial class ApiHandler
         var query = ctx.Request.Query;
         var labels = LabelSelector.Parse(query["labelSelector"]);
         var fields = FieldSelector.Parse(query["fieldSelector"], type);
-        var bookmarks = IsTrue(query["allowWatchBookmarks"]);
-        var sendInitialEvents = IsTrue(query["sendInitialEvents"]);
+        var bookmarks = ApiRequestReader.IsTrue(query["allowWatchBookmarks"]);
+        var sendInitialEvents = ApiRequestReader.IsTrue(query["sendInitialEvents"]);
         var rvText = query["resourceVersion"].ToString();
         long? from = null;
         if (rvText.Length > 0 && rvText != "0" && !sendInitialEvents)
@@ -48,7 +48,7 @@ internal sealed partial class ApiHandler
             // The real server ends watches after a random 30-60 minutes so clients learn to re-watch.
             timeout = TimeSpan.FromMinutes(30 + RandomNumberGenerator.GetInt32(30));
         }
-        var table = WantsTable(ctx);
+        var table = ApiRequestReader.WantsTable(ctx);
         var storage = StorageType(type);
 
         ctx.Response.StatusCode = 200;

@@ -59,16 +59,16 @@ internal sealed partial class ApiHandler
         }
         catch (ApiError e)
         {
-            await WriteStatusAsync(ctx, e, ct);
+            await ApiResponseWriter.WriteStatusAsync(ctx, e, ct);
         }
         catch (JsonException e)
         {
-            await WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request is not valid JSON: {e.Message}"), ct);
+            await ApiResponseWriter.WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request is not valid JSON: {e.Message}"), ct);
         }
         catch (InvalidOperationException e) when (e.Source == "System.Text.Json")
         {
             // A field of the wrong JSON type where the server reads it (e.g. metadata.name: 5).
-            await WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request has a field of the wrong type: {e.Message}"), ct);
+            await ApiResponseWriter.WriteStatusAsync(ctx, ApiError.BadRequest($"the body of the request has a field of the wrong type: {e.Message}"), ct);
         }
         catch (BadHttpRequestException e)
         {
@@ -76,7 +76,7 @@ internal sealed partial class ApiHandler
             var error = e.StatusCode == 413
                 ? new ApiError(413, "RequestEntityTooLarge", $"the request body is too large: {e.Message}")
                 : ApiError.BadRequest(e.Message);
-            await WriteStatusAsync(ctx, error, ct);
+            await ApiResponseWriter.WriteStatusAsync(ctx, error, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -85,7 +85,7 @@ internal sealed partial class ApiHandler
         catch (Exception e)
         {
             Log.Unhandled(_logger, ctx.Request.Method, ctx.Request.Path.Value ?? "", e);
-            await WriteStatusAsync(ctx, new ApiError(500, "InternalError", $"Internal error occurred: {e.Message}"), ct);
+            await ApiResponseWriter.WriteStatusAsync(ctx, new ApiError(500, "InternalError", $"Internal error occurred: {e.Message}"), ct);
         }
         finally
         {
@@ -100,7 +100,7 @@ internal sealed partial class ApiHandler
         var method = ctx.Request.Method;
         if (segments.Length == 0)
         {
-            await WriteJsonAsync(ctx, 200, new JsonObject { ["paths"] = new JsonArray("/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version") }, ct);
+            await ApiResponseWriter.WriteJsonAsync(ctx, 200, new JsonObject { ["paths"] = new JsonArray("/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version") }, ct);
             return;
         }
         switch (segments[0])
@@ -110,7 +110,7 @@ internal sealed partial class ApiHandler
                 await ctx.Response.WriteAsync("ok", ct);
                 return;
             case "version":
-                await WriteJsonAsync(ctx, 200, Discovery.Version(), ct);
+                await ApiResponseWriter.WriteJsonAsync(ctx, 200, Discovery.Version(), ct);
                 return;
             case "openapi":
                 await ServeOpenApiAsync(ctx, segments, ct);
@@ -157,7 +157,7 @@ internal sealed partial class ApiHandler
     private Task WriteDiscoveryAsync(HttpContext ctx, JsonObject doc, CancellationToken ct)
     {
         if (ctx.Request.Method != "GET") throw ApiError.MethodNotAllowed($"the server does not allow this method on the requested resource");
-        return WriteJsonAsync(ctx, 200, doc, ct);
+        return ApiResponseWriter.WriteJsonAsync(ctx, 200, doc, ct);
     }
 
     private async Task ServeOpenApiAsync(HttpContext ctx, string[] segments, CancellationToken ct)
@@ -167,7 +167,7 @@ internal sealed partial class ApiHandler
             var doc = segments.Length == 2
                 ? _openApi.Index()
                 : _openApi.GroupVersion(string.Join('/', segments[2..])) ?? throw NotFoundPath(ctx.Request.Path.Value ?? "");
-            await WriteJsonAsync(ctx, 200, doc, ct);
+            await ApiResponseWriter.WriteJsonAsync(ctx, 200, doc, ct);
             return;
         }
         // openapi/v2 is not served: kubectl uses v3 and falls back only when v3 is missing.
@@ -202,7 +202,7 @@ internal sealed partial class ApiHandler
         {
             switch (method)
             {
-                case "GET" when IsTrue(query["watch"]):
+                case "GET" when ApiRequestReader.IsTrue(query["watch"]):
                     await WatchAsync(ctx, type, target.Namespace, ct);
                     return;
                 case "GET":
@@ -212,8 +212,8 @@ internal sealed partial class ApiHandler
                     throw ApiError.MethodNotAllowed("the server does not allow this method on the requested resource");
                 case "POST":
                     {
-                        var body = await ReadObjectAsync(ctx, ct);
-                        var options = WriteOptionsFrom(ctx);
+                        var body = await ApiRequestReader.ReadObjectAsync(ctx, ct);
+                        var options = ApiRequestReader.WriteOptionsFrom(ctx);
                         var (storageType, storedBody) = ToStorage(type, body);
                         var created = _registry.Create(storageType, ns, storedBody, options);
                         await WriteObjectAsync(ctx, type, created, 201, options, ct);
@@ -233,10 +233,10 @@ internal sealed partial class ApiHandler
             case "GET":
                 {
                     var obj = _registry.Get(StorageType(type), ns, name);
-                    if (WantsTable(ctx))
+                    if (ApiRequestReader.WantsTable(ctx))
                     {
-                        var table = _tables.Table(type, [ParseForType(type, obj)], obj.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, IncludeObject(ctx));
-                        await WriteJsonAsync(ctx, 200, table, ct);
+                        var table = _tables.Table(type, [ParseForType(type, obj)], obj.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, ApiRequestReader.IncludeObject(ctx));
+                        await ApiResponseWriter.WriteJsonAsync(ctx, 200, table, ct);
                         return;
                     }
                     await WriteObjectAsync(ctx, type, obj, 200, null, ct);
@@ -244,8 +244,8 @@ internal sealed partial class ApiHandler
                 }
             case "PUT" when target.Subresource == "finalize":
                 {
-                    var body = await ReadObjectAsync(ctx, ct);
-                    var options = WriteOptionsFrom(ctx);
+                    var body = await ApiRequestReader.ReadObjectAsync(ctx, ct);
+                    var options = ApiRequestReader.WriteOptionsFrom(ctx);
                     var finalizers = body["spec"]?["finalizers"]?.DeepClone() as JsonArray ?? new JsonArray();
                     var updated = _registry.Patch(type, ns, name, false, options, "Update", out _, current =>
                     {
@@ -257,8 +257,8 @@ internal sealed partial class ApiHandler
                 }
             case "PUT":
                 {
-                    var body = await ReadObjectAsync(ctx, ct);
-                    var options = WriteOptionsFrom(ctx);
+                    var body = await ApiRequestReader.ReadObjectAsync(ctx, ct);
+                    var options = ApiRequestReader.WriteOptionsFrom(ctx);
                     var (storageType, storedBody) = ToStorage(type, body);
                     var updated = _registry.Update(storageType, ns, name, storedBody, status, options);
                     await WriteObjectAsync(ctx, type, updated, 200, options, ct);
@@ -269,14 +269,14 @@ internal sealed partial class ApiHandler
                 return;
             case "DELETE":
                 {
-                    var options = await DeleteOptionsFromAsync(ctx, ct);
+                    var options = await ApiRequestReader.DeleteOptionsFromAsync(ctx, ct);
                     var (obj, removed) = _registry.Delete(StorageType(type), ns, name, options);
                     if (!removed || type.ReturnsDeletedObject)
                     {
                         await WriteObjectAsync(ctx, type, obj, 200, null, ct);
                         return;
                     }
-                    await WriteJsonAsync(ctx, 200, new JsonObject
+                    await ApiResponseWriter.WriteJsonAsync(ctx, 200, new JsonObject
                     {
                         ["kind"] = "Status",
                         ["apiVersion"] = "v1",
@@ -297,127 +297,12 @@ internal sealed partial class ApiHandler
         }
     }
 
-    /// <summary>/scale: an autoscaling/v1 Scale view of the replicas; writes go to the main object (generation included).</summary>
-    private async Task ScaleAsync(HttpContext ctx, ResourceType type, string ns, string name, string method, CancellationToken ct)
-    {
-        var paths = type.Scale!;
-        if (method == "GET")
-        {
-            await WriteJsonAsync(ctx, 200, paths.ToScale(_registry.Get(type, ns, name).ToJson()), ct);
-            return;
-        }
-        var options = WriteOptionsFrom(ctx);
-        Func<JsonObject, JsonObject> change;
-        switch (method)
-        {
-            case "PUT":
-                {
-                    var body = await ReadObjectAsync(ctx, ct);
-                    change = _ => body;
-                    break;
-                }
-            case "PATCH":
-                {
-                    var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
-                    var patch = ParseJson(Encoding.UTF8.GetString(await ReadBodyAsync(ctx, ct)));
-                    change = contentType switch
-                    {
-                        "application/merge-patch+json" or "application/strategic-merge-patch+json" =>
-                            scale => JsonMergePatch.Apply(scale, patch) as JsonObject ?? throw ApiError.BadRequest("patch must produce an object"),
-                        "application/json-patch+json" => scale => JsonPatch.Apply(scale, patch) as JsonObject ?? throw ApiError.BadRequest("patch must produce an object"),
-                        _ => throw new ApiError(415, "UnsupportedMediaType", "the /scale subresource accepts application/merge-patch+json, application/strategic-merge-patch+json and application/json-patch+json"),
-                    };
-                    break;
-                }
-            default:
-                throw ApiError.MethodNotAllowed("the server does not allow this method on the requested resource");
-        }
-        var updated = _registry.Patch(type, ns, name, false, options, "Update", out _, current =>
-        {
-            paths.Apply(current!, change(paths.ToScale(current!)));
-            return current!;
-        });
-        await WriteJsonAsync(ctx, 200, paths.ToScale(updated.ToJson()), ct);
-    }
-
-    /// <summary>
-    /// POST pods/{name}/binding, as a scheduler binds: sets spec.nodeName (409 when the pod is bound already or being
-    /// deleted), copies the binding's annotations and sets PodScheduled=True, in one write; answers a Status with code 201.
-    /// </summary>
-    private async Task BindAsync(HttpContext ctx, ResourceType podType, string ns, string name, CancellationToken ct)
-    {
-        var body = await ReadObjectAsync(ctx, ct);
-        var options = WriteOptionsFrom(ctx);
-        var bindingName = body["metadata"]?["name"]?.GetValue<string>();
-        if (bindingName is not null && bindingName != name)
-        {
-            throw ApiError.BadRequest($"the name of the object ({bindingName}) does not match the name on the URL ({name})");
-        }
-        var target = body["target"] as JsonObject;
-        var node = target?["name"]?.GetValue<string>() ?? "";
-        var kind = target?["kind"]?.GetValue<string>() ?? "";
-        if (node.Length == 0 || kind is not ("" or "Node"))
-        {
-            throw ApiError.Invalid("", "Binding", name, [new StatusCause(node.Length == 0 ? "FieldValueRequired" : "FieldValueNotSupported",
-                node.Length == 0 ? "Required value" : $"Unsupported value: \"{kind}\": supported values: \"Node\"", node.Length == 0 ? "target.name" : "target.kind")]);
-        }
-        var uid = body["metadata"]?["uid"]?.GetValue<string>();
-        var annotations = body["metadata"]?["annotations"] as JsonObject;
-        var now = Timestamps.Format(_time.GetUtcNow());
-        _registry.Patch(podType, ns, name, false, options, "Update", out _, pod =>
-        {
-            var meta = (JsonObject)pod!["metadata"]!;
-            if (uid is not null && meta["uid"]?.GetValue<string>() != uid)
-            {
-                throw new ApiError(409, "Conflict", $"Operation cannot be fulfilled on pods/binding \"{name}\": Precondition failed: UID in precondition: {uid}, UID in object meta: {meta["uid"]}");
-            }
-            if (meta["deletionTimestamp"] is not null)
-            {
-                throw new ApiError(409, "Conflict", $"Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is being deleted, cannot be assigned to a host");
-            }
-            var spec = BuiltInStrategy.Obj(pod, "spec");
-            if (spec["nodeName"]?.GetValue<string>() is { Length: > 0 } assigned)
-            {
-                throw new ApiError(409, "Conflict", $"Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is already assigned to node \"{assigned}\"");
-            }
-            spec["nodeName"] = node;
-            if (annotations is not null)
-            {
-                var existing = BuiltInStrategy.Obj(meta, "annotations");
-                foreach (var (k, v) in annotations) existing[k] = v?.DeepClone();
-            }
-            var status = BuiltInStrategy.Obj(pod, "status");
-            var conditions = status["conditions"] as JsonArray ?? new JsonArray();
-            status["conditions"] = conditions;
-            var scheduled = conditions.OfType<JsonObject>().FirstOrDefault(c => c["type"]?.GetValue<string>() == "PodScheduled");
-            if (scheduled is null)
-            {
-                scheduled = new JsonObject { ["type"] = "PodScheduled" };
-                conditions.Add(scheduled);
-            }
-            if (scheduled["status"]?.GetValue<string>() != "True") scheduled["lastTransitionTime"] = now;
-            scheduled["status"] = "True";
-            scheduled["lastProbeTime"] = null;
-            scheduled.Remove("reason");
-            scheduled.Remove("message");
-            return pod;
-        }, writesStatus: true);
-        await WriteJsonAsync(ctx, 201, new JsonObject
-        {
-            ["kind"] = "Status",
-            ["apiVersion"] = "v1",
-            ["metadata"] = new JsonObject(),
-            ["status"] = "Success",
-            ["code"] = 201,
-        }, ct);
-    }
-
     private async Task PatchAsync(HttpContext ctx, ResourceType type, string ns, string name, bool status, CancellationToken ct)
     {
         var contentType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
-        var bodyBytes = await ReadBodyAsync(ctx, ct);
+        var bodyBytes = await ApiRequestReader.ReadBodyAsync(ctx, ct);
         var bodyText = Encoding.UTF8.GetString(bodyBytes);
-        var options = WriteOptionsFrom(ctx);
+        var options = ApiRequestReader.WriteOptionsFrom(ctx);
         var storageType = StorageType(type);
         StoredObject result;
         switch (contentType)
@@ -431,7 +316,7 @@ internal sealed partial class ApiHandler
                     }
                     var config = YamlJson.Parse(bodyText) as JsonObject ?? throw ApiError.BadRequest("apply patch must be an object");
                     var (_, storedConfig) = ToStorage(type, config);
-                    var force = IsTrue(ctx.Request.Query["force"]);
+                    var force = ApiRequestReader.IsTrue(ctx.Request.Query["force"]);
                     var manager = options.FieldManager;
                     result = _registry.Patch(storageType, ns, name, status, options, "Apply", out var created, current =>
                     {
@@ -507,7 +392,7 @@ internal sealed partial class ApiHandler
 
     private async Task DeleteCollectionAsync(HttpContext ctx, ResourceType type, string? ns, CancellationToken ct)
     {
-        var options = await DeleteOptionsFromAsync(ctx, ct);
+        var options = await ApiRequestReader.DeleteOptionsFromAsync(ctx, ct);
         var labels = LabelSelector.Parse(ctx.Request.Query["labelSelector"]);
         var fields = FieldSelector.Parse(ctx.Request.Query["fieldSelector"], type);
         var storage = StorageType(type);
@@ -527,7 +412,7 @@ internal sealed partial class ApiHandler
                 // Deleted concurrently: nothing left to do for it.
             }
         }
-        await WriteJsonAsync(ctx, 200, new JsonObject
+        await ApiResponseWriter.WriteJsonAsync(ctx, 200, new JsonObject
         {
             ["kind"] = type.Kind + "List",
             ["apiVersion"] = type.GroupVersion,
@@ -550,11 +435,11 @@ internal sealed partial class ApiHandler
         var page = _continueTokens.Page(_registry.Store, storage.StorageKey, query["continue"], limit,
             o => (ns is null || o.Namespace == ns) && labels.Matches(o.Labels) && fields.Matches(o.Namespace, o.Name, o.ToJson));
         var rv = page.ResourceVersion.ToString(CultureInfo.InvariantCulture);
-        if (WantsTable(ctx))
+        if (ApiRequestReader.WantsTable(ctx))
         {
-            var table = _tables.Table(type, page.Items.Select(o => ParseForType(type, o)), rv, page.Continue, IncludeObject(ctx));
+            var table = _tables.Table(type, page.Items.Select(o => ParseForType(type, o)), rv, page.Continue, ApiRequestReader.IncludeObject(ctx));
             if (page.RemainingItemCount is { } remaining) ((JsonObject)table["metadata"]!)["remainingItemCount"] = remaining;
-            await WriteJsonAsync(ctx, 200, table, ct);
+            await ApiResponseWriter.WriteJsonAsync(ctx, 200, table, ct);
             return;
         }
         var buffer = new ArrayBufferWriter<byte>(4096 + page.Items.Sum(i => i.Json.Length + 1));
@@ -615,112 +500,15 @@ internal sealed partial class ApiHandler
         {
             foreach (var warning in options.Warnings) ctx.Response.Headers.Append("Warning", $"299 - \"{warning.Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
         }
-        if (WantsTable(ctx))
+        if (ApiRequestReader.WantsTable(ctx))
         {
-            await WriteJsonAsync(ctx, code, _tables.Table(type, [ParseForType(type, obj)], obj.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, IncludeObject(ctx)), ct);
+            await ApiResponseWriter.WriteJsonAsync(ctx, code, _tables.Table(type, [ParseForType(type, obj)], obj.ResourceVersion.ToString(CultureInfo.InvariantCulture), null, ApiRequestReader.IncludeObject(ctx)), ct);
             return;
         }
         ctx.Response.StatusCode = code;
         ctx.Response.ContentType = "application/json";
         var bytes = NeedsConversion(type) ? JsonSerializer.SerializeToUtf8Bytes(ParseForType(type, obj), JsonOptions.Compact) : obj.Json;
         await ctx.Response.Body.WriteAsync(bytes, ct);
-    }
-
-    internal static async Task WriteJsonAsync(HttpContext ctx, int code, JsonNode node, CancellationToken ct)
-    {
-        ctx.Response.StatusCode = code;
-        ctx.Response.ContentType = "application/json";
-        await ctx.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(node, JsonOptions.Compact), ct);
-    }
-
-    private static async Task WriteStatusAsync(HttpContext ctx, ApiError e, CancellationToken ct)
-    {
-        if (ctx.Response.HasStarted) return;
-        if (e.RetryAfterSeconds is { } retry) ctx.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
-        await WriteJsonAsync(ctx, e.Code, e.ToStatus(), ct);
-    }
-
-    private static bool WantsTable(HttpContext ctx) =>
-        ctx.Request.Headers.Accept.Any(a => a is not null && a.Contains("as=Table", StringComparison.Ordinal));
-
-    private static string IncludeObject(HttpContext ctx) =>
-        ctx.Request.Query["includeObject"].ToString() is { Length: > 0 } v ? v : "Metadata";
-
-    private static bool IsTrue(Microsoft.Extensions.Primitives.StringValues v) => v.ToString() is "true" or "1" or "True";
-
-    private static WriteOptions WriteOptionsFrom(HttpContext ctx)
-    {
-        var q = ctx.Request.Query;
-        var dryRun = q["dryRun"].ToString();
-        if (dryRun.Length > 0 && dryRun != "All")
-        {
-            throw ApiError.Invalid("", "CreateOptions", "", [new StatusCause("FieldValueNotSupported", $"Unsupported value: \"{dryRun}\": supported values: \"All\"", "dryRun")]);
-        }
-        var fieldValidation = q["fieldValidation"].ToString() switch
-        {
-            "" or "Warn" => FieldValidation.Warn,
-            "Strict" => FieldValidation.Strict,
-            "Ignore" => FieldValidation.Ignore,
-            var other => throw ApiError.BadRequest($"fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""),
-        };
-        var manager = q["fieldManager"].ToString();
-        if (manager.Length == 0)
-        {
-            // As the real server: the user agent's program name is the default manager of updates.
-            var agent = ctx.Request.Headers.UserAgent.ToString();
-            manager = agent.Length == 0 ? "unknown" : agent.Split('/')[0];
-        }
-        return new WriteOptions(dryRun == "All", manager, fieldValidation);
-    }
-
-    private static async Task<DeleteOptions> DeleteOptionsFromAsync(HttpContext ctx, CancellationToken ct)
-    {
-        var q = ctx.Request.Query;
-        string? policy = q["propagationPolicy"].ToString() is { Length: > 0 } p ? p : null;
-        if (q["orphanDependents"].ToString() is "true") policy ??= "Orphan";
-        string? uid = null, rv = null;
-        long? grace = null;
-        if (q["gracePeriodSeconds"].ToString() is { Length: > 0 } g)
-        {
-            grace = long.TryParse(g, NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed)
-                ? parsed
-                : throw ApiError.BadRequest($"gracePeriodSeconds: invalid value \"{g}\": must be an integer");
-        }
-        var dryRun = q["dryRun"].ToString() == "All";
-        var bytes = await ReadBodyAsync(ctx, ct);
-        if (bytes.Length > 0)
-        {
-            var body = JsonNode.Parse(bytes) as JsonObject;
-            policy = body?["propagationPolicy"]?.GetValue<string>() ?? policy;
-            if (body?["orphanDependents"]?.GetValue<bool>() == true) policy ??= "Orphan";
-            uid = body?["preconditions"]?["uid"]?.GetValue<string>();
-            rv = body?["preconditions"]?["resourceVersion"]?.GetValue<string>();
-            if (body?["dryRun"] is JsonArray dr && dr.Any(x => x?.GetValue<string>() == "All")) dryRun = true;
-            if (body?["gracePeriodSeconds"] is JsonValue gv) grace = gv.GetValue<long>();
-        }
-        if (grace < 0) grace = 1; // as the real server: a negative grace period means "as soon as possible", i.e. 1s
-        return new DeleteOptions(policy, uid, rv, dryRun, grace);
-    }
-
-    private static async Task<byte[]> ReadBodyAsync(HttpContext ctx, CancellationToken ct)
-    {
-        using var ms = new MemoryStream();
-        await ctx.Request.Body.CopyToAsync(ms, ct);
-        return ms.ToArray();
-    }
-
-    private static async Task<JsonObject> ReadObjectAsync(HttpContext ctx, CancellationToken ct)
-    {
-        var contentType = (ctx.Request.ContentType ?? "application/json").Split(';')[0].Trim();
-        var bytes = await ReadBodyAsync(ctx, ct);
-        JsonNode? node = contentType switch
-        {
-            "application/json" or "" => bytes.Length == 0 ? null : JsonNode.Parse(bytes),
-            "application/yaml" or "application/x-yaml" or "text/yaml" => YamlJson.Parse(Encoding.UTF8.GetString(bytes)),
-            "application/vnd.kubernetes.protobuf" => ProtobufBody.Decode(bytes),
-            _ => throw ApiError.UnsupportedMediaType(contentType),
-        };
-        return node as JsonObject ?? throw ApiError.BadRequest("the body of the request must be a JSON object");
     }
 
     private static partial class Log
