@@ -23,7 +23,7 @@ internal sealed partial class PodWorker : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly List<ContainerRecord> _init;
     private readonly List<ContainerRecord> _main;
-    private readonly Dictionary<string, (string Status, DateTime Since)> _conditions = new(StringComparer.Ordinal);
+    private readonly PodStatusBuilder _status;
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _graceCut = new();
     private readonly CancellationTokenSource _statusStop = new();
@@ -49,10 +49,7 @@ internal sealed partial class PodWorker : IAsyncDisposable
         _main = (pod.Spec.Containers ?? []).Select(c => new ContainerRecord(c, init: false)).ToList();
         _sandbox = new PodSandbox(context.StateDirectory, pod);
         _startTime = context.Time.GetUtcNow().UtcDateTime;
-        foreach (var c in pod.Status?.Conditions ?? [])
-        {
-            _conditions[c.Type] = (c.Status, c.LastTransitionTime ?? _startTime);
-        }
+        _status = new PodStatusBuilder(pod.Status?.Conditions, _startTime);
     }
 
     public string Key => $"{_pod.Metadata.NamespaceProperty}/{_pod.Metadata.Name}";
@@ -570,69 +567,14 @@ internal sealed partial class PodWorker : IAsyncDisposable
         _lastWritten = body;
     }
 
-    /// <summary>The pod status the kubelet would report for the current state (its getPhase and condition rules).</summary>
+    /// <summary>The pod status the kubelet would report for the current state.</summary>
     private V1PodStatus BuildStatus()
     {
         lock (_lock)
         {
-            var now = _context.Time.GetUtcNow().UtcDateTime;
-            var main = _main.Select(r => r.ToStatus()).ToList();
-            var init = _init.Select(r => r.ToStatus()).ToList();
-            string phase;
-            if (_failedReason is not null) phase = "Failed";
-            else if (_finished)
-            {
-                phase = _init.Any(r => r.State.Terminated is { ExitCode: not 0 }) || _main.Any(r => r.State.Terminated is { ExitCode: not 0 }) ? "Failed" : "Succeeded";
-                if (_main.Any(r => r.State.Terminated is null) && phase == "Succeeded") phase = "Failed";
-            }
-            else if (_initialized && _main.Any(r => r.State.Running is not null || r.RestartCount > 0 || r.State.Terminated is not null)) phase = "Running";
-            else phase = "Pending";
-
-            var terminal = phase is "Failed" or "Succeeded";
-            var notReady = _main.Where(r => !r.Ready).Select(r => r.Spec.Name).ToList();
-            var incomplete = _init.Where(r => r.State.Terminated is not { ExitCode: 0 }).Select(r => r.Spec.Name).ToList();
-            var conditions = new List<V1PodCondition>
-            {
-                Condition("Initialized", _initialized || incomplete.Count == 0, now, "ContainersNotInitialized", $"containers with incomplete status: [{string.Join(' ', incomplete)}]"),
-                Condition("Ready", !terminal && notReady.Count == 0, now, terminal ? (phase == "Failed" ? "PodFailed" : "PodCompleted") : "ContainersNotReady", terminal ? null : $"containers with unready status: [{string.Join(' ', notReady)}]"),
-                Condition("ContainersReady", !terminal && notReady.Count == 0, now, terminal ? (phase == "Failed" ? "PodFailed" : "PodCompleted") : "ContainersNotReady", terminal ? null : $"containers with unready status: [{string.Join(' ', notReady)}]"),
-                Condition("PodScheduled", true, now, null, null),
-            };
-            return new V1PodStatus
-            {
-                Phase = phase,
-                Reason = _failedReason,
-                Message = _failedMessage,
-                HostIP = "127.0.0.1",
-                PodIP = _ip.Length == 0 ? null : _ip,
-                PodIPs = _ip.Length == 0 ? null : [new V1PodIP { Ip = _ip }],
-                StartTime = _startTime,
-                Conditions = conditions,
-                InitContainerStatuses = init.Count == 0 ? null : init,
-                ContainerStatuses = main,
-                QosClass = _pod.Status?.QosClass,
-            };
+            return _status.Build(new PodState(_init, _main, _failedReason, _failedMessage, _finished, _initialized, _ip, _startTime, _pod.Status?.QosClass),
+                _context.Time.GetUtcNow().UtcDateTime);
         }
-    }
-
-    /// <summary>A condition that keeps its lastTransitionTime while its status stays the same.</summary>
-    private V1PodCondition Condition(string type, bool ok, DateTime now, string? reason, string? message)
-    {
-        var status = ok ? "True" : "False";
-        if (!_conditions.TryGetValue(type, out var previous) || previous.Status != status)
-        {
-            previous = (status, now);
-            _conditions[type] = previous;
-        }
-
-        return new V1PodCondition
-        {
-            Type = type,
-            Status = status,
-            LastTransitionTime = previous.Since,
-            Reason = ok ? null : reason,
-            Message = ok ? null : message,
-        };
     }
 
     private static V1ContainerState Terminated(int code, string reason, string? message, DateTime started, DateTime finished) => new()
