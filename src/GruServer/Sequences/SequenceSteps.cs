@@ -80,6 +80,11 @@ internal sealed class SequenceStep(
         store.Release(lease, state, control.End);
         var visible = outputs.Where(o => !layout.IsStateOutput(o.Name) || requested?.Contains(o.Name) == true).ToList();
         var handoff = store.Draining && !control.End;
+        if (handoff)
+        {
+            store.CountHandoff();
+        }
+
         return (visible, control.ReturnState || handoff ? SequenceStateCodec.Encode(digest, state) : null, handoff);
     }
 

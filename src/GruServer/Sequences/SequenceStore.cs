@@ -62,6 +62,13 @@ internal sealed class SequenceStore : IDisposable
     public bool Draining => Volatile.Read(ref _draining);
 
     private bool _draining;
+    private long _handoffs;
+
+    /// <summary>Answers that handed their sequence's state to the client while draining (<c>gru_sequence_handoffs_total</c>).</summary>
+    public long Handoffs => Interlocked.Read(ref _handoffs);
+
+    /// <summary>Counts one answer of <see cref="Handoffs"/>.</summary>
+    public void CountHandoff() => Interlocked.Increment(ref _handoffs);
 
     /// <summary>Stops taking new sequences; the live ones keep being served until they end, idle out or the server stops.</summary>
     public void BeginDrain() => Volatile.Write(ref _draining, true);

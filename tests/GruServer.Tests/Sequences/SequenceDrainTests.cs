@@ -46,6 +46,10 @@ public sealed class SequenceDrainTests : IDisposable
         Assert.True(handed.Handoff);
         Assert.NotNull(handed.State);
         Assert.False(draining.HasExited, "a live sequence keeps the server up within --sequence-drain-timeout");
+        var metrics = await MetricsScrape.FetchAsync(_http, draining.MetricsUrl);
+        Assert.Equal(1, metrics.Value("gru_sequences_draining"));
+        Assert.Equal(1, metrics.Value("gru_sequence_handoffs_total"));
+        Assert.Equal(1, metrics.Value("gru_sessions_active"));
 
         // The client continues on the replica from the handed state: the outputs are the uninterrupted run's.
         var continued = await SendAsync(replica, Body("live", steps[(8 * 3)..], start: false, end: true, state: handed.State));
