@@ -301,6 +301,12 @@ public sealed class SessionsSpec
     [RegularExpression(Patterns.Duration)]
     public string IdleTimeout { get; set; } = ServingLimits.SessionIdleTimeout;
 
+    /// <summary>Sequence drain on scale-down.</summary>
+    [Description("When a pod is removed (scale-down, rollout), GruServer refuses new sequences but keeps serving its live ones until they end or idle out, at most this long, every answer meanwhile handing the client its sequence's state (sequence_handoff) so what is still live when the pod stops continues on another replica; the pod's terminationGracePeriodSeconds grows with it. E.g. 30s; 0s stops at once.")]
+    [DefaultValue(ServingLimits.SequenceDrainTimeout)]
+    [RegularExpression(Patterns.Duration)]
+    public string DrainTimeout { get; set; } = ServingLimits.SequenceDrainTimeout;
+
     /// <summary>Session cap.</summary>
     [Description("Most sessions one pod keeps; beyond it new sessions are refused (429) until one ends or expires.")]
     [DefaultValue(ServingLimits.MaxSessions)]

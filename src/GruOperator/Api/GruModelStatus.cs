@@ -30,6 +30,15 @@ public sealed class GruModelStatus
     [Description("Ready stable replicas over desired, e.g. 2/3 (for kubectl get).")]
     public string? Ready { get; set; }
 
+    /// <summary>Pods of the model, all tracks (the /scale subresource's status.replicas).</summary>
+    [Description("Pods of the model in all tracks, as their Deployments count them: the current count /scale reports to kubectl scale, a HorizontalPodAutoscaler or KEDA.")]
+    public int? Replicas { get; set; }
+
+    /// <summary>Label selector of the model's pods (the /scale subresource's status.selector).</summary>
+    [Description("Label selector of the model's serving pods in all tracks, e.g. serving.gru.dev/model=demo: what a HorizontalPodAutoscaler reads pod metrics with.")]
+    [System.ComponentModel.DataAnnotations.MaxLength(320)]
+    public string? Selector { get; set; }
+
     /// <summary>Stable track.</summary>
     [Description("The stable track, from its Deployment's real status.")]
     public TrackStatus? Stable { get; set; }

@@ -13,6 +13,7 @@ using GruRegistry.Distribution;
 using GruOperator.Reconciliation;
 using GruOperator.Providers.Prometheus;
 using GruOperator.Rollout;
+using GruOperator.Scaling;
 using GruOperator.Serving;
 using GruOperator.Tenancy;
 using GruOperator.Traffic;
@@ -99,6 +100,7 @@ internal static class OperatorHost
         builder.Services.AddSingleton(sp => new TenantBounds(sp.GetRequiredService<PrometheusAddressPolicy>(), options.ImagePrefixes()));
         AddGruModelController(builder.Services, options);
         AddSloRuleController(builder.Services, options);
+        AddPodDeletionCostController(builder.Services);
         builder.Services.AddHostedService<ControllerHost>();
 
         var app = builder.Build();
@@ -175,6 +177,8 @@ internal static class OperatorHost
                 // One GruModel cache feeds every controller keyed by GruModel.
                 var sloRules = ControllerNamed(sp, SloRuleReconciler.ControllerName);
                 models.OnChange(change => EnqueueSelf(sloRules, change));
+                var deletionCost = ControllerNamed(sp, PodDeletionCostReconciler.ControllerName);
+                models.OnChange(change => EnqueueSelf(deletionCost, change));
                 return models;
             });
             services.AddSingleton<IInformer>(sp => Informer(sp, $"deployments/{scope}", WatchSources.Deployments(sp.GetRequiredService<IKubernetes>(), ns, Labels.Model), EnqueueOwner<V1Deployment>));
@@ -228,6 +232,31 @@ internal static class OperatorHost
             SloRuleReconciler.ControllerName,
             sp.GetRequiredService<SloRuleReconciler>(),
             new ControllerOptions { Workers = 1, ResyncPeriod = options.ResyncPeriod },
+            sp.GetRequiredService<ControllerMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<Controller>>()));
+    }
+
+    /// <summary>
+    /// pod-deletion-cost from each Stateful model's pods' live sequences (<see cref="PodDeletionCostReconciler"/>): its own
+    /// controller, requeued every 10s per model, so a scale-down removes the pods holding the fewest sequences first.
+    /// </summary>
+    private static void AddPodDeletionCostController(IServiceCollection services)
+    {
+        // No per-request logs: every pod of a Stateful model is asked every period.
+        services.AddHttpClient(SessionCountProbe.HttpClientName, http =>
+            {
+                http.Timeout = Timeout.InfiniteTimeSpan;
+                http.MaxResponseContentBufferSize = SessionCountProbe.MaxResponseBytes;
+            })
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { ConnectTimeout = SessionCountProbe.Timeout, UseProxy = false })
+            .RemoveAllLoggers();
+        services.AddSingleton(sp => new SessionCountProbe(sp.GetRequiredService<IHttpClientFactory>().CreateClient(SessionCountProbe.HttpClientName)));
+        services.AddSingleton<PodDeletionCostReconciler>();
+        services.AddSingleton(sp => new Controller(
+            PodDeletionCostReconciler.ControllerName,
+            sp.GetRequiredService<PodDeletionCostReconciler>(),
+            new ControllerOptions { Workers = 1 },
             sp.GetRequiredService<ControllerMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<Controller>>()));

@@ -65,6 +65,8 @@ internal static class IntegrityStatus
             Message = pin.Failure!.Message,
             Conditions = [.. conditions],
             Ready = previous?.Ready,
+            Replicas = previous?.Replicas,
+            Selector = previous?.Selector,
             Stable = previous?.Stable,
             Canary = previous?.Canary,
             RolledBack = previous?.RolledBack,

@@ -9,6 +9,7 @@ using GruOperator.Domain.Rollout;
 using GruOperator.Integrity;
 using GruOperator.ModelResolution;
 using GruOperator.Rollout;
+using GruOperator.Scaling;
 using GruServing.Contract.Serving;
 using k8s;
 using Microsoft.Extensions.Logging;
@@ -129,7 +130,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         var desired = ModelIdentity.Of(valid.Source);
         var gate = await _gates.GateAsync(model, state.Canary?.Model ?? desired, cancellationToken).ConfigureAwait(false);
         var input = new RolloutInput(
-            generation, desired, model.Spec.Serving?.Replicas ?? 1, RolloutSpecMapping.ToPlan(model.Spec), state,
+            generation, desired, ServingReplicas.Effective(model.Spec), RolloutSpecMapping.ToPlan(model.Spec), state,
             observed.Stable?.Track, observed.Canary?.Track, Analysis: null, command.Command, gate, now);
         var decision = CanaryRollout.Decide(input);
         if (decision.Actions.OfType<RunAnalysis>().FirstOrDefault() is { } run)
@@ -184,6 +185,8 @@ internal sealed partial class GruModelReconciler : IReconciler
         {
             ObservedGeneration = model.Metadata.Generation,
             Ready = $"{stable?.ReadyReplicas ?? 0}/{replicas}",
+            Replicas = ServingReplicas.Running(observed),
+            Selector = ServingReplicas.Selector(model.Metadata.Name),
             Stable = new TrackStatus
             {
                 Replicas = replicas,
@@ -205,6 +208,8 @@ internal sealed partial class GruModelReconciler : IReconciler
         Message = assessment.Message,
         Conditions = [.. assessment.Conditions],
         Ready = model.Status?.Ready,
+        Replicas = model.Status?.Replicas,
+        Selector = model.Status?.Selector,
         Stable = model.Status?.Stable,
         Canary = model.Status?.Canary,
         RolledBack = model.Status?.RolledBack,

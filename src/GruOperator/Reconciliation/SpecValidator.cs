@@ -62,6 +62,11 @@ internal static class SpecValidator
         {
             problems.Add($"spec.serving.sessions.idleTimeout {serving.Sessions!.IdleTimeout} is longer than GruServer allows ({GoDuration.Format(ServingLimits.SessionIdleTimeoutUpperBound)}); use minutes or hours");
         }
+        Duration(serving.Sessions?.DrainTimeout, "spec.serving.sessions.drainTimeout", problems);
+        if (GoDuration.TryParse(serving.Sessions?.DrainTimeout, out var drain, out _) && drain > ServingLimits.SequenceDrainTimeoutUpperBound)
+        {
+            problems.Add($"spec.serving.sessions.drainTimeout {serving.Sessions!.DrainTimeout} is longer than GruServer allows ({GoDuration.Format(ServingLimits.SequenceDrainTimeoutUpperBound)}): a pod would hold its node that long after removal; clients continue handed-off sequences elsewhere anyway");
+        }
         Duration(spec.Slo?.LatencyP95, "spec.slo.latencyP95", problems);
         Duration(spec.Integrity?.VerifyInterval, "spec.integrity.verifyInterval", problems);
 

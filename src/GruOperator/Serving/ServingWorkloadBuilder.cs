@@ -61,10 +61,16 @@ internal static class ServingWorkloadBuilder
     public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Covers the delay, then draining in-flight requests, plus a few seconds to dispose the ONNX session and exit,
-    /// so the kubelet's SIGKILL never cuts a graceful shutdown short.
+    /// The pod's terminationGracePeriodSeconds: the shutdown delay, or for a Stateful model the sequence drain
+    /// (sessions.drainTimeout from the signal; the delay runs inside it), then draining in-flight requests, plus a few
+    /// seconds to dispose the ONNX session and exit, so the kubelet's SIGKILL never cuts a graceful shutdown short.
     /// </summary>
-    public static readonly long TerminationGracePeriodSeconds = (long)(ShutdownDelay + ShutdownTimeout).TotalSeconds + 5;
+    public static long GracePeriodSeconds(ServingSpec serving)
+    {
+        ArgumentNullException.ThrowIfNull(serving);
+        var drain = serving.Sessions is { Mode: SessionMode.Stateful } sessions && GoDuration.TryParse(sessions.DrainTimeout, out var d, out _) ? d : TimeSpan.Zero;
+        return (long)Math.Ceiling(((drain > ShutdownDelay ? drain : ShutdownDelay) + ShutdownTimeout).TotalSeconds) + 5;
+    }
 
     public static string DeploymentName(string model, string track) => $"{model}-{track}";
 
@@ -179,7 +185,7 @@ internal static class ServingWorkloadBuilder
             RuntimeClassName = string.IsNullOrEmpty(serving.RuntimeClassName) ? null : serving.RuntimeClassName,
             AutomountServiceAccountToken = false,
             EnableServiceLinks = false,
-            TerminationGracePeriodSeconds = TerminationGracePeriodSeconds,
+            TerminationGracePeriodSeconds = GracePeriodSeconds(serving),
         };
 
         return new V1Deployment
@@ -319,6 +325,7 @@ internal static class ServingWorkloadBuilder
                 ServerFlags.SessionsMode, sessions.Mode.ToString(),
                 ServerFlags.SessionsIdleTimeout, sessions.IdleTimeout,
                 ServerFlags.MaxSessions, sessions.MaxSessions.ToString(CultureInfo.InvariantCulture),
+                ServerFlags.SequenceDrainTimeout, sessions.DrainTimeout,
             ]);
         }
 

@@ -59,6 +59,9 @@ internal sealed record GruServerOptions
     public TimeSpan ShutdownDelay { get; init; }
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>On SIGTERM, longest wait for live Stateful sequences to end or idle out (<see cref="SignalLifetime"/>).</summary>
+    public TimeSpan SequenceDrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Reads every setting from configuration keys named like the GRU_* variables without the prefix.
     /// Returns the options, or the list of problems, each naming the flag, the variable and the fix.</summary>
     public static (GruServerOptions? Options, IReadOnlyList<string> Errors) Parse(IConfiguration configuration)
@@ -181,6 +184,7 @@ internal sealed record GruServerOptions
         }
 
         var delay = ParseDuration(ServerSettings.ShutdownDelay, TimeSpan.FromMinutes(10), Raw, errors);
+        var sequenceDrain = ParseDuration(ServerSettings.SequenceDrainTimeout, ServingLimits.SequenceDrainTimeoutUpperBound, Raw, errors);
         var shutdown = ParseDuration(ServerSettings.ShutdownTimeout, TimeSpan.MaxValue, Raw, errors);
 
         if (errors.Count > 0)
@@ -217,6 +221,7 @@ internal sealed record GruServerOptions
             FaultErrorRate = rate,
             LatencySloBoundaries = sloBoundaries,
             ShutdownDelay = delay,
+            SequenceDrainTimeout = sequenceDrain,
             ShutdownTimeout = shutdown,
         }, errors);
     }

@@ -59,12 +59,13 @@ internal static class ServerSettings
     public static readonly ServerSetting FaultErrorRate = new(ServerFlags.FaultErrorRate, "Fault injection: fraction (0..1) of infer requests answered 500. Off by default.", "0");
     public static readonly ServerSetting LatencySloBoundaries = new(ServerFlags.LatencySloBoundaries, "SLO latency thresholds (comma-separated durations such as 200ms,1s) added as exact bounds of the gru_request_duration_seconds histogram, so canary analysis counts the requests slower than each; the operator sets it from spec.slo.latencyP95.", null);
     public static readonly ServerSetting ShutdownDelay = new(ServerFlags.ShutdownDelay, "On SIGTERM, keep serving (while reporting not ready) this long before closing the listener, so load balancers stop routing first, e.g. 5s.", "0s");
+    public static readonly ServerSetting SequenceDrainTimeout = new(ServerFlags.SequenceDrainTimeout, $"Stateful: on SIGTERM, refuse new sequences (503) but keep serving live ones, each answer handing the client its state, until they end or idle out, at most this long, e.g. {ServingLimits.SequenceDrainTimeout}.", ServingLimits.SequenceDrainTimeout);
     public static readonly ServerSetting ShutdownTimeout = new(ServerFlags.ShutdownTimeout, "How long SIGTERM waits for in-flight requests before exiting, e.g. 30s.", "30s");
 
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
         Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryHost, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, GrpcPort, MetricsPort, Revision, Track, ExecutionProvider,
-        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, SessionsMode, SessionsIdleTimeout, MaxSessions, TensorAxes, IntraOpThreads, MaxRequestBytes, MaxRequestBytesInFlight, RequestBodyTimeout, MaxConnections, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, ShutdownTimeout,
+        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, SessionsMode, SessionsIdleTimeout, MaxSessions, TensorAxes, IntraOpThreads, MaxRequestBytes, MaxRequestBytesInFlight, RequestBodyTimeout, MaxConnections, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, SequenceDrainTimeout, ShutdownTimeout,
     ];
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

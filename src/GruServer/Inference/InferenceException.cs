@@ -13,6 +13,10 @@ internal enum InferenceErrorKind
 
     /// <summary>The server holds its maximum of live Stateful sequences (--max-sessions): 429.</summary>
     SessionsFull,
+
+    /// <summary>The server is shutting down and takes no new Stateful sequence: 503 with Retry-After, connection closed,
+    /// so the retry reaches another replica.</summary>
+    Draining,
     InjectedFault,
     Internal,
 }

@@ -66,9 +66,10 @@ internal sealed class InferenceService
             var outputs = await run.ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             byte[]? state = null;
+            var handoff = false;
             if (step is not null)
             {
-                (outputs, state) = step.Finish(outputs);
+                (outputs, state, handoff) = step.Finish(outputs);
             }
 
             if (PrimaryMean(outputs) is { } mean)
@@ -76,7 +77,7 @@ internal sealed class InferenceService
                 _metrics.RecordOutputMean(mean);
             }
 
-            return new InferenceResult(_model.Name, _model.Revision, request.Id, outputs, state);
+            return new InferenceResult(_model.Name, _model.Revision, request.Id, outputs, state, handoff);
         }
         finally
         {

@@ -60,4 +60,4 @@ internal sealed record InferenceRequest(string? Id, IReadOnlyList<NamedTensor> I
 
 /// <summary>The answer to an infer request; <paramref name="SequenceState"/> is the sequence's hidden state when the
 /// request asked for it (<see cref="Sequences.SequenceStateCodec"/>).</summary>
-internal sealed record InferenceResult(string ModelName, string Revision, string? Id, IReadOnlyList<NamedTensor> Outputs, byte[]? SequenceState = null);
+internal sealed record InferenceResult(string ModelName, string Revision, string? Id, IReadOnlyList<NamedTensor> Outputs, byte[]? SequenceState = null, bool SequenceHandoff = false);

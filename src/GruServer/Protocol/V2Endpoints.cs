@@ -191,6 +191,12 @@ internal static class V2Endpoints
                 // A full queue clears within a few batches: tell clients to come back in a second, not to fail over.
                 context.Response.Headers.RetryAfter = RetryAfterSeconds;
             }
+            else if (e.Kind == InferenceErrorKind.Draining)
+            {
+                // Shutting down: the retry must open a new connection, which the Service sends to a ready replica.
+                context.Response.Headers.RetryAfter = RetryAfterSeconds;
+                context.Response.Headers.Connection = "close";
+            }
 
             await V2Json.WriteErrorAsync(context, StatusCodeFor(e.Kind), e.Message).ConfigureAwait(false);
         }
@@ -205,7 +211,7 @@ internal static class V2Endpoints
         InferenceErrorKind.InvalidInput => StatusCodes.Status400BadRequest,
         InferenceErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         InferenceErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
-        InferenceErrorKind.ModelNotReady or InferenceErrorKind.Overloaded => StatusCodes.Status503ServiceUnavailable,
+        InferenceErrorKind.ModelNotReady or InferenceErrorKind.Overloaded or InferenceErrorKind.Draining => StatusCodes.Status503ServiceUnavailable,
         InferenceErrorKind.SessionsFull => StatusCodes.Status429TooManyRequests,
         _ => StatusCodes.Status500InternalServerError,
     };

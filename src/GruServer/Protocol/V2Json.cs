@@ -98,6 +98,11 @@ internal static class V2Json
         {
             writer.WriteStartObject("parameters");
             writer.WriteBase64String(Sequences.SequenceParameters.State, state);
+            if (result.SequenceHandoff)
+            {
+                writer.WriteBoolean(Sequences.SequenceParameters.Handoff, true);
+            }
+
             writer.WriteEndObject();
         }
 

@@ -16,6 +16,10 @@ internal static class SequenceParameters
     public const string State = "sequence_state";
     public const string ReturnState = "sequence_state_return";
 
+    /// <summary>Response parameter, true on answers of a server that is shutting down: hold the <see cref="State"/> it
+    /// carries and send it with the sequence's next request, which may reach another replica.</summary>
+    public const string Handoff = "sequence_handoff";
+
     /// <summary>True for the parameter names this type reads (the readers collect only these).</summary>
     public static bool IsSequenceParameter(string name) => name is Id or Start or End or State or ReturnState;
 

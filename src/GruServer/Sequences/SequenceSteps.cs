@@ -67,8 +67,9 @@ internal sealed class SequenceStep(
     private bool _settled;
 
     /// <summary>Keeps the run's state outputs as the sequence's state, and returns the outputs the client asked for
-    /// (state outputs only when named) and, when asked, the state for the client to hold.</summary>
-    public (IReadOnlyList<NamedTensor> Outputs, byte[]? State) Finish(IReadOnlyList<NamedTensor> outputs)
+    /// (state outputs only when named) and the state for the client to hold: when asked, and always while the server
+    /// drains (<c>Handoff</c>), so a sequence outlives this server by continuing elsewhere from that state.</summary>
+    public (IReadOnlyList<NamedTensor> Outputs, byte[]? State, bool Handoff) Finish(IReadOnlyList<NamedTensor> outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
         var state = layout.Tensors
@@ -78,7 +79,13 @@ internal sealed class SequenceStep(
         _settled = true;
         store.Release(lease, state, control.End);
         var visible = outputs.Where(o => !layout.IsStateOutput(o.Name) || requested?.Contains(o.Name) == true).ToList();
-        return (visible, control.ReturnState ? SequenceStateCodec.Encode(digest, state) : null);
+        var handoff = store.Draining && !control.End;
+        if (handoff)
+        {
+            store.CountHandoff();
+        }
+
+        return (visible, control.ReturnState || handoff ? SequenceStateCodec.Encode(digest, state) : null, handoff);
     }
 
     public void Dispose()

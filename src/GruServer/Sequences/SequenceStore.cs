@@ -57,6 +57,22 @@ internal sealed class SequenceStore : IDisposable
 
     public SessionSettings Settings => _settings;
 
+    /// <summary>True once the server is shutting down (<see cref="BeginDrain"/>): no new sequence is taken, and every
+    /// answer hands its sequence's state to the client.</summary>
+    public bool Draining => Volatile.Read(ref _draining);
+
+    private bool _draining;
+    private long _handoffs;
+
+    /// <summary>Answers that handed their sequence's state to the client while draining (<c>gru_sequence_handoffs_total</c>).</summary>
+    public long Handoffs => Interlocked.Read(ref _handoffs);
+
+    /// <summary>Counts one answer of <see cref="Handoffs"/>.</summary>
+    public void CountHandoff() => Interlocked.Increment(ref _handoffs);
+
+    /// <summary>Stops taking new sequences; the live ones keep being served until they end, idle out or the server stops.</summary>
+    public void BeginDrain() => Volatile.Write(ref _draining, true);
+
     /// <summary>Live sequences (the <c>gru_sessions_active</c> gauge).</summary>
     public int Active
     {
@@ -114,6 +130,15 @@ internal sealed class SequenceStore : IDisposable
             }
 
             var created = slot is null;
+            if (created && Draining)
+            {
+                // Only a sequence this server already holds continues here; any other (new, or continued from a client's
+                // state) goes to a replica that is not shutting down.
+                throw new InferenceException(InferenceErrorKind.Draining,
+                    $"this server is shutting down and takes no new sequence; retry '{control.Id}' (with {SequenceParameters.Start}=true, or the {SequenceParameters.State} you hold), " +
+                    "a new connection reaches another replica.");
+            }
+
             if (created)
             {
                 if (_slots.Count >= _settings.MaxSessions)

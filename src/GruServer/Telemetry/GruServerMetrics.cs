@@ -100,6 +100,10 @@ internal sealed class GruServerMetrics
         ArgumentNullException.ThrowIfNull(store);
         _meter.CreateObservableGauge("gru_sessions_active", () => new Measurement<int>(store.Active, _common),
             description: "Live Stateful sequences whose hidden state this server keeps.");
+        _meter.CreateObservableGauge("gru_sequences_draining", () => new Measurement<int>(store.Draining ? 1 : 0, _common),
+            description: "1 once the server is shutting down: it takes no new sequence and hands each live one's state to its client.");
+        _meter.CreateObservableCounter("gru_sequence_handoffs", () => new Measurement<long>(store.Handoffs, _common),
+            description: "Answers that handed their sequence's state to the client because the server is shutting down (sequence_handoff).");
     }
 
     public void RequestStarted() => _inFlight.Add(1, _common);

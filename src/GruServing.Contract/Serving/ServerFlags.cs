@@ -110,6 +110,10 @@ public static class ServerFlags
     /// <summary>On SIGTERM, serve not-ready this long first (a <see cref="Durations.GoDuration"/>).</summary>
     public const string ShutdownDelay = "--shutdown-delay";
 
+    /// <summary>On SIGTERM, keep serving live Stateful sequences (refusing new ones) until they end or idle out, at most
+    /// this long (a <see cref="Durations.GoDuration"/>; <see cref="ServingLimits.SequenceDrainTimeout"/>).</summary>
+    public const string SequenceDrainTimeout = "--sequence-drain-timeout";
+
     /// <summary>On SIGTERM, wait this long for in-flight requests (a <see cref="Durations.GoDuration"/>).</summary>
     public const string ShutdownTimeout = "--shutdown-timeout";
 }

@@ -46,6 +46,13 @@ public static class ServingLimits
     /// <summary>Longest <see cref="SessionIdleTimeout"/> one may configure.</summary>
     public static readonly TimeSpan SessionIdleTimeoutUpperBound = TimeSpan.FromDays(7);
 
+    /// <summary>Default longest a terminating server keeps serving its live Stateful sequences before it stops and their
+    /// clients continue elsewhere from the state its answers handed them (a <see cref="Durations.GoDuration"/>).</summary>
+    public const string SequenceDrainTimeout = "30s";
+
+    /// <summary>Longest <see cref="SequenceDrainTimeout"/> one may configure: the pod's termination grace period grows with it.</summary>
+    public static readonly TimeSpan SequenceDrainTimeoutUpperBound = TimeSpan.FromMinutes(30);
+
     /// <summary>Default bound on live Stateful sequences per server.</summary>
     public const int MaxSessions = 10000;
 

@@ -30,6 +30,12 @@ internal sealed record GruModelView(
     DateTimeOffset? Created, TrackView? Stable, CanaryView? Canary, int? Verified, int? Mismatched, string? LastCheck,
     IReadOnlyList<ConditionView> Conditions, IReadOnlyList<HistoryView> History, string? PendingAction)
 {
+    /// <summary>spec.serving.replicas: the whole model's count, as /scale sets it (1 when unset, as the operator reads it).</summary>
+    public int DesiredReplicas { get; init; } = 1;
+
+    /// <summary>status.replicas: the model's pods in all tracks; null from an operator that does not report it.</summary>
+    public int? RunningReplicas { get; init; }
+
     public static GruModelView From(JsonElement model)
     {
         var metadata = model.GetProperty("metadata");
@@ -62,7 +68,11 @@ internal sealed record GruModelView(
             Str(served, "lastCheck"),
             Items(status, "conditions").Select(c => new ConditionView(Str(c, "type") ?? "", Str(c, "status") ?? "", Str(c, "reason"), Str(c, "message"))).ToList(),
             Items(status, "history").Select(h => new HistoryView(Str(h, "revision"), Str(h, "modelDigest"), Str(h, "outcome"), Str(h, "reason"), Str(h, "finishedAt"))).ToList(),
-            Child(metadata, "annotations") is { } annotations ? Str(annotations, Cluster.GruModelApi.ActionAnnotation) : null);
+            Child(metadata, "annotations") is { } annotations ? Str(annotations, Cluster.GruModelApi.ActionAnnotation) : null)
+        {
+            DesiredReplicas = Int(Child(Child(model, "spec"), "serving"), "replicas") ?? 1,
+            RunningReplicas = Int(status, "replicas"),
+        };
     }
 
     private static JsonElement? Child(JsonElement? parent, string name) =>

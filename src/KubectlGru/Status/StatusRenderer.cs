@@ -36,6 +36,11 @@ internal static class StatusRenderer
         rows.Add(new Markup($"[bold]{Markup.Escape(m.Namespace)}/{Markup.Escape(m.Name)}[/]  phase [bold]{Markup.Escape(m.Phase ?? "unknown")}[/]{Markup.Escape(lag)}"));
         if (m.Message is { Length: > 0 }) rows.Add(new Text(m.Message));
         if (m.PendingAction is { } action) rows.Add(new Text($"requested action: {action} (waiting for the operator)"));
+        if (m.RunningReplicas is { } running)
+        {
+            rows.Add(new Text($"replicas: {running}/{m.DesiredReplicas} (pods in all tracks / spec.serving.replicas, which kubectl scale or an HPA set through /scale)"));
+        }
+
         if (m.Stable is { } s)
         {
             rows.Add(new Text($"stable: revision {s.Revision ?? "-"}, model {s.ShortDigest ?? "-"}, {s.ReadyReplicas}/{s.Replicas} ready" +

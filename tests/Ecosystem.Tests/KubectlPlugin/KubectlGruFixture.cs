@@ -13,7 +13,7 @@ namespace Ecosystem.Tests.KubectlPlugin;
 public sealed class KubectlGruFixture : IAsyncLifetime
 {
     public const string CanaryStatus = """
-        {"status": {"observedGeneration": 1, "phase": "Progressing", "message": "canary step 1/2 at 10%, analysis 3/3 passed", "ready": "3/3",
+        {"status": {"observedGeneration": 1, "phase": "Progressing", "message": "canary step 1/2 at 10%, analysis 3/3 passed", "ready": "3/3", "replicas": 4, "selector": "serving.gru.dev/model=session-recs",
           "conditions": [{"type": "Ready", "status": "True", "reason": "StableServing", "observedGeneration": 1, "lastTransitionTime": "2026-11-29T10:00:00Z", "message": "Revision 3 is serving: 3/3 replicas ready."}],
           "stable": {"revision": "3", "modelDigest": "sha256:4c1a2f9e8d7b4c1a2f9e8d7b4c1a2f9e8d7b4c1a2f9e8d7b4c1a2f9e8d7b4c1a", "shortDigest": "4c1a2f9e8d7b", "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3, "unschedulableReplicas": 0},
           "canary": {"revision": "4", "modelDigest": "sha256:9f8e7d6c5b4a9f8e7d6c5b4a9f8e7d6c5b4a9f8e7d6c5b4a9f8e7d6c5b4a9f8e", "step": 1, "weight": 10, "startedAt": "2026-11-29T10:00:00Z",
@@ -34,6 +34,7 @@ public sealed class KubectlGruFixture : IAsyncLifetime
         metadata: {name: session-recs, namespace: ml}
         spec:
           model: {name: session-recs, source: "file:///opt/gru/models/sample-gru.onnx", sha256: f13c3245ec003e0ed76a2214e6ff89d0e545b45dd58ec22424ee5e1e2febbe52}
+          serving: {replicas: 3}
         ---
         apiVersion: serving.gru.dev/v1alpha1
         kind: GruModel

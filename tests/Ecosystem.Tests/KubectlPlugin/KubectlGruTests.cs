@@ -44,6 +44,7 @@ public sealed class KubectlGruTests(KubectlGruFixture fixture) : IClassFixture<K
         Assert.True(run.ExitCode == 0, run.Output);
         Assert.Contains("ml/session-recs  phase Progressing", run.Stdout, StringComparison.Ordinal);
         Assert.Contains("stable: revision 3, model 4c1a2f9e8d7b, 3/3 ready", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("replicas: 4/3 (pods in all tracks / spec.serving.replicas", run.Stdout, StringComparison.Ordinal); // stable 3 + canary 1 of 3
         Assert.Contains("canary: revision 4, model 9f8e7d6c5b4a, step 1, weight 10%", run.Stdout, StringComparison.Ordinal);
         Assert.Contains("analysis: 3 runs, 0 consecutive failed, 0 consecutive inconclusive; last run 2026-11-29T10:01:30Z: Passed", run.Stdout, StringComparison.Ordinal);
         var metric = Assert.Single(run.Stdout.Split('\n'), l => l.TrimStart().StartsWith("latencyP95", StringComparison.Ordinal));

@@ -18,6 +18,8 @@ public sealed class SpecValidatorTests
         { "request above limit", s => s.Serving.Resources = new ResourcesSpec { Requests = new() { ["memory"] = new ResourceQuantity("2Gi") }, Limits = new() { ["memory"] = new ResourceQuantity("1Gi") } }, "exceeds limits.memory" },
         { "bad duration", s => s.Serving.Sessions = new SessionsSpec { IdleTimeout = "2 ms" }, "spec.serving.sessions.idleTimeout" },
         { "stateful sessions idle longer than the server allows", s => s.Serving.Sessions = new SessionsSpec { Mode = SessionMode.Stateful, IdleTimeout = "200h" }, "spec.serving.sessions.idleTimeout 200h is longer than GruServer allows (168h)" },
+        { "bad drain timeout", s => s.Serving.Sessions = new SessionsSpec { Mode = SessionMode.Stateful, DrainTimeout = "soon" }, "spec.serving.sessions.drainTimeout" },
+        { "sequence drain longer than the server allows", s => s.Serving.Sessions = new SessionsSpec { Mode = SessionMode.Stateful, DrainTimeout = "2h" }, "spec.serving.sessions.drainTimeout 2h is longer than GruServer allows (30m)" },
         { "queue delay GruServer refuses", s => s.Serving.Batching = new BatchingSpec { MaxQueueDelay = "11s" }, "spec.serving.batching.maxQueueDelay 11s is longer than GruServer allows (10s)" },
         { "queue delay not a duration", s => s.Serving.Batching = new BatchingSpec { MaxQueueDelay = "2 ms" }, "spec.serving.batching.maxQueueDelay" },
         { "weights not increasing", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new() { SetWeight = 50 }, new() { SetWeight = 10 }] } }, "spec.rollout.canary.steps[1].setWeight" },

@@ -244,14 +244,31 @@ public sealed class ServingWorkloadBuilderTests
     public void StatefulSessionsPinClientsToAPod(SessionMode mode, string affinity)
     {
         var model = Models.Cpu();
-        model.Spec.Serving.Sessions = new SessionsSpec { Mode = mode, IdleTimeout = "10m", MaxSessions = 500 };
+        model.Spec.Serving.Sessions = new SessionsSpec { Mode = mode, IdleTimeout = "10m", MaxSessions = 500, DrainTimeout = "2m" };
         var (deployment, service) = Build(model);
         Assert.Equal(affinity, service.Spec.SessionAffinity);
 
         // The server keeps state only when told; Stateless writes no session flags at all.
         var args = deployment.Spec.Template.Spec.Containers.Single().Args;
-        var expected = mode == SessionMode.Stateful ? new[] { "--sessions-mode", "Stateful", "--sessions-idle-timeout", "10m", "--max-sessions", "500" } : [];
-        Assert.Equal(expected, args.SkipWhile(a => a != "--sessions-mode").Take(6));
+        var expected = mode == SessionMode.Stateful
+            ? new[] { "--sessions-mode", "Stateful", "--sessions-idle-timeout", "10m", "--max-sessions", "500", "--sequence-drain-timeout", "2m" }
+            : [];
+        Assert.Equal(expected, args.SkipWhile(a => a != "--sessions-mode").Take(8));
+        // The kubelet waits for the sequence drain (2m), then in-flight requests (30s), plus 5s to exit; Stateless
+        // needs only the shutdown delay (5s) before the 30s.
+        Assert.Equal(mode == SessionMode.Stateful ? 120 + 30 + 5 : 5 + 30 + 5, deployment.Spec.Template.Spec.TerminationGracePeriodSeconds);
+    }
+
+    [Theory]
+    [InlineData("0s", 5 + 30 + 5)]
+    [InlineData("3s", 5 + 30 + 5)]
+    [InlineData("30s", 30 + 30 + 5)]
+    [InlineData("1m30s", 90 + 30 + 5)]
+    public void A_Stateful_models_grace_period_covers_the_longer_of_the_shutdown_delay_and_the_sequence_drain(string drain, long grace)
+    {
+        var model = Models.Cpu();
+        model.Spec.Serving.Sessions = new SessionsSpec { Mode = SessionMode.Stateful, DrainTimeout = drain };
+        Assert.Equal(grace, Build(model).Deployment.Spec.Template.Spec.TerminationGracePeriodSeconds);
     }
 
     [Theory]

@@ -11,7 +11,7 @@ public sealed class GoDurationTests
     // Every duration field of the CRD, by path: a new one must be added here and carry the one grammar.
     private static readonly string[] DurationFields =
     [
-        "serving.batching.maxQueueDelay", "serving.sessions.idleTimeout", "slo.latencyP95",
+        "serving.batching.maxQueueDelay", "serving.sessions.idleTimeout", "serving.sessions.drainTimeout", "slo.latencyP95",
         "rollout.canary.steps.[].pause", "rollout.canary.analysis.interval", "rollout.canary.progressDeadline",
         "integrity.verifyInterval",
     ];

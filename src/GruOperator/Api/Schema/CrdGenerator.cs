@@ -66,7 +66,17 @@ internal static partial class CrdGenerator
                         Served = true,
                         Storage = true,
                         Schema = new V1CustomResourceValidation { OpenAPIV3Schema = schema },
-                        Subresources = new V1CustomResourceSubresources { Status = new Dictionary<string, object>() },
+                        Subresources = new V1CustomResourceSubresources
+                        {
+                            Status = new Dictionary<string, object>(),
+                            // As Argo Rollouts: kubectl scale, an HPA or KEDA set the whole model's count; the rollout splits it.
+                            Scale = new V1CustomResourceSubresourceScale
+                            {
+                                SpecReplicasPath = ".spec.serving.replicas",
+                                StatusReplicasPath = ".status.replicas",
+                                LabelSelectorPath = ".status.selector",
+                            },
+                        },
                         AdditionalPrinterColumns = root.GetCustomAttributes<PrinterColumnAttribute>().Select(c => new V1CustomResourceColumnDefinition
                         {
                             Name = c.Name,

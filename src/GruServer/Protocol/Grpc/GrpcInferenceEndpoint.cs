@@ -271,6 +271,10 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
         if (result.SequenceState is { } state)
         {
             response.Parameters.Add(Sequences.SequenceParameters.State, new InferParameter { StringParam = Convert.ToBase64String(state) });
+            if (result.SequenceHandoff)
+            {
+                response.Parameters.Add(Sequences.SequenceParameters.Handoff, new InferParameter { BoolParam = true });
+            }
         }
 
         foreach (var output in result.Outputs)
@@ -314,7 +318,7 @@ internal sealed class GrpcInferenceEndpoint(InferenceService service, ServedMode
     {
         InferenceErrorKind.InvalidInput or InferenceErrorKind.UnsupportedMediaType => StatusCode.InvalidArgument,
         InferenceErrorKind.ModelNotFound => StatusCode.NotFound,
-        InferenceErrorKind.ModelNotReady or InferenceErrorKind.Overloaded => StatusCode.Unavailable,
+        InferenceErrorKind.ModelNotReady or InferenceErrorKind.Overloaded or InferenceErrorKind.Draining => StatusCode.Unavailable,
         InferenceErrorKind.SessionsFull => StatusCode.ResourceExhausted,
         _ => StatusCode.Internal,
     }, e.Message));

@@ -53,7 +53,8 @@ internal sealed class RolloutSimulation
 
     public RolloutPlan Plan { get; set; }
 
-    public int Replicas { get; }
+    /// <summary>spec.serving.replicas; a test may change it between ticks (kubectl scale, an HPA).</summary>
+    public int Replicas { get; set; }
 
     public bool CanaryUnschedulable { get; }
 
@@ -69,6 +70,9 @@ internal sealed class RolloutSimulation
     public int FewestReadyStable { get; private set; } = int.MaxValue;
 
     public bool CanaryExists => _canary is not null;
+
+    /// <summary>Pods the stable and canary Deployments are asked for now.</summary>
+    public (int Stable, int Canary) Pods => (_stable.Desired, _canary?.Desired ?? 0);
 
     /// <summary>The input the reconciler would build now.</summary>
     public RolloutInput Input(RolloutCommand command = RolloutCommand.None) => new(
