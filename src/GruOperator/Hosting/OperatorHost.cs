@@ -144,6 +144,7 @@ internal static class OperatorHost
         services.AddSingleton<SloObjectiveMetrics>();
         services.AddSingleton<RolloutObserver>();
         services.AddSingleton<AnalysisRunner>();
+        services.AddSingleton<Scaling.ModelAutoscaler>();
         // trafficRouting.gatewayAPI: the rollout asks the router for exact weights (replica routing needs no writes).
         services.AddSingleton<GatewayApiTrafficRouter>();
         services.AddSingleton<ITrafficRouter>(sp => sp.GetRequiredService<GatewayApiTrafficRouter>());

@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+using GruOperator.Api;
+using GruOperator.Domain.Analysis;
+using GruOperator.Domain.Rollout;
+using GruOperator.Domain.Scaling;
+using GruOperator.Hosting;
+using GruOperator.Providers.Prometheus;
+using GruOperator.Rollout;
+using GruServing.Contract.Serving;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GruOperator.Scaling;
+
+/// <summary>This reconcile's autoscaling: a new decision (null when none was due) and the status to write.</summary>
+internal sealed record AutoscalingOutcome(AutoscalingDecision? Decision, AutoscalingStatus Status, TimeSpan NextIn);
+
+/// <summary>
+/// Runs <see cref="Autoscaler.Decide"/> for a model with spec.serving.autoscaling: reads the load of the model's own pods
+/// (its namespace, model and revisions: never a query the tenant wrote) from the Prometheus the analysis uses, counts
+/// its unschedulable pods, and decides from the state kept in status. Reads at most once per
+/// <see cref="Autoscaler.SyncPeriod"/> per model (a reconcile in between keeps the status' count), except after a spec change.
+/// </summary>
+internal sealed partial class ModelAutoscaler(PrometheusMetricProviderFactory providers, IOptions<OperatorOptions> options, ILogger<ModelAutoscaler> logger)
+{
+    private readonly ConcurrentDictionary<string, ILoadSource> _sources = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (long Generation, DateTimeOffset At)> _evaluated = new(StringComparer.Ordinal);
+    private readonly string _defaultAddress = options.Value.DefaultPrometheusAddress;
+
+    /// <summary>The outcome for <paramref name="model"/>; null when it does not autoscale.</summary>
+    public async Task<AutoscalingOutcome?> DecideAsync(GruModel model, RolloutObservation observed, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var key = model.Metadata.NamespaceProperty + "/" + model.Metadata.Name;
+        if (model.Spec.Serving?.Autoscaling is not { } spec)
+        {
+            _evaluated.TryRemove(key, out _);
+            return null;
+        }
+
+        var generation = model.Metadata.Generation ?? 0;
+        var previous = model.Status?.Autoscaling;
+        if (previous is not null && _evaluated.TryGetValue(key, out var last) && last.Generation == generation
+            && now >= last.At && now - last.At < Autoscaler.SyncPeriod)
+        {
+            return new AutoscalingOutcome(null, previous, Autoscaler.SyncPeriod - (now - last.At));
+        }
+
+        var policy = AutoscalingSpecMapping.ToPolicy(spec);
+        var tracks = new[] { (observed.Stable, Track.Stable), (observed.Canary, Track.Canary) }
+            .Where(t => t.Item1 is not null)
+            .Select(t => new TrackSelector(model.Metadata.NamespaceProperty, model.Spec.Model.Name, t.Item2, t.Item1!.Track.Workload.Revision))
+            .ToList();
+        var reading = tracks.Count == 0
+            ? LoadReading.None("No serving pods yet.")
+            : await Source(model).ReadAsync(new LoadQuery(policy.Metric, tracks, now), cancellationToken).ConfigureAwait(false);
+        var unschedulable = (observed.Stable?.Track.Workload.UnschedulablePods ?? 0) + (observed.Canary?.Track.Workload.UnschedulablePods ?? 0);
+        var state = previous is null ? AutoscalingState.Start(model.Spec.Serving.Replicas) : AutoscalingStatusMapping.ToState(previous);
+
+        var decision = Autoscaler.Decide(new AutoscalingInput(policy, state, reading.PerPod, unschedulable, now));
+        _evaluated[key] = (generation, now);
+        if (decision.Scaled) Log.Scaled(logger, key, decision.From, decision.Replicas, decision.Reason, decision.Message);
+        return new AutoscalingOutcome(decision, AutoscalingStatusMapping.ToStatus(decision, policy, spec.Target.AverageValue, reading, unschedulable), Autoscaler.SyncPeriod);
+    }
+
+    /// <summary>Drops what is kept for a deleted model.</summary>
+    public void Forget(string @namespace, string name) => _evaluated.TryRemove(@namespace + "/" + name, out _);
+
+    private ILoadSource Source(GruModel model)
+    {
+        var address = string.IsNullOrWhiteSpace(model.Spec.Prometheus?.Address) ? _defaultAddress : model.Spec.Prometheus!.Address!;
+        return _sources.GetOrAdd(address, a => providers.CreateLoadSource(Uri.TryCreate(a, UriKind.Absolute, out var uri) ? uri : null));
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "GruModel {Key} scaled {From} → {To} ({Reason}): {Message}")]
+        public static partial void Scaled(ILogger logger, string key, int from, int to, string reason, string message);
+    }
+}
