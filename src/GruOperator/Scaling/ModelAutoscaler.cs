@@ -50,9 +50,8 @@ internal sealed partial class ModelAutoscaler(PrometheusMetricProviderFactory pr
             .Where(t => t.Item1 is not null)
             .Select(t => new TrackSelector(model.Metadata.NamespaceProperty, model.Spec.Model.Name, t.Item2, t.Item1!.Track.Workload.Revision))
             .ToList();
-        var reading = tracks.Count == 0
-            ? LoadReading.None("No serving pods yet.")
-            : await Source(model).ReadAsync(new LoadQuery(policy.Metric, tracks, now), cancellationToken).ConfigureAwait(false);
+        // Asked even with no track yet: a source that cannot work (no Prometheus address) says so from the first decision.
+        var reading = await Source(model).ReadAsync(new LoadQuery(policy.Metric, tracks, now), cancellationToken).ConfigureAwait(false);
         var unschedulable = (observed.Stable?.Track.Workload.UnschedulablePods ?? 0) + (observed.Canary?.Track.Workload.UnschedulablePods ?? 0);
         var state = previous is null ? AutoscalingState.Start(model.Spec.Serving.Replicas) : AutoscalingStatusMapping.ToState(previous);
 
