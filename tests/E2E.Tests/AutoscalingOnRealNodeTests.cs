@@ -9,15 +9,20 @@ namespace E2E.Tests;
 
 /// <summary>
 /// Load-driven replicas on the real node: the operator reads the in-flight requests of the model's pods from the lane's
-/// Prometheus (scraped every second, averaged over a 20 s load window) and scales the model's Deployment. The load is made
-/// of requests each held about a second in the dynamic batcher (maxQueueDelay 1s), so in-flight requests follow the
-/// request rate without burning the node's two cores.
+/// Prometheus (scraped every second, averaged over a 20 s load window) and scales the model's Deployment. The load is
+/// closed-loop: each client sends its next request as soon as the last one is answered, so the requests in flight are
+/// the number of clients whatever the node's speed (a loaded 2-core machine makes them slower, not fewer), and doubling
+/// the clients doubles the load.
 /// </summary>
 [Collection(RealNodeCollection.Name)]
 public sealed class AutoscalingOnRealNodeTests(RealNodeLane lane, ITestOutputHelper output)
 {
     private const string Model = "autoscaled";
-    private const double BaseRate = 8;
+    private const int BaseClients = 2;
+
+    // A client asks again as soon as it is answered (the pacing interval, a millisecond, never holds it back).
+    private static ClusterIpLoad Clients(string clusterIp) =>
+        ClusterIpLoad.Start(clusterIp, Model, steps: 256, features: 8, workers: BaseClients, requestsPerSecond: BaseClients * 1000);
 
     [Fact]
     public async Task Load_that_doubles_scales_the_model_up_within_the_window_and_back_down_when_it_stops()
@@ -43,11 +48,11 @@ public sealed class AutoscalingOnRealNodeTests(RealNodeLane lane, ITestOutputHel
             TimeSpan.FromMinutes(4), "the model Healthy at 1 replica", Describe);
         var service = await lane.Client.CoreV1.ReadNamespacedServiceAsync(Model, ns);
 
-        await using var baseLoad = ClusterIpLoad.Start(service.Spec.ClusterIP, Model, steps: 8, features: 8, workers: 16, requestsPerSecond: BaseRate);
+        await using var baseLoad = Clients(service.Spec.ClusterIP);
         var baseline = await ValueAfterAsync(ns, TimeSpan.FromSeconds(35), "the baseline's in-flight requests");
         // Baseline at 1/1.3 of the target: one replica is enough; twice the load wants two.
         var target = (baseline * 1.3).ToString("0.##", CultureInfo.InvariantCulture);
-        output.WriteLine($"baseline: {baseline} in-flight requests per pod at {BaseRate} req/s; target set to {target}");
+        output.WriteLine($"baseline: {baseline} in-flight requests per pod with {BaseClients} clients; target set to {target}");
         await lane.KubectlAsync(["patch", "grumodel", Model, "-n", ns, "--type=merge", "-p",
             $"{{\"spec\":{{\"serving\":{{\"autoscaling\":{{\"target\":{{\"metric\":\"inFlightRequests\",\"averageValue\":\"{target}\"}}}}}}}}}}"]);
         // Held at the baseline for a load window and a sync period: still one replica.
@@ -56,7 +61,7 @@ public sealed class AutoscalingOnRealNodeTests(RealNodeLane lane, ITestOutputHel
         Assert.True(Desired(held) == 1, $"the baseline alone scaled the model: {Describe(held)}");
 
         var doubled = Stopwatch.StartNew();
-        await using (var extraLoad = ClusterIpLoad.Start(service.Spec.ClusterIP, Model, steps: 8, features: 8, workers: 16, requestsPerSecond: BaseRate))
+        await using (var extraLoad = Clients(service.Spec.ClusterIP))
         {
             var up = await RealNodeLane.UntilAsync(() => lane.GruModelAsync(ns, Model), m => Desired(m) >= 2,
                 TimeSpan.FromMinutes(2), "a scale-up after the load doubled", Describe);
@@ -106,7 +111,6 @@ public sealed class AutoscalingOnRealNodeTests(RealNodeLane lane, ITestOutputHel
            "serving": {
              "replicas": 1, "executionProvider": "CPU",
              "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-             "batching": {"maxBatchSize": 32, "maxQueueDelay": "1s"},
              "autoscaling": {
                "minReplicas": 1, "maxReplicas": 3,
                "target": {"metric": "inFlightRequests", "averageValue": "{{{target}}}"},

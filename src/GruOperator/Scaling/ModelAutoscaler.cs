@@ -24,7 +24,7 @@ internal sealed record AutoscalingOutcome(AutoscalingDecision? Decision, Autosca
 internal sealed partial class ModelAutoscaler(PrometheusMetricProviderFactory providers, IOptions<OperatorOptions> options, ILogger<ModelAutoscaler> logger)
 {
     private readonly ConcurrentDictionary<string, ILoadSource> _sources = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, (long Generation, DateTimeOffset At)> _evaluated = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (long Generation, DateTimeOffset At, int Desired)> _evaluated = new(StringComparer.Ordinal);
     private readonly string _defaultAddress = options.Value.DefaultPrometheusAddress;
 
     /// <summary>The outcome for <paramref name="model"/>; null when it does not autoscale.</summary>
@@ -39,8 +39,10 @@ internal sealed partial class ModelAutoscaler(PrometheusMetricProviderFactory pr
 
         var generation = model.Metadata.Generation ?? 0;
         var previous = model.Status?.Autoscaling;
+        // Not due yet: keep the count in status, as long as status holds the last decision (a refused status write must not
+        // leave the Deployments at a count status does not know: then decide again).
         if (previous is not null && _evaluated.TryGetValue(key, out var last) && last.Generation == generation
-            && now >= last.At && now - last.At < Autoscaler.SyncPeriod)
+            && now >= last.At && now - last.At < Autoscaler.SyncPeriod && previous.DesiredReplicas == last.Desired)
         {
             return new AutoscalingOutcome(null, previous, Autoscaler.SyncPeriod - (now - last.At));
         }
@@ -56,7 +58,7 @@ internal sealed partial class ModelAutoscaler(PrometheusMetricProviderFactory pr
         var state = previous is null ? AutoscalingState.Start(model.Spec.Serving.Replicas) : AutoscalingStatusMapping.ToState(previous);
 
         var decision = Autoscaler.Decide(new AutoscalingInput(policy, state, reading.PerPod, unschedulable, now));
-        _evaluated[key] = (generation, now);
+        _evaluated[key] = (generation, now, decision.Replicas);
         if (decision.Scaled) Log.Scaled(logger, key, decision.From, decision.Replicas, decision.Reason, decision.Message);
         return new AutoscalingOutcome(decision, AutoscalingStatusMapping.ToStatus(decision, policy, spec.Target.AverageValue, reading, unschedulable), Autoscaler.SyncPeriod);
     }
