@@ -165,6 +165,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         if (ConditionSet.Find(status.Conditions, ConditionTypes.ModelVerified)?.Status == Condition.False) status.Phase = ModelPhase.Degraded;
         var written = await WriteStatusAsync(model, IntegrityStatus.Apply(status, pin, verification, _layers, model.Status), cancellationToken).ConfigureAwait(false);
         _metrics.Record(model.Metadata.NamespaceProperty, model.Metadata.Name, decision);
+        if (autoscaling is not null) _autoscaler.Recorded(written, autoscaling);
         await _executor.ExecuteAsync(written, decision.Actions, observed, cancellationToken).ConfigureAwait(false);
         if (autoscaling?.Decision is { Scaled: true } scaled)
         {

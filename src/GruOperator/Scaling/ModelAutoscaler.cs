@@ -13,7 +13,11 @@ using Microsoft.Extensions.Options;
 namespace GruOperator.Scaling;
 
 /// <summary>This reconcile's autoscaling: a new decision (null when none was due) and the status to write.</summary>
-internal sealed record AutoscalingOutcome(AutoscalingDecision? Decision, AutoscalingStatus Status, TimeSpan NextIn);
+internal sealed record AutoscalingOutcome(AutoscalingDecision? Decision, AutoscalingStatus Status, TimeSpan NextIn)
+{
+    /// <summary>The policy and reading behind <see cref="Decision"/> (for metrics); null when none was due.</summary>
+    public (AutoscalingPolicy Policy, LoadReading Reading)? Basis { get; init; }
+}
 
 /// <summary>
 /// Runs <see cref="Autoscaler.Decide"/> for a model with spec.serving.autoscaling: reads the load of the model's own pods
@@ -21,7 +25,8 @@ internal sealed record AutoscalingOutcome(AutoscalingDecision? Decision, Autosca
 /// its unschedulable pods, and decides from the state kept in status. Reads at most once per
 /// <see cref="Autoscaler.SyncPeriod"/> per model (a reconcile in between keeps the status' count), except after a spec change.
 /// </summary>
-internal sealed partial class ModelAutoscaler(PrometheusMetricProviderFactory providers, IOptions<OperatorOptions> options, ILogger<ModelAutoscaler> logger)
+internal sealed partial class ModelAutoscaler(
+    PrometheusMetricProviderFactory providers, AutoscalingMetrics metrics, IOptions<OperatorOptions> options, ILogger<ModelAutoscaler> logger)
 {
     private readonly ConcurrentDictionary<string, ILoadSource> _sources = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (long Generation, DateTimeOffset At, int Desired)> _evaluated = new(StringComparer.Ordinal);
@@ -34,6 +39,7 @@ internal sealed partial class ModelAutoscaler(PrometheusMetricProviderFactory pr
         if (model.Spec.Serving?.Autoscaling is not { } spec)
         {
             _evaluated.TryRemove(key, out _);
+            metrics.Forget(model.Metadata.NamespaceProperty, model.Metadata.Name);
             return null;
         }
 
@@ -60,11 +66,24 @@ internal sealed partial class ModelAutoscaler(PrometheusMetricProviderFactory pr
         var decision = Autoscaler.Decide(new AutoscalingInput(policy, state, reading.PerPod, unschedulable, now));
         _evaluated[key] = (generation, now, decision.Replicas);
         if (decision.Scaled) Log.Scaled(logger, key, decision.From, decision.Replicas, decision.Reason, decision.Message);
-        return new AutoscalingOutcome(decision, AutoscalingStatusMapping.ToStatus(decision, policy, spec.Target.AverageValue, reading, unschedulable), Autoscaler.SyncPeriod);
+        return new AutoscalingOutcome(decision, AutoscalingStatusMapping.ToStatus(decision, policy, spec.Target.AverageValue, reading, unschedulable), Autoscaler.SyncPeriod)
+        {
+            Basis = (policy, reading),
+        };
+    }
+
+    /// <summary>Counts a decision whose status was written (a refused write counts nothing: the next reconcile decides again).</summary>
+    public void Recorded(GruModel model, AutoscalingOutcome outcome)
+    {
+        if (outcome is { Decision: { } decision, Basis: var (policy, reading) }) metrics.Record(model.Metadata.NamespaceProperty, model.Metadata.Name, decision, policy, reading.PerPod);
     }
 
     /// <summary>Drops what is kept for a deleted model.</summary>
-    public void Forget(string @namespace, string name) => _evaluated.TryRemove(@namespace + "/" + name, out _);
+    public void Forget(string @namespace, string name)
+    {
+        _evaluated.TryRemove(@namespace + "/" + name, out _);
+        metrics.Forget(@namespace, name);
+    }
 
     private ILoadSource Source(GruModel model)
     {

@@ -247,7 +247,8 @@ public abstract class GruModelControllerTests
     public async Task AutoscalingWithoutALoadValueHoldsWithinItsBoundsAndSaysWhy()
     {
         await using var harness = await StartHarnessAsync();
-        await harness.StartOperatorAsync();
+        var metricsPort = LocalServers.FreePort.Next();
+        await harness.StartOperatorAsync(metricsPort: metricsPort);
         var model = Models.Cpu("scaled", harness.Namespace);
         model.Spec.Serving.Replicas = 1;
         model.Spec.Serving.Autoscaling = new AutoscalingSpec { MinReplicas = 2, MaxReplicas = 4, Target = new ScalingTargetSpec { Metric = ScalingMetricName.InFlightRequests, AverageValue = "4" } };
@@ -269,6 +270,18 @@ public abstract class GruModelControllerTests
 
         // The operator never writes spec (a GitOps tool would fight it).
         Assert.Equal(1, (await harness.GetAsync(harness.Namespace, "scaled"))!.Spec.Serving.Replicas);
+
+        // The metrics say the same: 2 chosen, one scale up, and no load value rather than a 0.
+        using var http = new HttpClient();
+        var metrics = await Poll.UntilAsync(async () => (await http.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics")).Split('\n'),
+            ls => ls.Any(l => l.StartsWith("gru_operator_autoscaling_desired_replicas{", StringComparison.Ordinal) && l.Contains("model=\"scaled\"", StringComparison.Ordinal)),
+            OperatorHarness.Timeout, "the autoscaling series");
+        bool Series(string line, string name) => line.StartsWith(name + "{", StringComparison.Ordinal) && line.Contains("model=\"scaled\"", StringComparison.Ordinal)
+            && line.Contains($"namespace=\"{harness.Namespace}\"", StringComparison.Ordinal);
+        Assert.Contains(metrics, l => Series(l, "gru_operator_autoscaling_desired_replicas") && l.EndsWith(" 2", StringComparison.Ordinal));
+        Assert.Contains(metrics, l => Series(l, "gru_operator_autoscaling_target_value") && l.EndsWith(" 4", StringComparison.Ordinal));
+        Assert.Contains(metrics, l => Series(l, "gru_operator_autoscaling_scales_total") && l.Contains("direction=\"up\"", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal));
+        Assert.DoesNotContain(metrics, l => Series(l, "gru_operator_autoscaling_metric_value"));
     }
 
     [Fact]
