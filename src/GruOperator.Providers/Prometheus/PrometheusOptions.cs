@@ -60,6 +60,12 @@ public sealed class PrometheusOptions
     public TimeSpan CounterLookback { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
+    /// The window the autoscaler averages load over (avg_over_time of the in-flight gauge, rate of the queue-wait histogram):
+    /// a few scrape intervals, so one scrape does not move replicas and a real change shows within it.
+    /// </summary>
+    public TimeSpan LoadWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// The label matchers that select one track's series, with template values. The default expects the
     /// scrape configuration to add a <c>namespace</c> label (as Kubernetes service discovery relabelling does).
     /// </summary>
@@ -86,6 +92,11 @@ internal sealed class PrometheusOptionsValidation : IValidateOptions<PrometheusO
         if (options.MaxRetries is < 0 or > 10)
         {
             errors.Add($"Prometheus:MaxRetries must be between 0 and 10, got {options.MaxRetries}.");
+        }
+
+        if (options.LoadWindow < TimeSpan.FromSeconds(1) || options.LoadWindow > TimeSpan.FromHours(1))
+        {
+            errors.Add($"Prometheus:LoadWindow must be between 1s and 1h and span a few scrape intervals (e.g. 00:01:00), got {options.LoadWindow}.");
         }
 
         if (options.CounterLookback < TimeSpan.FromSeconds(1))

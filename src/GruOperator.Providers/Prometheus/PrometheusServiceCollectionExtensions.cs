@@ -1,4 +1,5 @@
 using GruOperator.Domain.Analysis;
+using GruOperator.Domain.Scaling;
 using GruRegistry.Tls;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,31 +31,52 @@ public sealed class PrometheusMetricProviderFactory
     /// A provider for <paramref name="address"/>; null means the configured <c>Prometheus:Address</c>. With neither,
     /// every measurement fails with a reason saying what to set, so runs are Inconclusive rather than reconciles crashing.
     /// </summary>
-    public IMetricProvider Create(Uri? address)
+    public IMetricProvider Create(Uri? address) =>
+        Server(address, out var refusal) is { } server
+            ? new PrometheusMetricProvider(
+                Client(), server, new GruSliQueries(_options.CurrentValue.SeriesSelector), _options.CurrentValue.CounterLookback, _options.CurrentValue.NamespaceLabel,
+                _loggers.CreateLogger<PrometheusMetricProvider>())
+            : new FailingMetricProvider(refusal!);
+
+    /// <summary>
+    /// The autoscaler's load source for <paramref name="address"/> (null: the configured default), with the same address
+    /// rules as <see cref="Create"/>; without a usable address every reading is "no value" naming what to set.
+    /// </summary>
+    public ILoadSource CreateLoadSource(Uri? address) =>
+        Server(address, out var refusal) is { } server
+            ? new PrometheusLoadSource(
+                Client(), server, _options.CurrentValue.SeriesSelector, _options.CurrentValue.LoadWindow, _options.CurrentValue.NamespaceLabel,
+                _loggers.CreateLogger<PrometheusLoadSource>())
+            : new FailingLoadSource(refusal!);
+
+    /// <summary>The server to query, or null with the reason none may be.</summary>
+    private Uri? Server(Uri? address, out string? refusal)
     {
+        refusal = null;
         if ((address ?? _options.CurrentValue.Address) is not { } server)
         {
-            return new FailingMetricProvider(
-                "no Prometheus address: set spec.prometheus.address on the GruModel or Prometheus:Address in the operator's configuration");
+            refusal = "no Prometheus address: set spec.prometheus.address on the GruModel or Prometheus:Address in the operator's configuration";
+            return null;
         }
 
         if (!server.IsAbsoluteUri || server.Scheme is not ("http" or "https"))
         {
-            return new FailingMetricProvider($"Prometheus address '{server}' must be an absolute http(s) URL such as http://prometheus.monitoring.svc:9090");
+            refusal = $"Prometheus address '{server}' must be an absolute http(s) URL such as http://prometheus.monitoring.svc:9090";
+            return null;
         }
 
         // Checked again here (spec validation refuses it first): the operator's identity goes to allowed addresses only.
-        if (address is not null && _policy.Problem(server.OriginalString, "spec.prometheus.address") is { } refusal)
+        if (address is not null && _policy.Problem(server.OriginalString, "spec.prometheus.address") is { } problem)
         {
-            return new FailingMetricProvider(refusal);
+            refusal = problem;
+            return null;
         }
 
-        var client = new PrometheusClient(
-            _httpClients.CreateClient(PrometheusServiceCollectionExtensions.HttpClientName), _options, _loggers.CreateLogger<PrometheusClient>());
-        return new PrometheusMetricProvider(
-            client, server, new GruSliQueries(_options.CurrentValue.SeriesSelector), _options.CurrentValue.CounterLookback, _options.CurrentValue.NamespaceLabel,
-            _loggers.CreateLogger<PrometheusMetricProvider>());
+        return server;
     }
+
+    private PrometheusClient Client() =>
+        new(_httpClients.CreateClient(PrometheusServiceCollectionExtensions.HttpClientName), _options, _loggers.CreateLogger<PrometheusClient>());
 }
 
 /// <summary>Stands in when no usable Prometheus address is known: data, not exceptions, as every provider.</summary>

@@ -13,6 +13,8 @@ namespace GruOperator.Api;
 internal static class Patterns
 {
     public const string Duration = GoDuration.Pattern;
+    // The same grammar inside a CEL string literal (backslashes doubled).
+    public const string DurationCel = @"^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$";
     public const string Fraction = @"^(0(\.[0-9]+)?|1(\.0+)?)$";
     public const string Sha256 = "^(" + ModelDigest.Grammar + ")?$";
     public const string ModelSource = "^(oci|https|file)://.+$";
@@ -99,6 +101,8 @@ public sealed class LocalObjectReference
 [Description("How the serving pods run.")]
 [CelRule("!has(self.executionProvider) || self.executionProvider != 'CUDA' || (has(self.gpu) && has(self.gpu.count) && self.gpu.count > 0)",
     "serving.executionProvider CUDA needs a GPU: set serving.gpu.count to 1 or more, or use Auto/CPU", FieldPath = ".executionProvider")]
+[CelRule("!has(self.autoscaling) || !has(self.replicas) || self.replicas > 0",
+    "serving.replicas 0 turns the model off but serving.autoscaling keeps at least minReplicas: remove serving.autoscaling to scale to 0", FieldPath = ".replicas")]
 public sealed class ServingSpec
 {
     /// <summary>GruServer image.</summary>
@@ -159,6 +163,10 @@ public sealed class ServingSpec
     /// <summary>Sessions.</summary>
     [Description("Stateless requests, or Stateful sessions that keep each sequence's GRU hidden state between requests (GruServer --sessions-mode, --sessions-idle-timeout, --max-sessions). Stateful needs a model whose GRUs' initial_h are inputs and Y_h outputs; GruServer refuses other models at start.")]
     public SessionsSpec? Sessions { get; set; }
+
+    /// <summary>Load-driven replicas.</summary>
+    [Description("Load-driven replicas between minReplicas and maxReplicas, from a per-pod target read from Prometheus; spec.serving.replicas is then only the starting count.")]
+    public AutoscalingSpec? Autoscaling { get; set; }
 
     /// <summary>gRPC endpoint.</summary>
     [Description("The Open Inference Protocol's gRPC endpoint (inference.GRPCInferenceService, HTTP/2 without TLS) beside HTTP: GruServer --grpc-port, container and Service port grpc (9000).")]

@@ -59,6 +59,10 @@ public sealed class GruModelStatus
     [Description("Results of the last integrity check of served models.")]
     public ServedModelsStatus? ServedModels { get; set; }
 
+    /// <summary>Autoscaling.</summary>
+    [Description("Load-driven replicas, when spec.serving.autoscaling is set.")]
+    public AutoscalingStatus? Autoscaling { get; set; }
+
     /// <summary>Recent rollouts.</summary>
     [Description("The last 10 rollout events (promotions, rollbacks, aborts, supersessions, pauses, resumes, retries), newest first.")]
     [System.ComponentModel.DataAnnotations.MaxLength(10)]
@@ -387,4 +391,110 @@ public sealed class ResolvedModelStatus
     /// <summary>Last tag check.</summary>
     [Description("When the tag was last compared with the pinned digest (every integrity.verifyInterval).")]
     public DateTimeOffset? TagCheckedAt { get; set; }
+}
+
+/// <summary>Load-driven replicas: what the autoscaler saw, chose and why.</summary>
+[Description("The autoscaler's view (spec.serving.autoscaling): the count it chose for the whole model, the load behind it and why. Also its memory (recent recommendations and scales), so the decision is recomputed from status alone.")]
+public sealed class AutoscalingStatus
+{
+    /// <summary>Chosen count.</summary>
+    [Description("The replica count the model's Deployments get, canary and stable together (the canary's share is split from it).")]
+    public int DesiredReplicas { get; set; }
+
+    /// <summary>Count before the decision.</summary>
+    [Description("The count before the last decision.")]
+    public int CurrentReplicas { get; set; }
+
+    /// <summary>Raw recommendation.</summary>
+    [Description("What the metric alone asks for, ceil(current × value / target), before windows, rate limits and bounds; unset without a value.")]
+    public int? RecommendedReplicas { get; set; }
+
+    /// <summary>Metric.</summary>
+    [Description("inFlightRequests or queueWait.")]
+    public string? Metric { get; set; }
+
+    /// <summary>Current value.</summary>
+    [Description("The metric's last value per pod (requests, or a duration for queueWait); unset when Prometheus had none.")]
+    public string? CurrentValue { get; set; }
+
+    /// <summary>Target.</summary>
+    [Description("spec.serving.autoscaling.target.averageValue.")]
+    public string? Target { get; set; }
+
+    /// <summary>Pods reporting.</summary>
+    [Description("Pods whose series the value was averaged over.")]
+    public int Pods { get; set; }
+
+    /// <summary>Unschedulable pods.</summary>
+    [Description("The model's pods the scheduler could not place (e.g. no free nvidia.com/gpu): the count is capped at what runs.")]
+    public int UnschedulableReplicas { get; set; }
+
+    /// <summary>Last scale.</summary>
+    [Description("When the count last changed.")]
+    public DateTimeOffset? LastScaleTime { get; set; }
+
+    /// <summary>Reason.</summary>
+    [Description("ScaledUp, ScaledDown, WithinTolerance, NoMetric, ScaleUpStabilizing, ScaleDownStabilizing, RateLimited, CappedByCapacity, AtMaxReplicas or AtMinReplicas.")]
+    public string? Reason { get; set; }
+
+    /// <summary>Message.</summary>
+    [Description("The reasoning in one sentence: value against target, what was wanted and what held it back.")]
+    public string? Message { get; set; }
+
+    /// <summary>Recommendation history.</summary>
+    [Description("Recommendations still inside a stabilisation window, oldest first; each holds until the next.")]
+    [System.ComponentModel.DataAnnotations.MaxLength(64)]
+    public List<ScalingRecommendationStatus>? Recommendations { get; set; }
+
+    /// <summary>Recent scales.</summary>
+    [Description("Scales still inside a rate-limit period, oldest first.")]
+    [System.ComponentModel.DataAnnotations.MaxLength(64)]
+    public List<ScaleRecordStatus>? Scales { get; set; }
+
+    /// <summary>Capacity ceiling.</summary>
+    [Description("Set after pods could not be scheduled: the count stays at or below replicas for 2 minutes from since, then tries above it again.")]
+    public CapacityCeilingStatus? Capacity { get; set; }
+}
+
+/// <summary>A recommendation.</summary>
+[Description("A recommendation and when it was made.")]
+public sealed class ScalingRecommendationStatus
+{
+    /// <summary>Time.</summary>
+    [Description("When it was made.")]
+    public DateTimeOffset Time { get; set; }
+
+    /// <summary>Replicas.</summary>
+    [Description("The count recommended.")]
+    public int Replicas { get; set; }
+}
+
+/// <summary>A scale.</summary>
+[Description("A scale the autoscaler made.")]
+public sealed class ScaleRecordStatus
+{
+    /// <summary>Time.</summary>
+    [Description("When.")]
+    public DateTimeOffset Time { get; set; }
+
+    /// <summary>From.</summary>
+    [Description("The count before.")]
+    public int From { get; set; }
+
+    /// <summary>To.</summary>
+    [Description("The count after.")]
+    public int To { get; set; }
+}
+
+/// <summary>A capacity ceiling.</summary>
+[Description("The most replicas found to fit.")]
+public sealed class CapacityCeilingStatus
+{
+    /// <summary>Replicas.</summary>
+    [Description("Pods that could be scheduled.")]
+    public int Replicas { get; set; }
+
+    /// <summary>Since.</summary>
+    [Description("When pods above it were unschedulable.")]
+    public DateTimeOffset Since { get; set; }
 }

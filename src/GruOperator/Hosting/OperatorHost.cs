@@ -89,6 +89,7 @@ internal static class OperatorHost
                 .WithMetrics(metrics => metrics
                 .AddMeter(ControllerMetrics.MeterName)
                 .AddMeter(RolloutMetrics.MeterName)
+                .AddMeter(Scaling.AutoscalingMetrics.MeterName)
                 .AddMeter(IntegrityMetrics.MeterName)
                 .AddMeter(SloObjectiveMetrics.MeterName)
                 .AddPrometheusExporter());
@@ -147,6 +148,8 @@ internal static class OperatorHost
         services.AddSingleton<SloObjectiveMetrics>();
         services.AddSingleton<RolloutObserver>();
         services.AddSingleton<AnalysisRunner>();
+        services.AddSingleton<Scaling.AutoscalingMetrics>();
+        services.AddSingleton<Scaling.ModelAutoscaler>();
         // trafficRouting.gatewayAPI: the rollout asks the router for exact weights (replica routing needs no writes).
         services.AddSingleton<GatewayApiTrafficRouter>();
         services.AddSingleton<ITrafficRouter>(sp => sp.GetRequiredService<GatewayApiTrafficRouter>());

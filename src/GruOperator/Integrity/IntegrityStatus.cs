@@ -73,6 +73,7 @@ internal static class IntegrityStatus
             ResolvedModel = previous?.ResolvedModel,
             ServedModels = previous?.ServedModels,
             History = previous?.History,
+            Autoscaling = previous?.Autoscaling,
         };
     }
 

@@ -10,6 +10,7 @@ using GruOperator.Integrity;
 using GruOperator.ModelResolution;
 using GruOperator.Rollout;
 using GruOperator.Scaling;
+using GruOperator.Serving;
 using GruServing.Contract.Serving;
 using k8s;
 using Microsoft.Extensions.Logging;
@@ -33,6 +34,7 @@ internal sealed partial class GruModelReconciler : IReconciler
     private readonly FinalizerRegistry<GruModel> _finalizers;
     private readonly RolloutObserver _observer;
     private readonly AnalysisRunner _analysis;
+    private readonly ModelAutoscaler _autoscaler;
     private readonly RolloutExecutor _executor;
     private readonly IPromotionGateSource _gates;
     private readonly RolloutMetrics _metrics;
@@ -52,6 +54,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         FinalizerRegistry<GruModel> finalizers,
         RolloutObserver observer,
         AnalysisRunner analysis,
+        ModelAutoscaler autoscaler,
         RolloutExecutor executor,
         IPromotionGateSource gates,
         RolloutMetrics metrics,
@@ -69,6 +72,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         _finalizers = finalizers;
         _observer = observer;
         _analysis = analysis;
+        _autoscaler = autoscaler;
         _executor = executor;
         _gates = gates;
         _metrics = metrics;
@@ -89,6 +93,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         {
             _metrics.Forget(request.Namespace ?? "", request.Name);
             _verifier.Forget(request.Namespace ?? "", request.Name);
+            _autoscaler.Forget(request.Namespace ?? "", request.Name);
             return ReconcileResult.Done;
         }
 
@@ -125,12 +130,14 @@ internal sealed partial class GruModelReconciler : IReconciler
             ? await _verifier.VerifyAsync(model, pin, now, cancellationToken).ConfigureAwait(false)
             : new VerificationOutcome(null, ServedModelVerifier.Interval(model));
         var observed = _observer.Observe(model);
+        // Load-driven replicas: the count for the whole model, decided before the rollout splits it between the tracks.
+        var autoscaling = await _autoscaler.DecideAsync(model, observed, now, cancellationToken).ConfigureAwait(false);
         var command = RolloutCommandAnnotation.Read(model);
         var state = RolloutStatusMapping.ToState(model.Status);
         var desired = ModelIdentity.Of(valid.Source);
         var gate = await _gates.GateAsync(model, state.Canary?.Model ?? desired, cancellationToken).ConfigureAwait(false);
         var input = new RolloutInput(
-            generation, desired, ServingReplicas.Effective(model.Spec), RolloutSpecMapping.ToPlan(model.Spec), state,
+            generation, desired, ServingReplicas.Effective(model.Spec, autoscaling?.Status), RolloutSpecMapping.ToPlan(model.Spec), state,
             observed.Stable?.Track, observed.Canary?.Track, Analysis: null, command.Command, gate, now);
         var decision = CanaryRollout.Decide(input);
         if (decision.Actions.OfType<RunAnalysis>().FirstOrDefault() is { } run)
@@ -152,12 +159,18 @@ internal sealed partial class GruModelReconciler : IReconciler
         // the next reconcile decides again from fresh state, so an Event, a deletion or an acknowledged command is never
         // carried out for a status that was not kept.
         var status = Status(model, decision, observed);
+        status.Autoscaling = autoscaling?.Status;
         status.Conditions = [.. IntegrityStatus.Conditions(status.Conditions, pin, verification, generation, now)];
         // A pod serving the wrong model outranks the rollout's phase: the service answers, but not with what was asked for.
         if (ConditionSet.Find(status.Conditions, ConditionTypes.ModelVerified)?.Status == Condition.False) status.Phase = ModelPhase.Degraded;
         var written = await WriteStatusAsync(model, IntegrityStatus.Apply(status, pin, verification, _layers, model.Status), cancellationToken).ConfigureAwait(false);
         _metrics.Record(model.Metadata.NamespaceProperty, model.Metadata.Name, decision);
+        if (autoscaling is not null) _autoscaler.Recorded(written, autoscaling);
         await _executor.ExecuteAsync(written, decision.Actions, observed, cancellationToken).ConfigureAwait(false);
+        if (autoscaling?.Decision is { Scaled: true } scaled)
+        {
+            await _events.RecordAsync(written, EventType.Normal, scaled.Reason, $"Replicas {scaled.From} → {scaled.Replicas}: {autoscaling.Status.Message}", cancellationToken).ConfigureAwait(false);
+        }
         if (command.Unknown is { } unknown)
         {
             await _events.RecordAsync(written, EventType.Warning, RolloutReasons.CommandIgnored,
@@ -166,6 +179,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         }
         // The next integrity check is timed by the queue as well, not by a timer.
         var next = decision.RequeueAfter is { } after && after < verification.NextCheckIn ? after : verification.NextCheckIn;
+        if (autoscaling is not null && autoscaling.NextIn < next) next = autoscaling.NextIn;
         return ReconcileResult.After(next < MinRequeue ? MinRequeue : next);
     }
 
@@ -215,6 +229,7 @@ internal sealed partial class GruModelReconciler : IReconciler
         RolledBack = model.Status?.RolledBack,
         ServedModels = model.Status?.ServedModels,
         History = model.Status?.History,
+        Autoscaling = model.Status?.Autoscaling,
     };
 
     /// <summary>

@@ -95,6 +95,7 @@ internal static class SpecValidator
             }
         }
 
+        problems.AddRange(Scaling.AutoscalingSpecMapping.Problems(serving));
         problems.AddRange((bounds ?? TenantBounds.Unbounded).Problems(spec));
 
         return problems.Count == 0 && source is not null ? (new ValidSpec(source, image!), problems) : (null, problems);

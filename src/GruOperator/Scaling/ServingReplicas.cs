@@ -12,13 +12,14 @@ namespace GruOperator.Scaling;
 internal static class ServingReplicas
 {
     /// <summary>
-    /// Replicas of the whole model (both tracks together, split by the canary's weight): spec.serving.replicas, which
-    /// kubectl scale, an HPA or KEDA write through /scale.
+    /// Replicas of the whole model (both tracks together, split by the canary's weight): the autoscaler's count while
+    /// spec.serving.autoscaling is set (<paramref name="autoscaled"/>, this reconcile's or the one kept in status), else
+    /// spec.serving.replicas, which kubectl scale, an HPA or KEDA write through /scale.
     /// </summary>
-    public static int Effective(GruModelSpec spec)
+    public static int Effective(GruModelSpec spec, AutoscalingStatus? autoscaled)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        return spec.Serving?.Replicas ?? 1;
+        return spec.Serving?.Autoscaling is not null && autoscaled is not null ? autoscaled.DesiredReplicas : spec.Serving?.Replicas ?? 1;
     }
 
     /// <summary>Pods of the model in all tracks (status.replicas): what the Deployments' own status counts.</summary>

@@ -15,6 +15,11 @@ internal sealed record CanaryView(
     int Runs, int ConsecutiveFailures, int ConsecutiveInconclusive, string? LastRunTime, string? LastVerdict, string? LastReason,
     IReadOnlyList<MetricView> Metrics);
 
+/// <summary>Load-driven replicas (status.autoscaling, with the bounds from spec.serving.autoscaling).</summary>
+internal sealed record AutoscalingView(
+    int DesiredReplicas, int CurrentReplicas, int? MinReplicas, int? MaxReplicas, string? Metric, string? CurrentValue, string? Target, int Pods,
+    int UnschedulableReplicas, string? Reason, string? LastScaleTime, string? Message);
+
 /// <summary>A condition (metav1.Condition shape).</summary>
 internal sealed record ConditionView(string Type, string Status, string? Reason, string? Message);
 
@@ -28,7 +33,7 @@ internal sealed record HistoryView(string? Revision, string? ModelDigest, string
 internal sealed record GruModelView(
     string Namespace, string Name, long Generation, long? ObservedGeneration, string? Phase, string? Message, string? Ready,
     DateTimeOffset? Created, TrackView? Stable, CanaryView? Canary, int? Verified, int? Mismatched, string? LastCheck,
-    IReadOnlyList<ConditionView> Conditions, IReadOnlyList<HistoryView> History, string? PendingAction)
+    IReadOnlyList<ConditionView> Conditions, IReadOnlyList<HistoryView> History, string? PendingAction, AutoscalingView? Autoscaling = null)
 {
     /// <summary>spec.serving.replicas: the whole model's count, as /scale sets it (1 when unset, as the operator reads it).</summary>
     public int DesiredReplicas { get; init; } = 1;
@@ -45,6 +50,8 @@ internal sealed record GruModelView(
         var lastRun = Child(analysis, "lastRun");
         var stable = Child(status, "stable");
         var served = Child(status, "servedModels");
+        var autoscaling = Child(status, "autoscaling");
+        var bounds = Child(Child(Child(model, "spec"), "serving"), "autoscaling");
         return new GruModelView(
             Str(metadata, "namespace") ?? "",
             Str(metadata, "name") ?? "",
@@ -68,7 +75,12 @@ internal sealed record GruModelView(
             Str(served, "lastCheck"),
             Items(status, "conditions").Select(c => new ConditionView(Str(c, "type") ?? "", Str(c, "status") ?? "", Str(c, "reason"), Str(c, "message"))).ToList(),
             Items(status, "history").Select(h => new HistoryView(Str(h, "revision"), Str(h, "modelDigest"), Str(h, "outcome"), Str(h, "reason"), Str(h, "finishedAt"))).ToList(),
-            Child(metadata, "annotations") is { } annotations ? Str(annotations, Cluster.GruModelApi.ActionAnnotation) : null)
+            Child(metadata, "annotations") is { } annotations ? Str(annotations, Cluster.GruModelApi.ActionAnnotation) : null,
+            autoscaling is { } a
+                ? new AutoscalingView(Int(a, "desiredReplicas") ?? 0, Int(a, "currentReplicas") ?? 0, Int(bounds, "minReplicas"), Int(bounds, "maxReplicas"),
+                    Str(a, "metric"), Str(a, "currentValue"), Str(a, "target"), Int(a, "pods") ?? 0, Int(a, "unschedulableReplicas") ?? 0,
+                    Str(a, "reason"), Str(a, "lastScaleTime"), Str(a, "message"))
+                : null)
         {
             DesiredReplicas = Int(Child(Child(model, "spec"), "serving"), "replicas") ?? 1,
             RunningReplicas = Int(status, "replicas"),

@@ -47,6 +47,8 @@ internal static class StatusRenderer
                 (s.UnschedulableReplicas > 0 ? $", {s.UnschedulableReplicas} unschedulable" : "")));
         }
 
+        if (m.Autoscaling is { } a) rows.Add(new Text(Autoscaling(a)));
+
         if (m.Canary is { } c)
         {
             rows.Add(new Text($"canary: revision {c.Revision ?? "-"}, model {Short(c.ModelDigest)}, step {c.Step}, weight {Weight(c)}" +
@@ -95,6 +97,13 @@ internal static class StatusRenderer
         foreach (var h in m.History) table.AddRow(new[] { h.Revision ?? "-", Short(h.ModelDigest), h.Outcome ?? "-", h.Reason ?? "", h.FinishedAt ?? "-" }.Select(Markup.Escape).ToArray());
         return table;
     }
+
+    /// <summary>One line: the count and its bounds, the load against the target, and the last reasoning.</summary>
+    private static string Autoscaling(AutoscalingView a) =>
+        $"autoscaling: {a.DesiredReplicas} replicas" + (a.MinReplicas is { } min && a.MaxReplicas is { } max ? $" (min {min}, max {max})" : "")
+        + (a.CurrentValue is { } value ? $", {a.Metric} {value} per pod over {a.Pods} pods (target {a.Target})" : $", no {a.Metric} value (target {a.Target})")
+        + (a.UnschedulableReplicas > 0 ? $", {a.UnschedulableReplicas} unschedulable" : "")
+        + $"; {a.Reason ?? "-"}" + (a.LastScaleTime is { } scaled ? $", last scaled {scaled}" : "") + (a.Message is { Length: > 0 } message ? $": {message}" : "");
 
     private static string Weight(CanaryView c) => c.EffectiveWeight is { } effective && effective != c.Weight ? $"{c.Weight}% (effective {effective}%)" : $"{c.Weight}%";
 

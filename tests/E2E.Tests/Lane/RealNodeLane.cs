@@ -169,7 +169,8 @@ public sealed class RealNodeLane : IAsyncLifetime
         _env.TryGetValue(name, out var value) ? value : throw new InvalidOperationException($"lane.env has no {name}");
 
     // config/default as a user installs it, pointed at this lane: the operator image built here, the lane's Prometheus
-    // as the default address, and the lane's registry as plain http. The server and model-fetcher images are not set: an
+    // as the default address, and the lane's registry as plain http. Autoscaling averages load over 20 s (the lane scrapes every
+    // second), so a load change shows within a test's patience. The server and model-fetcher images are not set: an
     // operator image built by images/build.sh defaults to the images built beside it (ModelRollout tests check the pods').
     private async Task InstallOperatorAsync()
     {
@@ -197,6 +198,7 @@ public sealed class RealNodeLane : IAsyncLifetime
                             env:
                               - {"{"}name: GRU_OPERATOR_DEFAULTPROMETHEUSADDRESS, value: "{Prometheus.ToString().TrimEnd('/')}"{"}"}
                               - {"{"}name: GRU_OPERATOR_REGISTRYPLAINHTTP, value: "{Registry}"{"}"}
+                              - {"{"}name: GRU_OPERATOR_PROMETHEUS__LOADWINDOW, value: "00:00:20"{"}"}
 
             """);
         var clock = Stopwatch.StartNew();

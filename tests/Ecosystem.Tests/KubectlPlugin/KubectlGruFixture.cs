@@ -21,6 +21,7 @@ public sealed class KubectlGruFixture : IAsyncLifetime
               "lastRun": {"time": "2026-11-29T10:01:30Z", "verdict": "Passed", "reason": "Passed: all 4 checks passed",
                 "metrics": [{"name": "latencyP95", "value": "0.081", "threshold": "0.2", "stableValue": "0.079", "pValue": "0.4124", "verdict": "Passed", "reason": "0.081 is within the SLO 0.2"}]}}},
           "servedModels": {"verified": 3, "mismatched": 0, "lastCheck": "2026-11-29T10:02:00Z"},
+          "autoscaling": {"desiredReplicas": 3, "currentReplicas": 2, "recommendedReplicas": 3, "metric": "inFlightRequests", "currentValue": "5.6", "target": "4", "pods": 2, "reason": "ScaledUp", "lastScaleTime": "2026-11-29T10:01:45Z", "message": "inFlightRequests 5.6 per pod against a target of 4: 2 → 3."},
           "history": [{"revision": "2", "modelDigest": "sha256:7a6b5c4d3e2f7a6b5c4d3e2f", "outcome": "RolledBack", "reason": "AnalysisFailed", "finishedAt": "2026-11-28T10:05:00Z"}]}}
         """;
 
@@ -34,7 +35,7 @@ public sealed class KubectlGruFixture : IAsyncLifetime
         metadata: {name: session-recs, namespace: ml}
         spec:
           model: {name: session-recs, source: "file:///opt/gru/models/sample-gru.onnx", sha256: f13c3245ec003e0ed76a2214e6ff89d0e545b45dd58ec22424ee5e1e2febbe52}
-          serving: {replicas: 3}
+          serving: {replicas: 3, autoscaling: {minReplicas: 2, maxReplicas: 8, target: {metric: inFlightRequests, averageValue: "4"}}}
         ---
         apiVersion: serving.gru.dev/v1alpha1
         kind: GruModel

@@ -50,6 +50,7 @@ public sealed class KubectlGruTests(KubectlGruFixture fixture) : IClassFixture<K
         var metric = Assert.Single(run.Stdout.Split('\n'), l => l.TrimStart().StartsWith("latencyP95", StringComparison.Ordinal));
         Assert.Equal(["latencyP95", "0.081", "0.2", "0.079", "0.4124", "Passed"], metric.Split(' ', StringSplitOptions.RemoveEmptyEntries)[..6]);
         Assert.Contains("served models: 3 verified, 0 mismatched", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("autoscaling: 3 replicas (min 2, max 8), inFlightRequests 5.6 per pod over 2 pods (target 4); ScaledUp, last scaled 2026-11-29T10:01:45Z: inFlightRequests 5.6 per pod against a target of 4: 2 → 3.", run.Stdout, StringComparison.Ordinal);
         Assert.Contains(run.Stdout.Split('\n'), l => l.Contains("RolledBack", StringComparison.Ordinal) && l.Contains("AnalysisFailed", StringComparison.Ordinal));
     }
 

@@ -74,6 +74,27 @@ public abstract class CanaryRolloutTests
     }
 
     [Fact]
+    public async Task AnAutoscaledCountIsTheWholeModelsAndTheCanaryKeepsItsShareWhenItChanges()
+    {
+        await using var harness = await StartHarnessAsync();
+        await harness.StartOperatorAsync();
+        var model = Canary("autosplit", harness.Namespace, replicas: 1, weight: 50, surge: false);
+        // No Prometheus answers here: the autoscaler holds, and minReplicas alone sets the count (4, then 6).
+        model.Spec.Serving.Autoscaling = new AutoscalingSpec { MinReplicas = 4, MaxReplicas = 8, Target = new ScalingTargetSpec { Metric = ScalingMetricName.InFlightRequests, AverageValue = "4" } };
+        var started = await StartCanaryAsync(harness, model);
+        await harness.WaitForDeploymentAsync(harness.Namespace, "autosplit-stable", d => d.Spec.Replicas == 2, "stable at 2 of 4");
+        await harness.WaitForDeploymentAsync(harness.Namespace, "autosplit-canary", d => d.Spec.Replicas == 2, "canary at 2 of 4");
+
+        await harness.PatchSpecAsync(harness.Namespace, "autosplit", new { serving = new { autoscaling = new { minReplicas = 6 } } });
+        await harness.WaitForDeploymentAsync(harness.Namespace, "autosplit-stable", d => d.Spec.Replicas == 3, "stable at 3 of 6");
+        await harness.WaitForDeploymentAsync(harness.Namespace, "autosplit-canary", d => d.Spec.Replicas == 3, "canary at 3 of 6");
+        var scaled = await harness.WaitForStatusAsync(harness.Namespace, "autosplit", m => m.Status!.Canary!.Traffic == "50/50" && m.Status.Autoscaling!.DesiredReplicas == 6, "50% of 6 served");
+
+        // The same canary at the same step: a scale neither restarts nor skips it.
+        Assert.Equal((started.Status!.Canary!.Revision, 0, started.Status.Canary.StartedAt), (scaled.Status!.Canary!.Revision, scaled.Status.Canary.Step, scaled.Status.Canary.StartedAt));
+    }
+
+    [Fact]
     public async Task PromoteThroughTheAnnotationRollsStableToTheCanaryAndRemovesIt()
     {
         await using var harness = await StartHarnessAsync();

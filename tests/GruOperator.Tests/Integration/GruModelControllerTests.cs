@@ -1,6 +1,7 @@
 using ControllerRuntime.Resources;
 using GruOperator.Api;
 using GruOperator.Domain.Conditions;
+using GruOperator.Domain.Scaling;
 using GruOperator.Reconciliation;
 using GruOperator.Serving;
 using GruOperator.Tests.Support;
@@ -240,6 +241,73 @@ public abstract class GruModelControllerTests
         await Poll.UntilAsync(async () => await harness.GetAsync(harness.Namespace, "gone") is null ? "gone" : null, _ => true, OperatorHarness.Timeout, "the GruModel to go");
         Assert.Null(await harness.DeploymentAsync(harness.Namespace, "gone-stable"));
         Assert.Null(await harness.ServiceAsync(harness.Namespace, "gone"));
+    }
+
+    [Fact]
+    public async Task AutoscalingWithoutALoadValueHoldsWithinItsBoundsAndSaysWhy()
+    {
+        await using var harness = await StartHarnessAsync();
+        var metricsPort = LocalServers.FreePort.Next();
+        await harness.StartOperatorAsync(metricsPort: metricsPort);
+        var model = Models.Cpu("scaled", harness.Namespace);
+        model.Spec.Serving.Replicas = 1;
+        model.Spec.Serving.Autoscaling = new AutoscalingSpec { MinReplicas = 2, MaxReplicas = 4, Target = new ScalingTargetSpec { Metric = ScalingMetricName.InFlightRequests, AverageValue = "4" } };
+        await harness.CreateAsync(model);
+
+        // Prometheus cannot be read: no value, so nothing is guessed; the starting count (1) still moves into [2, 4].
+        var status = await harness.WaitForStatusAsync(harness.Namespace, "scaled", m => m.Status?.Autoscaling is { DesiredReplicas: 2 }, "autoscaling at minReplicas");
+        var autoscaling = status.Status!.Autoscaling!;
+        Assert.Equal((1, AutoscalingReasons.AtMinReplicas, "inFlightRequests", "4"), (autoscaling.CurrentReplicas, autoscaling.Reason, autoscaling.Metric, autoscaling.Target));
+        Assert.Null(autoscaling.CurrentValue);
+        Assert.Contains("no value of inFlightRequests from Prometheus", autoscaling.Message, StringComparison.Ordinal);
+        // Why there is no value is part of the message: no Deployment yet at the first decision, later the operator's default
+        // address (prometheus.monitoring.svc) that does not resolve here.
+        Assert.Matches("(The model has no serving track yet|Reading the load from Prometheus failed: )", autoscaling.Message);
+        Assert.NotNull(autoscaling.LastScaleTime);
+        await harness.WaitForDeploymentAsync(harness.Namespace, "scaled-stable", d => d.Spec.Replicas == 2, "the Deployment at the autoscaler's count");
+        await Poll.UntilAsync(async () => (await harness.EventsAsync(harness.Namespace, "scaled")).FirstOrDefault(e => e.Reason == AutoscalingReasons.AtMinReplicas),
+            e => e.Type == "Normal" && e.Message.StartsWith("Replicas 1 → 2: ", StringComparison.Ordinal), OperatorHarness.Timeout, "a scale Event with the reasoning");
+
+        // The operator never writes spec (a GitOps tool would fight it).
+        Assert.Equal(1, (await harness.GetAsync(harness.Namespace, "scaled"))!.Spec.Serving.Replicas);
+
+        // The metrics say the same: 2 chosen, one scale up, and no load value rather than a 0.
+        using var http = new HttpClient();
+        var metrics = await Poll.UntilAsync(async () => (await http.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics")).Split('\n'),
+            ls => ls.Any(l => l.StartsWith("gru_operator_autoscaling_desired_replicas{", StringComparison.Ordinal) && l.Contains("model=\"scaled\"", StringComparison.Ordinal)),
+            OperatorHarness.Timeout, "the autoscaling series");
+        bool Series(string line, string name) => line.StartsWith(name + "{", StringComparison.Ordinal) && line.Contains("model=\"scaled\"", StringComparison.Ordinal)
+            && line.Contains($"namespace=\"{harness.Namespace}\"", StringComparison.Ordinal);
+        Assert.Contains(metrics, l => Series(l, "gru_operator_autoscaling_desired_replicas") && l.EndsWith(" 2", StringComparison.Ordinal));
+        Assert.Contains(metrics, l => Series(l, "gru_operator_autoscaling_target_value") && l.EndsWith(" 4", StringComparison.Ordinal));
+        Assert.Contains(metrics, l => Series(l, "gru_operator_autoscaling_scales_total") && l.Contains("direction=\"up\"", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal));
+        Assert.DoesNotContain(metrics, l => Series(l, "gru_operator_autoscaling_metric_value"));
+    }
+
+    [Fact]
+    public async Task AutoscalingNeverKeepsReplicasThatCannotGetAGpu()
+    {
+        await using var harness = await StartHarnessAsync(autoReadyPods: false);
+        await harness.StartOperatorAsync();
+        var model = Models.Gpu("gpuscaled", harness.Namespace);
+        model.Spec.Serving.Replicas = 3;
+        model.Spec.Serving.Autoscaling = new AutoscalingSpec { MinReplicas = 1, MaxReplicas = 5, Target = new ScalingTargetSpec { Metric = ScalingMetricName.InFlightRequests, AverageValue = "4" } };
+        await harness.CreateAsync(model);
+        await harness.WaitForStatusAsync(harness.Namespace, "gpuscaled", m => m.Status?.Autoscaling is { DesiredReplicas: 3 }, "autoscaling holding at 3");
+        var pods = await Poll.UntilAsync(async () => await harness.PodsAsync("gpuscaled", "stable"), ps => ps.Count == 3, OperatorHarness.Timeout, "3 pods");
+
+        const string why = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.";
+        await harness.Pods.MarkUnschedulableAsync(harness.Namespace, pods[0].Metadata.Name, why);
+        await harness.Pods.MarkUnschedulableAsync(harness.Namespace, pods[1].Metadata.Name, why);
+
+        // Capped at what runs (the next evaluation, within the 15 s sync period), shown as unschedulable with the reason.
+        var capped = await harness.WaitForStatusAsync(harness.Namespace, "gpuscaled",
+            m => m.Status?.Autoscaling is { Reason: AutoscalingReasons.CappedByCapacity }, "the count capped at what can be scheduled");
+        var autoscaling = capped.Status!.Autoscaling!;
+        Assert.Equal((3, 1, 2), (autoscaling.CurrentReplicas, autoscaling.DesiredReplicas, autoscaling.UnschedulableReplicas));
+        Assert.Contains("2 of 3 pods cannot be scheduled", autoscaling.Message, StringComparison.Ordinal);
+        Assert.Equal(1, autoscaling.Capacity!.Replicas);
+        await harness.WaitForDeploymentAsync(harness.Namespace, "gpuscaled-stable", d => d.Spec.Replicas == 1, "the Deployment down to what can run");
     }
 
     [Fact]

@@ -42,6 +42,24 @@ public sealed class CelRuleTests(KubeApiServerFixture cluster)
         ["threshold range min above max"] = (
             s => s.Rollout = Analysis(new ThresholdRange { Min = 0.9, Max = 0.1 }),
             "spec.rollout.canary.analysis.metrics[0].thresholdRange.min", "thresholdRange.min must not exceed thresholdRange.max"),
+        ["autoscaling min above max"] = (
+            s => s.Serving.Autoscaling = Autoscaling(min: 3, max: 2),
+            "spec.serving.autoscaling.minReplicas", "autoscaling.minReplicas must not exceed autoscaling.maxReplicas"),
+        ["autoscaling with replicas 0"] = (
+            s => { s.Serving.Replicas = 0; s.Serving.Autoscaling = Autoscaling(); },
+            "spec.serving.replicas", "serving.replicas 0 turns the model off but serving.autoscaling keeps at least minReplicas"),
+        ["in-flight target 0"] = (
+            s => s.Serving.Autoscaling = Autoscaling(value: "0.0"),
+            "spec.serving.autoscaling.target.averageValue", "target.averageValue for inFlightRequests is a number of requests above 0"),
+        ["queue wait target not a duration"] = (
+            s => s.Serving.Autoscaling = Autoscaling(ScalingMetricName.QueueWait, "50"),
+            "spec.serving.autoscaling.target.averageValue", "target.averageValue for queueWait is a duration above 0"),
+        ["scale-up rules that never move"] = (
+            s => s.Serving.Autoscaling = Autoscaling(behavior: new ScalingBehaviorSpec { ScaleUp = new ScalingRulesSpec { MaxPods = 0, MaxPercent = 0 } }),
+            "spec.serving.autoscaling.behavior.scaleUp.maxPods", "maxPods and maxPercent are both 0"),
+        ["scale-down rules that never move"] = (
+            s => s.Serving.Autoscaling = Autoscaling(behavior: new ScalingBehaviorSpec { ScaleDown = new ScalingRulesSpec { MaxPods = 0, MaxPercent = 0 } }),
+            "spec.serving.autoscaling.behavior.scaleDown.maxPods", "maxPods and maxPercent are both 0"),
         ["both traffic routings"] = (
             s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { TrafficRouting = new TrafficRoutingSpec { Replicas = new ReplicaRouting(), GatewayApi = new GatewayApiRouting { HttpRoute = "r" } } } },
             "spec.rollout.canary.trafficRouting", "set either trafficRouting.replicas or trafficRouting.gatewayAPI, not both"),
@@ -77,6 +95,7 @@ public sealed class CelRuleTests(KubeApiServerFixture cluster)
         model.Spec.Serving.Tolerations = [new TolerationSpec { Key = "k", Operator = TolerationOperator.Exists }];
         model.Spec.Rollout = Analysis(new ThresholdRange { Min = 0.1, Max = 0.9 });
         model.Spec.Rollout.Canary!.TrafficRouting = new TrafficRoutingSpec { Replicas = new ReplicaRouting() };
+        model.Spec.Serving.Autoscaling = Autoscaling(ScalingMetricName.QueueWait, "50ms", 2, 4, new ScalingBehaviorSpec { ScaleUp = new ScalingRulesSpec { MaxPods = 0, MaxPercent = 50, StabilizationWindow = "1m30s" } });
 
         var created = await cluster.Client.CustomObjects.CreateNamespacedCustomObjectAsync<GruModel>(
             model, GruModel.Group, GruModel.Version, "default", GruModel.Plural, dryRun: "All");
@@ -91,6 +110,9 @@ public sealed class CelRuleTests(KubeApiServerFixture cluster)
         Assert.Equal(Cases.Count, messages.Count);
         Assert.All(messages, m => Assert.Contains(Cases.Values, c => m.StartsWith(c.Message, StringComparison.Ordinal)));
     }
+
+    private static AutoscalingSpec Autoscaling(ScalingMetricName metric = ScalingMetricName.InFlightRequests, string value = "4", int min = 1, int max = 4, ScalingBehaviorSpec? behavior = null) =>
+        new() { MinReplicas = min, MaxReplicas = max, Target = new ScalingTargetSpec { Metric = metric, AverageValue = value }, Behavior = behavior };
 
     private static RolloutSpec Analysis(ThresholdRange range) => new()
     {

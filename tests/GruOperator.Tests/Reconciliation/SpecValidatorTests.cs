@@ -68,6 +68,7 @@ public sealed class SpecValidatorTests
     [Theory]
     [InlineData("cpu-minimal.yaml")]
     [InlineData("gpu-canary.yaml")]
+    [InlineData("autoscaled-cpu.yaml")]
     [InlineData("clickstream-sequences.yaml")]
     public void ShippedSamplesAreValid(string file)
     {

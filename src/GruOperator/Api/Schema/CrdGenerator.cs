@@ -172,7 +172,16 @@ internal static partial class CrdGenerator
         if (type == typeof(long)) return new() { Type = "integer", Format = "int64" };
         if (type == typeof(double)) return new() { Type = "number" };
         if (type == typeof(DateTimeOffset)) return new() { Type = "string", Format = "date-time" };
-        if (type.IsEnum) return new() { Type = "string", EnumProperty = Enum.GetNames(type).Cast<object>().ToList() };
+        // The names JSON uses: a member's JsonStringEnumMemberName when it has one (inFlightRequests), else its own.
+        if (type.IsEnum)
+        {
+            return new()
+            {
+                Type = "string",
+                EnumProperty = type.GetFields(BindingFlags.Public | BindingFlags.Static)
+                    .Select(f => (object)(f.GetCustomAttribute<JsonStringEnumMemberNameAttribute>()?.Name ?? f.Name)).ToList(),
+            };
+        }
         if (type == typeof(ResourceQuantity))
         {
             return new()
