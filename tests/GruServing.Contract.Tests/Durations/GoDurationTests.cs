@@ -14,6 +14,8 @@ public sealed class GoDurationTests
         "serving.batching.maxQueueDelay", "serving.sessions.idleTimeout", "serving.sessions.drainTimeout", "slo.latencyP95",
         "rollout.canary.steps.[].pause", "rollout.canary.analysis.interval", "rollout.canary.progressDeadline",
         "integrity.verifyInterval",
+        "serving.autoscaling.behavior.scaleUp.stabilizationWindow", "serving.autoscaling.behavior.scaleUp.period",
+        "serving.autoscaling.behavior.scaleDown.stabilizationWindow", "serving.autoscaling.behavior.scaleDown.period",
     ];
 
     /// <summary>Text, accepted, milliseconds when accepted.</summary>
