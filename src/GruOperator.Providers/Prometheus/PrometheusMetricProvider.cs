@@ -47,15 +47,7 @@ internal sealed partial class PrometheusMetricProvider(
 
     private async Task<Measurement> MeasureSliAsync(Sli sli, MetricQuery query, CancellationToken cancellationToken)
     {
-        var window = query.Window;
-        var results = await Task.WhenAll(sliQueries.Templates(sli).Select(async template =>
-        {
-            var rendered = PromQlTemplate.Render(template, query.Track, window.Length + counterLookback);
-            var result = await client.QueryAsync(server, rendered, window.End, cancellationToken).ConfigureAwait(false);
-            return (Query: rendered, Result: result);
-        })).ConfigureAwait(false);
-        var warnings = results.SelectMany(r => r.Result.Warnings).ToArray();
-        var increases = results.Select(r => Increases(r.Result, r.Query, window)).ToArray();
+        var (results, warnings, increases) = await CountAsync(sliQueries.Templates(sli), query, cancellationToken).ConfigureAwait(false);
 
         // A selector that matches no series at all is no data naming the query: for stable that is a scrape or relabelling
         // mistake to report, not an idle track (which has series, with zero increase).
@@ -81,15 +73,7 @@ internal sealed partial class PrometheusMetricProvider(
 
     private async Task<Measurement> MeasureDivergenceAsync(MetricQuery query, CancellationToken cancellationToken)
     {
-        var window = query.Window;
-        var results = await Task.WhenAll(sliQueries.Divergence.Select(async template =>
-        {
-            var rendered = PromQlTemplate.Render(template, query.Track, window.Length + counterLookback);
-            var result = await client.QueryAsync(server, rendered, window.End, cancellationToken).ConfigureAwait(false);
-            return (Query: rendered, Result: result);
-        })).ConfigureAwait(false);
-        var warnings = results.SelectMany(r => r.Result.Warnings).ToArray();
-        var increases = results.Select(r => Increases(r.Result, r.Query, window)).ToArray();
+        var (results, warnings, increases) = await CountAsync(sliQueries.Divergence, query, cancellationToken).ConfigureAwait(false);
         if (increases[0].Count == 0)
         {
             // Stable exports the counters of drops and errors from its start when mirroring; no series means no mirroring.
@@ -114,6 +98,20 @@ internal sealed partial class PrometheusMetricProvider(
     {
         var (bounds, cumulative) = CumulativeByBound(series, query);
         return new DivergenceHistogram(bounds, cumulative);
+    }
+
+    /// <summary>Runs the counter templates (raw samples over the window plus the lookback) and counts each series' increase.</summary>
+    private async Task<((string Query, PrometheusResult Result)[] Results, string[] Warnings, List<(IReadOnlyDictionary<string, string> Labels, double Increase)>[] Increases)> CountAsync(
+        IEnumerable<string> templates, MetricQuery query, CancellationToken cancellationToken)
+    {
+        var window = query.Window;
+        var results = await Task.WhenAll(templates.Select(async template =>
+        {
+            var rendered = PromQlTemplate.Render(template, query.Track, window.Length + counterLookback);
+            var result = await client.QueryAsync(server, rendered, window.End, cancellationToken).ConfigureAwait(false);
+            return (Query: rendered, Result: result);
+        })).ConfigureAwait(false);
+        return (results, [.. results.SelectMany(r => r.Result.Warnings)], [.. results.Select(r => Increases(r.Result, r.Query, window))]);
     }
 
     /// <summary>Each series' exact increase over the window (see <see cref="CounterIncrease"/>).</summary>
