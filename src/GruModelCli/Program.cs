@@ -16,11 +16,12 @@ var linearBeforeReset = new Option<bool>("--linear-before-reset") { Description 
 var sequenceLengths = new Option<bool>("--sequence-lengths") { Description = "Add an INT32 sequence_lengths [batch] input that masks padded steps." };
 var denseOutputs = new Option<int>("--dense-outputs") { Description = "Outputs of a dense head on the final hidden state; 0 = no head, output is every step.", DefaultValueFactory = _ => 0 };
 var stateInputs = new Option<bool>("--state-inputs") { Description = "Expose each layer's GRU initial_h as an input (initial_h_N) and Y_h as an output (y_h_N), as GruServer --sessions-mode Stateful needs." };
+var variant = new Option<GruModelVariant>("--variant") { Description = "Reference (the weights as drawn), SwappedGates (update and reset gates swapped: same speed, different numbers) or Rounded8Bit (each weight tensor rounded to 8-bit levels): canaries for output-divergence analysis.", DefaultValueFactory = _ => GruModelVariant.Reference };
 var seed = new Option<int>("--seed") { Description = "Seed of the weight generator; the same flags always give the same file.", DefaultValueFactory = _ => 1 };
 
 var root = new RootCommand("Writes an ONNX GRU model (opset 17, standard GRU operator) with seeded random weights; push, pull and inspect talk to OCI registries.")
 {
-    output, inputSize, hiddenSize, layers, direction, linearBeforeReset, sequenceLengths, denseOutputs, seed, stateInputs,
+    output, inputSize, hiddenSize, layers, direction, linearBeforeReset, sequenceLengths, denseOutputs, seed, stateInputs, variant,
 };
 foreach (var command in GruModelCli.RegistryCommands.Create())
 {
@@ -50,10 +51,11 @@ root.SetAction(async (parse, cancellationToken) =>
     }
 
     var path = parse.GetValue(output)!.FullName;
-    await GruOnnxWriter.WriteAsync(GruModel.Create(spec), path, cancellationToken).ConfigureAwait(false);
+    var chosen = parse.GetValue(variant);
+    await GruOnnxWriter.WriteAsync(GruModelVariants.Apply(GruModel.Create(spec), chosen), path, cancellationToken).ConfigureAwait(false);
     var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
     Console.WriteLine($"wrote {path} ({bytes.Length} bytes)");
-    Console.WriteLine($"  {GruOnnxWriter.Describe(spec)}");
+    Console.WriteLine($"  {GruOnnxWriter.Describe(spec)} variant={chosen}");
     Console.WriteLine($"  sha256:{Convert.ToHexStringLower(SHA256.HashData(bytes))}");
     return 0;
 });

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using E2E.Tests.Lane;
+using static E2E.Tests.Lane.GruModelJson;
 using GruDemo.Publishing;
 using GruDemo.Story;
 using k8s;
@@ -158,14 +159,6 @@ public sealed class ModelRolloutOnRealNodeTests(RealNodeLane lane, ITestOutputHe
         model["status"]?["conditions"]?.AsArray().FirstOrDefault(c => c?["type"]?.GetValue<string>() == type);
 
     private static string LayerDigest(JsonObject model) => model["status"]!["resolvedModel"]!["layerDigest"]!.GetValue<string>();
-
-    private static string? Phase(JsonObject model) => model["status"]?["phase"]?.GetValue<string>();
-
-    private static string? StableDigest(JsonObject model) => model["status"]?["stable"]?["modelDigest"]?.GetValue<string>();
-
-    private static string? LastOutcome(JsonObject model) => model["status"]?["history"]?.AsArray().FirstOrDefault()?["outcome"]?.GetValue<string>();
-
-    private static string Describe(JsonObject model) => model["status"]?.ToJsonString() ?? "(no status)";
 
     // Resident memory of the node's own daemons and of the model's pods (cgroup v1 memory accounting under kubepods).
     private async Task<string> MemoryReportAsync(string ns)

@@ -9,7 +9,8 @@ namespace GruDemo.Publishing;
 /// <param name="HiddenSize">GRU hidden units: v3's are many more, so each request really costs more.</param>
 /// <param name="Layers">Stacked GRU layers.</param>
 /// <param name="Seed">Weight seed: a different seed is a different model with the same shape.</param>
-public sealed record ModelVersion(string Tag, int HiddenSize, int Layers, int Seed)
+/// <param name="Variant">gru-model --variant: Reference, SwappedGates or Rounded8Bit (the same weights, other numbers).</param>
+public sealed record ModelVersion(string Tag, int HiddenSize, int Layers, int Seed, string Variant = "Reference")
 {
     /// <summary>The signature every version shares: 8 features per step, sequence lengths, 4 outputs.</summary>
     public const int InputSize = 8;
@@ -41,6 +42,7 @@ public sealed partial class ModelPublisher(string registryHost, string directory
         [
             cli, "--output", file, "--input-size", $"{ModelVersion.InputSize}", "--hidden-size", $"{version.HiddenSize}",
             "--layers", $"{version.Layers}", "--sequence-lengths", "--dense-outputs", $"{ModelVersion.Outputs}", "--seed", $"{version.Seed}",
+            "--variant", version.Variant,
         ], logPath, TimeSpan.FromMinutes(2), cancellationToken);
         var source = $"oci://{registryHost}/{Repository}:{version.Tag}";
         var pushed = await ChildProcess.RunAsync(ChildProcess.DotnetHost, [cli, "push", file, source, "--plain-http", "--name", "sequence-model"],

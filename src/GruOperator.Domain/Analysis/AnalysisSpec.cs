@@ -42,6 +42,9 @@ public sealed record CanaryAnalysisSpec(
     bool CompareToStable,
     IReadOnlyList<CustomMetricSpec> Metrics)
 {
+    /// <summary>The built-in output-divergence check on mirrored requests; null when the rollout has none.</summary>
+    public DivergenceSpec? Divergence { get; init; }
+
     /// <summary>The defaults documented in docs/API.md.</summary>
     public static CanaryAnalysisSpec Default { get; } =
         new(TimeSpan.FromSeconds(30), FailureLimit: 2, InconclusiveLimit: 4, InconclusiveAction.Pause, CompareToStable: true, []);

@@ -6,7 +6,7 @@ public static class AnalysisSpecValidation
     /// <summary>Names metrics may use: what the status shows and what the built-ins already take.</summary>
     private static readonly HashSet<string> ReservedNames = new(StringComparer.Ordinal)
     {
-        MetricNames.RequestCount, MetricNames.LatencyP95, MetricNames.ErrorRate, MetricNames.InputSchemaErrorRate,
+        MetricNames.RequestCount, MetricNames.LatencyP95, MetricNames.ErrorRate, MetricNames.InputSchemaErrorRate, DivergenceJudge.MetricName,
     };
 
     /// <summary>Every problem found, each naming its field; empty when the spec is usable.</summary>
@@ -39,6 +39,24 @@ public static class AnalysisSpecValidation
         if (analysis.InconclusiveLimit < 1)
         {
             errors.Add($"{prefix}.inconclusiveLimit must be at least 1, got {analysis.InconclusiveLimit}.");
+        }
+
+        if (analysis.Divergence is { } divergence)
+        {
+            foreach (var (name, value) in new[] { ("maxAbs", divergence.MaxAbs), ("maxRel", divergence.MaxRel) })
+            {
+                if (value is { } v && GruServing.Contract.Serving.DivergenceBuckets.OnGrid(v) is null)
+                {
+                    errors.Add($"{prefix}.divergence.{name} {v} is not a histogram bound: use {GruServing.Contract.Serving.DivergenceBuckets.Choices}, e.g. \"1e-2\".");
+                }
+            }
+
+            if (!(divergence.Within is > 0 and <= 1))
+            {
+                errors.Add($"{prefix}.divergence.within must be a fraction above 0 and at most 1 such as \"0.99\", got {divergence.Within}.");
+            }
+
+            CheckFraction(errors, $"{prefix}.divergence.minArgMaxAgreement", divergence.MinArgMaxAgreement);
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);

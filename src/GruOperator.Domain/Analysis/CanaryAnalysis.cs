@@ -35,8 +35,11 @@ public sealed class CanaryAnalysis(IMetricProvider provider, ComparisonPolicy po
         var canary = new TrackSelector(request.Namespace, request.Model, Track.Canary, request.CanaryRevision);
         var stable = new TrackSelector(request.Namespace, request.Model, Track.Stable, request.StableRevision);
 
-        var canaryTasks = plan.Select(p => MeasureAsync(p, canary, request.Window, cancellationToken)).ToArray();
-        var stableTasks = plan.Select(p => MeasureAsync(p, stable, request.Window, cancellationToken)).ToArray();
+        // Divergence is what stable's pods measured of the canary: read from stable's series, judged as the canary's.
+        var canaryTasks = plan.Select(p => MeasureAsync(p, p.Source is BuiltInDivergence ? stable : canary, request.Window, cancellationToken)).ToArray();
+        var stableTasks = plan.Select(p => p.Source is BuiltInDivergence
+            ? Task.FromResult(Measurement.Of((double?)null))
+            : MeasureAsync(p, stable, request.Window, cancellationToken)).ToArray();
         var canaryResults = await Task.WhenAll(canaryTasks).ConfigureAwait(false);
         var stableResults = await Task.WhenAll(stableTasks).ConfigureAwait(false);
 

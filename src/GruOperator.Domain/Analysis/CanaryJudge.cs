@@ -76,6 +76,13 @@ public static class CanaryJudge
         AddSlo(plan, Sli.LatencyP95, slo.LatencyP95?.TotalSeconds, spec.CompareToStable);
         AddSlo(plan, Sli.ErrorRate, slo.ErrorRate, spec.CompareToStable);
         AddSlo(plan, Sli.InputSchemaErrorRate, slo.InputSchemaErrorRate, spec.CompareToStable);
+        if (spec.Divergence is { } divergence)
+        {
+            // Its threshold in status is the share that must stay within tolerance (none when only reported).
+            plan.Add(new PlannedMetric(DivergenceJudge.MetricName, new BuiltInDivergence(),
+                divergence.Judged ? new ThresholdRange(divergence.MaxAbs is null && divergence.MaxRel is null ? divergence.MinArgMaxAgreement : divergence.Within, null) : new ThresholdRange(null, null), false));
+        }
+
         plan.AddRange(spec.Metrics.Select(m => new PlannedMetric(m.Name, new CustomQuery(m.Query), m.ThresholdRange, false)));
         return plan;
     }
@@ -97,6 +104,7 @@ public static class CanaryJudge
             {
                 BuiltInSli { Sli: Sli.RequestCount } => JudgeRequestCount(planned, canary, stable, slo.MinRequests),
                 BuiltInSli { Sli: var sli } => JudgeWithStep(planned, sli, canary, stable, context, observation.Evidence, observation.Step),
+                BuiltInDivergence => JudgeDivergence(planned, spec.Divergence!, canary, slo.MinRequests),
                 _ => JudgeCustom(planned, canary, stable),
             };
             results.Add(result);
@@ -476,6 +484,12 @@ public static class CanaryJudge
             { Value: { } v } => (Verdict.Passed, $"{Show(v)} is within {range}"),
         };
         return Result(planned, verdict, canary, stable, null, reason);
+    }
+
+    private static MetricResult JudgeDivergence(PlannedMetric planned, DivergenceSpec spec, Measurement measurement, int minRequests)
+    {
+        var (verdict, value, reason) = DivergenceJudge.Judge(spec, measurement, minRequests);
+        return new MetricResult(planned.Name, verdict, value, spec.Judged ? planned.Threshold : null, null, null, reason);
     }
 
     private static MetricResult Result(

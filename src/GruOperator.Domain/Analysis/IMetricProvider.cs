@@ -83,6 +83,10 @@ public abstract record MetricSource;
 /// <summary>One of the SLIs derived from GruServer's metrics.</summary>
 public sealed record BuiltInSli(Sli Sli) : MetricSource;
 
+/// <summary>Output divergence of the canary from stable on mirrored requests, which stable's pods measure
+/// (<see cref="DivergenceCounts"/>): always read from the stable track's series.</summary>
+public sealed record BuiltInDivergence : MetricSource;
+
 /// <summary>A user's PromQL with template values, from <c>analysis.metrics[].query</c>.</summary>
 public sealed record CustomQuery(string Template) : MetricSource;
 
@@ -105,6 +109,9 @@ public sealed record Measurement(double? Value, string? Error, IReadOnlyList<str
 
     /// <summary>Event and request counts over the window (error rates only).</summary>
     public EventCount? Events { get; init; }
+
+    /// <summary>Divergence counts over the window (<see cref="BuiltInDivergence"/> only).</summary>
+    public DivergenceCounts? Divergence { get; init; }
 
     /// <summary>A successful measurement of one number.</summary>
     public static Measurement Of(double? value, IReadOnlyList<string>? warnings = null) =>

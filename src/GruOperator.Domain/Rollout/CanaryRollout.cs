@@ -330,7 +330,9 @@ public static class CanaryRollout
                 NotReadySince = reached || canary.IsPromoting ? null : canary.NotReadySince ?? _now,
             };
             var canaryReady = input.Canary?.Workload.ReadyReplicas ?? 0;
-            var effective = _plan.Router == TrafficRouter.Replicas
+            // In a shadow step the Service selects stable only and the route gives the canary 0%: it has no users.
+            var effective = InShadow(canary) ? 0
+                : _plan.Router == TrafficRouter.Replicas
                 ? CanaryReplicaMath.EffectiveWeight(stableReady, canaryReady)
                 : canaryReady > 0 ? RouteWeight(canary) : 0;
             _canary = canary with { EffectiveWeight = effective };
@@ -542,7 +544,10 @@ public static class CanaryRollout
             else if (canary is not null)
             {
                 var split = Split(canary);
-                actions.Add(new EnsureStable(_stable.Revision, _stable.Model, StableReplicas(canary, split, ReadyAtRevision(canary))));
+                actions.Add(new EnsureStable(_stable.Revision, _stable.Model, StableReplicas(canary, split, ReadyAtRevision(canary)))
+                {
+                    MirrorSample = InShadow(canary) ? _plan.MirrorSample : null,
+                });
             }
             else
             {
@@ -619,7 +624,12 @@ public static class CanaryRollout
             return (null, null);
         }
 
-        private ReplicaSplit Split(CanaryState canary) => CanaryReplicaMath.Split(input.Replicas, canary.Weight, _plan.Surge, _plan.Router);
+        /// <summary>A shadow step: one canary pod beside all of stable's, answering only what stable mirrors to it.</summary>
+        private ReplicaSplit Split(CanaryState canary) => InShadow(canary)
+            ? new ReplicaSplit(input.Replicas, 1)
+            : CanaryReplicaMath.Split(input.Replicas, canary.Weight, _plan.Surge, _plan.Router);
+
+        private bool InShadow(CanaryState canary) => !canary.IsPromoting && RolloutPlan.IsShadow(_steps, canary.Step);
 
         /// <summary>
         /// Stable's pod count under a canary. With surge and replicas routing, stable gives pods up (past 50%) only once

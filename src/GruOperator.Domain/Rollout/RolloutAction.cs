@@ -7,7 +7,12 @@ namespace GruOperator.Domain.Rollout;
 public abstract record RolloutAction;
 
 /// <summary>The stable Deployment serves <paramref name="Model"/> at <paramref name="Revision"/> with <paramref name="Replicas"/> pods.</summary>
-public sealed record EnsureStable(string Revision, ModelIdentity Model, int Replicas) : RolloutAction;
+public sealed record EnsureStable(string Revision, ModelIdentity Model, int Replicas) : RolloutAction
+{
+    /// <summary>Set during a shadow step: stable's pods copy this share of their requests to the canary, and the
+    /// model's Service selects stable's pods only, so no user reaches the canary.</summary>
+    public double? MirrorSample { get; init; }
+}
 
 /// <summary>The canary Deployment serves <paramref name="Model"/> at <paramref name="Revision"/> with <paramref name="Replicas"/> pods.</summary>
 public sealed record EnsureCanary(string Revision, ModelIdentity Model, int Replicas) : RolloutAction;

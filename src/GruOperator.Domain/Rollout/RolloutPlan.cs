@@ -23,7 +23,11 @@ public enum TrafficRouter
 }
 
 /// <summary>One canary step: the traffic weight to reach, then how long to hold it while analysis runs.</summary>
-public sealed record RolloutStep(int Weight, TimeSpan Pause);
+public sealed record RolloutStep(int Weight, TimeSpan Pause)
+{
+    /// <summary>A shadow step (only ever the first, at weight 0): the canary gets only requests stable mirrors to it.</summary>
+    public bool Shadow { get; init; }
+}
 
 /// <summary>The rollout part of a GruModel spec, parsed: what the state machine needs and nothing of Kubernetes.</summary>
 /// <param name="Strategy">Canary or Recreate.</param>
@@ -42,6 +46,15 @@ public sealed record RolloutPlan(
     bool Surge,
     TimeSpan ProgressDeadline)
 {
+    /// <summary>The default of <c>canary.mirrorSample</c>: the share of stable's requests copied during a shadow step.</summary>
+    public const double DefaultMirrorSample = 0.1;
+
+    /// <summary>canary.mirrorSample: the share of stable's requests (sequences) its pods copy to the canary in a shadow step.</summary>
+    public double MirrorSample { get; init; } = DefaultMirrorSample;
+
+    /// <summary>True when step <paramref name="index"/> of <paramref name="steps"/> is a shadow step.</summary>
+    public static bool IsShadow(IReadOnlyList<RolloutStep> steps, int index) => index >= 0 && index < steps.Count && steps[index].Shadow;
+
     /// <summary>Steps of a canary whose spec names none: 10% for 2m, then 50% for 5m (the docs/API.md example).</summary>
     public static IReadOnlyList<RolloutStep> DefaultSteps { get; } =
         [new RolloutStep(10, TimeSpan.FromMinutes(2)), new RolloutStep(50, TimeSpan.FromMinutes(5))];

@@ -19,6 +19,21 @@ internal sealed class GruSliQueries(string seriesSelector)
     /// <summary>Latency histogram buckets, by <c>le</c>.</summary>
     public string LatencyBuckets => $"gru_request_duration_seconds_bucket{{{seriesSelector}}}[{{{{window}}}}]";
 
+    /// <summary>The divergence stable's pods measured on mirrored requests (<see cref="GruServing.Contract.Serving.ShadowTraffic"/>):
+    /// both histograms' buckets, the arg-max counters, then errors and drops. The same selector confines them to the
+    /// model's own series; a GruModel author writes thresholds, never these queries.</summary>
+    public IReadOnlyList<string> Divergence =>
+    [
+        Range(GruServing.Contract.Serving.ShadowTraffic.AbsDiffMetric + "_bucket"),
+        Range(GruServing.Contract.Serving.ShadowTraffic.RelDiffMetric + "_bucket"),
+        Range(GruServing.Contract.Serving.ShadowTraffic.ArgMaxComparedMetric),
+        Range(GruServing.Contract.Serving.ShadowTraffic.ArgMaxAgreedMetric),
+        Range(GruServing.Contract.Serving.ShadowTraffic.ErrorsMetric),
+        Range(GruServing.Contract.Serving.ShadowTraffic.DroppedMetric),
+    ];
+
+    private string Range(string metric) => $"{metric}{{{seriesSelector}}}[{{{{window}}}}]";
+
     /// <summary>The templates one SLI needs: its events (or buckets) first, then the requests they are a share of.</summary>
     public IReadOnlyList<string> Templates(Sli sli) => sli switch
     {

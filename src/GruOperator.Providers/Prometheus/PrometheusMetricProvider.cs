@@ -21,6 +21,7 @@ internal sealed partial class PrometheusMetricProvider(
             return query.Source switch
             {
                 BuiltInSli builtIn => await MeasureSliAsync(builtIn.Sli, query, cancellationToken).ConfigureAwait(false),
+                BuiltInDivergence => await MeasureDivergenceAsync(query, cancellationToken).ConfigureAwait(false),
                 CustomQuery custom => await MeasureCustomAsync(custom.Template, query, cancellationToken).ConfigureAwait(false),
                 _ => throw new ArgumentOutOfRangeException(nameof(query), query.Source, "unknown metric source"),
             };
@@ -46,15 +47,7 @@ internal sealed partial class PrometheusMetricProvider(
 
     private async Task<Measurement> MeasureSliAsync(Sli sli, MetricQuery query, CancellationToken cancellationToken)
     {
-        var window = query.Window;
-        var results = await Task.WhenAll(sliQueries.Templates(sli).Select(async template =>
-        {
-            var rendered = PromQlTemplate.Render(template, query.Track, window.Length + counterLookback);
-            var result = await client.QueryAsync(server, rendered, window.End, cancellationToken).ConfigureAwait(false);
-            return (Query: rendered, Result: result);
-        })).ConfigureAwait(false);
-        var warnings = results.SelectMany(r => r.Result.Warnings).ToArray();
-        var increases = results.Select(r => Increases(r.Result, r.Query, window)).ToArray();
+        var (results, warnings, increases) = await CountAsync(sliQueries.Templates(sli), query, cancellationToken).ConfigureAwait(false);
 
         // A selector that matches no series at all is no data naming the query: for stable that is a scrape or relabelling
         // mistake to report, not an idle track (which has series, with zero increase).
@@ -78,6 +71,49 @@ internal sealed partial class PrometheusMetricProvider(
         }
     }
 
+    private async Task<Measurement> MeasureDivergenceAsync(MetricQuery query, CancellationToken cancellationToken)
+    {
+        var (results, warnings, increases) = await CountAsync(sliQueries.Divergence, query, cancellationToken).ConfigureAwait(false);
+        if (increases[0].Count == 0)
+        {
+            // Stable exports the counters of drops and errors from its start when mirroring; no series means no mirroring.
+            return increases[4].Count == 0 ? Measurement.NoSeries(results[0].Query, warnings)
+                : Measurement.Of((double?)null, warnings) with { Divergence = Empty(Count(increases[4]), Count(increases[5])) };
+        }
+
+        var abs = DivergenceBuckets(increases[0], results[0].Query);
+        var rel = DivergenceBuckets(increases[1], results[1].Query);
+        var counts = new DivergenceCounts(abs.Total, abs, rel, Count(increases[2]), Count(increases[3]), Count(increases[4]), Count(increases[5]));
+        return Measurement.Of(counts.Compared, warnings) with { Divergence = counts };
+
+        static DivergenceCounts Empty(long errors, long dropped)
+        {
+            var none = new DivergenceHistogram([double.PositiveInfinity], [0]);
+            return new DivergenceCounts(0, none, none, 0, 0, errors, dropped);
+        }
+    }
+
+    /// <summary>Bucket increases summed per <c>le</c> over every series (pods, outputs) as a cumulative histogram.</summary>
+    internal static DivergenceHistogram DivergenceBuckets(IEnumerable<(IReadOnlyDictionary<string, string> Labels, double Increase)> series, string query)
+    {
+        var (bounds, cumulative) = CumulativeByBound(series, query);
+        return new DivergenceHistogram(bounds, cumulative);
+    }
+
+    /// <summary>Runs the counter templates (raw samples over the window plus the lookback) and counts each series' increase.</summary>
+    private async Task<((string Query, PrometheusResult Result)[] Results, string[] Warnings, List<(IReadOnlyDictionary<string, string> Labels, double Increase)>[] Increases)> CountAsync(
+        IEnumerable<string> templates, MetricQuery query, CancellationToken cancellationToken)
+    {
+        var window = query.Window;
+        var results = await Task.WhenAll(templates.Select(async template =>
+        {
+            var rendered = PromQlTemplate.Render(template, query.Track, window.Length + counterLookback);
+            var result = await client.QueryAsync(server, rendered, window.End, cancellationToken).ConfigureAwait(false);
+            return (Query: rendered, Result: result);
+        })).ConfigureAwait(false);
+        return (results, [.. results.SelectMany(r => r.Result.Warnings)], [.. results.Select(r => Increases(r.Result, r.Query, window))]);
+    }
+
     /// <summary>Each series' exact increase over the window (see <see cref="CounterIncrease"/>).</summary>
     private static List<(IReadOnlyDictionary<string, string> Labels, double Increase)> Increases(
         PrometheusResult result, string query, AnalysisWindow window)
@@ -97,6 +133,13 @@ internal sealed partial class PrometheusMetricProvider(
     /// <summary>Bucket increases summed per <c>le</c> over all series (pods) of the track; null without buckets.</summary>
     internal static LatencyHistogram? Histogram(IEnumerable<(IReadOnlyDictionary<string, string> Labels, double Increase)> series, string query)
     {
+        var (bounds, cumulative) = CumulativeByBound(series, query);
+        return bounds.Length == 0 || !double.IsPositiveInfinity(bounds[^1]) ? null : new LatencyHistogram(bounds, cumulative);
+    }
+
+    /// <summary>Bucket increases summed per <c>le</c> over all series, made cumulative in bound order.</summary>
+    private static (double[] Bounds, long[] Cumulative) CumulativeByBound(IEnumerable<(IReadOnlyDictionary<string, string> Labels, double Increase)> series, string query)
+    {
         var byBound = new SortedDictionary<double, double>();
         foreach (var (labels, increase) in series)
         {
@@ -108,15 +151,10 @@ internal sealed partial class PrometheusMetricProvider(
             byBound[bound] = byBound.GetValueOrDefault(bound) + increase;
         }
 
-        if (byBound.Count == 0 || !double.IsPositiveInfinity(byBound.Keys.Last()))
-        {
-            return null;
-        }
-
         // Buckets of one scrape are consistent; the running maximum only guards against a torn scrape.
         long running = 0;
         var cumulative = byBound.Values.Select(v => running = Math.Max(running, (long)Math.Round(v))).ToArray();
-        return new LatencyHistogram(byBound.Keys.ToArray(), cumulative);
+        return ([.. byBound.Keys], cumulative);
     }
 
     /// <summary>An <c>le</c> label: a number, or "+Inf" as Prometheus writes it.</summary>

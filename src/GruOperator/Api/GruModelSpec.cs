@@ -18,6 +18,7 @@ internal static class Patterns
     public const string Fraction = @"^(0(\.[0-9]+)?|1(\.0+)?)$";
     public const string Sha256 = "^(" + ModelDigest.Grammar + ")?$";
     public const string ModelSource = "^(oci|https|file)://.+$";
+    public const string Decimal = @"^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$";
     public const string DnsLabel = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
     public const string QualifiedName = @"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$";
 }
@@ -383,8 +384,19 @@ public sealed class RolloutSpec
 
 /// <summary>Canary.</summary>
 [Description("Canary steps, analysis and traffic routing.")]
+[CelRule("!has(self.steps) || self.steps.filter(s, has(s.shadow) && s.shadow).size() == 0 || (has(self.steps[0].shadow) && self.steps[0].shadow && self.steps.filter(s, has(s.shadow) && s.shadow).size() == 1)",
+    "only steps[0] may be a shadow step (the canary sees mirrored traffic before any user): remove shadow from later steps", FieldPath = ".steps")]
+[CelRule("!has(self.mirrorSample) || (has(self.steps) && size(self.steps) > 0 && has(self.steps[0].shadow) && self.steps[0].shadow)",
+    "canary.mirrorSample needs a shadow first step: add {shadow: true, setWeight: 0, pause: ...} as steps[0] or remove mirrorSample", FieldPath = ".mirrorSample")]
+[CelRule("!has(self.mirrorSample) || double(self.mirrorSample) > 0.0",
+    "canary.mirrorSample must be above 0 (a fraction in (0, 1] of stable's requests copied to the canary), e.g. \"0.5\"", FieldPath = ".mirrorSample")]
 public sealed class CanarySpec
 {
+    /// <summary>Mirror sample.</summary>
+    [Description("During a shadow step, the fraction in (0, 1] of stable's requests (of its Stateful sequences) each stable pod copies to the canary, as a decimal string; default \"0.1\".")]
+    [RegularExpression(Patterns.Fraction)]
+    public string? MirrorSample { get; set; }
+
     /// <summary>Steps.</summary>
     [Description("Weights the canary goes through, each held for its pause; weights must increase.")]
     [MaxLength(20)]
@@ -412,8 +424,15 @@ public sealed class CanarySpec
 
 /// <summary>A canary step.</summary>
 [Description("One canary step.")]
+[CelRule("!has(self.shadow) || !self.shadow || self.setWeight == 0", "a shadow step gives the canary no live traffic: set setWeight: 0", FieldPath = ".setWeight")]
+[CelRule("!has(self.shadow) || !self.shadow || has(self.pause)", "a shadow step needs a pause: how long the canary is judged on mirrored traffic, e.g. 2m", FieldPath = ".pause")]
 public sealed class CanaryStep
 {
+    /// <summary>Shadow.</summary>
+    [Description("Only as steps[0], with setWeight 0: a dark launch. Users reach only stable; stable's pods copy canary.mirrorSample of their requests to the canary and compare its outputs, and analysis judges latency, errors and divergence before any user sees the canary.")]
+    [DefaultValue(false)]
+    public bool Shadow { get; set; }
+
     /// <summary>Weight.</summary>
     [Required]
     [Description("Percentage of traffic for the canary.")]
@@ -469,11 +488,44 @@ public sealed class AnalysisSpec
     [DefaultValue(true)]
     public bool CompareToStable { get; set; } = true;
 
+    /// <summary>Divergence.</summary>
+    [Description("Output divergence of the canary from stable on mirrored requests (a shadow step), measured by stable's pods; without thresholds it is reported, not judged.")]
+    public DivergenceSpec? Divergence { get; set; }
+
     /// <summary>Extra checks.</summary>
     [Description("Extra PromQL checks; {{namespace}} {{model}} {{track}} {{revision}} are substituted.")]
     [MaxLength(16)]
     [ListMap("name")]
     public List<AnalysisMetric>? Metrics { get; set; }
+}
+
+/// <summary>Divergence thresholds.</summary>
+[Description("How close the canary's outputs must stay to stable's on the same (mirrored) requests, per output.")]
+[CelRule("!has(self.maxAbs) || double(self.maxAbs) in [1e-7, 2e-7, 5e-7, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]", "divergence.maxAbs must be a histogram bound: 1e-7, 2e-7, 5e-7, 1e-6, ... 0.1, 0.2, 0.5, 1, 2, 5, 10 (a 1-2-5 grid)", FieldPath = ".maxAbs")]
+[CelRule("!has(self.maxRel) || double(self.maxRel) in [1e-7, 2e-7, 5e-7, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]", "divergence.maxRel must be a histogram bound: 1e-7, 2e-7, 5e-7, 1e-6, ... 0.1, 0.2, 0.5, 1, 2 (a 1-2-5 grid)", FieldPath = ".maxRel")]
+[CelRule("!has(self.within) || double(self.within) > 0.0", "divergence.within must be above 0, e.g. \"0.99\"", FieldPath = ".within")]
+public sealed class DivergenceSpec
+{
+    /// <summary>Absolute tolerance.</summary>
+    [Description("Largest |canary - stable| per output a compared request may show, a 1-2-5 grid value as a decimal string, e.g. \"1e-2\".")]
+    [RegularExpression(Patterns.Decimal)]
+    public string? MaxAbs { get; set; }
+
+    /// <summary>Relative tolerance.</summary>
+    [Description("Largest |canary - stable| / max(|canary|, |stable|) per output, a 1-2-5 grid value, e.g. \"0.05\".")]
+    [RegularExpression(Patterns.Decimal)]
+    public string? MaxRel { get; set; }
+
+    /// <summary>Share within.</summary>
+    [Description("Fraction of compared requests that must stay within maxAbs and maxRel, e.g. \"0.99\".")]
+    [DefaultValue("0.99")]
+    [RegularExpression(Patterns.Fraction)]
+    public string Within { get; set; } = "0.99";
+
+    /// <summary>Arg-max agreement.</summary>
+    [Description("Smallest fraction of compared classification-shaped outputs ([batch, classes]) whose arg-max agrees on every row, e.g. \"0.98\".")]
+    [RegularExpression(Patterns.Fraction)]
+    public string? MinArgMaxAgreement { get; set; }
 }
 
 /// <summary>An extra analysis metric.</summary>

@@ -20,11 +20,14 @@ internal static class RolloutSpecMapping
         return new RolloutPlan(
             rollout.Strategy == RolloutStrategy.Recreate ? RolloutStrategyKind.Recreate : RolloutStrategyKind.Canary,
             rollout.Paused,
-            [.. (canary.Steps ?? []).Select(s => new RolloutStep(s.SetWeight, Duration(s.Pause, TimeSpan.Zero)))],
+            [.. (canary.Steps ?? []).Select(s => new RolloutStep(s.SetWeight, Duration(s.Pause, TimeSpan.Zero)) { Shadow = s.Shadow })],
             ToAnalysis(canary.Analysis),
             canary.TrafficRouting?.GatewayApi is not null ? TrafficRouter.GatewayApi : TrafficRouter.Replicas,
             canary.Surge,
-            Duration(canary.ProgressDeadline, RolloutPlan.Default.ProgressDeadline));
+            Duration(canary.ProgressDeadline, RolloutPlan.Default.ProgressDeadline))
+        {
+            MirrorSample = Fraction(canary.MirrorSample) ?? RolloutPlan.DefaultMirrorSample,
+        };
     }
 
     /// <summary>spec.rollout.canary.analysis as a <see cref="CanaryAnalysisSpec"/>.</summary>
@@ -37,7 +40,12 @@ internal static class RolloutSpecMapping
             analysis.InconclusiveLimit,
             analysis.OnInconclusive == Api.InconclusiveAction.Rollback ? Domain.Analysis.InconclusiveAction.Rollback : Domain.Analysis.InconclusiveAction.Pause,
             analysis.CompareToStable,
-            [.. (analysis.Metrics ?? []).Select(m => new CustomMetricSpec(m.Name, m.Query, new Domain.Analysis.ThresholdRange(m.ThresholdRange.Min, m.ThresholdRange.Max)))]);
+            [.. (analysis.Metrics ?? []).Select(m => new CustomMetricSpec(m.Name, m.Query, new Domain.Analysis.ThresholdRange(m.ThresholdRange.Min, m.ThresholdRange.Max)))])
+        {
+            Divergence = analysis.Divergence is { } d
+                ? new Domain.Analysis.DivergenceSpec(Fraction(d.MaxAbs), Fraction(d.MaxRel), Fraction(d.Within) ?? Domain.Analysis.DivergenceSpec.DefaultWithin, Fraction(d.MinArgMaxAgreement))
+                : null,
+        };
     }
 
     /// <summary>spec.slo as the analysis reads it; an omitted block means the documented defaults (200ms, 0.01, 0.05, 50).</summary>

@@ -81,6 +81,7 @@ internal static class SpecValidator
                 Duration(canary.ProgressDeadline, "spec.rollout.canary.progressDeadline", problems);
                 Duration(canary.Analysis?.Interval, "spec.rollout.canary.analysis.interval", problems);
                 CheckSteps(canary.Steps ?? [], problems);
+                CheckShadow(canary, problems);
             }
         }
 
@@ -112,6 +113,42 @@ internal static class SpecValidator
                 problems.Add($"spec.rollout.canary.steps[{i}].setWeight {step.SetWeight} is not above the previous step's {steps[i - 1].SetWeight}: weights must increase");
             }
             if (step.Pause is not null) Duration(step.Pause, $"spec.rollout.canary.steps[{i}].pause", problems);
+            if (step.Shadow && i > 0)
+            {
+                problems.Add($"spec.rollout.canary.steps[{i}].shadow: only steps[0] may be a shadow step (the canary is judged on mirrored traffic before any user sees it); remove shadow here");
+            }
+
+            if (step.Shadow && step.SetWeight != 0)
+            {
+                problems.Add($"spec.rollout.canary.steps[{i}].setWeight {step.SetWeight}: a shadow step gives the canary no live traffic; set setWeight: 0");
+            }
+
+            if (step.Shadow && step.Pause is null)
+            {
+                problems.Add($"spec.rollout.canary.steps[{i}].pause is required for a shadow step: how long the canary is judged on mirrored traffic, e.g. 2m");
+            }
+        }
+    }
+
+    private static void CheckShadow(CanarySpec canary, List<string> problems)
+    {
+        var shadow = canary.Steps is [{ Shadow: true }, ..];
+        if (canary.MirrorSample is { } text)
+        {
+            if (!shadow)
+            {
+                problems.Add("spec.rollout.canary.mirrorSample applies only with a shadow first step: add {shadow: true, setWeight: 0, pause: 2m} as steps[0] or remove mirrorSample");
+            }
+
+            if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var sample) || !(sample is > 0 and <= 1))
+            {
+                problems.Add($"spec.rollout.canary.mirrorSample '{text}' must be a fraction above 0 and at most 1, e.g. \"0.5\"");
+            }
+        }
+
+        if (canary.Analysis?.Divergence is not null && !shadow)
+        {
+            problems.Add("spec.rollout.canary.analysis.divergence needs a shadow first step (stable mirrors requests to the canary only then): add {shadow: true, setWeight: 0, pause: 2m} as steps[0] or remove divergence");
         }
     }
 

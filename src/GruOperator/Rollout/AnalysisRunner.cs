@@ -27,6 +27,12 @@ internal sealed partial class AnalysisRunner(
         var analysis = _analyses.GetOrAdd(address, a => new CanaryAnalysis(
             providers.Create(Uri.TryCreate(a, UriKind.Absolute, out var uri) ? uri : null), ComparisonPolicy.Default));
         var spec = RolloutSpecMapping.ToAnalysis(model.Spec.Rollout?.Canary?.Analysis);
+        if (!RolloutPlan.IsShadow(RolloutSpecMapping.ToPlan(model.Spec).Steps, run.Step))
+        {
+            // Stable mirrors only during the shadow step: later steps would find nothing to compare.
+            spec = spec with { Divergence = null };
+        }
+
         var slo = RolloutSpecMapping.ToSlo(model.Spec.Slo);
         // Adjoining windows: each run judges only traffic the previous run did not, so failureLimit counts independent
         // failures. A degenerate window (a clock step) judges the last interval instead of throwing.

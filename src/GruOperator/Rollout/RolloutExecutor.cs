@@ -46,8 +46,11 @@ internal sealed class RolloutExecutor(
             switch (action)
             {
                 case EnsureStable s:
-                    (stable, var stableChanged) = await EnsureTrackAsync(model, Tracks.StableLabel, s.Revision, s.Model, s.Replicas, stable, registrySecret, cancellationToken).ConfigureAwait(false);
-                    await EnsureServiceAsync(model, cancellationToken).ConfigureAwait(false);
+                    // A shadow step: first the model's Service narrows to stable (before the canary's pod can be ready,
+                    // so no user request reaches it), then stable's pods learn the canary's address.
+                    var mirror = s.MirrorSample is { } sample ? new ShadowMirror(await EnsureCanaryServiceAsync(model, cancellationToken).ConfigureAwait(false), sample) : null;
+                    await EnsureServiceAsync(model, stableOnly: mirror is not null, cancellationToken).ConfigureAwait(false);
+                    (stable, var stableChanged) = await EnsureTrackAsync(model, Tracks.StableLabel, s.Revision, s.Model, s.Replicas, stable, registrySecret, cancellationToken, mirror).ConfigureAwait(false);
                     changed |= stableChanged;
                     break;
                 case EnsureCanary c:
@@ -110,13 +113,14 @@ internal sealed class RolloutExecutor(
     public Task RemoveCommandAsync(GruModel model, CancellationToken cancellationToken) => commands.RemoveAsync(model, cancellationToken);
 
     private async Task<(V1Deployment Deployment, bool Changed)> EnsureTrackAsync(
-        GruModel model, string track, string revision, ModelIdentity identity, int replicas, V1Deployment? existing, RegistrySecret? registrySecret, CancellationToken cancellationToken)
+        GruModel model, string track, string revision, ModelIdentity identity, int replicas, V1Deployment? existing, RegistrySecret? registrySecret, CancellationToken cancellationToken,
+        ShadowMirror? mirror = null)
     {
         if (!ModelSource.TryParse(identity.Source, identity.Sha256Hex, out var source, out var error))
         {
             throw new InvalidOperationException($"the {track} model {identity} recorded in status does not parse: {error}");
         }
-        var desired = ServingWorkloadBuilder.BuildTrack(model, source!, revision, track, replicas, defaults, registrySecret);
+        var desired = ServingWorkloadBuilder.BuildTrack(model, source!, revision, track, replicas, defaults, registrySecret, mirror);
         var name = desired.Metadata.Name;
         var (deployment, sent) = await apply.ApplyAsync(desired, existing, cancellationToken).ConfigureAwait(false);
         if (existing is null)
@@ -134,14 +138,25 @@ internal sealed class RolloutExecutor(
         return (deployment, false);
     }
 
-    private async Task EnsureServiceAsync(GruModel model, CancellationToken cancellationToken)
+    private async Task EnsureServiceAsync(GruModel model, bool stableOnly, CancellationToken cancellationToken)
     {
         var existing = services.Get(model.Metadata.NamespaceProperty, model.Metadata.Name);
-        await apply.ApplyAsync(ServingWorkloadBuilder.BuildService(model, defaults), existing, cancellationToken).ConfigureAwait(false);
+        await apply.ApplyAsync(ServingWorkloadBuilder.BuildService(model, defaults, stableOnly), existing, cancellationToken).ConfigureAwait(false);
         if (existing is null)
         {
             await events.RecordAsync(model, EventType.Normal, "ServiceCreated", $"Created Service {model.Metadata.Name}.", cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The canary's own Service (the one Gateway API routing also uses), the address stable mirrors to: its
+    /// ClusterIP, so stable needs no cluster DNS; the DNS name until the API server has assigned one.</summary>
+    private async Task<Uri> EnsureCanaryServiceAsync(GruModel model, CancellationToken cancellationToken)
+    {
+        var desired = TrackServices.For(model, Tracks.CanaryLabel, defaults);
+        var existing = services.Get(model.Metadata.NamespaceProperty, desired.Metadata.Name);
+        var (service, _) = await apply.ApplyAsync(desired, existing, cancellationToken).ConfigureAwait(false);
+        var host = service.Spec?.ClusterIP is { Length: > 0 } ip && ip != "None" ? ip : $"{desired.Metadata.Name}.{model.Metadata.NamespaceProperty}.svc";
+        return new Uri($"http://{host}:{ServingWorkloadBuilder.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
     }
 
     private async Task DeleteCanaryAsync(GruModel model, CancellationToken cancellationToken)

@@ -84,10 +84,17 @@ internal static class ServingWorkloadBuilder
     /// tracks' pods carry the model label the one Service selects on, so with replicas routing they share its traffic.
     /// </summary>
     /// <param name="registrySecret">spec.model.registrySecretRef as read (its form decides how the pods get it); oci:// only.</param>
-    public static V1Deployment BuildTrack(GruModel model, ModelSource source, string revision, string track, int replicas, ServingDefaults defaults, RegistrySecret? registrySecret = null)
+    /// <param name="mirror">During a shadow step (stable only): where and how much of its traffic the pods copy.</param>
+    public static V1Deployment BuildTrack(GruModel model, ModelSource source, string revision, string track, int replicas, ServingDefaults defaults, RegistrySecret? registrySecret = null, ShadowMirror? mirror = null)
     {
         var deployment = BuildDeployment(model, source, revision, track, defaults, registrySecret);
         deployment.Spec.Replicas = replicas;
+        if (mirror is not null)
+        {
+            var server = deployment.Spec.Template.Spec.Containers.Single(c => c.Name == ServerContainer);
+            server.Args = [.. server.Args, .. mirror.Args];
+        }
+
         return deployment;
     }
 
@@ -233,7 +240,19 @@ internal static class ServingWorkloadBuilder
         };
     }
 
-    public static V1Service BuildService(GruModel model, ServingDefaults defaults)
+    /// <param name="stableOnly">A shadow step: the Service selects stable's pods only, so no user reaches the canary.</param>
+    public static V1Service BuildService(GruModel model, ServingDefaults defaults, bool stableOnly = false)
+    {
+        var service = BuildSharedService(model, defaults);
+        if (stableOnly)
+        {
+            service.Spec.Selector[Labels.Track] = Tracks.StableLabel;
+        }
+
+        return service;
+    }
+
+    private static V1Service BuildSharedService(GruModel model, ServingDefaults defaults)
     {
         var name = model.Metadata.Name;
         var stateful = model.Spec.Serving?.Sessions?.Mode == SessionMode.Stateful;
@@ -440,4 +459,17 @@ internal static class ServingWorkloadBuilder
         AllowPrivilegeEscalation = false,
         Capabilities = new V1Capabilities { Drop = ["ALL"] },
     };
+}
+
+/// <summary>Shadow traffic a stable Deployment's pods send (GruServer's --mirror-* flags): the canary's address and the share.</summary>
+/// <param name="Target">The canary track Service, as http://ClusterIP:8080 (no DNS needed on the node).</param>
+/// <param name="Sample">canary.mirrorSample.</param>
+internal sealed record ShadowMirror(Uri Target, double Sample)
+{
+    /// <summary>The flags GruServer reads, from the serving contract.</summary>
+    public IReadOnlyList<string> Args =>
+    [
+        ServerFlags.MirrorUrl, Target.GetLeftPart(UriPartial.Authority),
+        ServerFlags.MirrorSample, Sample.ToString("R", CultureInfo.InvariantCulture),
+    ];
 }

@@ -92,6 +92,13 @@ internal static partial class GruServerHost
         builder.Services.AddSingleton(sp => new Sequences.SequenceStore(options.Sessions, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<Sequences.SequenceSteps>();
         builder.Services.AddSingleton<InferenceService>();
+        if (options.Mirror is { } mirror)
+        {
+            builder.Services.AddSingleton(mirror);
+            builder.Services.AddSingleton<Mirroring.MirrorMetrics>();
+            builder.Services.AddSingleton(sp => new Mirroring.CanaryMirror(mirror, sp.GetRequiredService<Mirroring.MirrorMetrics>(),
+                sp.GetRequiredService<TimeProvider>(), Random.Shared, sp.GetRequiredService<ILogger<Mirroring.CanaryMirror>>()));
+        }
         builder.Services.AddGrpc(grpc => grpc.MaxReceiveMessageSize = (int)Math.Min(options.MaxRequestBytes, int.MaxValue));
         if (options.OciSource is { } oci)
         {
@@ -165,6 +172,12 @@ internal static partial class GruServerHost
         // The meter provider must be listening before the metrics pre-create their zero series, or
         // those first measurements are dropped.
         app.Services.GetRequiredService<MeterProvider>();
+
+        if (options.Mirror is not null)
+        {
+            // Created before the first request so its zero series and its log line are there from the start.
+            app.Services.GetRequiredService<Mirroring.CanaryMirror>();
+        }
 
         app.Services.GetRequiredService<GruServerMetrics>().ObserveSessions(app.Services.GetRequiredService<Sequences.SequenceStore>());
         var faults = app.Services.GetRequiredService<FaultInjection>();

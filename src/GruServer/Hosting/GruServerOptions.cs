@@ -61,6 +61,8 @@ internal sealed record GruServerOptions
 
     /// <summary>On SIGTERM, longest wait for live Stateful sequences to end or idle out (<see cref="SignalLifetime"/>).</summary>
     public TimeSpan SequenceDrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Shadow traffic toward a canary, or null when --mirror-url is not given.</summary>
+    public Mirroring.MirrorSettings? Mirror { get; init; }
 
     /// <summary>Reads every setting from configuration keys named like the GRU_* variables without the prefix.
     /// Returns the options, or the list of problems, each naming the flag, the variable and the fix.</summary>
@@ -186,6 +188,7 @@ internal sealed record GruServerOptions
         var delay = ParseDuration(ServerSettings.ShutdownDelay, TimeSpan.FromMinutes(10), Raw, errors);
         var sequenceDrain = ParseDuration(ServerSettings.SequenceDrainTimeout, ServingLimits.SequenceDrainTimeoutUpperBound, Raw, errors);
         var shutdown = ParseDuration(ServerSettings.ShutdownTimeout, TimeSpan.MaxValue, Raw, errors);
+        var mirror = ParseMirror(Raw, errors);
 
         if (errors.Count > 0)
         {
@@ -223,7 +226,36 @@ internal sealed record GruServerOptions
             ShutdownDelay = delay,
             SequenceDrainTimeout = sequenceDrain,
             ShutdownTimeout = shutdown,
+            Mirror = mirror,
         }, errors);
+    }
+
+    private static Mirroring.MirrorSettings? ParseMirror(Func<ServerSetting, string?> raw, List<string> errors)
+    {
+        if (raw(ServerSettings.MirrorUrl) is not { } urlText)
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(urlText, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttp || url.AbsolutePath != "/" || url.Query.Length > 0 || url.UserInfo.Length > 0)
+        {
+            errors.Add($"{ServerSettings.MirrorUrl.DisplayName}: '{urlText}' must be a plain http base URL such as http://gru-canary.models.svc:8080 (no path, query or credentials): the canary's inference endpoint.");
+        }
+
+        var sampleText = raw(ServerSettings.MirrorSample)!;
+        if (!double.TryParse(sampleText, NumberStyles.Float, CultureInfo.InvariantCulture, out var sample) || !(sample is > 0 and <= 1))
+        {
+            errors.Add($"{ServerSettings.MirrorSample.DisplayName}: '{sampleText}' must be a fraction above 0 and at most 1, e.g. 0.1.");
+        }
+
+        var concurrency = ParseInt(ServerSettings.MirrorMaxConcurrency, 1, 256, raw, errors);
+        var rateText = raw(ServerSettings.MirrorMaxRate)!;
+        if (!double.TryParse(rateText, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) || !(rate is > 0 and <= 100_000))
+        {
+            errors.Add($"{ServerSettings.MirrorMaxRate.DisplayName}: '{rateText}' must be a number of requests per second above 0 and at most 100000, e.g. 50.");
+        }
+
+        return url is null ? null : new Mirroring.MirrorSettings(url, sample, concurrency, rate);
     }
 
     private static int ParseInt(ServerSetting setting, int min, int max, Func<ServerSetting, string?> raw, List<string> errors)

@@ -58,6 +58,10 @@ internal static class ServerSettings
     public static readonly ServerSetting FaultLatency = new(ServerFlags.FaultLatency, $"Fault injection: extra latency added to every infer request, a duration like {GoDuration.Examples}. Off by default.", "0ms");
     public static readonly ServerSetting FaultErrorRate = new(ServerFlags.FaultErrorRate, "Fault injection: fraction (0..1) of infer requests answered 500. Off by default.", "0");
     public static readonly ServerSetting LatencySloBoundaries = new(ServerFlags.LatencySloBoundaries, "SLO latency thresholds (comma-separated durations such as 200ms,1s) added as exact bounds of the gru_request_duration_seconds histogram, so canary analysis counts the requests slower than each; the operator sets it from spec.slo.latencyP95.", null);
+    public static readonly ServerSetting MirrorUrl = new(ServerFlags.MirrorUrl, "Shadow traffic: base URL (http://host:port) of a canary GruServer; after answering the client, sampled infer requests are copied there (header x-gru-mirror: 1) and its outputs compared with this server's (gru_mirror_* metrics). Off unless given.", null);
+    public static readonly ServerSetting MirrorSample = new(ServerFlags.MirrorSample, "Shadow traffic: fraction (0..1] of infer requests copied to --mirror-url; Stateful sequences are sampled whole by sequence id.", "0.1");
+    public static readonly ServerSetting MirrorMaxConcurrency = new(ServerFlags.MirrorMaxConcurrency, "Shadow traffic: most copies in flight to --mirror-url at once (each with a small queue; a copy that finds its queue full is dropped and counted).", "4");
+    public static readonly ServerSetting MirrorMaxRate = new(ServerFlags.MirrorMaxRate, "Shadow traffic: most copies (new sequences, for Stateful) started per second; beyond it they are dropped and counted.", "100");
     public static readonly ServerSetting ShutdownDelay = new(ServerFlags.ShutdownDelay, "On SIGTERM, keep serving (while reporting not ready) this long before closing the listener, so load balancers stop routing first, e.g. 5s.", "0s");
     public static readonly ServerSetting SequenceDrainTimeout = new(ServerFlags.SequenceDrainTimeout, $"Stateful: on SIGTERM, refuse new sequences (503) but keep serving live ones, each answer handing the client its state, until they end or idle out, at most this long, e.g. {ServingLimits.SequenceDrainTimeout}.", ServingLimits.SequenceDrainTimeout);
     public static readonly ServerSetting ShutdownTimeout = new(ServerFlags.ShutdownTimeout, "How long SIGTERM waits for in-flight requests before exiting, e.g. 30s.", "30s");
@@ -65,7 +69,7 @@ internal static class ServerSettings
     public static IReadOnlyList<ServerSetting> All { get; } =
     [
         Model, ModelName, ModelSha256, ModelCacheDir, RegistryUsername, RegistryPassword, RegistryHost, RegistryConfig, RegistryCaFile, RegistryPlainHttp, Host, Port, GrpcPort, MetricsPort, Revision, Track, ExecutionProvider,
-        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, SessionsMode, SessionsIdleTimeout, MaxSessions, TensorAxes, IntraOpThreads, MaxRequestBytes, MaxRequestBytesInFlight, RequestBodyTimeout, MaxConnections, FaultLatency, FaultErrorRate, LatencySloBoundaries, ShutdownDelay, SequenceDrainTimeout, ShutdownTimeout,
+        MaxSequenceLength, MaxRequestBatchSize, MaxBatchSize, MaxQueueDelay, MaxQueueSize, SessionsMode, SessionsIdleTimeout, MaxSessions, TensorAxes, IntraOpThreads, MaxRequestBytes, MaxRequestBytesInFlight, RequestBodyTimeout, MaxConnections, FaultLatency, FaultErrorRate, LatencySloBoundaries, MirrorUrl, MirrorSample, MirrorMaxConcurrency, MirrorMaxRate, ShutdownDelay, SequenceDrainTimeout, ShutdownTimeout,
     ];
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using GruServer.Inference;
 using GruServer.Telemetry;
+using GruServing.Contract.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -54,7 +55,13 @@ internal static class V2Endpoints
     private static async Task InferAsync(
         HttpContext context, string name, string? version, InferenceService service, GruServerMetrics metrics, Hosting.GruServerOptions options, TimeProvider time)
     {
+        // Registered only with --mirror-url.
+        var mirror = context.RequestServices.GetService(typeof(Mirroring.CanaryMirror)) as Mirroring.CanaryMirror;
         var started = time.GetTimestamp();
+        // A copy a stable server sent (shadow traffic) is counted apart and never copied on again.
+        var mirrored = context.Request.Headers[ShadowTraffic.Header] == ShadowTraffic.HeaderValue;
+        var source = mirrored ? ShadowTraffic.MirrorSource : ShadowTraffic.LiveSource;
+        Mirroring.MirrorCopy? copy = null;
         metrics.RequestStarted();
         var cancellationToken = context.RequestAborted;
         // Which track answered, so a client streaming a sequence can send it back and a track-pinned route keeps
@@ -73,6 +80,12 @@ internal static class V2Endpoints
                     using var body = await V2RequestReader.ReadBodyAsync(context.Request, options.MaxRequestBytes, ct).ConfigureAwait(false);
                     var parsed = V2RequestReader.Parse(body.Memory, signature, V2RequestReader.ReadHeaderLength(context.Request, body.Length));
                     binary = parsed.Binary;
+                    if (mirror is not null && !mirrored)
+                    {
+                        copy = mirror.Sample(parsed.Request, body.Memory.Span, context.Request.ContentType, context.Request.Headers[V2RequestReader.HeaderLengthName].FirstOrDefault(),
+                            context.Request.Path + context.Request.QueryString, parsed.Request.Id ?? context.TraceIdentifier);
+                    }
+
                     return parsed.Request;
                 }, cancellationToken).ConfigureAwait(false);
                 if (binary.Any)
@@ -83,13 +96,19 @@ internal static class V2Endpoints
                 {
                     await V2Json.WriteAsync(context, StatusCodes.Status200OK, w => V2Json.WriteInferResult(w, result)).ConfigureAwait(false);
                 }
+
+                // Only now, with the client answered: the copy costs the client nothing but this enqueue.
+                if (copy is not null)
+                {
+                    mirror!.Send(copy, result.Outputs);
+                }
             }, metrics).ConfigureAwait(false);
-            metrics.RecordRequest(context.Response.StatusCode, time.GetElapsedTime(started));
+            metrics.RecordRequest(context.Response.StatusCode, time.GetElapsedTime(started), source);
         }
         catch
         {
             // Unexpected failures reach the exception handler, which answers 500; count them as such.
-            metrics.RecordRequest(StatusCodes.Status500InternalServerError, time.GetElapsedTime(started));
+            metrics.RecordRequest(StatusCodes.Status500InternalServerError, time.GetElapsedTime(started), source);
             throw;
         }
     }

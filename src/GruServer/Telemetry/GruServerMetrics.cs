@@ -85,7 +85,10 @@ internal sealed class GruServerMetrics
         // Pre-create the series so dashboards and rate() see zeros before the first request.
         foreach (var code in PreCreatedCodes)
         {
-            _requests.Add(0, WithCommon("code", code));
+            foreach (var source in new[] { ShadowTraffic.LiveSource, ShadowTraffic.MirrorSource })
+            {
+                _requests.Add(0, WithCommon("code", code, "source", source));
+            }
         }
 
         foreach (var reason in SchemaErrorReasons.All)
@@ -108,10 +111,12 @@ internal sealed class GruServerMetrics
 
     public void RequestStarted() => _inFlight.Add(1, _common);
 
-    public void RecordRequest(int statusCode, TimeSpan duration)
+    /// <summary>Counts an answered infer request; <paramref name="source"/> tells a client's request (live) from a copy a
+    /// stable server mirrored here (<see cref="ShadowTraffic"/>), so a canary in its shadow step shows its live count.</summary>
+    public void RecordRequest(int statusCode, TimeSpan duration, string source = ShadowTraffic.LiveSource)
     {
-        _requests.Add(1, WithCommon("code", statusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        _duration.Record(duration.TotalSeconds, _common);
+        _requests.Add(1, WithCommon("code", statusCode.ToString(System.Globalization.CultureInfo.InvariantCulture), "source", source));
+        _duration.Record(duration.TotalSeconds, WithCommon("source", source));
         _inFlight.Add(-1, _common);
     }
 

@@ -107,6 +107,19 @@ public static class ServerFlags
     /// <summary>Fault injection: fraction of requests answered 500.</summary>
     public const string FaultErrorRate = "--fault-error-rate";
 
+    /// <summary>Shadow traffic: base URL (http://host:port) of the canary that sampled infer requests are copied to after
+    /// they are answered (<see cref="ShadowTraffic"/>); off unless given.</summary>
+    public const string MirrorUrl = "--mirror-url";
+
+    /// <summary>Fraction (0..1] of infer requests (of sequences, for Stateful ones) copied to <see cref="MirrorUrl"/>.</summary>
+    public const string MirrorSample = "--mirror-sample";
+
+    /// <summary>Most mirrored requests in flight to <see cref="MirrorUrl"/> at once.</summary>
+    public const string MirrorMaxConcurrency = "--mirror-max-concurrency";
+
+    /// <summary>Most mirrored requests (or new mirrored sequences) started per second; beyond it they are dropped and counted.</summary>
+    public const string MirrorMaxRate = "--mirror-max-rate";
+
     /// <summary>On SIGTERM, serve not-ready this long first (a <see cref="Durations.GoDuration"/>).</summary>
     public const string ShutdownDelay = "--shutdown-delay";
 

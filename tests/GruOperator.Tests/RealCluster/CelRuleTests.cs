@@ -60,6 +60,30 @@ public sealed class CelRuleTests(KubeApiServerFixture cluster)
         ["scale-down rules that never move"] = (
             s => s.Serving.Autoscaling = Autoscaling(behavior: new ScalingBehaviorSpec { ScaleDown = new ScalingRulesSpec { MaxPods = 0, MaxPercent = 0 } }),
             "spec.serving.autoscaling.behavior.scaleDown.maxPods", "maxPods and maxPercent are both 0"),
+        ["shadow step with a weight"] = (
+            s => s.Rollout = Shadow(new CanaryStep { Shadow = true, SetWeight = 10, Pause = "2m" }),
+            "spec.rollout.canary.steps[0].setWeight", "a shadow step gives the canary no live traffic: set setWeight: 0"),
+        ["shadow step without a pause"] = (
+            s => s.Rollout = Shadow(new CanaryStep { Shadow = true, SetWeight = 0 }),
+            "spec.rollout.canary.steps[0].pause", "a shadow step needs a pause"),
+        ["shadow as a later step"] = (
+            s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new CanaryStep { SetWeight = 10, Pause = "1m" }, new CanaryStep { Shadow = true, SetWeight = 0, Pause = "1m" }] } },
+            "spec.rollout.canary.steps", "only steps[0] may be a shadow step"),
+        ["mirrorSample without a shadow step"] = (
+            s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { MirrorSample = "0.5", Steps = [new CanaryStep { SetWeight = 10, Pause = "1m" }] } },
+            "spec.rollout.canary.mirrorSample", "canary.mirrorSample needs a shadow first step"),
+        ["mirrorSample zero"] = (
+            s => s.Rollout = Shadow(new CanaryStep { Shadow = true, SetWeight = 0, Pause = "1m" }, mirrorSample: "0"),
+            "spec.rollout.canary.mirrorSample", "canary.mirrorSample must be above 0"),
+        ["divergence maxAbs off the grid"] = (
+            s => s.Rollout = Shadow(new CanaryStep { Shadow = true, SetWeight = 0, Pause = "1m" }, divergence: new DivergenceSpec { MaxAbs = "0.003" }),
+            "spec.rollout.canary.analysis.divergence.maxAbs", "divergence.maxAbs must be a histogram bound"),
+        ["divergence maxRel off the grid"] = (
+            s => s.Rollout = Shadow(new CanaryStep { Shadow = true, SetWeight = 0, Pause = "1m" }, divergence: new DivergenceSpec { MaxRel = "0.3" }),
+            "spec.rollout.canary.analysis.divergence.maxRel", "divergence.maxRel must be a histogram bound"),
+        ["divergence within zero"] = (
+            s => s.Rollout = Shadow(new CanaryStep { Shadow = true, SetWeight = 0, Pause = "1m" }, divergence: new DivergenceSpec { MaxAbs = "1e-2", Within = "0" }),
+            "spec.rollout.canary.analysis.divergence.within", "divergence.within must be above 0"),
         ["both traffic routings"] = (
             s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { TrafficRouting = new TrafficRoutingSpec { Replicas = new ReplicaRouting(), GatewayApi = new GatewayApiRouting { HttpRoute = "r" } } } },
             "spec.rollout.canary.trafficRouting", "set either trafficRouting.replicas or trafficRouting.gatewayAPI, not both"),
@@ -96,6 +120,9 @@ public sealed class CelRuleTests(KubeApiServerFixture cluster)
         model.Spec.Rollout = Analysis(new ThresholdRange { Min = 0.1, Max = 0.9 });
         model.Spec.Rollout.Canary!.TrafficRouting = new TrafficRoutingSpec { Replicas = new ReplicaRouting() };
         model.Spec.Serving.Autoscaling = Autoscaling(ScalingMetricName.QueueWait, "50ms", 2, 4, new ScalingBehaviorSpec { ScaleUp = new ScalingRulesSpec { MaxPods = 0, MaxPercent = 50, StabilizationWindow = "1m30s" } });
+        model.Spec.Rollout.Canary.Steps = [new CanaryStep { Shadow = true, SetWeight = 0, Pause = "2m" }, new CanaryStep { SetWeight = 50, Pause = "1m" }];
+        model.Spec.Rollout.Canary.MirrorSample = "0.5";
+        model.Spec.Rollout.Canary.Analysis!.Divergence = new DivergenceSpec { MaxAbs = "1e-2", MaxRel = "0.05", Within = "0.99", MinArgMaxAgreement = "0.98" };
 
         var created = await cluster.Client.CustomObjects.CreateNamespacedCustomObjectAsync<GruModel>(
             model, GruModel.Group, GruModel.Version, "default", GruModel.Plural, dryRun: "All");
@@ -113,6 +140,15 @@ public sealed class CelRuleTests(KubeApiServerFixture cluster)
 
     private static AutoscalingSpec Autoscaling(ScalingMetricName metric = ScalingMetricName.InFlightRequests, string value = "4", int min = 1, int max = 4, ScalingBehaviorSpec? behavior = null) =>
         new() { MinReplicas = min, MaxReplicas = max, Target = new ScalingTargetSpec { Metric = metric, AverageValue = value }, Behavior = behavior };
+    private static RolloutSpec Shadow(CanaryStep first, string? mirrorSample = null, DivergenceSpec? divergence = null) => new()
+    {
+        Canary = new CanarySpec
+        {
+            Steps = [first, new CanaryStep { SetWeight = 50, Pause = "1m" }],
+            MirrorSample = mirrorSample,
+            Analysis = divergence is null ? null : new AnalysisSpec { Divergence = divergence },
+        },
+    };
 
     private static RolloutSpec Analysis(ThresholdRange range) => new()
     {

@@ -29,6 +29,15 @@ public sealed class SpecValidatorTests
         { "custom metric named like a built-in SLI", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Metrics = [new() { Name = "latencyP95", Query = "sum(up)", ThresholdRange = new() { Max = 1 } }] } } }, "spec.rollout.canary.analysis.metrics[0].name 'latencyP95' is a built-in SLI name; choose another name" },
         { "custom query with an unknown placeholder", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Metrics = [new() { Name = "score", Query = "avg(x{pod=\"{{pod}}\"})", ThresholdRange = new() { Max = 1 } }] } } }, "spec.rollout.canary.analysis.metrics[0].query" },
         { "analysis interval below a second", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Interval = "500ms" } } }, "spec.rollout.canary.analysis.interval must be at least 1s" },
+        { "shadow as a later step", s => s.Rollout = Steps([new() { SetWeight = 10, Pause = "1m" }, new() { Shadow = true, SetWeight = 20, Pause = "1m" }]), "spec.rollout.canary.steps[1].shadow: only steps[0] may be a shadow step" },
+        { "shadow step with live weight", s => s.Rollout = Steps([new() { Shadow = true, SetWeight = 5, Pause = "1m" }]), "spec.rollout.canary.steps[0].setWeight 5: a shadow step gives the canary no live traffic; set setWeight: 0" },
+        { "shadow step without a pause", s => s.Rollout = Steps([new() { Shadow = true, SetWeight = 0 }]), "spec.rollout.canary.steps[0].pause is required for a shadow step" },
+        { "mirrorSample without a shadow step", s => s.Rollout = Steps([new() { SetWeight = 10, Pause = "1m" }], mirrorSample: "0.5"), "spec.rollout.canary.mirrorSample applies only with a shadow first step" },
+        { "mirrorSample zero", s => s.Rollout = Steps([new() { Shadow = true, SetWeight = 0, Pause = "1m" }], mirrorSample: "0"), "spec.rollout.canary.mirrorSample '0' must be a fraction above 0 and at most 1" },
+        { "divergence without a shadow step", s => s.Rollout = Steps([new() { SetWeight = 10, Pause = "1m" }], divergence: new() { MaxAbs = "1e-2" }), "spec.rollout.canary.analysis.divergence needs a shadow first step" },
+        { "divergence maxAbs off the grid", s => s.Rollout = Steps([new() { Shadow = true, SetWeight = 0, Pause = "1m" }], divergence: new() { MaxAbs = "0.003" }), "spec.rollout.canary.analysis.divergence.maxAbs 0.003 is not a histogram bound" },
+        { "divergence within zero", s => s.Rollout = Steps([new() { Shadow = true, SetWeight = 0, Pause = "1m" }], divergence: new() { MaxRel = "0.05", Within = "0" }), "spec.rollout.canary.analysis.divergence.within must be a fraction above 0" },
+        { "custom metric named divergence", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Analysis = new AnalysisSpec { Metrics = [new() { Name = "divergence", Query = "sum(up)", ThresholdRange = new() { Max = 1 } }] } } }, "'divergence' is a built-in SLI name" },
         { "zero pause", s => s.Rollout = new RolloutSpec { Canary = new CanarySpec { Steps = [new() { SetWeight = 10, Pause = "0s" }] } }, "longer than 0" },
     };
 
@@ -42,6 +51,22 @@ public sealed class SpecValidatorTests
         Assert.Null(valid);
         Assert.True(problems.Any(p => p.Contains(expected, StringComparison.Ordinal)), $"{scenario}: {string.Join(" | ", problems)}");
     }
+
+    [Fact]
+    public void AShadowStepWithDivergenceIsAccepted()
+    {
+        var spec = Models.Cpu().Spec;
+        spec.Rollout = Steps([new() { Shadow = true, SetWeight = 0, Pause = "2m" }, new() { SetWeight = 50, Pause = "1m" }], mirrorSample: "1",
+            divergence: new() { MaxAbs = "1e-2", MaxRel = "0.05", Within = "0.99", MinArgMaxAgreement = "0.98" });
+
+        var (valid, problems) = SpecValidator.Validate(spec, "img");
+
+        Assert.Empty(problems);
+        Assert.NotNull(valid);
+    }
+
+    private static RolloutSpec Steps(List<CanaryStep> steps, string? mirrorSample = null, DivergenceSpec? divergence = null) =>
+        new() { Canary = new CanarySpec { Steps = steps, MirrorSample = mirrorSample, Analysis = divergence is null ? null : new AnalysisSpec { Divergence = divergence } } };
 
     [Theory]
     [InlineData(1, "0ms")]

@@ -19,6 +19,23 @@ public sealed class ServingWorkloadBuilderTests
     }
 
     [Fact]
+    public void InAShadowStepStablePodsMirrorToTheCanaryServiceAndTheModelServiceSelectsStableOnly()
+    {
+        var model = Models.Cpu();
+        Assert.True(ModelSource.TryParse(model.Spec.Model.Source, model.Spec.Model.Sha256, out var source, out _));
+
+        var stable = ServingWorkloadBuilder.BuildTrack(model, source!, "3", "stable", 2, Defaults, mirror: new ShadowMirror(new Uri("http://10.96.0.12:8080"), 0.5));
+        var plain = ServingWorkloadBuilder.BuildTrack(model, source!, "3", "stable", 2, Defaults);
+
+        var args = stable.Spec.Template.Spec.Containers.Single(c => c.Name == ServingWorkloadBuilder.ServerContainer).Args;
+        Assert.Equal("http://10.96.0.12:8080", args[args.IndexOf(ServerFlags.MirrorUrl) + 1]);
+        Assert.Equal("0.5", args[args.IndexOf(ServerFlags.MirrorSample) + 1]);
+        Assert.DoesNotContain(ServerFlags.MirrorUrl, plain.Spec.Template.Spec.Containers.Single(c => c.Name == ServingWorkloadBuilder.ServerContainer).Args);
+        Assert.Equal("stable", ServingWorkloadBuilder.BuildService(model, Defaults, stableOnly: true).Spec.Selector[Labels.Track]);
+        Assert.False(ServingWorkloadBuilder.BuildService(model, Defaults).Spec.Selector.ContainsKey(Labels.Track));
+    }
+
+    [Fact]
     public void TheCanaryTrackIsTheSameTemplateWithItsOwnNameTrackRevisionModelAndReplicas()
     {
         var model = Models.Gpu();

@@ -72,7 +72,7 @@ public sealed class BatchingServerTests
             Assert.Contains("queue is full", JsonDocument.Parse(r.Body).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
         });
         var metrics = await MetricsScrape.FetchAsync(http, server.MetricsUrl);
-        Assert.Equal(refused.Count, metrics.Value("gru_requests_total", ("code", "503")));
+        Assert.Equal(refused.Count, metrics.Value("gru_requests_total", ("code", "503"), ("source", "live")));
     }
 
     private static Task<GruServerProcess> Start(GruModelFile model, params string[] arguments) =>

@@ -27,6 +27,12 @@ public sealed class GruServerOptionsTests
         { "request batch zero", new() { ["MODEL"] = "m.onnx", ["MAX_REQUEST_BATCH_SIZE"] = "0" }, "--max-request-batch-size (GRU_MAX_REQUEST_BATCH_SIZE): '0' must be a whole number from 1 to 1048576" },
         { "sequence above the CRD bound", new() { ["MODEL"] = "m.onnx", ["MAX_SEQUENCE_LENGTH"] = "1048577" }, "'1048577' must be a whole number from 1 to 1048576" },
         { "host name", new() { ["MODEL"] = "m.onnx", ["HOST"] = "my-host" }, "'my-host' is not an IP address" },
+        { "mirror url with a path", new() { ["MODEL"] = "m.onnx", ["MIRROR_URL"] = "http://canary:8080/v2" }, "--mirror-url (GRU_MIRROR_URL): 'http://canary:8080/v2' must be a plain http base URL" },
+        { "mirror url https", new() { ["MODEL"] = "m.onnx", ["MIRROR_URL"] = "https://canary:8080" }, "must be a plain http base URL such as http://gru-canary.models.svc:8080" },
+        { "mirror sample zero", new() { ["MODEL"] = "m.onnx", ["MIRROR_URL"] = "http://canary:8080", ["MIRROR_SAMPLE"] = "0" }, "--mirror-sample (GRU_MIRROR_SAMPLE): '0' must be a fraction above 0 and at most 1" },
+        { "mirror sample above one", new() { ["MODEL"] = "m.onnx", ["MIRROR_URL"] = "http://canary:8080", ["MIRROR_SAMPLE"] = "1.5" }, "'1.5' must be a fraction above 0 and at most 1" },
+        { "mirror concurrency zero", new() { ["MODEL"] = "m.onnx", ["MIRROR_URL"] = "http://canary:8080", ["MIRROR_MAX_CONCURRENCY"] = "0" }, "--mirror-max-concurrency (GRU_MIRROR_MAX_CONCURRENCY): '0' must be a whole number from 1 to 256" },
+        { "mirror rate negative", new() { ["MODEL"] = "m.onnx", ["MIRROR_URL"] = "http://canary:8080", ["MIRROR_MAX_RATE"] = "-1" }, "--mirror-max-rate (GRU_MIRROR_MAX_RATE): '-1' must be a number of requests per second above 0" },
         { "shutdown delay too long", new() { ["MODEL"] = "m.onnx", ["SHUTDOWN_DELAY"] = "1h" }, "--shutdown-delay (GRU_SHUTDOWN_DELAY): '1h' is longer than the 10m allowed" },
     };
 
@@ -58,6 +64,7 @@ public sealed class GruServerOptionsTests
         Assert.Null(options.ExpectedDigest);
         Assert.Equal(TimeSpan.Zero, options.FaultLatency);
         Assert.Equal(0, options.FaultErrorRate);
+        Assert.Null(options.Mirror);
     }
 
     [Theory]
@@ -85,4 +92,16 @@ public sealed class GruServerOptionsTests
 
     private static IConfiguration Configuration(Dictionary<string, string?> settings) =>
         new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+
+    [Fact]
+    public void MirrorSettingsAreReadWithTheirDefaults()
+    {
+        var (options, errors) = GruServerOptions.Parse(Configuration(new() { ["MODEL"] = "m.onnx", ["MIRROR_URL"] = "http://gru-canary.ml.svc:8080", ["MIRROR_SAMPLE"] = "0.25" }));
+
+        Assert.Empty(errors);
+        Assert.Equal(new Uri("http://gru-canary.ml.svc:8080"), options!.Mirror!.Target);
+        Assert.Equal(0.25, options.Mirror.Sample);
+        Assert.Equal(4, options.Mirror.MaxConcurrency);
+        Assert.Equal(100, options.Mirror.MaxRate);
+    }
 }

@@ -86,7 +86,7 @@ public sealed class GrpcProtocolTests(SmallModelServer fixture) : IClassFixture<
         await AssertStatus(Request(version: "9"), StatusCode.NotFound, "version '9' is not served here");
         var after = await fixture.ScrapeAsync();
         Assert.Equal(1, after.Value("gru_input_schema_errors_total", ("reason", "non_finite")) - before.Value("gru_input_schema_errors_total", ("reason", "non_finite")));
-        Assert.Equal(3, after.Value("gru_requests_total", ("code", "400")) - before.Value("gru_requests_total", ("code", "400")));
+        Assert.Equal(3, after.Value("gru_requests_total", ("code", "400"), ("source", "live")) - before.Value("gru_requests_total", ("code", "400"), ("source", "live")));
     }
 
     public void Dispose() => _channel.Dispose();

@@ -106,7 +106,7 @@ public sealed class ValidationTests(SmallModelServer fixture) : IClassFixture<Sm
     }
 
     private static double Delta(MetricsScrape before, MetricsScrape after, string name, (string, string) label) =>
-        after.Value(name, label) - before.Value(name, label);
+        after.Find(name, label).Sum(s => s.Value) - before.Find(name, label).Sum(s => s.Value);
 
     private static string Floats(int count) => "[" + string.Join(",", Enumerable.Range(0, count).Select(i => (i % 7 * 0.1).ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
 

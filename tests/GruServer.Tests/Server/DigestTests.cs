@@ -36,7 +36,7 @@ public sealed class DigestTests
         Assert.Equal(1, metrics.Value("gru_model_digest_mismatch", ("model", "pinned")));
         Assert.Equal(0, metrics.Value("gru_model_ready", ("model", "pinned")));
         Assert.Empty(metrics.Find("gru_model_info"));
-        Assert.Equal(1, metrics.Value("gru_requests_total", ("code", "503")));
+        Assert.Equal(1, metrics.Value("gru_requests_total", ("code", "503"), ("source", "live")));
     }
 
     [Theory]

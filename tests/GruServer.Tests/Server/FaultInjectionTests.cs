@@ -24,7 +24,7 @@ public sealed class FaultInjectionTests
         }
 
         var metrics = await MetricsScrape.FetchAsync(http, server.MetricsUrl);
-        Assert.Equal(5, metrics.Value("gru_requests_total", ("code", "500")));
+        Assert.Equal(5, metrics.Value("gru_requests_total", ("code", "500"), ("source", "live")));
         Assert.Equal(1, metrics.Value("gru_fault_injection_active", ("kind", "error")));
         Assert.Equal(0, metrics.Value("gru_fault_injection_active", ("kind", "latency")));
         Assert.Contains("FAULT INJECTION ACTIVE", server.Output, StringComparison.Ordinal);
@@ -52,7 +52,7 @@ public sealed class FaultInjectionTests
         Assert.Contains(500, codes);
         Assert.All(codes, c => Assert.True(c is 200 or 500));
         var metrics = await MetricsScrape.FetchAsync(http, server.MetricsUrl);
-        Assert.Equal(codes.Count(c => c == 500), metrics.Value("gru_requests_total", ("code", "500")));
+        Assert.Equal(codes.Count(c => c == 500), metrics.Value("gru_requests_total", ("code", "500"), ("source", "live")));
     }
 
     [Fact]

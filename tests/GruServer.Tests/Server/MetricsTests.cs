@@ -56,8 +56,8 @@ public sealed class MetricsTests(SmallModelServer fixture) : IClassFixture<Small
 
         Assert.Equal(200, status);
         var output = json.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(v => v.GetDouble()).Average();
-        Assert.Equal(1, after.Value("gru_requests_total", ("code", "200")) - before.Value("gru_requests_total", ("code", "200")));
-        Assert.Equal(1, after.Value("gru_requests_total", ("code", "404")) - before.Value("gru_requests_total", ("code", "404")));
+        Assert.Equal(1, after.Value("gru_requests_total", ("code", "200"), ("source", "live")) - before.Value("gru_requests_total", ("code", "200"), ("source", "live")));
+        Assert.Equal(1, after.Value("gru_requests_total", ("code", "404"), ("source", "live")) - before.Value("gru_requests_total", ("code", "404"), ("source", "live")));
         Assert.Equal(2, after.Value("gru_request_duration_seconds_count") - before.Value("gru_request_duration_seconds_count"));
         Assert.Equal(1, after.Value("gru_output_mean_count") - before.Value("gru_output_mean_count"));
         Assert.Equal(output, after.Value("gru_output_mean_sum") - before.Value("gru_output_mean_sum"), 5);

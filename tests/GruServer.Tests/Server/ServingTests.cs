@@ -26,8 +26,10 @@ public sealed class ServingTests
 
         var metrics = await http.GetStringAsync(server.MetricsUrl);
         const string labels = "model=\"small\",revision=\"7\",track=\"canary\"";
-        Assert.Contains($"gru_requests_total{{code=\"200\",{labels}}} 1", metrics);
-        Assert.Contains($"gru_request_duration_seconds_count{{{labels}}} 1", metrics);
+        // Labels come sorted: source (live, not mirrored shadow traffic) sits between revision and track.
+        const string live = "model=\"small\",revision=\"7\",source=\"live\",track=\"canary\"";
+        Assert.Contains($"gru_requests_total{{code=\"200\",{live}}} 1", metrics);
+        Assert.Contains($"gru_request_duration_seconds_count{{{live}}} 1", metrics);
         Assert.Contains($"gru_output_mean_count{{{labels}}} 1", metrics);
         Assert.Contains($"gru_model_info{{digest=\"sha256:{model.Sha256}\",execution_provider=\"CPU\",{labels}}} 1", metrics);
         Assert.Contains($"gru_fault_injection_active{{kind=\"latency\",{labels}}} 0", metrics);
