@@ -103,7 +103,10 @@ public static class Autoscaler
         if (bounded != limited || (recommended > policy.MaxReplicas && replicas == policy.MaxReplicas) || (recommended < policy.MinReplicas && replicas == policy.MinReplicas))
         {
             var max = bounded == policy.MaxReplicas && (limited > bounded || recommended > bounded);
-            return (max ? AutoscalingReasons.AtMaxReplicas : AutoscalingReasons.AtMinReplicas,
+            // A move is ScaledUp/ScaledDown (the bound is in the sentence); At*Replicas is a count held at its bound.
+            var reason = replicas > current ? AutoscalingReasons.ScaledUp : replicas < current ? AutoscalingReasons.ScaledDown
+                : max ? AutoscalingReasons.AtMaxReplicas : AutoscalingReasons.AtMinReplicas;
+            return (reason,
                 $"{(recommended is { } r ? r : limited)} wanted; {Move(current, replicas)} ({(max ? "maxReplicas" : "minReplicas")} {bounded})");
         }
         if (recommended is not { } wanted) return (AutoscalingReasons.NoMetric, $"holding at {current}");

@@ -257,7 +257,7 @@ public abstract class GruModelControllerTests
         // Prometheus cannot be read: no value, so nothing is guessed; the starting count (1) still moves into [2, 4].
         var status = await harness.WaitForStatusAsync(harness.Namespace, "scaled", m => m.Status?.Autoscaling is { DesiredReplicas: 2 }, "autoscaling at minReplicas");
         var autoscaling = status.Status!.Autoscaling!;
-        Assert.Equal((1, AutoscalingReasons.AtMinReplicas, "inFlightRequests", "4"), (autoscaling.CurrentReplicas, autoscaling.Reason, autoscaling.Metric, autoscaling.Target));
+        Assert.Equal((1, AutoscalingReasons.ScaledUp, "inFlightRequests", "4"), (autoscaling.CurrentReplicas, autoscaling.Reason, autoscaling.Metric, autoscaling.Target));
         Assert.Null(autoscaling.CurrentValue);
         Assert.Contains("no value of inFlightRequests from Prometheus", autoscaling.Message, StringComparison.Ordinal);
         // Why there is no value is part of the message: no Deployment yet at the first decision, later the operator's default
@@ -265,7 +265,7 @@ public abstract class GruModelControllerTests
         Assert.Matches("(The model has no serving track yet|Reading the load from Prometheus failed: )", autoscaling.Message);
         Assert.NotNull(autoscaling.LastScaleTime);
         await harness.WaitForDeploymentAsync(harness.Namespace, "scaled-stable", d => d.Spec.Replicas == 2, "the Deployment at the autoscaler's count");
-        await Poll.UntilAsync(async () => (await harness.EventsAsync(harness.Namespace, "scaled")).FirstOrDefault(e => e.Reason == AutoscalingReasons.AtMinReplicas),
+        await Poll.UntilAsync(async () => (await harness.EventsAsync(harness.Namespace, "scaled")).FirstOrDefault(e => e.Reason == AutoscalingReasons.ScaledUp),
             e => e.Type == "Normal" && e.Message.StartsWith("Replicas 1 → 2: ", StringComparison.Ordinal), OperatorHarness.Timeout, "a scale Event with the reasoning");
 
         // The operator never writes spec (a GitOps tool would fight it).

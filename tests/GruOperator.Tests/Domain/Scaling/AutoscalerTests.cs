@@ -23,12 +23,12 @@ public sealed class AutoscalerTests
         { 3, 4.41, 4, AutoscalingReasons.ScaledUp },       // just past the tolerance: ceil(3.3075)
         { 4, 2, 2, AutoscalingReasons.ScaledDown },        // load halved
         { 4, 1, 1, AutoscalingReasons.ScaledDown },
-        { 4, 0, 1, AutoscalingReasons.AtMinReplicas },     // no load: down to min, not 0
+        { 4, 0, 1, AutoscalingReasons.ScaledDown },        // no load: down to min, not 0
         { 3, 1.2, 1, AutoscalingReasons.ScaledDown },      // ceil(0.9) = 1 even though 3 × 0.3 is not exact in binary
-        { 5, 40, 10, AutoscalingReasons.AtMaxReplicas },   // 50 wanted, max 10 (rate limits are not what stops it)
+        { 5, 40, 10, AutoscalingReasons.ScaledUp },        // 50 wanted, up to max 10 (rate limits are not what stops it)
         { 10, 40, 10, AutoscalingReasons.AtMaxReplicas },  // already at max
         { 1, 0, 1, AutoscalingReasons.AtMinReplicas },     // already at min
-        { 12, 4, 10, AutoscalingReasons.AtMaxReplicas },   // above max (maxReplicas lowered): into the bounds at once
+        { 12, 4, 10, AutoscalingReasons.ScaledDown },      // above max (maxReplicas lowered): into the bounds at once
     };
 
     [Theory]
@@ -66,7 +66,8 @@ public sealed class AutoscalerTests
         var decision = Decide(Policy(min: 2, max: 5), 1, null);
 
         Assert.Equal(2, decision.Replicas);
-        Assert.Equal(AutoscalingReasons.AtMinReplicas, decision.Reason);
+        Assert.Equal(AutoscalingReasons.ScaledUp, decision.Reason);
+        Assert.EndsWith("1 wanted; 1 → 2 (minReplicas 2).", decision.Message, StringComparison.Ordinal);
     }
 
     /// <summary>Scale-up rate limit: from the count at the period's start, +maxPods or +maxPercent, whichever allows more.</summary>
